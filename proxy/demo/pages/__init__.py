@@ -1,0 +1,1 @@
+"""Page templates and static assets of the demo sites, as Python strings."""
