@@ -11,6 +11,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -110,6 +111,7 @@ PAGES = {
     f"{BLOG}/posts/desk-setup": "text/html",
     f"{BLOG}/static/blog.css": "text/css",
     f"{BLOG}/static/paper.svg": "image/svg+xml",
+    f"{BLOG}/static/icon.svg": "image/svg+xml",
 }
 
 # Absolute URLs in the demo may name the demo origins, and the SVG namespace (an identifier,
@@ -339,3 +341,56 @@ async def test_two_running_demos_share_no_state() -> None:
         finally:
             for session in sessions:
                 await session.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()  # checked once, at import, not inside the event loop
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+async def test_in_chromium_the_shop_scripts_fill_the_cart_sign_in_and_check_out(world: DemoWorld) -> None:
+    """The demo's own JS works in a real browser before any proxy is involved (direct, no proxy)."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not HAVE_CHROMIUM:
+        pytest.skip("Debian Chromium not installed")
+    # Chromium maps each demo name to its loopback port itself, so the pages keep their port-80 URLs.
+    rules = ",".join(
+        f"MAP {key.split(':')[0]} {host}:{port}" for key, (host, port) in world.overrides.items()
+    )
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"]
+        )
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            await page.goto(f"{SHOP}/products")
+            await page.click("[data-add=mug]")
+            await page.click("[data-add=lamp]")
+            await page.wait_for_function("document.querySelector('[data-cart-count]').textContent === '2'")
+            await page.click("#theme-toggle")
+            assert await page.evaluate("document.cookie") == "theme=dark"  # HttpOnly cookies stay hidden
+            await page.goto(f"{SHOP}/login?next=/cart")
+            await page.fill("input[name=username]", "alice")
+            await page.fill("input[name=password]", "wonderland")
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#cart-body tr")
+            assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+            assert "Signed in as alice" in (await page.text_content(".who") or "")
+            await page.click("#checkout")
+            await page.wait_for_selector("#checkout-result.notice")
+            assert "placed for alice" in (await page.text_content("#checkout-result") or "")
+            await page.goto(f"{BLOG}/")
+            assert "paper.svg" in await page.evaluate("getComputedStyle(document.body).backgroundImage")
+            assert errors == []
+        finally:
+            await browser.close()

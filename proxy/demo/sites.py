@@ -186,4 +186,5 @@ def blog_app() -> web.Application:
     app.router.add_get("/posts/{slug}", _blog_post)
     app.router.add_get("/static/blog.css", _static(assets.BLOG_CSS, "text/css"))
     app.router.add_get("/static/paper.svg", _static(assets.PAPER_SVG, "image/svg+xml"))
+    app.router.add_get("/static/icon.svg", _static(assets.LOGO_SVG, "image/svg+xml"))
     return app

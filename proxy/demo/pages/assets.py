@@ -180,7 +180,9 @@ function renderCart(cart) {
     body.appendChild(row);
   });
   document.getElementById("cart-total").textContent = money(cart.total_cents);
-  document.getElementById("cart-empty").hidden = cart.items.length > 0;
+  const empty = document.getElementById("cart-empty");
+  empty.textContent = "Your cart is empty.";
+  empty.hidden = cart.items.length > 0;
   showCount(cart);
 }
 
@@ -231,6 +233,6 @@ header a { color: #264653; text-decoration: none; font-weight: bold; }
 main { max-width: 680px; margin: 2rem auto; padding: 0 1.5rem; }
 h1, h2 { font-family: system-ui, sans-serif; color: #264653; }
 .date { color: #8a7f6c; font-size: .9rem; }
-article p:first-of-type::first-letter { font-size: 2.6em; float: left; line-height: 1; padding-right: .1em; }
+article .date + p::first-letter { font-size: 2.6em; float: left; line-height: 1; padding-right: .1em; }
 a { color: #b5543a; }
 """
