@@ -1,0 +1,78 @@
+"""Shared fixtures: the fixture world, Chromium, and a running cobrowse server.
+
+Chromium tests skip (with the reason) only when ``/usr/bin/chromium`` is missing; CI installs it.
+Everything else runs for real on loopback: no mocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Playwright, async_playwright
+from world import WORLD_APPS, World, start_world
+from world.browser import CHROMIUM, launch
+from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
+
+StartCobrowse = Callable[..., Awaitable[Cobrowse]]
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    started = await start_world(WORLD_APPS)
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+@pytest.fixture
+async def playwright() -> AsyncIterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+async def direct_browser(playwright: Playwright, world: World) -> AsyncIterator[Browser]:
+    """Chromium that reaches the world's hosts directly: for checking the world itself only."""
+    browser = await launch(playwright, (f"--host-resolver-rules={world.host_resolver_rules()}",))
+    try:
+        yield browser
+    finally:
+        await browser.close()
+
+
+@pytest.fixture
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
+    """Chromium that knows no fixture address: only the proxy (``*.localhost``) is reachable."""
+    launched = await launch(playwright)
+    try:
+        yield launched
+    finally:
+        await launched.close()
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[StartCobrowse]:
+    """Factory: ``await start_server(resolve_overrides=..., allow_private=..., ...)``."""
+    running: list[Cobrowse] = []
+
+    async def start(**config_fields: Any) -> Cobrowse:
+        server = await start_cobrowse(**config_fields)
+        running.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(running):
+            await stop_cobrowse(server)
+
+
+@pytest.fixture
+async def cobrowse(world: World, start_server: StartCobrowse) -> Cobrowse:
+    """A cobrowse server whose resolver maps the world's hosts to their loopback ports."""
+    return await start_server(resolve_overrides=world.resolve_overrides())

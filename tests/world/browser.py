@@ -1,0 +1,79 @@
+"""Chromium helpers for the end-to-end tests: launch flags, check reading, request recording.
+
+Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright (never a downloaded build).
+``wait_checks`` waits until a page has no ``pending`` check left (or the timeout passes) and
+returns every check's text, so an assertion failure names each broken feature and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.async_api import Browser, Frame, Page, Playwright, Request
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+)
+
+# URL schemes a page may use without any network request leaving the browser.
+LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome-error"})
+
+
+async def launch(playwright: Playwright, extra_args: tuple[str, ...] = ()) -> Browser:
+    return await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
+async def wait_checks(
+    target: Page | Frame, ids: tuple[str, ...], timeout_ms: float = 20_000
+) -> dict[str, str]:
+    """Each check's final text; still ``pending`` ones are reported as such, not raised."""
+    selector = ",".join(f"#{i}" for i in ids)
+    with contextlib.suppress(PlaywrightTimeout):
+        await target.wait_for_function(
+            """(sel) => { const els = document.querySelectorAll(sel);
+                          return els.length > 0 && [...els].every((e) => e.textContent !== 'pending'); }""",
+            arg=selector,
+            timeout=timeout_ms,
+        )
+    texts: dict[str, str] = await target.evaluate(
+        """(ids) => Object.fromEntries(ids.map((i) => {
+              const el = document.getElementById(i); return [i, el ? el.textContent : 'missing']; }))""",
+        list(ids),
+    )
+    return texts
+
+
+@dataclass(slots=True)
+class RequestRecorder:
+    """Every URL the browser context requested, in order (attach with ``context.on``)."""
+
+    urls: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Request) -> None:
+        self.urls.append(request.url)
+
+    def outside(self, domain: str) -> list[str]:
+        """Requested URLs that are neither local nor under ``domain`` (should be none)."""
+        bad = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme in LOCAL_SCHEMES:
+                continue
+            host = (parts.hostname or "").lower()
+            if parts.scheme not in ("http", "https", "ws", "wss") or not (
+                host == domain or host.endswith("." + domain)
+            ):
+                bad.append(url)
+        return bad

@@ -1,0 +1,160 @@
+"""Run the cobrowse server under test in-process and talk to it like a non-browser client.
+
+The server is the lead's ``proxy.app.build_app(Config)`` run by an ``AppRunner`` on a port picked
+first (the port is part of every proxy URL, so Config must know it before start). A client that
+is not a browser cannot resolve ``*.localhost``: ``Cobrowse.request`` connects to 127.0.0.1 and
+sends the proxy host in the ``Host`` header. Cookies are carried by hand (the participant cookie
+is scoped to the domain, which no client jar on an IP address would apply).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import socket
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+DOMAIN = "cobrowse.localhost"
+API_KEY = "test-key"
+AGENT = {"id": "a1", "name": "Ann"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    truncated: bool
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass(slots=True)
+class Cobrowse:
+    """A running cobrowse server and a raw HTTP client for it."""
+
+    port: int
+    config: Any
+    runner: web.AppRunner
+    client: aiohttp.ClientSession
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def control(self) -> str:
+        return f"http://{DOMAIN}:{self.port}"
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: Any = None,
+        cookies: dict[str, str] | None = None,
+        max_body: int = 1 << 20,
+        deadline: float = 30,
+    ) -> Reply:
+        """One request to ``url`` (a proxy or control-plane URL), redirects not followed.
+
+        At most ``max_body`` bytes of the body are read; ``truncated`` says whether more came.
+        """
+        parts = urlsplit(url)
+        target = f"http://127.0.0.1:{self.port}{parts.path or '/'}"
+        if parts.query:
+            target += "?" + parts.query
+        sent = {"Host": parts.netloc, **(headers or {})}
+        jar = self.cookies if cookies is None else cookies
+        if jar:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        async with self.client.request(
+            method,
+            target,
+            headers=sent,
+            json=json,
+            data=data,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=deadline),
+        ) as resp:
+            body = bytearray()
+            truncated = False
+            async for chunk in resp.content.iter_chunked(65536):
+                body += chunk
+                if len(body) > max_body:
+                    truncated = True
+                    break
+            got = CIMultiDictProxy(resp.headers.copy())
+            return Reply(resp.status, got, bytes(body[:max_body]), truncated)
+
+    async def api(self, method: str, path: str, json: Any = None, key: str | None = API_KEY) -> Reply:
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        return await self.request(method, f"{self.control}{path}", headers=headers, json=json, cookies={})
+
+    async def create_session(self, url: str) -> dict[str, Any]:
+        reply = await self.api("POST", "/api/v1/sessions", {"url": url, "agent": AGENT})
+        assert reply.status == 201, f"create session answered {reply.status}: {reply.text[:500]}"
+        created: dict[str, Any] = jsonlib.loads(reply.body)
+        return created
+
+    async def redeem(self, leader_url: str) -> Reply:
+        """Open a leader link; on success the participant cookie joins ``self.cookies``."""
+        reply = await self.request("GET", leader_url, cookies={})
+        for value in reply.headers.getall("Set-Cookie", []):
+            parsed: SimpleCookie = SimpleCookie()
+            parsed.load(value)
+            for name, morsel in parsed.items():
+                self.cookies[name] = morsel.value
+        return reply
+
+    def proxy_url(self, session_id: str, host: str, path: str = "/") -> str:
+        """Proxy URL of ``http://<host><path>`` in a session (DNS hosts on port 80 only)."""
+        label = "h-" + host.replace("-", "--").replace(".", "-")
+        return f"http://{label}--{session_id}.{DOMAIN}:{self.port}{path}"
+
+
+async def start_cobrowse(**config_fields: Any) -> Cobrowse:
+    """Build and start the server; ``config_fields`` override the test defaults."""
+    from proxy.app import build_app
+    from proxy.config import Config
+
+    port = free_port()
+    fields: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "domain": DOMAIN,
+        "api_key": API_KEY,
+        "allow_private": True,
+        **config_fields,
+    }
+    config = Config(**fields)
+    runner = web.AppRunner(build_app(config), access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    client = aiohttp.ClientSession(auto_decompress=False)
+    return Cobrowse(port=port, config=config, runner=runner, client=client)
+
+
+async def stop_cobrowse(server: Cobrowse) -> None:
+    await server.client.close()
+    await server.runner.cleanup()
