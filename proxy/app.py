@@ -1,0 +1,72 @@
+"""The composition root: one ``web.Application`` holding the config, store, service,
+upstream client and runtime asset under typed keys; resources opened and closed in
+``cleanup_ctx``; host dispatch in front of the control-plane routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from proxy import control
+from proxy.config import Config
+from proxy.handler import host_dispatch
+from proxy.keys import CONFIG, RUNTIME, SERVICE, STORE, UPSTREAM
+from proxy.runtime_asset import RuntimeAsset
+from proxy.upstream import UpstreamClient, UpstreamSettings
+from sessions.credentials import Signer
+from sessions.service import Lifetimes, SessionService
+from sessions.store import MemoryStore, SessionStore
+
+PURGE_INTERVAL = 60.0
+
+
+def upstream_settings(config: Config) -> UpstreamSettings:
+    return UpstreamSettings(
+        allow_private=config.private_targets_allowed,
+        allowed_networks=config.allowed_networks,
+        resolve_overrides=config.resolve_overrides,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        total_deadline=config.total_deadline,
+        max_rewrite_body=config.max_rewrite_body,
+    )
+
+
+def build_app(config: Config, store: SessionStore | None = None) -> web.Application:
+    app = web.Application(middlewares=[host_dispatch], client_max_size=config.max_request_body)
+    app[CONFIG] = config
+    app[STORE] = store if store is not None else MemoryStore()
+    app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
+                                  Lifetimes(config.session_lifetime, config.ticket_lifetime))
+    app[RUNTIME] = RuntimeAsset.load()
+    app.add_routes(control.routes)
+    app.cleanup_ctx.append(_upstream_ctx)
+    app.cleanup_ctx.append(_purge_ctx)
+    return app
+
+
+async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+    client = UpstreamClient(upstream_settings(app[CONFIG]))
+    await client.start()
+    app[UPSTREAM] = client
+    yield
+    await client.close()
+    await app[STORE].close()
+
+
+async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def purge_forever() -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL)
+            await app[STORE].purge(time.time())
+
+    task = asyncio.create_task(purge_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

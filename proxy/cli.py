@@ -1,0 +1,151 @@
+"""``cobrowse`` command line: ``cobrowse serve`` runs the server.
+
+Flags are turned into the frozen ``Config`` here, once; the environment supplies only
+secrets (``COBROWSE_API_KEY``, ``COBROWSE_SECRET_KEY``) so they stay out of process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from proxy.app import build_app
+from proxy.config import DEFAULT_DOMAIN, Config, env_secrets
+
+log = logging.getLogger("cobrowse")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="cobrowse", description="Self-hosted, proxy-based co-browsing engine.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run the server (console, REST API and proxy)",
+        description="Run the cobrowse server. Open the printed console URL in a browser to start a "
+                    "session, or use the REST API at /api/v1/sessions with the printed API key.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--domain", default=DEFAULT_DOMAIN,
+                       help="domain of the control plane; sessions use its subdomains "
+                            f"(default {DEFAULT_DOMAIN}, which needs no DNS set-up)")
+    serve.add_argument("--api-key", default="",
+                       help="API key for the REST API and console (default: $COBROWSE_API_KEY, else a new "
+                            "random key, printed at start)")
+    serve.add_argument("--public-url", default="",
+                       help="how browsers reach this server when it sits behind a TLS proxy, e.g. "
+                            "https://cobrowse-example.com (default: http://<domain>:<port>)")
+    guard = serve.add_mutually_exclusive_group()
+    guard.add_argument("--allow-private", dest="allow_private", action="store_true", default=None,
+                       help="let sessions visit loopback/private addresses (default: only while "
+                            "listening on loopback)")
+    guard.add_argument("--no-allow-private", dest="allow_private", action="store_false",
+                       help="refuse loopback/private targets even when listening on loopback")
+    serve.add_argument("--allow-network", action="append", default=[], metavar="CIDR",
+                       help="allow targets in this private network (repeatable)")
+    serve.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
+                       help="only these target domains (and their subdomains) may be visited (repeatable)")
+    serve.add_argument("--deny-domain", action="append", default=[], metavar="DOMAIN",
+                       help="never visit these target domains (repeatable)")
+    serve.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=IP:PORT",
+                       help="send requests for HOST:PORT to IP:PORT (like curl --resolve; repeatable)")
+    serve.add_argument("--timeout", type=float, default=60.0,
+                       help="total deadline in seconds for a target's answer (default 60)")
+    serve.add_argument("--demo", action="store_true",
+                       help="also start the bundled offline demo sites and print a link to them")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser.parse_args(argv)
+
+
+def parse_resolve(values: Sequence[str]) -> dict[str, tuple[str, int]]:
+    out: dict[str, tuple[str, int]] = {}
+    for value in values:
+        name, sep, target = value.partition("=")
+        ip, _, port = target.rpartition(":")
+        if not sep or ":" not in name or not ip or not port.isdigit():
+            raise SystemExit(f"--resolve {value!r}: expected HOST:PORT=IP:PORT, e.g. app.test:80=127.0.0.1:8000")
+        out[name.lower()] = (ip.strip("[]"), int(port))
+    return out
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    env_key, secret = env_secrets()
+    public_scheme, public_port = "http", None
+    if args.public_url:
+        parts = urlsplit(args.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SystemExit("--public-url must look like https://cobrowse-example.com")
+        public_scheme = parts.scheme
+        public_port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        return Config(host=args.host, port=args.port, domain=args.domain, api_key=args.api_key or env_key,
+                      secret_key=secret, public_scheme=public_scheme, public_port=public_port,
+                      allow_private=args.allow_private, allowed_networks=tuple(args.allow_network),
+                      allow_domains=tuple(args.allow_domain), deny_domains=tuple(args.deny_domain),
+                      resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
+
+
+@contextlib.asynccontextmanager
+async def _maybe_demo(enabled: bool) -> AsyncIterator[tuple[dict[str, tuple[str, int]], str]]:
+    if not enabled:
+        yield {}, ""
+        return
+    from proxy.demo import run_demo
+
+    async with run_demo() as world:
+        yield dict(world.overrides), world.start_url
+
+
+async def serve(config: Config, demo: bool) -> None:
+    async with _maybe_demo(demo) as (overrides, start_url):
+        if overrides:
+            config = dataclasses.replace(config, resolve_overrides={**overrides, **config.resolve_overrides})
+        runner = web.AppRunner(build_app(config), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        print(banner(config, start_url), flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+def banner(config: Config, demo_url: str) -> str:
+    lines = [
+        f"cobrowse listening on {config.host}:{config.port}",
+        f"  console:  {config.control_origin}/#key={config.api_key}",
+        f"  API key:  {config.api_key}",
+        f"  REST API: {config.control_origin}/api/v1/sessions  (Authorization: Bearer <API key>)",
+        f"  private targets (loopback, LAN) allowed: {'yes' if config.private_targets_allowed else 'no'}",
+    ]
+    if demo_url:
+        lines.append(f"  demo site: start a session on {demo_url}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = config_from(args)
+    try:
+        asyncio.run(serve(config, args.demo))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"cobrowse: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

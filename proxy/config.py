@@ -1,0 +1,85 @@
+"""The one configuration object, built once from CLI flags and the environment.
+
+Nothing else in the project reads ``os.environ``: ``from_env`` does, here, and the frozen
+``Config`` is passed explicitly to whatever needs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DOMAIN = "cobrowse.localhost"
+ENV_API_KEY = "COBROWSE_API_KEY"
+ENV_SECRET_KEY = "COBROWSE_SECRET_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    domain: str = DEFAULT_DOMAIN
+    api_key: str = ""
+    secret_key: bytes = b""
+    # How browsers reach us (differs from host/port behind a TLS-terminating load balancer).
+    public_scheme: str = "http"
+    public_port: int | None = None
+    # SSRF guard: None means "allow private targets only while listening on loopback alone".
+    allow_private: bool | None = None
+    allowed_networks: tuple[str, ...] = ()
+    resolve_overrides: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    allow_domains: tuple[str, ...] = ()
+    deny_domains: tuple[str, ...] = ()
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_deadline: float = 60.0
+    max_rewrite_body: int = 32 * 1024 * 1024
+    max_request_body: int = 32 * 1024 * 1024
+    max_ws_message: int = 4 * 1024 * 1024
+    session_lifetime: float = 8 * 3600.0
+    ticket_lifetime: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            object.__setattr__(self, "api_key", secrets.token_urlsafe(24))
+        if not self.secret_key:
+            object.__setattr__(self, "secret_key", secrets.token_bytes(32))
+        if self.public_scheme not in ("http", "https"):
+            raise ValueError("public scheme must be http or https")
+        if "." not in self.domain.strip("."):
+            raise ValueError(f"--domain {self.domain!r} must have at least two labels, e.g. cobrowse.localhost "
+                             "(browsers refuse Domain cookies for a single label)")
+        object.__setattr__(self, "domain", self.domain.strip(".").lower())
+
+    @property
+    def listening_on_loopback_only(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host in ("localhost",)
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        if self.allow_private is None:
+            return self.listening_on_loopback_only
+        return self.allow_private
+
+    @property
+    def browser_port(self) -> int:
+        return self.public_port if self.public_port is not None else self.port
+
+    @property
+    def control_origin(self) -> str:
+        default = 443 if self.public_scheme == "https" else 80
+        port = "" if self.browser_port == default else f":{self.browser_port}"
+        return f"{self.public_scheme}://{self.domain}{port}"
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, bytes]:
+    """API key and signing key from the environment (empty when unset: Config generates them)."""
+    env = os.environ if environ is None else environ
+    secret = env.get(ENV_SECRET_KEY, "")
+    return env.get(ENV_API_KEY, ""), secret.encode("utf-8") if secret else b""

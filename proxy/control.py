@@ -1,0 +1,206 @@
+"""The control plane on ``<domain>``: the REST API, the console page and the entry links.
+
+REST (``Authorization: Bearer <api key>``):
+- ``POST   /api/v1/sessions``             ``{"url", "agent": {"id", "name"}}`` -> 201
+- ``GET    /api/v1/sessions/{id}``        -> 200 session description
+- ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
+- ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
+Browser:
+- ``GET /``                               the console (starts sessions through the API)
+- ``GET /enter/{id}?ticket=...``          redeems a ticket, sets the participant cookie,
+                                          redirects into the session
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from proxy.config import Config
+from proxy.keys import CONFIG, SERVICE, STORE
+from proxy.pages import error_page, json_error
+from proxy.visit import space_for
+from rewriter.origins import Origin
+from sessions.model import Session
+from sessions.service import AdmissionError
+from sessions.store import StoreFull
+
+MAX_API_BODY = 64 * 1024
+routes = web.RouteTableDef()
+
+
+def _authorised(request: web.Request) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    key = request.app[CONFIG].api_key
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _describe(config: Config, session: Session, now: float) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "url": session.target_url,
+        "status": "live" if session.is_live(now) else "ended",
+        "created_at": _iso(session.created_at),
+        "expires_at": _iso(session.expires_at),
+        "ended_at": _iso(session.ended_at),
+        "participants": [
+            {"id": p.id, "role": p.role, "name": p.name, "joined_at": _iso(p.joined_at)}
+            for p in session.participants.values() if not p.revoked
+        ],
+        "controller": session.controller,
+    }
+
+
+def enter_url(config: Config, session_id: str, ticket: str) -> str:
+    return f"{config.control_origin}/enter/{session_id}?ticket={quote(ticket)}"
+
+
+def follower_url(config: Config, session_id: str, invitation: str) -> str:
+    return f"{config.control_origin}/join/{session_id}?invitation={quote(invitation)}"
+
+
+def validate_target(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError('"url" is required: the page the session starts on, e.g. "https://example.com/"')
+    url = raw.strip()
+    if len(url) > 8192:
+        raise ValueError('"url" is longer than 8192 characters')
+    try:
+        origin = Origin.parse(url)
+    except ValueError as exc:
+        raise ValueError(f'"url" must be an absolute http(s) URL ({exc})') from exc
+    if url.split(":", 1)[0].lower() not in ("http", "https"):
+        raise ValueError('"url" must use http or https')
+    del origin
+    return url
+
+
+@routes.post("/api/v1/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    if not _authorised(request):
+        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    raw = await request.content.read(MAX_API_BODY + 1)
+    if len(raw) > MAX_API_BODY:
+        return json_error(413, f"request body larger than {MAX_API_BODY} bytes")
+    try:
+        data = json.loads(raw or b"null")
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        url = validate_target(data.get("url"))
+        agent = data.get("agent") or {}
+        if not isinstance(agent, dict):
+            raise ValueError('"agent" must be an object like {"id": "a1", "name": "Ann"}')
+        agent_id, agent_name = str(agent.get("id", ""))[:200], str(agent.get("name", "Agent"))[:200]
+        end_redirect = data.get("end_redirect_url") or ""
+        if end_redirect:
+            Origin.parse(str(end_redirect))
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    config = request.app[CONFIG]
+    now = time.time()
+    try:
+        created = await request.app[SERVICE].create(url, agent_id, agent_name, now,
+                                                     end_redirect_url=str(end_redirect))
+    except StoreFull as exc:
+        return json_error(503, str(exc))
+    session = created.session
+    # The leader lands on the proxied target URL.
+    await request.app[STORE].update(session.id, lambda s: _set_next(s, config))
+    body = _describe(config, session, now)
+    body["leader_url"] = enter_url(config, session.id, created.leader_ticket)
+    body["follower_url"] = follower_url(config, session.id, created.invitation)
+    return web.json_response(body, status=201, headers={"Location": f"/api/v1/sessions/{session.id}"})
+
+
+def _set_next(session: Session, config: Config) -> None:
+    space = space_for(config, session)
+    for ticket in session.tickets.values():
+        if ticket.next_url == session.target_url:
+            ticket.next_url = space.to_proxy(session.target_url)
+    session.aliases.update(space.aliases)
+
+
+async def _session_or_error(request: web.Request) -> Session | web.Response:
+    if not _authorised(request):
+        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    session = await request.app[STORE].get(request.match_info["sid"])
+    if session is None:
+        return json_error(404, "no such session")
+    return session
+
+
+@routes.get("/api/v1/sessions/{sid}")
+async def get_session(request: web.Request) -> web.Response:
+    session = await _session_or_error(request)
+    if isinstance(session, web.Response):
+        return session
+    return web.json_response(_describe(request.app[CONFIG], session, time.time()))
+
+
+@routes.delete("/api/v1/sessions/{sid}")
+async def end_session(request: web.Request) -> web.Response:
+    session = await _session_or_error(request)
+    if isinstance(session, web.Response):
+        return session
+    now = time.time()
+    ended = await request.app[SERVICE].end(session.id, now)
+    await request.app[STORE].drop_jar(session.id)
+    assert ended is not None
+    return web.json_response(_describe(request.app[CONFIG], ended, now))
+
+
+@routes.post("/api/v1/sessions/{sid}/leader-link")
+async def new_leader_link(request: web.Request) -> web.Response:
+    session = await _session_or_error(request)
+    if isinstance(session, web.Response):
+        return session
+    config = request.app[CONFIG]
+    try:
+        ticket = await request.app[SERVICE].issue_ticket(
+            session.id, session.leader_id, space_for(config, session).to_proxy(session.target_url), time.time())
+    except AdmissionError as exc:
+        return json_error(exc.status, exc.message)
+    return web.json_response({"leader_url": enter_url(config, session.id, ticket)}, status=201)
+
+
+@routes.get("/enter/{sid}")
+async def enter(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    ticket = request.query.get("ticket", "")
+    if not ticket:
+        return error_page(400, "Incomplete link", "This link has no ticket. Copy the whole link you were given.")
+    try:
+        admission = await request.app[SERVICE].redeem(request.match_info["sid"], ticket, time.time())
+    except AdmissionError as exc:
+        return error_page(exc.status, "Cannot enter the session", exc.message)
+    response = web.HTTPFound(admission.next_url)
+    response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
+                        max_age=admission.max_age, httponly=True, samesite="Lax",
+                        secure=config.public_scheme == "https")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@routes.get("/")
+async def console(request: web.Request) -> web.Response:
+    page = resources.files("static").joinpath("console.html").read_text("utf-8")
+    return web.Response(text=page, content_type="text/html",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@routes.get("/healthz")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})

@@ -1,0 +1,17 @@
+"""Typed application keys: the composition root's registry of shared objects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.config import Config
+from proxy.runtime_asset import RuntimeAsset
+from proxy.upstream import UpstreamClient
+from sessions.service import SessionService
+from sessions.store import SessionStore
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", SessionStore)  # type: ignore[type-abstract]
+SERVICE = web.AppKey("service", SessionService)
+UPSTREAM = web.AppKey("upstream", UpstreamClient)
+RUNTIME = web.AppKey("runtime", RuntimeAsset)

@@ -1,0 +1,29 @@
+"""Plain, clear pages and JSON bodies for errors the proxy answers itself.
+
+Every refusal says what happened and what the person can do; none echoes secrets.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
+h1{{font-size:1.4rem}}p.code{{color:#777;font-size:.9rem}}</style></head>
+<body><h1>{title}</h1><p>{message}</p><p class="code">cobrowse &middot; HTTP {status}</p></body></html>
+"""
+
+
+def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message), status=status)
+    response = web.Response(status=status, text=body, content_type="text/html", headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message, "status": status}, status=status)

@@ -1,0 +1,78 @@
+"""Admission on a proxied host: which session, which participant, which real origin.
+
+Every request to ``<label>--<session>.<domain>`` passes here first. The answer is either a
+``Visit`` (everything the rest of the request needs) or an error response:
+404 (not a host of ours / unknown session / unknown origin label), 410 (session ended or
+expired), 403 (no valid participant credential for this session).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from proxy.config import Config
+from proxy.keys import CONFIG, SERVICE, STORE
+from proxy.pages import error_page
+from rewriter.origins import Origin
+from rewriter.space import ProxySpace, parse_proxy_host
+from sessions.credentials import cookie_name
+from sessions.model import Participant, Session
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    session: Session
+    participant: Participant
+    space: ProxySpace
+    origin: Origin
+    real_url: str
+
+
+def space_for(config: Config, session: Session) -> ProxySpace:
+    """The session's URL space, with a private copy of its aliases (see ``persist_aliases``)."""
+    return ProxySpace(session.id, config.domain, config.public_scheme, config.browser_port,
+                      dict(session.aliases))
+
+
+async def persist_aliases(request: web.Request, visit: Visit) -> None:
+    """Store aliases that rewriting this exchange created (hosts too long for a label)."""
+    new = {k: v for k, v in visit.space.aliases.items() if k not in visit.session.aliases}
+    if new:
+        await request.app[STORE].update(visit.session.id, lambda s: s.aliases.update(new))
+
+
+def is_proxy_host(request: web.Request, config: Config) -> bool:
+    return parse_proxy_host(request.host, config.domain) is not None
+
+
+async def admit(request: web.Request) -> Visit | web.Response:
+    config = request.app[CONFIG]
+    parsed = parse_proxy_host(request.host, config.domain)
+    if parsed is None:
+        return error_page(404, "Not a cobrowse address", "This host name does not belong to a session.")
+    session = await request.app[STORE].get(parsed[1])
+    if session is None:
+        return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
+    now = time.time()
+    if not session.is_live(now):
+        return ended_page(session)
+    participant = await request.app[SERVICE].authenticate(
+        session, request.cookies.get(cookie_name(session.id)), now)
+    if participant is None:
+        return error_page(403, "Not a participant",
+                          "This browser has no valid pass for this co-browsing session. "
+                          "Open the link you were given again, or ask the agent for a new one.")
+    space = space_for(config, session)
+    origin = space.origin_for_host(request.host)
+    if origin is None:
+        return error_page(404, "Unknown site", "This address does not name a site of this session.")
+    return Visit(session, participant, space, origin, str(origin) + request.raw_path)
+
+
+def ended_page(session: Session) -> web.Response:
+    headers = {"Refresh": f"3; url={session.end_redirect_url}"} if session.end_redirect_url else None
+    return error_page(410, "This session has ended",
+                      "The co-browsing session is over. You can close this tab.", headers)

@@ -1,0 +1,1 @@
+"""Session state and policy: participants, credentials, cookie jar, stores. Never imports proxy/."""

@@ -1,0 +1,100 @@
+"""The session object: who takes part, what they were given, and the session's lifetime.
+
+A session is created by an agent for a target URL. It holds:
+- participants (the leader first; followers join through the invitation),
+- outstanding single-use tickets (only their digests), each for one participant,
+- the follower invitation (digest), revocable,
+- origin aliases for hosts too long for a DNS label (see ``rewriter.origins``),
+- its lifetime: ``expires_at``, and ``ended_at`` once ended (its hosts then answer 410).
+
+The cookie jar lives beside the session in the store (it changes on every response).
+Invariants: exactly one participant has role "leader"; ``controller`` names a participant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rewriter.origins import Origin
+
+
+@dataclass(slots=True)
+class Participant:
+    id: str
+    role: str
+    name: str
+    joined_at: float
+    external_id: str = ""
+    revoked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "role": self.role, "name": self.name, "joined_at": self.joined_at,
+                "external_id": self.external_id, "revoked": self.revoked}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Participant:
+        return cls(str(data["id"]), str(data["role"]), str(data["name"]), float(data["joined_at"]),
+                   str(data.get("external_id", "")), bool(data.get("revoked", False)))
+
+
+@dataclass(slots=True)
+class Ticket:
+    digest: str
+    participant_id: str
+    expires_at: float
+    next_url: str
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    target_url: str
+    created_at: float
+    expires_at: float
+    leader_id: str
+    participants: dict[str, Participant] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    invitation_digest: str = ""
+    aliases: dict[str, Origin] = field(default_factory=dict)
+    controller: str = ""
+    ended_at: float | None = None
+    end_redirect_url: str = ""
+
+    def is_live(self, now: float) -> bool:
+        return self.ended_at is None and now < self.expires_at
+
+    def active_participant(self, participant_id: str) -> Participant | None:
+        participant = self.participants.get(participant_id)
+        if participant is None or participant.revoked:
+            return None
+        return participant
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "target_url": self.target_url, "created_at": self.created_at,
+            "expires_at": self.expires_at, "leader_id": self.leader_id,
+            "participants": {k: p.to_json() for k, p in self.participants.items()},
+            "tickets": {k: [t.digest, t.participant_id, t.expires_at, t.next_url]
+                        for k, t in self.tickets.items()},
+            "invitation_digest": self.invitation_digest,
+            "aliases": {k: [o.scheme, o.host, o.port] for k, o in self.aliases.items()},
+            "controller": self.controller, "ended_at": self.ended_at,
+            "end_redirect_url": self.end_redirect_url,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Session:
+        return cls(
+            id=str(data["id"]), target_url=str(data["target_url"]),
+            created_at=float(data["created_at"]), expires_at=float(data["expires_at"]),
+            leader_id=str(data["leader_id"]),
+            participants={k: Participant.from_json(v) for k, v in data["participants"].items()},
+            tickets={k: Ticket(str(v[0]), str(v[1]), float(v[2]), str(v[3]))
+                     for k, v in data["tickets"].items()},
+            invitation_digest=str(data["invitation_digest"]),
+            aliases={k: Origin(str(v[0]), str(v[1]), int(v[2])) for k, v in data["aliases"].items()},
+            controller=str(data["controller"]),
+            ended_at=None if data["ended_at"] is None else float(data["ended_at"]),
+            end_redirect_url=str(data.get("end_redirect_url", "")),
+        )
