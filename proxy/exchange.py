@@ -16,6 +16,7 @@ Later features (the driver's response store, the audit trail) hook in here and n
 from __future__ import annotations
 
 import time
+
 from aiohttp import web
 
 from proxy.config import Config

@@ -144,7 +144,7 @@ def decode_label(label: str) -> Origin | None:
     if digits and (not digits.isdigit() or digits.startswith("0")):
         return None
     port = int(digits) if digits else DEFAULT_PORTS[scheme]
-    if not 0 < port < 65536 or port == DEFAULT_PORTS[scheme] and digits:
+    if not 0 < port < 65536 or (port == DEFAULT_PORTS[scheme] and digits):
         return None
     host = _decode_ipv6(body) if ipv6 else _decode_dns(body)
     if host is None:
