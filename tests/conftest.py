@@ -6,16 +6,14 @@ Everything else runs for real on loopback: no mocks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
 from world import WORLD_APPS, World, start_world
 from world.browser import CHROMIUM, launch
-from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
-
-StartCobrowse = Callable[..., Awaitable[Cobrowse]]
+from world.harness import Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
 
 
 @pytest.fixture

@@ -59,3 +59,86 @@ async def login(page: Page) -> None:
     await page.fill("#password", PASSWORD)
     async with page.expect_navigation(url="**/me"):
         await page.click("#login-submit")
+
+
+# -- through cobrowse ----------------------------------------------------------------------
+
+
+async def open_leader(browser: Browser, cobrowse: Cobrowse, url: str) -> tuple[Page, RequestRecorder, str]:
+    """Create a session on ``url``, open its leader link; (page, recorder, session id)."""
+    session = await cobrowse.create_session(url)
+    context = await browser.new_context()
+    recorder = RequestRecorder()
+    context.on("request", recorder)
+    page = await context.new_page()
+    await page.goto(session["leader_url"])
+    return page, recorder, str(session["id"])
+
+
+def assert_all_hits_came_through_proxy(world: World) -> None:
+    """The proxy sends the real Host and never forwards its own cookie or forwarding headers."""
+    for hit in world.log:
+        assert hit.host == hit.server, f"{hit.server}{hit.path} got Host {hit.host!r}"
+        assert hit.header("X-Forwarded-For") is None and hit.header("Via") is None
+        cookie = hit.header("Cookie") or ""
+        assert "cobrowse" not in cookie.lower(), f"proxy credential leaked upstream: {hit.path}"
+        assert DOMAIN not in " ".join(v for _, v in hit.headers), f"proxy host leaked upstream: {hit}"
+
+
+async def test_site_a_features_all_work_through_proxy_and_no_request_escapes(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
+    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/")
+    assert await wait_checks(page, SITE_A_CHECKS) == ALL_OK_A
+    assert recorder.outside(DOMAIN) == []
+    assert_paths_exact(world, SITE_A_INDEX_PATHS)
+    assert_all_hits_came_through_proxy(world)
+
+
+async def test_login_form_post_302_and_session_cookie_work_through_proxy(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/login")
+    await login(page)
+    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/me")
+    assert await page.text_content("#user") == USER
+    posts = [h for h in world.log.for_server("site-a.test") if h.method == "POST"]
+    assert [(h.path, h.header("Origin")) for h in posts] == [("/login", "http://site-a.test")]
+    assert recorder.outside(DOMAIN) == []
+    assert_all_hits_came_through_proxy(world)
+
+
+async def test_link_to_site_b_cross_site_cookies_and_samesite_navigation_through_proxy(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
+    assert await wait_checks(page, SITE_A_CHECKS) == ALL_OK_A
+    await page.click("#link-b")
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/"))
+    assert await wait_checks(page, SITE_B_CHECKS) == ALL_OK_B
+    await page.click("#to-a-landing")
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-a.test", "/samesite-landing"))
+    # A cross-site top-level navigation carries Lax cookies but not Strict ones.
+    assert (await page.text_content("#nav-lax"), await page.text_content("#nav-strict")) == ("yes", "no")
+    assert recorder.outside(DOMAIN) == []
+    assert_all_hits_came_through_proxy(world)
+
+
+async def test_meta_refresh_to_other_origin_works_through_proxy(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/refresh")
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/refreshed"))
+    assert await page.text_content("#refreshed") == "ok"
+    assert recorder.outside(DOMAIN) == []
+    assert world.log.paths("site-b.test") == {"/refreshed"}
+
+
+async def test_iframe_from_site_b_is_served_from_its_own_proxy_origin(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, _, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
+    assert (await wait_checks(page, ("iframe",)))["iframe"] == "ok"
+    frame_urls = [f.url for f in page.frames if f is not page.main_frame]
+    assert frame_urls == [cobrowse.proxy_url(session_id, "site-b.test", "/frame")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -127,6 +128,9 @@ class Cobrowse:
         """Proxy URL of ``http://<host><path>`` in a session (DNS hosts on port 80 only)."""
         label = "h-" + host.replace("-", "--").replace(".", "-")
         return f"http://{label}--{session_id}.{DOMAIN}:{self.port}{path}"
+
+
+StartCobrowse = Callable[..., Awaitable[Cobrowse]]
 
 
 async def start_cobrowse(**config_fields: Any) -> Cobrowse:
