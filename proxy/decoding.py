@@ -97,9 +97,7 @@ class Limit:
 
     def _refuse(self, reason: str, decoded: int) -> None:
         self.pieces.clear()
-        raise BodyTooLarge(
-            reason, limit=self.limits.limit, decoded=decoded, encoded=self.encoded, peak=self.peak
-        )
+        raise BodyTooLarge(reason, limit=self.limits.limit, decoded=decoded, encoded=self.encoded, peak=self.peak)
 
     def value(self) -> bytes:
         data = b"".join(self.pieces)
@@ -287,6 +285,8 @@ class BoundedDecoder:
             self._head.write(bytes(part))
 
     def finish(self) -> bytes:
+        if self.limit.encoded == 0:
+            return b""  # an empty body is empty in every encoding (HEAD, 204, 304 carry the header)
         for stage in self._stages:
             stage.close()
         return self.limit.value()

@@ -167,8 +167,7 @@ class AddressPolicy:
     @classmethod
     def build(cls, allow_private: bool, allowed_networks: Iterable[str | IPNetwork] = ()) -> AddressPolicy:
         nets = tuple(
-            n if isinstance(n, IPv4Network | IPv6Network) else ip_network(n, strict=False)
-            for n in allowed_networks
+            n if isinstance(n, IPv4Network | IPv6Network) else ip_network(n, strict=False) for n in allowed_networks
         )
         return cls(allow_private=allow_private, allowed_networks=nets)
 

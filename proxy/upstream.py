@@ -1,0 +1,403 @@
+"""The upstream client: the proxy's only way out to target sites, behind the SSRF guard.
+
+One ``UpstreamClient`` per application (started and closed by its owner, e.g. in a
+``cleanup_ctx``) holds one ``aiohttp.ClientSession`` whose connector resolves names through
+``GuardedResolver``.
+
+Invariants:
+
+- Every address is vetted before it is dialled, and the connector dials exactly the vetted
+  address: the resolver returns numeric results only, so there is no second lookup for a
+  rebinding DNS server to answer differently. IP-literal hosts (which aiohttp would dial without
+  asking the resolver) are vetted up front in ``vet_url``, read in every spelling a browser
+  accepts. ``resolve_overrides`` stand in for DNS and are vetted like any answer.
+- If any address a name resolves to is refused, the request is refused (``BlockedTarget``);
+  a name pointing both inside and outside is treated as hostile, not filtered.
+- Redirects are never followed (the browser follows them and each hop comes back through the
+  guard); WebSocket handshakes answered with a redirect fail. No cookies are kept (the session
+  jar is the only cookie store); bodies are not decompressed by aiohttp; no environment proxy.
+- Time: ``total_deadline`` bounds an exchange from the request to the last byte read through
+  ``read_decoded`` / ``iter_raw`` (unless the caller opts out for long streams); each socket
+  read is bounded by ``read_timeout``; connecting by ``connect_timeout``.
+- Failures surface as the typed errors below, never as aiohttp exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, ip_address
+from types import TracebackType
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from multidict import CIMultiDict
+from yarl import URL
+
+from proxy.decoding import (
+    BodyTooLarge,
+    BoundedDecoder,
+    DecodeError,
+    DecodeLimits,
+    parse_encodings,
+    supported,
+)
+from proxy.netguard import AddressPolicy, InvalidHost, IPNetwork, Verdict, parse_host
+
+__all__ = [
+    "BadUpstreamResponse",
+    "BlockedTarget",
+    "BodyTooLarge",
+    "GuardedResolver",
+    "UpstreamClient",
+    "UpstreamError",
+    "UpstreamResponse",
+    "UpstreamSettings",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+HTTP_SCHEMES = frozenset({"http", "https"})
+WS_SCHEMES = frozenset({"ws", "wss"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# Framing and connection management belong to each hop; the client computes its own.
+HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+)
+# The WebSocket handshake is made by the client from ``protocols``; the browser's own values
+# (key, version, extensions it negotiated with us) must not leak into it.
+WS_HANDSHAKE_HEADERS = HOP_HEADERS | frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+# Headers aiohttp would invent when absent: upstream sees only what the browser sent.
+NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+
+
+class UpstreamError(Exception):
+    """Base of the failures the proxy turns into a clear error page."""
+
+
+class BlockedTarget(UpstreamError):
+    """The target's address is refused by the SSRF guard (or its URL is not one we fetch)."""
+
+    def __init__(self, message: str, verdicts: tuple[Verdict, ...] = ()) -> None:
+        super().__init__(message)
+        self.verdicts = verdicts
+
+
+class UpstreamTimeout(UpstreamError):
+    """The target did not answer within the deadline, or stalled between reads."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The target could not be reached, or the connection broke."""
+
+
+class BadUpstreamResponse(UpstreamUnavailable):
+    """The target answered with something we cannot use (bad encoding, refused WS handshake)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    allow_private: bool = False
+    allowed_networks: Iterable[str | IPNetwork] = ()
+    # "host:port" -> (ip, port): answers used instead of DNS (tests, demo); still vetted.
+    resolve_overrides: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_deadline: float = 60.0
+    max_rewrite_body: int = 20 * 1024 * 1024
+    max_decoded_ratio: float | None = 1000.0
+    ratio_floor: int = 1024 * 1024
+    max_response_headers: int = 1000
+    max_header_size: int = 64 * 1024
+    max_ws_message: int = 16 * 1024 * 1024
+    pool_limit: int = 100
+
+
+def _blocked_message(host: str, verdicts: Iterable[Verdict]) -> str:
+    return f"{host} is not an allowed address: " + "; ".join(v.describe() for v in verdicts)
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves, vets every answer, and returns numeric results the connector dials as is."""
+
+    def __init__(self, policy: AddressPolicy, overrides: Mapping[str, tuple[str, int]]) -> None:
+        self._policy = policy
+        self._overrides = {key.lower().rstrip("."): value for key, value in overrides.items()}
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        name = host.rstrip(".").lower()
+        try:
+            literal = parse_host(name)
+        except InvalidHost as exc:
+            raise BlockedTarget(str(exc)) from exc
+        if literal is not None:
+            answers = [(str(literal), port)]
+        elif f"{name}:{port}" in self._overrides:
+            answers = [self._overrides[f"{name}:{port}"]]
+        else:
+            answers = await self._lookup(name, port, family)
+        verdicts = tuple(self._policy.judge(ip_address(ip.split("%", 1)[0])) for ip, _ in answers)
+        refused = tuple(v for v in verdicts if not v.allowed)
+        if refused:
+            raise BlockedTarget(_blocked_message(host, refused), refused)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=ip,
+                port=p,
+                family=socket.AF_INET if isinstance(v.address, IPv4Address) else socket.AF_INET6,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for (ip, p), v in zip(answers, verdicts, strict=True)
+        ]
+
+    @staticmethod
+    async def _lookup(name: str, port: int, family: socket.AddressFamily) -> list[tuple[str, int]]:
+        infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM, family=family)
+        answers: list[tuple[str, int]] = []
+        for fam, _, _, _, sockaddr in infos:
+            ip, p = str(sockaddr[0]), int(sockaddr[1])
+            if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in ip:
+                ip = f"{ip}%{sockaddr[3]}"  # keep the scope id so a link-local answer dials right
+            if (ip, p) not in answers:
+                answers.append((ip, p))
+        if not answers:
+            raise OSError(f"no address for {name}")
+        return answers
+
+    async def close(self) -> None:
+        return None
+
+
+class UpstreamResponse:
+    """Status and headers of a target's answer; the body is read on demand, within bounds."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, settings: UpstreamSettings, deadline_at: float) -> None:
+        self._resp = resp
+        self._settings = settings
+        self._deadline_at = deadline_at
+        self._eof = False
+        self.status = resp.status
+        self.reason = resp.reason or ""
+        self.url = str(resp.url)
+        self.headers: list[tuple[str, str]] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    async def iter_raw(self, chunk_size: int = 64 * 1024, *, until_deadline: bool = True) -> AsyncIterator[bytes]:
+        """The body as sent (still encoded). Each read waits at most ``read_timeout``, and all of
+        them together end at the exchange's deadline unless ``until_deadline`` is False (long
+        media streams, which then rely on the per-read timeout alone)."""
+        loop = asyncio.get_running_loop()
+        while not self._eof:
+            wait = self._settings.read_timeout
+            if until_deadline:
+                wait = min(wait, self._deadline_at - loop.time())
+                if wait <= 0:
+                    raise UpstreamTimeout("the site's answer did not complete before the deadline")
+            try:
+                async with asyncio.timeout(wait):
+                    chunk = await self._resp.content.read(chunk_size)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(self._timeout_reason(loop.time(), until_deadline)) from exc
+            except (aiohttp.ClientError, OSError) as exc:
+                raise UpstreamUnavailable(f"the connection broke while reading: {exc}") from exc
+            if not chunk:
+                self._eof = True
+                return
+            yield chunk
+
+    def _timeout_reason(self, now: float, until_deadline: bool) -> str:
+        if until_deadline and now >= self._deadline_at:
+            return "the site's answer did not complete before the deadline"
+        return f"the site sent nothing for {self._settings.read_timeout:g} s"
+
+    async def read_decoded(self, limit: int | None = None) -> bytes:
+        """The whole body with its Content-Encoding undone, refused past ``limit`` decoded bytes
+        (default ``max_rewrite_body``) or at an absurd compression ratio (BodyTooLarge)."""
+        s = self._settings
+        limits = DecodeLimits(
+            limit=s.max_rewrite_body if limit is None else limit,
+            max_ratio=s.max_decoded_ratio,
+            ratio_floor=s.ratio_floor,
+        )
+        encodings = parse_encodings(self.header("Content-Encoding"))
+        if not supported(encodings):
+            raise BadUpstreamResponse(f"unsupported content-encoding {self.header('Content-Encoding')!r}")
+        declared = self._resp.content_length
+        if not encodings and declared is not None and declared > limits.limit:
+            raise BodyTooLarge(
+                "declared body larger than the limit", limit=limits.limit, decoded=declared, encoded=0, peak=0
+            )
+        decoder = BoundedDecoder(encodings, limits)
+        try:
+            async for chunk in self.iter_raw():
+                decoder.feed(chunk)
+            return decoder.finish()
+        except DecodeError as exc:
+            raise BadUpstreamResponse(f"the site's body is not valid {', '.join(encodings)}: {exc}") from exc
+
+    def release(self) -> None:
+        """Give the connection back (reused only if the body was read to its end)."""
+        if self._eof:
+            self._resp.release()
+        else:
+            self._resp.close()
+
+
+class UpstreamClient:
+    """The guarded client. ``start()`` before use and ``close()`` after (or ``async with``)."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self.settings = settings
+        self.policy = AddressPolicy.build(settings.allow_private, settings.allowed_networks)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self.policy, s.resolve_overrides), limit=s.pool_limit, ttl_dns_cache=10
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
+            skip_auto_headers=NO_AUTO_HEADERS,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout),
+            max_headers=s.max_response_headers,
+            max_field_size=s.max_header_size,
+            max_line_size=s.max_header_size,
+            middlewares=(_refuse_upgrade_redirects,),
+            requote_redirect_url=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> UpstreamClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("UpstreamClient used before start()")
+        return self._session
+
+    def vet_url(self, url: str, schemes: frozenset[str] = HTTP_SCHEMES) -> URL:
+        """The URL to request, or BlockedTarget. IP-literal hosts are judged here (aiohttp dials
+        literals without asking the resolver) and rewritten to their canonical spelling."""
+        try:
+            target = URL(url, encoded=True) if url.isascii() else URL(url)
+        except ValueError as exc:
+            raise BlockedTarget(f"not a valid URL: {exc}") from exc
+        if target.scheme not in schemes or not target.raw_host:
+            raise BlockedTarget(f"only {'/'.join(sorted(schemes))} URLs with a host can be fetched")
+        try:
+            literal = parse_host(target.raw_host)
+        except InvalidHost as exc:
+            raise BlockedTarget(str(exc)) from exc
+        if literal is None:
+            return target
+        verdict = self.policy.judge(literal)
+        if not verdict.allowed:
+            raise BlockedTarget(_blocked_message(target.raw_host, (verdict,)), (verdict,))
+        return target.with_host(str(literal))
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | AsyncIterable[bytes] | None = None,
+        deadline: float | None = None,
+    ) -> UpstreamResponse:
+        """Send one request; return once the response headers are in (the body is not read).
+        ``deadline`` (seconds, default ``total_deadline``) bounds the whole exchange."""
+        target = self.vet_url(url)
+        out = CIMultiDict(
+            (k, v)
+            for k, v in headers
+            if k.lower() not in HOP_HEADERS and not (k.lower() == "content-length" and not _streamed(body))
+        )
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + (self.settings.total_deadline if deadline is None else deadline)
+        try:
+            async with asyncio.timeout_at(deadline_at):
+                resp = await self.session.request(method, target, headers=out, data=body, allow_redirects=False)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"no answer from {target.host} before the deadline") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamUnavailable(_describe(exc)) from exc
+        return UpstreamResponse(resp, self.settings, deadline_at)
+
+    async def ws_connect(
+        self,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        protocols: Iterable[str] = (),
+        deadline: float | None = None,
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open a WebSocket to the target through the same guard. The handshake must finish
+        within ``deadline``; a redirect or any answer but 101 is BadUpstreamResponse."""
+        target = self.vet_url(url, WS_SCHEMES)
+        out = CIMultiDict((k, v) for k, v in headers if k.lower() not in WS_HANDSHAKE_HEADERS)
+        budget = self.settings.total_deadline if deadline is None else deadline
+        try:
+            async with asyncio.timeout(budget):
+                return await self.session.ws_connect(
+                    target,
+                    headers=out,
+                    protocols=tuple(protocols),
+                    max_msg_size=self.settings.max_ws_message,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
+                )
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"the WebSocket handshake with {target.host} timed out") from exc
+        except aiohttp.WSServerHandshakeError as exc:
+            raise BadUpstreamResponse(f"the site refused the WebSocket (status {exc.status})") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamUnavailable(_describe(exc)) from exc
+
+
+def _streamed(body: object) -> bool:
+    return body is not None and not isinstance(body, bytes | bytearray | memoryview)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "the site's name could not be resolved"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the site closed the connection without answering"
+    return str(exc) or type(exc).__name__
+
+
+async def _refuse_upgrade_redirects(
+    req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    # aiohttp's ws_connect follows redirects and offers no switch; browsers fail the handshake.
+    resp = await handler(req)
+    if resp.status in REDIRECT_STATUSES and req.headers.get("Upgrade", "").lower() == "websocket":
+        resp.close()
+        raise BadUpstreamResponse(f"the site answered the WebSocket handshake with a {resp.status} redirect")
+    return resp
