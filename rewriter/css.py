@@ -8,14 +8,16 @@ Invariants:
 
 * Everything else passes through byte for byte. A URL that ``to_proxy`` leaves unchanged
   (relative, ``data:``...) is not touched either, however it was spelled.
-* Tokens are found the way a browser's CSS tokenizer (CSS Syntax Level 3) finds them, so a
+* Tokens are found as a browser's CSS tokenizer (CSS Syntax Level 3) finds them, so a
   ``url(`` inside a comment or a string is left alone and an escaped URL is understood:
   ``url(ht\\74p://a.com/)`` names ``http://a.com/``. A URL that needed unescaping is written
   back as a double-quoted string, escaped for CSS.
 * ``@namespace`` URLs are identifiers, not fetches: never rewritten.
-* Linear time on any input. One compiled regex finds the interesting tokens and skips the
-  rest in C; every sub-pattern that walks text is possessive or always succeeds, so there is
-  no backtracking, and every token is consumed once.
+* Linear time on any input. One anchored, possessive regex (``_SKIP``) runs in C over
+  everything uninteresting, strings and comments included, and stops only where Python has
+  work to do: a function or at-rule we handle, a backslash outside strings, a source-map
+  comment. Every sub-pattern is possessive or always succeeds, so nothing backtracks, and
+  each stop consumes at least one character.
 
 Pure: no I/O, no state between calls.
 """
@@ -26,228 +28,234 @@ import codecs
 import re
 from collections.abc import Callable
 
-__all__ = ["rewrite_css", "rewrite_css_bytes"]
+__all__ = ["decode_css", "rewrite_css", "rewrite_css_bytes"]
 
 ToProxy = Callable[[str], str]
 
 # Functions whose bare string arguments (at their own nesting level) are URLs to fetch.
 _STRING_URL_FUNCTIONS = frozenset({"image-set", "-webkit-image-set"})
+# Every function we stop at, longest first so "-webkit-image-set" wins over "image-set".
+_FUNCTIONS = tuple(sorted({"url", *_STRING_URL_FUNCTIONS}, key=len, reverse=True))
+# At-rules whose prelude we read: @import's string is a fetch, @namespace's is a name.
+_AT_RULES = ("import", "namespace")
+_LONGEST_NAME = max(len(n) for n in (*_FUNCTIONS, *_AT_RULES))
 
-# At-rules whose prelude we look at: @import's string is a fetch, @namespace's is a name.
-_AT_RULES = frozenset({"import", "namespace"})
-
-_WS = "[ \\t\\n\\r\\f]"
-# A character that continues an identifier (CSS "ident code point"; non-ASCII included).
-_IDENT_CHAR = "[\\w\\-\\x80-\\U0010ffff]"
-_NOT_IDENT_BEFORE = "[\\w\\-\\x80-\\U0010ffff\\\\#@]"
-_ESCAPE = "\\\\(?:[0-9a-fA-F]{1,6}(?:\\r\\n|[ \\t\\n\\r\\f])?|[^\\n\\r\\f0-9a-fA-F])"
-_COMMENT_BODY = "(?:[^*]++|\\*(?!/))*+(?:\\*/)?"
-
-
-def _nocase(word: str) -> str:
-    """``url`` -> ``[uU][rR][lL]``: a case-insensitive literal without re.IGNORECASE, which
-    would stop the regex engine from skipping quickly to the few characters that start a token."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
-
-
-def _function_start(name: str) -> str:
-    """``name(`` at the start of an identifier. The look-behind sits after the first character
-    (fixed width 2) so that the pattern still begins with a plain character class."""
-    first, rest = _nocase(name[0]), _nocase(name[1:])
-    return f"{first}(?<!{_NOT_IDENT_BEFORE}{first}){rest}\\("
-
-
-_SCAN = re.compile(
-    "(?P<comment>/\\*)"
-    "|(?P<string>[\"'])"
-    "|(?P<escape>\\\\)"
-    f"|(?P<url>{_function_start('url')})"
-    "|(?P<fn>" + "|".join(_function_start(n) for n in sorted(_STRING_URL_FUNCTIONS)) + ")"
-    "|@(?P<at>" + "|".join(_nocase(n) for n in sorted(_AT_RULES)) + ")(?![\\w\\-\\x80-\\U0010ffff\\\\])"
+_WS = r"[ \t\n\r\f]"
+_IDENT_CHAR = r"[\w\-\x80-\U0010ffff]"
+# A character that, right before "url(", makes it part of another token ("xurl(", "#url(").
+_JOINS = r"[\w\-\x80-\U0010ffff\\#@]"
+_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|[^\n\r\f0-9a-fA-F])"
+_COMMENT_REST = r"(?:[^*]++|\*(?!/))*+(?:\*/)?"
+_SOURCE_MAP = r"[#@]\s*+sourceMappingURL\s*+="
+_STRINGS = {q: rf"{q}(?:[^{q}\\\n\r\f]++|\\(?:\r\n|[\s\S])?)*+{q}?" for q in "\"'"}
+_AT_RULE = rf"(?i:{'|'.join(_AT_RULES)})(?!{_IDENT_CHAR}|\\)"
+# "(" is uninteresting unless it ends one of our function names at an identifier's start.
+# The first alternative is a quick exit for the usual "(" (after "var", "rgba"...).
+_LAST_LETTERS = "".join(sorted({c for n in _FUNCTIONS for c in (n[-1].lower(), n[-1].upper())}))
+_PLAIN_PAREN = rf"\((?<![{_LAST_LETTERS}]\()|\(" + "".join(
+    rf"(?:(?<!(?i:{re.escape(n)})\()|(?<={_JOINS}(?i:{re.escape(n)})\())" for n in _FUNCTIONS
 )
-# Inside a string-URL function, parentheses matter: strings only count at its own level.
-_SCAN_NESTED = re.compile(_SCAN.pattern + "|(?P<open>\\()|(?P<close>\\))")
+_PLAIN_COMMENT = rf"/\*(?!{_SOURCE_MAP}){_COMMENT_REST}"
 
-_STRING_BODY = {
-    '"': re.compile('(?:[^"\\\\\\n\\r\\f]++|\\\\(?:\\r\\n|[\\s\\S])?)*+'),
-    "'": re.compile("(?:[^'\\\\\\n\\r\\f]++|\\\\(?:\\r\\n|[\\s\\S])?)*+"),
-}
-_SKIP_WS_COMMENTS = re.compile(f"(?:{_WS}++|/\\*{_COMMENT_BODY})*+")
-_SKIP_WS = re.compile(f"{_WS}*+")
-# The body of an unquoted url token, up to and including ")" (or the end of the text).
-_URL_UNQUOTED = re.compile(
-    f"((?:[^\"'()\\\\ \\t\\n\\r\\f\\x01-\\x08\\x0b\\x0e-\\x1f\\x7f]++|{_ESCAPE})*+){_WS}*+(?:\\)|\\Z)"
+# Top level: strings are skipped whole; stops at "\", "@import"/"@namespace", our functions'
+# "(", source-map comments, or the end.
+_SKIP = re.compile(
+    rf"""(?:[^/"'\\(@]++|/(?!\*)|{_PLAIN_COMMENT}|{_STRINGS['"']}|{_STRINGS["'"]}|{_PLAIN_PAREN}|@(?!{_AT_RULE}))*+"""
 )
-_BAD_URL_REMNANTS = re.compile("(?:[^)\\\\]++|\\\\[\\s\\S]?)*+\\)?")
-_URL_OPEN = re.compile("[uU][rR][lL]\\(")
-_IDENT = re.compile(f"(?:[\\w\\-\\x80-\\U0010ffff]++|{_ESCAPE})++")
-_SOURCE_MAP = re.compile("/\\*[#@][ \\t]+sourceMappingURL[ \\t]*=")
-_UNESCAPE = re.compile(
-    "\\\\(?:([0-9a-fA-F]{1,6})(?:\\r\\n|[ \\t\\n\\r\\f])?|(\\r\\n|[\\n\\r\\f])|([\\s\\S])|\\Z)"
-)
-# Characters a URL may not hold as-is in an unquoted url(): rewritten results holding one are quoted.
-_UNSAFE_UNQUOTED = re.compile("[\"'()\\\\\\s\\x00-\\x1f\\x7f]")
-_UNSAFE_IN_STRING = re.compile("[\"'\\\\\\x00-\\x1f\\x7f]")
-# How far back an escape-bearing identifier can start and still spell one of our names.
-_LONGEST_NAME = max(len(n) for n in (*_STRING_URL_FUNCTIONS, *_AT_RULES, "url"))
+# Inside a string-URL function: strings and parentheses are counted, so stop at them too.
+_SKIP_NESTED = re.compile(rf"""(?:[^/"'\\()@]++|/(?!\*)|{_PLAIN_COMMENT}|@(?!{_AT_RULE}))*+""")
+
+_STRING_BODY = {q: re.compile(rf"(?:[^{q}\\\n\r\f]++|\\(?:\r\n|[\s\S])?)*+") for q in "\"'"}
+_SKIP_WS = re.compile(rf"{_WS}*+")
+_SKIP_WS_COMMENTS = re.compile(rf"(?:{_WS}++|/\*{_COMMENT_REST})*+")
+_COMMENT_END = re.compile(rf"/\*{_COMMENT_REST}")
+# The body of an unquoted url token, then ")" (or the end of the text, which closes it too).
+_URL_UNQUOTED = re.compile(rf"""((?:[^"'()\\ \t\n\r\f\x01-\x08\x0b\x0e-\x1f\x7f]++|{_ESCAPE})*+){_WS}*+(?:\)|\Z)""")
+# A bad url: the browser skips to the next ")" honouring escapes; so do we.
+_BAD_URL_REST = re.compile(r"(?:[^)\\]++|\\[\s\S]?)*+\)?")
+_URL_OPEN = re.compile(r"(?i:url)\(")
+_IDENT = re.compile(rf"(?:{_IDENT_CHAR}++|{_ESCAPE})++")
+_UNESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|([\s\S])|\Z)")
+# A rewritten URL holding one of these cannot stand unquoted (or as-is in a string): quote it.
+_UNSAFE_UNQUOTED = re.compile(r"""["'()\\\s\x00-\x1f\x7f]""")
+_UNSAFE_IN_STRING = re.compile(r"""["'\\\x00-\x1f\x7f]""")
+_QUOTE_ESCAPES = re.compile(r"""["\\\x00-\x1f\x7f]""")
 
 
 def rewrite_css(text: str, to_proxy: ToProxy) -> str:
-    """Rewrite the fetchable URLs of a stylesheet (or a ``style`` attribute's text)."""
-    return _Rewriter(text, to_proxy).run()
+    """Rewrite the fetchable URLs of a stylesheet (or of a ``style`` attribute's text).
+
+    ``to_proxy`` maps one URL string; whatever it returns unchanged stays byte for byte.
+    """
+    first_stop = _SKIP.match(text).end()  # type: ignore[union-attr]
+    if first_stop == len(text):
+        return text
+    return _Pass(text, to_proxy).run(first_stop)
 
 
-class _Rewriter:
-    """One pass over one text. ``out`` collects the output; ``last`` is where the untouched
-    input not yet copied to ``out`` starts; ``depth`` tracks string-URL function nesting."""
+class _Pass:
+    """One pass over one text.
 
-    __slots__ = ("depths", "last", "out", "text", "to_proxy")
+    ``out`` collects output pieces; ``last`` is where input not yet copied to ``out`` starts;
+    ``floor`` is where the last token Python consumed ends (a function name must start at or
+    after it); ``depths`` holds the parenthesis depth inside each open string-URL function,
+    innermost last (its strings are URLs only at depth 1).
+    """
+
+    __slots__ = ("depths", "floor", "last", "out", "text", "to_proxy")
 
     def __init__(self, text: str, to_proxy: ToProxy) -> None:
         self.text = text
         self.to_proxy = to_proxy
         self.out: list[str] = []
         self.last = 0
-        # Parenthesis depth of each open string-URL function, innermost last; the current
-        # depth is the last entry's counter (strings count only at depth 1).
+        self.floor = 0
         self.depths: list[int] = []
 
-    def run(self) -> str:
-        text = self.text
-        pos = 0
-        while True:
-            scan = _SCAN_NESTED if self.depths else _SCAN
-            m = scan.search(text, pos)
-            if m is None:
-                break
-            kind = m.lastgroup
-            start, end = m.span()
-            if kind == "comment":
-                pos = self._comment(start)
-            elif kind == "string":
-                pos = self._string(end, rewrite=bool(self.depths) and self.depths[-1] == 1)
-            elif kind == "url":
-                pos = self._url(end)
-            elif kind == "fn":
-                self.depths.append(1)
-                pos = end
-            elif kind == "at":
-                pos = self._at_rule(m.group("at").lower(), end)
-            elif kind == "escape":
-                pos = self._escaped_ident(start, pos)
-            elif kind == "open":
-                self.depths[-1] += 1
-                pos = end
-            else:  # close
-                self.depths[-1] -= 1
-                if self.depths[-1] == 0:
-                    self.depths.pop()
-                pos = end
+    def run(self, pos: int) -> str:
+        """Rewrite from ``pos``, the first place where the scan stopped."""
+        text, end = self.text, len(self.text)
+        while pos < end:
+            pos = _STOPS[text[pos]](self, pos)
+            self.floor = pos
+            pos = (_SKIP_NESTED if self.depths else _SKIP).match(text, pos).end()  # type: ignore[union-attr]
         if not self.out:
             return text
         self.out.append(text[self.last :])
         return "".join(self.out)
 
+    # -- stops: each takes the position of the character that stopped the scan and
+    #    returns the position after what it consumed (always further on) ------------------
+
+    def _comment(self, pos: int) -> int:
+        """Only source-map comments stop the scan (other comments are skipped in C)."""
+        end = _COMMENT_END.match(self.text, pos).end()  # type: ignore[union-attr]
+        self._replace(pos, end, "")
+        return end
+
+    def _quote_char(self, pos: int) -> int:
+        """A string inside a string-URL function (top-level strings never stop the scan)."""
+        return self._string(pos, rewrite=self.depths[-1] == 1)
+
+    def _open(self, pos: int) -> int:
+        name = self._function_ending_at(pos)
+        if name == "url":
+            return self._url(pos + 1, rewrite=True)
+        if name is not None:
+            self.depths.append(1)
+        elif self.depths:
+            self.depths[-1] += 1
+        return pos + 1
+
+    def _close(self, pos: int) -> int:
+        self.depths[-1] -= 1
+        if self.depths[-1] == 0:
+            self.depths.pop()
+        return pos + 1
+
+    def _at(self, pos: int) -> int:
+        name = next(n for n in _AT_RULES if self.text[pos + 1 : pos + 1 + len(n)].lower() == n)
+        return self._at_rule(name, pos + 1 + len(name))
+
+    def _backslash(self, pos: int) -> int:
+        """A backslash outside strings escapes a character of an identifier (``.sm\\:flex``,
+        or an obfuscated ``u\\72l(``). Consume the whole identifier; if it spells one of our
+        functions or at-rules, handle that."""
+        text = self.text
+        start, limit = pos, max(self.floor, pos - _LONGEST_NAME)
+        while start > limit and _is_ident_char(text[start - 1]):
+            start -= 1
+        m = _IDENT.match(text, start)
+        if m is None or m.end() <= pos:
+            return pos + 1  # "\" before a newline or the end: a lone delimiter
+        end = m.end()
+        if (start > 0 and _is_ident_char(text[start - 1])) or end - start > 9 * _LONGEST_NAME:
+            return end  # too long to spell any of our names
+        name = _unescape(m.group()).lower()
+        before = text[start - 1] if start > 0 else ""
+        if before == "@":
+            return self._at_rule(name, end) if name in _AT_RULES else end
+        if before == "#" or not text.startswith("(", end):
+            return end
+        if name == "url":
+            return self._url(end + 1, rewrite=True)
+        if name in _STRING_URL_FUNCTIONS:
+            self.depths.append(1)
+        elif self.depths:
+            self.depths[-1] += 1
+        return end + 1
+
     # -- tokens -------------------------------------------------------------------------
 
-    def _comment(self, start: int) -> int:
-        close = self.text.find("*/", start + 2)
-        end = len(self.text) if close < 0 else close + 2
-        if _SOURCE_MAP.match(self.text, start):
-            self._replace(start, end, "")
-        return end
+    def _function_ending_at(self, paren: int) -> str | None:
+        """Which of our function names ends at ``paren``, starting an identifier, or None."""
+        text = self.text
+        for name in _FUNCTIONS:
+            start = paren - len(name)
+            if (
+                start >= self.floor
+                and text[start:paren].lower() == name
+                and (start == 0 or not _joins(text[start - 1]))
+            ):
+                return name
+        return None
 
-    def _string(self, body_start: int, *, rewrite: bool) -> int:
-        """Skip (or rewrite) the string whose opening quote ends at ``body_start``."""
-        quote = self.text[body_start - 1]
-        body_end = _STRING_BODY[quote].match(self.text, body_start).end()  # type: ignore[union-attr]
-        end = body_end + 1 if self.text.startswith(quote, body_end) else body_end
+    def _string(self, pos: int, *, rewrite: bool) -> int:
+        """Skip, or rewrite as a URL, the string token whose opening quote is at ``pos``."""
+        text = self.text
+        quote = text[pos]
+        body_end = _STRING_BODY[quote].match(text, pos + 1).end()  # type: ignore[union-attr]
+        closed = text.startswith(quote, body_end)
+        end = body_end + 1 if closed else body_end
         if rewrite:
-            self._rewrite_string(body_start - 1, body_end, end)
+            raw = text[pos + 1 : body_end]
+            escaped = "\\" in raw
+            value = _unescape(raw) if escaped else raw
+            new = self.to_proxy(value)
+            if new != value:
+                if escaped or _UNSAFE_IN_STRING.search(new):
+                    quoted = _quote(new)
+                    self._replace(pos, end, quoted if closed else quoted[:-1])
+                else:
+                    self._replace(pos + 1, body_end, new)
         return end
 
-    def _url(self, pos: int, *, rewrite: bool = True) -> int:
+    def _url(self, pos: int, *, rewrite: bool) -> int:
         """After ``url(``: a string argument, an unquoted url token, or a bad url."""
         text = self.text
         pos = _SKIP_WS.match(text, pos).end()  # type: ignore[union-attr]
-        if pos < len(text) and text[pos] in "\"'":
-            return self._string(pos + 1, rewrite=rewrite)
+        if text.startswith(('"', "'"), pos):
+            return self._string(pos, rewrite=rewrite)
         m = _URL_UNQUOTED.match(text, pos)
         if m is None:
-            return _BAD_URL_REMNANTS.match(text, pos).end()  # type: ignore[union-attr]
+            return _BAD_URL_REST.match(text, pos).end()  # type: ignore[union-attr]
         raw = m.group(1)
         if raw and rewrite:
             escaped = "\\" in raw
             value = _unescape(raw) if escaped else raw
             new = self.to_proxy(value)
             if new != value:
-                if escaped or _UNSAFE_UNQUOTED.search(new):
-                    self._replace(m.start(1), m.end(1), _quote(new))
-                else:
-                    self._replace(m.start(1), m.end(1), new)
+                safe = not escaped and not _UNSAFE_UNQUOTED.search(new)
+                self._replace(m.start(1), m.end(1), new if safe else _quote(new))
         return m.end()
 
     def _at_rule(self, name: str, pos: int) -> int:
         """@import: its string names a stylesheet to fetch (its ``url()`` form is caught by the
-        main scan). @namespace: its string or ``url()`` is an identifier, skipped unrewritten."""
+        scan). @namespace: its string or ``url()`` is an identifier, consumed unrewritten."""
         text = self.text
         pos = _SKIP_WS_COMMENTS.match(text, pos).end()  # type: ignore[union-attr]
         if name == "namespace":
-            ident = _IDENT.match(text, pos)
-            if ident is not None and not text.startswith("(", ident.end()):
-                pos = _SKIP_WS_COMMENTS.match(text, ident.end()).end()  # type: ignore[union-attr]
+            prefix = _IDENT.match(text, pos)
+            if prefix is not None and not text.startswith("(", prefix.end()):
+                pos = _SKIP_WS_COMMENTS.match(text, prefix.end()).end()  # type: ignore[union-attr]
             if _URL_OPEN.match(text, pos):
                 return self._url(pos + 4, rewrite=False)
-            if pos < len(text) and text[pos] in "\"'":
-                return self._string(pos + 1, rewrite=False)
+            if text.startswith(('"', "'"), pos):
+                return self._string(pos, rewrite=False)
             return pos
-        if pos < len(text) and text[pos] in "\"'":
-            return self._string(pos + 1, rewrite=True)
+        if text.startswith(('"', "'"), pos):
+            return self._string(pos, rewrite=True)
         return pos
-
-    def _escaped_ident(self, backslash: int, scan_from: int) -> int:
-        """A backslash outside strings: an escape inside an identifier (``\\:`` in class names,
-        or an obfuscated ``u\\72l(``). Consume the whole identifier; if it spells one of the
-        functions or at-rules we handle, handle it."""
-        text = self.text
-        start = backslash
-        floor = max(scan_from, backslash - _LONGEST_NAME - 1)
-        while start > floor and _is_ident_char(text[start - 1]):
-            start -= 1
-        m = _IDENT.match(text, start)
-        if m is None or m.end() <= backslash:
-            return backslash + 1  # a lone "\" (before a newline or the end): a delimiter
-        end = m.end()
-        if end - start > 6 * (_LONGEST_NAME + 2):
-            return end
-        name = _unescape(m.group()).lower()
-        if start > 0 and text[start - 1] == "@" and name in _AT_RULES:
-            return self._at_rule(name, end)
-        if text.startswith("(", end) and (start == 0 or text[start - 1] not in "#@"):
-            if name == "url":
-                return self._url(end + 1)
-            if name in _STRING_URL_FUNCTIONS:
-                self.depths.append(1)
-                return end + 1
-            if self.depths:
-                self.depths[-1] += 1
-                return end + 1
-        return end
-
-    # -- output -------------------------------------------------------------------------
-
-    def _rewrite_string(self, start: int, body_end: int, end: int) -> None:
-        """Rewrite the URL in the string token text[start:end] (quote included)."""
-        raw = self.text[start + 1 : body_end]
-        escaped = "\\" in raw
-        value = _unescape(raw) if escaped else raw
-        new = self.to_proxy(value)
-        if new == value:
-            return
-        if escaped or _UNSAFE_IN_STRING.search(new):
-            self._replace(start, end, _quote(new) if end > body_end else _quote(new)[:-1])
-        else:
-            self._replace(start + 1, body_end, new)
 
     def _replace(self, start: int, end: int, new: str) -> None:
         self.out.append(self.text[self.last : start])
@@ -255,8 +263,25 @@ class _Rewriter:
         self.last = end
 
 
+# What stopped the scan -> how to handle it. Quotes and ")" stop it only inside string-URL
+# functions.
+_STOPS: dict[str, Callable[[_Pass, int], int]] = {
+    "/": _Pass._comment,
+    "\\": _Pass._backslash,
+    "(": _Pass._open,
+    ")": _Pass._close,
+    "@": _Pass._at,
+    '"': _Pass._quote_char,
+    "'": _Pass._quote_char,
+}
+
+
 def _is_ident_char(c: str) -> bool:
     return c.isalnum() or c in "-_" or c >= "\x80"
+
+
+def _joins(c: str) -> bool:
+    return _is_ident_char(c) or c in "\\#@"
 
 
 def _unescape_one(m: re.Match[str]) -> str:
@@ -265,69 +290,56 @@ def _unescape_one(m: re.Match[str]) -> str:
         cp = int(hex_digits, 16)
         return "\ufffd" if cp == 0 or 0xD800 <= cp <= 0xDFFF or cp > 0x10FFFF else chr(cp)
     if newline is not None:
-        return ""  # a line continuation (only valid inside strings)
+        return ""  # a line continuation, inside strings
     return char if char is not None else ""
 
 
 def _unescape(raw: str) -> str:
-    """The value of a CSS string or url token body: escapes resolved (CSS Syntax 4.3.7)."""
+    """The value of a string or url token body with its escapes resolved (CSS Syntax 4.3.7)."""
     return _UNESCAPE.sub(_unescape_one, raw)
 
 
-def _escape_char(m: re.Match[str]) -> str:
+def _escape_one(m: re.Match[str]) -> str:
     c = m.group()
-    if c in '"\\':
-        return "\\" + c
-    return f"\\{ord(c):x} "
-
-
-_QUOTE_ESCAPES = re.compile('["\\\\\\x00-\\x1f\\x7f]')
+    return "\\" + c if c in '"\\' else f"\\{ord(c):x} "
 
 
 def _quote(value: str) -> str:
-    """``value`` as a double-quoted CSS string that unescapes back to exactly ``value``."""
-    return '"' + _QUOTE_ESCAPES.sub(_escape_char, value) + '"'
+    """``value`` as a double-quoted CSS string that unescapes to exactly ``value``."""
+    return '"' + _QUOTE_ESCAPES.sub(_escape_one, value) + '"'
 
 
 # -- bytes ------------------------------------------------------------------------------
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
-# WHATWG Encoding labels that Python spells differently or maps elsewhere (browsers decode
-# "latin1"/"ascii" as windows-1252, and read a declared UTF-16 stylesheet as UTF-8).
+# WHATWG Encoding labels Python reads differently: browsers decode "latin1"/"ascii" as
+# windows-1252, and a stylesheet that declares UTF-16 without a BOM as UTF-8.
 _LABEL_ALIASES = {
-    "latin1": "cp1252",
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "iso_8859-1": "cp1252",
-    "l1": "cp1252",
-    "ascii": "cp1252",
-    "us-ascii": "cp1252",
-    "windows-1252": "cp1252",
-    "x-user-defined": "cp1252",
-    "utf-16": "utf-8",
-    "utf-16le": "utf-8",
-    "utf-16be": "utf-8",
-    "unicode": "utf-8",
+    **dict.fromkeys(
+        ("latin1", "iso-8859-1", "iso8859-1", "iso_8859-1", "l1", "ascii", "us-ascii", "x-user-defined"),
+        "cp1252",
+    ),
+    **dict.fromkeys(("utf-16", "utf-16le", "utf-16be", "unicode", "ucs-2"), "utf-8"),
 }
-_CHARSET_RULE = re.compile(b'@charset "([^"]{0,100})";')
-_CHARSET_RULE_TEXT = re.compile('@charset "[^"]{0,100}";')
+# CSS Syntax 3.2: exactly these bytes, at the very start.
+_CHARSET_RULE = re.compile(rb'@charset "([^"]{0,64})";')
+_CHARSET_RULE_TEXT = re.compile(r'@charset "[^"]{0,64}";')
 
 
 def _codec(label: str | None) -> str | None:
     if not label:
         return None
-    label = label.strip().strip("\"'").lower()
-    label = _LABEL_ALIASES.get(label, label)
+    key = label.strip().strip("\"'").lower()
     try:
-        return codecs.lookup(label).name
+        return codecs.lookup(_LABEL_ALIASES.get(key, key)).name
     except LookupError:
         return None
 
 
 def decode_css(body: bytes, charset: str | None = None) -> str:
-    """Decode a stylesheet as a browser does: BOM, then the protocol charset, then a leading
-    ``@charset`` rule, then UTF-8 (CSS Syntax 3.2; the referring document's encoding is not
-    known here). Undecodable bytes become U+FFFD."""
+    """Decode a stylesheet as a browser does (CSS Syntax 3.2): a BOM wins, then the protocol
+    charset, then a leading ``@charset`` rule, then UTF-8 (the referring document's encoding
+    is not known here). Undecodable bytes become U+FFFD."""
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace")
@@ -340,8 +352,8 @@ def decode_css(body: bytes, charset: str | None = None) -> str:
 
 
 def rewrite_css_bytes(body: bytes, to_proxy: ToProxy, charset: str | None = None) -> bytes:
-    """Decode, rewrite, and encode as UTF-8. A leading ``@charset`` rule is replaced by one
-    naming UTF-8, so the output never lies about its encoding."""
+    """Decode, rewrite, and encode as UTF-8 (no BOM). A leading ``@charset`` rule is replaced
+    by one naming UTF-8, so the output never lies about its encoding."""
     text = decode_css(body, charset)
     m = _CHARSET_RULE_TEXT.match(text)
     if m is not None:
