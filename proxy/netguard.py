@@ -184,11 +184,15 @@ class AddressPolicy:
         return self._judge_plain(ip)
 
     def _judge_embedded(self, ip: IPv6Address, kind: str, inner: tuple[IPv4Address, ...]) -> Verdict:
-        for v4 in inner:
-            verdict = self.judge(v4)
-            if not verdict.allowed:
-                return Verdict(ip, False, f"{kind} form of {verdict.category}", via=v4)
-        return Verdict(ip, True, f"{kind} form of public", via=inner[-1])
+        refusals = [v for v in (self.judge(v4) for v4 in inner) if not v.allowed]
+        if not refusals:
+            return Verdict(ip, True, f"{kind} form of public", via=inner[-1])
+        # With several candidate layouts, the unused bytes of the others read as 0.0.0.0/8:
+        # name the refusal that says more.
+        refusals.sort(key=lambda v: v.category == "this-network")
+        first = refusals[0]
+        via = first.address if isinstance(first.address, IPv4Address) else None
+        return Verdict(ip, False, f"{kind} form of {first.category}", via=via)
 
     def _judge_plain(self, ip: IPAddress) -> Verdict:
         table = IPV4_RANGES if isinstance(ip, IPv4Address) else IPV6_RANGES
