@@ -233,9 +233,10 @@ def _req_origin(value: str, initiator: str | None, headers: Headers, ctx: Reques
 
 
 def _req_url_back(value: str, initiator: str | None, headers: Headers, ctx: RequestContext) -> str | None:
-    if _real_origin(value, ctx.space) is None:
-        return None
-    return ctx.space.from_proxy(value.strip())
+    # from_proxy leaves URLs outside this session's space unchanged; those are dropped.
+    proxy_url = value.strip()
+    real = ctx.space.from_proxy(proxy_url)
+    return real if real != proxy_url else None
 
 
 def _req_fetch_site(value: str, initiator: str | None, headers: Headers, ctx: RequestContext) -> str | None:

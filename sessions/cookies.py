@@ -59,7 +59,6 @@ class Cookie:
     same_site: str  # strict | lax | none | default (unspecified: treated as lax)
     expires: float | None  # None: lives as long as the session
     created: float
-    last_access: float
 
     @property
     def pair(self) -> str:
@@ -80,6 +79,7 @@ class CookieLimits:
 
 
 _Key = tuple[str, str]  # (path, name) inside one domain's bucket
+_FullKey = tuple[str, str, str]  # (domain, path, name): a cookie's identity
 
 
 class CookieJar:
@@ -91,6 +91,8 @@ class CookieJar:
         self._site: dict[str, str] = {}  # bucket domain -> its registrable domain
         self._site_domains: dict[str, set[str]] = {}  # registrable domain -> bucket domains
         self._count = 0
+        # Last access per cookie, kept beside the (immutable) cookies: reads update it often.
+        self._access: dict[_FullKey, float] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -160,7 +162,6 @@ class CookieJar:
             same_site=parsed.same_site,
             expires=_expiry(parsed, now),
             created=now,
-            last_access=now,
         )
 
     @staticmethod
@@ -193,16 +194,17 @@ class CookieJar:
             cookie = dataclasses.replace(cookie, created=old.created)
         if cookie.expires is not None and cookie.expires <= now:
             return True  # a deletion: the old cookie (if any) is gone, nothing is stored
-        self._insert(cookie)
+        self._insert(cookie, now)
         self._enforce_limits(cookie, now)
         return True
 
-    def _insert(self, cookie: Cookie) -> None:
+    def _insert(self, cookie: Cookie, accessed: float) -> None:
         if cookie.domain not in self._domains:
             self._domains[cookie.domain] = {}
             site = self._site[cookie.domain] = registrable_domain(cookie.domain)
             self._site_domains.setdefault(site, set()).add(cookie.domain)
         self._domains[cookie.domain][(cookie.path, cookie.name)] = cookie
+        self._access[(cookie.domain, cookie.path, cookie.name)] = accessed
         self._count += 1
 
     def _shadows_secure(self, new: Cookie) -> bool:
@@ -218,6 +220,7 @@ class CookieJar:
     def _remove(self, domain: str, key: _Key) -> None:
         bucket = self._domains[domain]
         del bucket[key]
+        del self._access[(domain, *key)]
         self._count -= 1
         if not bucket:
             del self._domains[domain]
@@ -242,7 +245,8 @@ class CookieJar:
         if excess <= 0:
             return
         # Expired cookies go first, then the least recently used; the new cookie stays.
-        cookies.sort(key=lambda c: (not _expired(c, now), c.last_access, c.created))
+        access = self._access
+        cookies.sort(key=lambda c: (not _expired(c, now), access[(c.domain, c.path, c.name)], c.created))
         for victim in cookies:
             if excess <= 0:
                 break
@@ -311,15 +315,15 @@ class CookieJar:
 
     def _touch(self, cookies: list[Cookie], now: float) -> None:
         for cookie in cookies:
-            self._domains[cookie.domain][(cookie.path, cookie.name)] = dataclasses.replace(
-                cookie, last_access=now
-            )
+            self._access[(cookie.domain, cookie.path, cookie.name)] = now
 
     # -- persistence ----------------------------------------------------------------------
 
     def to_records(self) -> list[dict[str, object]]:
         """JSON-able records of every cookie, for a session store."""
-        return [dataclasses.asdict(cookie) for cookie in self]
+        return [
+            {**dataclasses.asdict(c), "last_access": self._access[(c.domain, c.path, c.name)]} for c in self
+        ]
 
     @classmethod
     def from_records(
@@ -334,8 +338,10 @@ class CookieJar:
             key = (cookie.path, cookie.name)
             if key in jar._domains.get(cookie.domain, {}):
                 jar._remove(cookie.domain, key)
-            jar._insert(cookie)
-            jar._enforce_limits(cookie, cookie.last_access)
+            accessed = record["last_access"]
+            assert isinstance(accessed, int | float)  # checked by _cookie_from_record
+            jar._insert(cookie, float(accessed))
+            jar._enforce_limits(cookie, float(accessed))
         return jar
 
 
@@ -382,7 +388,8 @@ def _cookie_from_record(record: Mapping[str, object]) -> Cookie | None:
         value = record.get(field)
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return None
-    cookie = Cookie(**{field: record[field] for field in _RECORD_TYPES})  # type: ignore[arg-type]
+    fields = {field: record[field] for field in _RECORD_TYPES if field != "last_access"}
+    cookie = Cookie(**fields)  # type: ignore[arg-type]
     valid = (
         cookie.same_site in SAME_SITE_VALUES.values() or cookie.same_site == "default"
     ) and cookie.path.startswith("/") and bool(cookie.domain) and (
