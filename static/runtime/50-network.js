@@ -1,0 +1,85 @@
+/* cobrowse runtime, part 50: requests the page's JS starts.
+ *
+ * Job: fetch (string, URL and Request inputs), XMLHttpRequest.open, WebSocket, EventSource,
+ * navigator.sendBeacon, window.open, Worker, SharedWorker and service worker registration
+ * send absolute real URLs to the proxy URL instead; the URLs they report back (Response.url,
+ * xhr.responseURL, ws.url, es.url) read as real URLs again.
+ * Invariants: relative URLs pass untouched; the page's own objects are passed through when
+ * nothing needs mapping; the cookie cache is dropped whenever a fetch or XHR finishes.
+ * Out of scope: importScripts() inside workers and dynamic import() (page JS is not rewritten,
+ * and workers do not get this runtime): they are left to the proxy's CSP to contain.
+ */
+
+// -- fetch ------------------------------------------------------------------------------------
+
+// A Request's body is a stream, and re-wrapping a stream body makes Chromium demand a
+// streaming upload (HTTP/2 only): so a mapped Request with a body is rebuilt from its bytes.
+const CB_REQUEST_FIELDS = ['method', 'headers', 'mode', 'credentials', 'cache', 'redirect', 'referrer',
+  'referrerPolicy', 'integrity', 'keepalive', 'signal'];
+
+function cbRemapRequest(req, mapped) {
+  if (req.body === null || req.body === undefined || req.method === 'GET' || req.method === 'HEAD') {
+    return new Request(mapped, req);
+  }
+  return req.arrayBuffer().then((body) => {
+    const init = { body };
+    for (const name of CB_REQUEST_FIELDS) init[name] = req[name];
+    if (init.mode === 'navigate') init.mode = 'same-origin';
+    return new Request(mapped, init);
+  });
+}
+
+function cbFetchArgs(args) {
+  const input = args[0];
+  if (!(typeof Request === 'function' && input instanceof Request)) return cbMapArg(args, 0, cbToProxy);
+  const mapped = cbToProxy(input.url);
+  if (mapped === input.url) return args;
+  const rebuilt = cbRemapRequest(input, mapped);
+  const rest = Array.prototype.slice.call(args, 1);
+  return rebuilt instanceof Request ? [rebuilt].concat(rest) : rebuilt.then((r) => [r].concat(rest));
+}
+
+cbTry(() => {
+  const d = Object.getOwnPropertyDescriptor(window, 'fetch');
+  const native = d.value;
+  const wrapper = {
+    fetch(...args) {
+      let mapped = args;
+      try { mapped = cbFetchArgs(args); } catch (e) { cbReport(e); mapped = args; }
+      const promise = Array.isArray(mapped)
+        ? native.apply(this, mapped)
+        : mapped.then((a) => native.apply(this, a), () => native.apply(this, args));
+      return promise.then(
+        (response) => { cbCookieStale(); return response; },
+        (error) => { cbCookieStale(); throw error; },
+      );
+    },
+  }.fetch;
+  Object.defineProperty(wrapper, 'length', { value: native.length });
+  Object.defineProperty(window, 'fetch', { ...d, value: wrapper });
+});
+cbPatchAccessor(Response.prototype, 'url', (v) => cbFromProxy(v));
+cbPatchAccessor(Request.prototype, 'url', (v) => cbFromProxy(v));
+
+// -- XMLHttpRequest ---------------------------------------------------------------------------
+
+cbPatchMethod(XMLHttpRequest.prototype, 'open', (args) => cbMapArg(args, 1, cbToProxy));
+cbPatchMethod(XMLHttpRequest.prototype, 'send', function (args) {
+  this.addEventListener('loadend', cbCookieStale);
+  return args;
+});
+cbPatchAccessor(XMLHttpRequest.prototype, 'responseURL', (v) => cbFromProxy(v));
+
+// -- sockets, streams, beacons, windows, workers ------------------------------------------------
+
+cbPatchCtor('WebSocket', (args) => cbMapArg(args, 0, cbToProxy));
+cbPatchAccessor(WebSocket.prototype, 'url', (v) => cbFromProxy(v));
+cbPatchCtor('EventSource', (args) => cbMapArg(args, 0, cbToProxy));
+if (window.EventSource) cbPatchAccessor(EventSource.prototype, 'url', (v) => cbFromProxy(v));
+cbPatchMethod(Navigator.prototype, 'sendBeacon', (args) => cbMapArg(args, 0, cbToProxy));
+cbPatchMethod(window, 'open', (args) => cbMapArg(args, 0, cbToProxy));
+cbPatchCtor('Worker', (args) => cbMapArg(args, 0, cbToProxy));
+cbPatchCtor('SharedWorker', (args) => cbMapArg(args, 0, cbToProxy));
+if (window.ServiceWorkerContainer) {
+  cbPatchMethod(ServiceWorkerContainer.prototype, 'register', (args) => cbMapArg(args, 0, cbToProxy));
+}
