@@ -79,6 +79,8 @@ def _public_suffixes() -> PublicSuffixList:
 
 
 def _is_ip(host: str) -> bool:
+    if ":" not in host and not host[-1:].isdigit():
+        return False  # fast path: a DNS name (an IPv4 address ends in a digit)
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -112,8 +114,14 @@ def site_of(url: str) -> tuple[str, str] | None:
 
 def is_same_site(url_a: str, url_b: str) -> bool:
     """Schemeful same-site: same scheme (ws counts as http) and same registrable domain."""
-    site_a = site_of(url_a)
-    return site_a is not None and site_a == site_of(url_b)
+    try:
+        a, b = Origin.parse(url_a), Origin.parse(url_b)
+    except ValueError:
+        return False
+    if a.scheme != b.scheme:
+        return False
+    # Equal hosts are one site whatever the list says; skip the suffix lookup.
+    return a.host == b.host or registrable_domain(a.host) == registrable_domain(b.host)
 
 
 def _origin_str(url: str) -> str | None:

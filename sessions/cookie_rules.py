@@ -76,6 +76,8 @@ def parse_url(url: str) -> RequestUrl | None:
 
 
 def is_ip(host: str) -> bool:
+    if ":" not in host and not host[-1:].isdigit():
+        return False  # fast path: a DNS name (an IPv4 address ends in a digit)
     try:
         ipaddress.ip_address(host)
     except ValueError:
