@@ -56,14 +56,16 @@ _PLAIN_PAREN = rf"\((?<![{_LAST_LETTERS}]\()|\(" + "".join(
     rf"(?:(?<!(?i:{re.escape(n)})\()|(?<={_JOINS}(?i:{re.escape(n)})\())" for n in _FUNCTIONS
 )
 _PLAIN_COMMENT = rf"/\*(?!{_SOURCE_MAP}){_COMMENT_REST}"
+# "\" before a newline escapes nothing: a lone delimiter, skipped without stopping.
+_LONE_BACKSLASH = r"\\(?=[\n\r\f])"
 
 # Top level: strings are skipped whole; stops at "\", "@import"/"@namespace", our functions'
 # "(", source-map comments, or the end.
 _SKIP = re.compile(
-    rf"""(?:[^/"'\\(@]++|/(?!\*)|{_PLAIN_COMMENT}|{_STRINGS['"']}|{_STRINGS["'"]}|{_PLAIN_PAREN}|@(?!{_AT_RULE}))*+"""
+    rf"""(?:[^/"'\\(@]++|/(?!\*)|{_PLAIN_COMMENT}|{_STRINGS['"']}|{_STRINGS["'"]}|{_PLAIN_PAREN}|@(?!{_AT_RULE})|{_LONE_BACKSLASH})*+"""
 )
 # Inside a string-URL function: strings and parentheses are counted, so stop at them too.
-_SKIP_NESTED = re.compile(rf"""(?:[^/"'\\()@]++|/(?!\*)|{_PLAIN_COMMENT}|@(?!{_AT_RULE}))*+""")
+_SKIP_NESTED = re.compile(rf"""(?:[^/"'\\()@]++|/(?!\*)|{_PLAIN_COMMENT}|@(?!{_AT_RULE})|{_LONE_BACKSLASH})*+""")
 
 _STRING_BODY = {q: re.compile(rf"(?:[^{q}\\\n\r\f]++|\\(?:\r\n|[\s\S])?)*+") for q in "\"'"}
 _SKIP_WS = re.compile(rf"{_WS}*+")
