@@ -141,7 +141,7 @@ async def stream_through(request: web.Request, response: web.StreamResponse,
                          upstream: UpstreamResponse) -> web.StreamResponse:
     await response.prepare(request)
     try:
-        async for chunk in upstream.iter_raw(STREAM_CHUNK):
+        async for chunk in upstream.iter_raw(STREAM_CHUNK, until_deadline=False):
             await response.write(chunk)
     except Exception as exc:
         if refusal_for(exc) is None:
