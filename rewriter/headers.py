@@ -22,14 +22,10 @@ read-only reference data, not a cache of anything the proxy has seen.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from publicsuffixlist import PublicSuffixList
 
 from rewriter.header_tables import (
     ACCEPT_ENCODING,
@@ -41,6 +37,7 @@ from rewriter.header_tables import (
     ResponseAction,
 )
 from rewriter.origins import Origin
+from rewriter.sites import is_same_site
 from rewriter.space import ProxySpace
 
 Headers = list[tuple[str, str]]
@@ -68,60 +65,6 @@ class ResponseHeaders:
     headers: Headers  # rewritten, for the browser
     set_cookies: list[str]  # the raw Set-Cookie values, for the jar; never forwarded
     unsafe_redirect: bool = False  # a Location with a non-http(s) scheme was removed
-
-
-# -- sites ------------------------------------------------------------------------------
-
-
-@functools.cache
-def _public_suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
-
-
-def _is_ip(host: str) -> bool:
-    if ":" not in host and not host[-1:].isdigit():
-        return False  # fast path: a DNS name (an IPv4 address ends in a digit)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def is_public_suffix(host: str) -> bool:
-    """True when ``host`` (normalised ASCII) is itself a public suffix such as ``co.uk``."""
-    if _is_ip(host):
-        return False
-    return bool(_public_suffixes().is_public(host))
-
-
-def registrable_domain(host: str) -> str:
-    """eTLD+1 of a normalised host; an IP address or a bare public suffix is its own site."""
-    if _is_ip(host):
-        return host
-    private = _public_suffixes().privatesuffix(host)
-    return private if isinstance(private, str) else host
-
-
-def site_of(url: str) -> tuple[str, str] | None:
-    """The schemeful site (scheme, registrable domain) of a URL or origin, None if it has none."""
-    try:
-        origin = Origin.parse(url)
-    except ValueError:
-        return None
-    return origin.scheme, registrable_domain(origin.host)
-
-
-def is_same_site(url_a: str, url_b: str) -> bool:
-    """Schemeful same-site: same scheme (ws counts as http) and same registrable domain."""
-    try:
-        a, b = Origin.parse(url_a), Origin.parse(url_b)
-    except ValueError:
-        return False
-    if a.scheme != b.scheme:
-        return False
-    # Equal hosts are one site whatever the list says; skip the suffix lookup.
-    return a.host == b.host or registrable_domain(a.host) == registrable_domain(b.host)
 
 
 def _origin_str(url: str) -> str | None:
@@ -449,12 +392,8 @@ __all__ = [
     "RequestContext",
     "ResponseHeaders",
     "initiator_origin",
-    "is_public_suffix",
     "is_safe_redirect",
-    "is_same_site",
     "is_websocket_upgrade",
-    "registrable_domain",
     "rewrite_request_headers",
     "rewrite_response_headers",
-    "site_of",
 ]

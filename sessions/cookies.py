@@ -25,8 +25,8 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from rewriter.headers import is_public_suffix, is_same_site, registrable_domain
 from rewriter.origins import normalise_host
+from rewriter.sites import is_public_suffix, is_same_site, registrable_domain
 from sessions.cookie_rules import (
     MAX_AGE_SECONDS,
     MAX_NAME_VALUE_BYTES,

@@ -11,11 +11,11 @@ from rewriter.headers import (
     RequestContext,
     initiator_origin,
     is_safe_redirect,
-    is_same_site,
     is_websocket_upgrade,
     rewrite_request_headers,
     rewrite_response_headers,
 )
+from rewriter.sites import is_same_site
 from rewriter.space import ProxySpace
 
 SID = "abcdefghij"
