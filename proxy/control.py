@@ -185,7 +185,7 @@ async def enter(request: web.Request) -> web.StreamResponse:
         admission = await request.app[SERVICE].redeem(request.match_info["sid"], ticket, time.time())
     except AdmissionError as exc:
         return error_page(exc.status, "Cannot enter the session", exc.message)
-    response = web.HTTPFound(admission.next_url)
+    response = web.Response(status=302, headers={"Location": admission.next_url})
     response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
                         max_age=admission.max_age, httponly=True, samesite="Lax",
                         secure=config.public_scheme == "https")

@@ -1,0 +1,99 @@
+"""The REST API and entry links, through a running server (no browser needed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from world.harness import Cobrowse, StartCobrowse
+
+
+async def _target() -> tuple[web.AppRunner, int]:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>t</title><p>hello</p>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, port
+
+
+async def test_create_session_answers_201_with_links_and_times(start_server: StartCobrowse) -> None:
+    server: Cobrowse = await start_server()
+    reply = await server.api("POST", "/api/v1/sessions", {"url": "https://example.com/a?b=1",
+                                                           "agent": {"id": "a1", "name": "Ann"}})
+    assert reply.status == 201
+    body: dict[str, Any] = json.loads(reply.body)
+    assert set(body) >= {"id", "leader_url", "follower_url", "created_at", "expires_at"}
+    assert body["leader_url"].startswith(f"{server.control}/enter/{body['id']}?ticket=")
+    assert body["follower_url"].startswith(f"{server.control}/join/{body['id']}?invitation=")
+    assert body["created_at"].endswith("Z") and body["expires_at"] > body["created_at"]
+    assert reply.header("Location") == f"/api/v1/sessions/{body['id']}"
+
+    got = await server.api("GET", f"/api/v1/sessions/{body['id']}")
+    assert got.status == 200
+    described = json.loads(got.body)
+    assert described["status"] == "live" and described["participants"][0]["name"] == "Ann"
+    assert "ticket" not in got.text and "invitation" not in got.text
+
+
+async def test_api_refuses_missing_or_wrong_key_and_bad_bodies(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    good = {"url": "https://example.com/", "agent": {"id": "a", "name": "A"}}
+    assert (await server.api("POST", "/api/v1/sessions", good, key=None)).status == 401
+    assert (await server.api("POST", "/api/v1/sessions", good, key="wrong")).status == 401
+    for bad, words in [({"agent": {}}, "url"), ({"url": "ftp://x.org/"}, "http"),
+                       ({"url": "not a url"}, "absolute"), ({"url": "https://x.org/", "agent": "Ann"}, "agent"),
+                       ([1, 2], "object")]:
+        reply = await server.api("POST", "/api/v1/sessions", bad)
+        assert reply.status == 400, (bad, reply.text)
+        assert words in json.loads(reply.body)["error"]
+    reply = await server.request("POST", f"{server.control}/api/v1/sessions", data=b"{not json",
+                                 headers={"Authorization": "Bearer test-key"}, cookies={})
+    assert reply.status == 400
+    assert (await server.api("GET", "/api/v1/sessions/zzzzzzzzzz")).status == 404
+
+
+async def test_leader_link_enters_the_proxied_page_and_delete_makes_hosts_answer_410(
+        start_server: StartCobrowse) -> None:
+    runner, port = await _target()
+    try:
+        server = await start_server(resolve_overrides={"app.test:80": ("127.0.0.1", port)})
+        created = await server.create_session("http://app.test/start")
+        entered = await server.redeem(created["leader_url"])
+        assert entered.status == 302
+        assert entered.header("Location") == server.proxy_url(created["id"], "app.test", "/start")
+        cookie = entered.header("Set-Cookie") or ""
+        assert "HttpOnly" in cookie and "Domain=cobrowse.localhost" in cookie and "SameSite=Lax" in cookie
+
+        page = await server.request("GET", server.proxy_url(created["id"], "app.test", "/start"))
+        assert page.status == 200 and "<p>hello</p>" in page.text and "/__cb/runtime.js" in page.text
+
+        fresh = await server.api("POST", f"/api/v1/sessions/{created['id']}/leader-link")
+        assert fresh.status == 201 and "/enter/" in json.loads(fresh.body)["leader_url"]
+
+        ended = await server.api("DELETE", f"/api/v1/sessions/{created['id']}")
+        assert ended.status == 200 and json.loads(ended.body)["status"] == "ended"
+        gone = await server.request("GET", server.proxy_url(created["id"], "app.test", "/start"))
+        assert gone.status == 410 and "ended" in gone.text
+        again = await server.api("POST", f"/api/v1/sessions/{created['id']}/leader-link")
+        assert again.status == 410
+    finally:
+        await runner.cleanup()
+
+
+async def test_console_page_is_served_on_the_control_plane(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    reply = await server.request("GET", f"{server.control}/", cookies={})
+    assert reply.status == 200 and "Start session" in reply.text and "/api/v1/sessions" in reply.text
+
+
+async def test_unknown_hosts_and_sessions_are_404_not_proxied(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    reply = await server.request("GET", f"http://h-example-com--zzzzzzzzzz.cobrowse.localhost:{server.port}/")
+    assert reply.status == 404 and "does not exist" in reply.text
