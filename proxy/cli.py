@@ -59,7 +59,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--timeout", type=float, default=60.0,
                        help="total deadline in seconds for a target's answer (default 60)")
     serve.add_argument("--demo", action="store_true",
-                       help="also start the bundled offline demo sites and print a link to them")
+                       help="also start the bundled offline demo sites and print a link to them (their loopback "
+                            "address is then allowed as a target even when private targets are refused)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
 
@@ -108,7 +109,10 @@ async def _maybe_demo(enabled: bool) -> AsyncIterator[tuple[dict[str, tuple[str,
 async def serve(config: Config, demo: bool) -> None:
     async with _maybe_demo(demo) as (overrides, start_url):
         if overrides:
-            config = dataclasses.replace(config, resolve_overrides={**overrides, **config.resolve_overrides})
+            # The demo's own loopback servers stay reachable even when the guard refuses private targets.
+            demo_networks = tuple(sorted({f"{ip}/32" for ip, _ in overrides.values()}))
+            config = dataclasses.replace(config, resolve_overrides={**overrides, **config.resolve_overrides},
+                                         allowed_networks=config.allowed_networks + demo_networks)
         runner = web.AppRunner(build_app(config), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
