@@ -15,10 +15,11 @@ from aiohttp import web
 from proxy import control
 from proxy.config import Config
 from proxy.handler import host_dispatch
-from proxy.keys import CONFIG, RUNTIME, SERVICE, STORE, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SERVICE, STORE, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
 from proxy.upstream import UpstreamClient, UpstreamSettings
 from sessions.credentials import Signer
+from sessions.responses import ResponseLimits, ResponseRegistry
 from sessions.service import Lifetimes, SessionService
 from sessions.store import MemoryStore, SessionStore
 
@@ -44,6 +45,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
                                   Lifetimes(config.session_lifetime, config.ticket_lifetime))
     app[RUNTIME] = RuntimeAsset.load()
+    app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
     app.add_routes(control.routes)
     app.cleanup_ctx.append(_upstream_ctx)
     app.cleanup_ctx.append(_purge_ctx)
@@ -64,9 +66,20 @@ async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(PURGE_INTERVAL)
             await app[STORE].purge(time.time())
+            await drop_ended_responses(app)
 
     task = asyncio.create_task(purge_forever())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    app[RESPONSES].close()
+
+
+async def drop_ended_responses(app: web.Application) -> None:
+    """Response stores of sessions that ended or are gone hold bodies nobody may fetch."""
+    now = time.time()
+    for sid in app[RESPONSES].session_ids():
+        session = await app[STORE].get(sid)
+        if session is None or not session.is_live(now):
+            app[RESPONSES].drop(sid)

@@ -41,6 +41,10 @@ class Config:
     max_ws_message: int = 4 * 1024 * 1024
     session_lifetime: float = 8 * 3600.0
     ticket_lifetime: float = 300.0
+    # Fetch once: how long a follower request waits for the driver's, and what is held to share.
+    follower_wait: float = 10.0
+    share_max_response: int = 16 * 1024 * 1024
+    share_budget: int = 128 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.api_key:

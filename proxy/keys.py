@@ -7,6 +7,7 @@ from aiohttp import web
 from proxy.config import Config
 from proxy.runtime_asset import RuntimeAsset
 from proxy.upstream import UpstreamClient
+from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
 from sessions.store import SessionStore
 
@@ -15,3 +16,4 @@ STORE = web.AppKey("store", SessionStore)  # type: ignore[type-abstract]
 SERVICE = web.AppKey("service", SessionService)
 UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)
+RESPONSES = web.AppKey("responses", ResponseRegistry)

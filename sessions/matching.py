@@ -1,0 +1,238 @@
+"""Which follower request gets which of the driver's responses: keys, normalisation, order.
+
+Two browsers running the same page make the same requests, except where the page (or the
+browser) puts something volatile in them: cache busters (``?_=1712345678901``), values from
+``Date.now()`` or ``Math.random()``, UUIDs and random tokens, multipart boundaries. A
+``RequestKey`` is the request with those parts replaced by placeholders, so the driver's
+request and the follower's twin get the same key:
+
+- method (upper case), URL normalised: scheme and host lower-cased, fragment dropped, query
+  parameters sorted by name (stable for repeated names), cache-buster parameters removed, and
+  every query value and path segment that *as a whole* looks volatile replaced by a
+  placeholder (``VOLATILE`` below is the table);
+- a digest of the body, normalised the same way for form and JSON bodies; multipart bodies
+  get their boundary replaced; other bodies are hashed as sent;
+- the ``Range`` header (a follower's media element asks its own ranges; only equal ranges
+  share a response).
+
+``Ledger`` keeps the order: the k-th follower request with key K gets the k-th driver
+response with key K. A participant's history starts when it starts following: a participant
+that never drove may use the latest response recorded before that moment (a late joiner
+lands on the page as it is now, not as it was first loaded); a former driver has seen all of
+its own responses, so it starts after them.
+
+Everything here is pure (no I/O, no clock); ``normalise_url`` and ``key_for`` never raise.
+The heuristics accept a known cost: two requests that differ only in a value that looks
+random share a key, so a follower asking for one the driver never asked for may get the
+other (order still pairs them correctly when both browsers run the same page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only defeat caches; removed whatever their value.
+CACHE_BUSTERS = frozenset({
+    "_", "__", "t", "ts", "cb", "nocache", "no_cache", "rand", "random", "rnd", "nonce",
+    "timestamp", "_t", "_ts", "cachebuster", "cache_buster", "bust", "_dc",
+})
+
+_TIME = re.compile(r"\d{13}|\d{10}(?:\.\d{1,6})?")  # Date.now(), Unix seconds
+_RANDOM = re.compile(r"0\.\d{6,}(?:e-?\d+)?")  # Math.random()
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX = re.compile(r"[0-9a-f]{16,}|[0-9A-F]{16,}")
+_BASE36 = re.compile(r"[0-9a-z]{8,}|[0-9A-Z]{8,}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def _mixed(value: str, digits: int, letters: int) -> bool:
+    return sum(c.isdigit() for c in value) >= digits and sum(c.isalpha() for c in value) >= letters
+
+
+def _base64ish(value: str) -> bool:
+    return (any(c.isupper() for c in value) and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value))
+
+
+# Placeholder -> test on a whole value (already percent-decoded). First match wins.
+VOLATILE: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("{time}", lambda v: _TIME.fullmatch(v) is not None),
+    ("{random}", lambda v: _RANDOM.fullmatch(v) is not None),
+    ("{uuid}", lambda v: _UUID.fullmatch(v) is not None),
+    ("{hex}", lambda v: _HEX.fullmatch(v) is not None),
+    ("{token}", lambda v: _BASE36.fullmatch(v) is not None and _mixed(v, 2, 2)),
+    ("{token}", lambda v: _BASE64.fullmatch(v) is not None and _base64ish(v)),
+)
+
+# Bodies larger than this are hashed as sent (normalising them is not worth the time).
+NORMALISE_BODY_LIMIT = 1024 * 1024
+
+
+def volatile_placeholder(value: str) -> str | None:
+    """The placeholder for a value that looks volatile as a whole, else None."""
+    if len(value) > 512:
+        return None
+    for placeholder, test in VOLATILE:
+        if test(value):
+            return placeholder
+    return None
+
+
+def _stable(value: str) -> str:
+    return volatile_placeholder(value) or value
+
+
+def _normalise_path(path: str) -> str:
+    segments = path.split("/")
+    return "/".join(quote(_stable(unquote(s)), safe="!$&'()*+,;=:@-._~") for s in segments)
+
+
+def normalise_query(query: str) -> str:
+    """Cache busters removed, volatile values replaced, parameters sorted by name."""
+    pairs = [(k, _stable(v)) for k, v in parse_qsl(query, keep_blank_values=True)
+             if k.lower() not in CACHE_BUSTERS]
+    pairs.sort(key=lambda kv: kv[0])
+    return urlencode(pairs)
+
+
+def normalise_url(url: str) -> str:
+    """The URL with its volatile parts replaced (see the module docstring). Never raises."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.lower()
+        return urlunsplit((parts.scheme.lower(), netloc, _normalise_path(parts.path or "/"),
+                           normalise_query(parts.query), ""))
+    except ValueError:
+        return url.split("#", 1)[0]
+
+
+def _normalise_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normalise_json(v) for k, v in value.items() if k.lower() not in CACHE_BUSTERS}
+    if isinstance(value, list):
+        return [_normalise_json(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return _stable(repr(value))
+    if isinstance(value, str):
+        return _stable(value)
+    return value
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
+
+
+def normalise_body(content_type: str | None, body: bytes) -> bytes:
+    """The body with volatile parts replaced, for digesting. Never raises."""
+    if not body or len(body) > NORMALISE_BODY_LIMIT:
+        return body
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            return normalise_query(body.decode("utf-8")).encode()
+        if kind == "application/json" or kind.endswith("+json"):
+            return json.dumps(_normalise_json(json.loads(body)), sort_keys=True).encode()
+        if kind.startswith("multipart/"):
+            found = _BOUNDARY.search(content_type or "")
+            if found:
+                return body.replace(found.group(1).encode("latin-1"), b"{boundary}")
+    except (ValueError, UnicodeError, RecursionError):
+        return body
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """What a follower request must share with the driver's to get its response."""
+
+    method: str
+    url: str  # normalised
+    body: str = ""  # digest of the normalised body; "" for none
+    range: str = ""
+
+    @property
+    def loose(self) -> tuple[str, str]:
+        """Method and URL only: the fallback for a non-GET whose body matched nothing."""
+        return (self.method, self.url)
+
+
+def key_for(method: str, url: str, content_type: str | None = None, body: bytes | None = None,
+            range_header: str | None = None) -> RequestKey:
+    digest = hashlib.sha256(normalise_body(content_type, body)).hexdigest()[:32] if body else ""
+    return RequestKey(method.upper(), normalise_url(url), digest, (range_header or "").strip())
+
+
+@dataclass(slots=True)
+class _Follower:
+    start: int  # the ledger's sequence number when this participant started following
+    drove: bool  # it drove before: its own responses are all "seen"
+    consumed: dict[RequestKey, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Driver responses per key, in order, and how far each follower has used them.
+
+    Entries are named by the caller's ids (ints, increasing). The ledger never forgets an id;
+    whether its body is still held is the response store's business.
+    """
+
+    by_key: dict[RequestKey, list[int]] = field(default_factory=dict)
+    by_loose: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    drivers: set[str] = field(default_factory=set)
+    followers: dict[str, _Follower] = field(default_factory=dict)
+    last_id: int = 0
+
+    def record(self, driver: str, key: RequestKey, entry_id: int) -> None:
+        """The driver got a response for ``key``; followers may now be paired with it."""
+        self.by_key.setdefault(key, []).append(entry_id)
+        self.by_loose.setdefault(key.loose, []).append(entry_id)
+        self.drivers.add(driver)
+        self.followers.pop(driver, None)  # when it follows again, it starts afresh
+        self.last_id = max(self.last_id, entry_id)
+
+    def _follower(self, participant: str) -> _Follower:
+        follower = self.followers.get(participant)
+        if follower is None:
+            follower = self.followers[participant] = _Follower(self.last_id, participant in self.drivers)
+        return follower
+
+    def _baseline(self, follower: _Follower, key: RequestKey) -> int:
+        history = sum(1 for i in self.by_key.get(key, ()) if i <= follower.start)
+        return history if follower.drove else max(0, history - 1)
+
+    def claim(self, participant: str, key: RequestKey) -> int | None:
+        """The next driver entry for this follower and key, or None (not recorded yet)."""
+        follower = self._follower(participant)
+        used = follower.consumed.get(key)
+        if used is None:
+            used = self._baseline(follower, key)
+        ids = self.by_key.get(key, [])
+        if used < len(ids):
+            follower.consumed[key] = used + 1
+            return ids[used]
+        follower.consumed[key] = used
+        return None
+
+    def used_up(self, participant: str, key: RequestKey) -> bool:
+        """The driver answered ``key`` before, but this follower has had all of those."""
+        ids = self.by_key.get(key)
+        if not ids:
+            return False
+        follower = self._follower(participant)
+        return follower.consumed.get(key, self._baseline(follower, key)) >= len(ids)
+
+    def latest(self, key: RequestKey) -> int | None:
+        ids = self.by_key.get(key)
+        return ids[-1] if ids else None
+
+    def latest_loose(self, key: RequestKey) -> int | None:
+        ids = self.by_loose.get(key.loose)
+        return ids[-1] if ids else None
