@@ -68,7 +68,7 @@ async def test_django_admin_login_add_list_logout_through_proxy(
     session = await server.create_session("http://django.test/admin/")
     context = await browser.new_context()
     recorder = RequestRecorder()
-    context.on("request", recorder)
+    recorder.attach(context)
     page = await context.new_page()
     await page.goto(session["leader_url"])
     await page.wait_for_selector("#id_username")

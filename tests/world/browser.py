@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Frame, Page, Playwright, Request
+from playwright.async_api import Browser, BrowserContext, Frame, Page, Playwright, Request
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,12 +57,16 @@ async def wait_checks(
 
 @dataclass(slots=True)
 class RequestRecorder:
-    """Every URL the browser context requested, in order (attach with ``context.on``)."""
+    """Every URL a browser context requested, in order."""
 
     urls: list[str] = field(default_factory=list)
 
-    def __call__(self, request: Request) -> None:
-        self.urls.append(request.url)
+    def attach(self, context: BrowserContext) -> None:
+        # Playwright tags handlers with attributes, so it gets a plain function, not this object.
+        def record(request: Request) -> None:
+            self.urls.append(request.url)
+
+        context.on("request", record)
 
     def outside(self, domain: str) -> list[str]:
         """Requested URLs that are neither local nor under ``domain`` (should be none)."""
