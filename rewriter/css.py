@@ -47,7 +47,10 @@ _JOINS = r"[\w\-\x80-\U0010ffff\\#@]"
 _ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|[^\n\r\f0-9a-fA-F])"
 _COMMENT_REST = r"(?:[^*]++|\*(?!/))*+(?:\*/)?"
 _SOURCE_MAP = r"[#@]\s*+sourceMappingURL\s*+="
-_STRINGS = {q: rf"{q}(?:[^{q}\\\n\r\f]++|\\(?:\r\n|[\s\S])?)*+{q}?" for q in "\"'"}
+# Inside strings a hex escape also swallows one whitespace (a CRLF too), and "\" + newline
+# is a line continuation.
+_STRING_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?"
+_STRINGS = {q: rf"{q}(?:[^{q}\\\n\r\f]++|{_STRING_ESCAPE})*+{q}?" for q in "\"'"}
 _AT_RULE = rf"(?i:{'|'.join(_AT_RULES)})(?!{_IDENT_CHAR}|\\)"
 # "(" is uninteresting unless it ends one of our function names at an identifier's start.
 # The first alternative is a quick exit for the usual "(" (after "var", "rgba"...).
@@ -67,7 +70,7 @@ _SKIP = re.compile(
 # Inside a string-URL function: strings and parentheses are counted, so stop at them too.
 _SKIP_NESTED = re.compile(rf"""(?:[^/"'\\()@]++|/(?!\*)|{_PLAIN_COMMENT}|@(?!{_AT_RULE})|{_LONE_BACKSLASH})*+""")
 
-_STRING_BODY = {q: re.compile(rf"(?:[^{q}\\\n\r\f]++|\\(?:\r\n|[\s\S])?)*+") for q in "\"'"}
+_STRING_BODY = {q: re.compile(rf"(?:[^{q}\\\n\r\f]++|{_STRING_ESCAPE})*+") for q in "\"'"}
 _SKIP_WS = re.compile(rf"{_WS}*+")
 _SKIP_WS_COMMENTS = re.compile(rf"(?:{_WS}++|/\*{_COMMENT_REST})*+")
 _COMMENT_END = re.compile(rf"/\*{_COMMENT_REST}")
@@ -227,6 +230,8 @@ class _Pass:
         text = self.text
         pos = _SKIP_WS.match(text, pos).end()  # type: ignore[union-attr]
         if text.startswith(('"', "'"), pos):
+            if self.depths:
+                self.depths[-1] += 1  # url("...") is a function token: its ")" is still to come
             return self._string(pos, rewrite=rewrite)
         m = _URL_UNQUOTED.match(text, pos)
         if m is None:
