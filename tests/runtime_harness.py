@@ -101,9 +101,7 @@ class RuntimeHarness:
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         self.space = ProxySpace(self.session_id, self.domain, "http", self.port)
         ready.set()
         self._loop.run_forever()

@@ -123,6 +123,7 @@ function cbAskAlias(o) {
   const parsed = cbParseProxyHost(new CBN.URL(xhr.responseText.trim()).hostname);
   if (!parsed || !parsed[0].startsWith('a-')) return null;
   cbAliasOrigin.set(parsed[0], o);
+  cbFromProxyOrigins.clear(); // it may hold a miss for this label
   return parsed[0];
 }
 

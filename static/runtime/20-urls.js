@@ -25,7 +25,36 @@ function cbProxyOriginFor(o) {
 
 /** What a browser makes of a URL string's edges: C0/space trimmed, tabs/newlines dropped. */
 function cbTrimUrl(url) {
+  if (!/^[\u0000-\u0020]|[\u0000-\u0020]$|[\t\n\r]/.test(url)) return url;
   return url.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '').replace(/[\t\n\r]/g, '');
+}
+
+// Authority -> proxy host ('' when the URL stays as it is), and proxy authority -> real
+// origin: pages use few origins and many URLs, and parsing a host costs far more than a look-up.
+const CB_AUTHORITY_CACHE_MAX = 1000;
+const cbToProxyHosts = new Map();
+const cbFromProxyOrigins = new Map();
+
+function cbCached(cache, key, compute) {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = compute();
+    if (cache.size >= CB_AUTHORITY_CACHE_MAX) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+function cbProxyHostForAuthority(scheme, authority) {
+  const parsed = new CBN.URL(scheme + '://' + authority + '/');
+  if (cbIsProxyHost(parsed.hostname)) return '';
+  const o = cbOriginOfUrl(parsed);
+  return (o && cbProxyHostFor(o)) || '';
+}
+
+function cbRealOriginForAuthority(authority) {
+  const o = cbOriginForHost(new CBN.URL('http://' + authority + '/').hostname);
+  return o ? cbOriginString(o) : '';
 }
 
 function cbToProxy(input) {
@@ -40,10 +69,8 @@ function cbToProxyUnsafe(url) {
   if (!m) return url;
   const scheme = m[1].toLowerCase();
   if (!CB_WEB_SCHEMES[scheme + ':']) return url;
-  const parsed = new CBN.URL(scheme + '://' + m[2] + '/');
-  if (cbIsProxyHost(parsed.hostname)) return url;
-  const o = cbOriginOfUrl(parsed);
-  const proxyHost = o && cbProxyHostFor(o);
+  const proxyHost = cbCached(cbToProxyHosts, scheme + '://' + m[2],
+    () => cbProxyHostForAuthority(scheme, m[2]));
   if (!proxyHost) return url;
   const proxyScheme = scheme === 'ws' || scheme === 'wss' ? CB_WS_SCHEME[CB.scheme] : CB.scheme;
   let rest = m[3];
@@ -66,10 +93,9 @@ function cbFromProxyUnsafe(url) {
   if (!m) return url;
   const scheme = m[1].toLowerCase();
   if (!CB_WEB_SCHEMES[scheme + ':']) return url;
-  const o = cbOriginForHost(new CBN.URL(scheme + '://' + m[2] + '/').hostname);
-  if (!o) return url;
-  let origin = cbOriginString(o);
-  if (scheme === 'ws' || scheme === 'wss') origin = CB_WS_SCHEME[o.scheme] + origin.slice(o.scheme.length);
+  let origin = cbCached(cbFromProxyOrigins, m[2], () => cbRealOriginForAuthority(m[2]));
+  if (!origin) return url;
+  if (scheme === 'ws' || scheme === 'wss') origin = origin.replace(/^http/, 'ws');
   return origin + m[3];
 }
 

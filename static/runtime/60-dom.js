@@ -59,7 +59,7 @@ const CB_KINDS = {
   list: [(v) => cbMapList(v, cbToProxy), (v) => cbMapList(v, cbFromProxy)],
   srcset: [(v) => cbMapSrcset(v, cbToProxy), (v) => cbMapSrcset(v, cbFromProxy)],
   css: [(v) => cbMapCss(v, cbToProxy), (v) => cbMapCss(v, cbFromProxy)],
-  html: [(v) => cbRewriteHtml(v), (v) => v],
+  html: [(v) => cbSrcdoc(v), (v) => v],
 };
 
 /** The kind of URL an attribute of an element carries, or undefined. */
@@ -128,15 +128,18 @@ cbPatchMethod(Element.prototype, 'getAttribute', null, function (result, args) {
   return kind && kind !== 'html' ? CB_KINDS[kind][1](result) : result;
 });
 
-cbPatchAccessor(Attr.prototype, 'value', null, function (v) {
-  const kind = this.ownerElement && cbAttrKind(this.ownerElement, this.name);
+function cbAttrNodeToProxy(v) {
+  const kind = this instanceof Attr && this.ownerElement && cbAttrKind(this.ownerElement, this.name);
   return kind ? cbAttrToProxy(kind, v) : v;
-});
+}
+cbPatchAccessor(Attr.prototype, 'value', null, cbAttrNodeToProxy);
+cbPatchAccessor(Node.prototype, 'nodeValue', null, cbAttrNodeToProxy);
 
 // -- inline CSS (a nice-to-have: the common writes only) ------------------------------------
 
 cbPatchAccessor(CSSStyleDeclaration.prototype, 'cssText', null, (v) => cbMapCss(v, cbToProxy));
 cbPatchMethod(CSSStyleDeclaration.prototype, 'setProperty', (args) => cbMapArg(args, 1, (v) => cbMapCss(v, cbToProxy)));
 cbPatchAccessor(Node.prototype, 'textContent', null, function (v) {
-  return this instanceof HTMLStyleElement && typeof v === 'string' ? cbMapCss(v, cbToProxy) : v;
+  if (typeof v !== 'string') return v;
+  return this instanceof HTMLStyleElement ? cbMapCss(v, cbToProxy) : cbAttrNodeToProxy.call(this, v);
 });

@@ -3,7 +3,7 @@
  * Job: innerHTML/outerHTML setters, insertAdjacentHTML, setHTMLUnsafe, document.write/writeln,
  * Range.createContextualFragment and iframe.srcdoc get their URL-bearing attributes mapped
  * (tables in part 60) before the browser parses them, so nothing starts loading from a real
- * URL. DOMParser and parseHTMLUnsafe are left alone: their documents are inert.
+ * URL; a srcdoc document also gets the runtime tag first, so its own scripts are covered. DOMParser and parseHTMLUnsafe are left alone: their documents are inert.
  * The rewriter is a small linear scanner over tags, not a parser: text, comments, closing tags
  * and raw-text element bodies are copied unchanged, and only attribute values in the tables
  * are replaced (scheme and authority only). A tag split across document.write calls escapes
@@ -15,7 +15,6 @@ const CB_RAW_TEXT = new Set(['script', 'style', 'textarea', 'title', 'xmp', 'ifr
   'noframes', 'noscript', 'plaintext']);
 const CB_SVG_TAGS = new Set(['svg', 'image', 'use', 'feimage', 'textpath', 'pattern', 'lineargradient',
   'radialgradient', 'filter', 'mpath', 'animate', 'set', 'animatemotion', 'animatetransform', 'tref', 'cursor']);
-const CB_SPACE = /[\t\n\f\r ]/;
 
 function cbHtmlAttrKind(tag, name) {
   if (name === 'xlink:href' || (name === 'href' && CB_SVG_TAGS.has(tag))) return 'url';
@@ -34,76 +33,74 @@ function cbEscapeAttr(s) {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 }
 
+/** An iframe srcdoc document: its URLs mapped, and this runtime loaded first inside it too. */
+function cbSrcdoc(html) {
+  if (typeof html !== 'string') return html;
+  const config = { ...CB, aliases: Object.fromEntries(Array.from(cbAliasOrigin, ([l, o]) => [l, cbOriginString(o)])),
+    url: cbRealHref(), cookie: cbCookie.value };
+  const tag = '<script src="' + cbEscapeAttr(CB.prefix + 'runtime.js') + '" data-cb="'
+    + cbEscapeAttr(JSON.stringify(config)) + '"></' + 'script>';
+  return tag + cbRewriteHtml(html);
+}
+
 function cbRewriteHtml(html) {
   if (typeof html !== 'string' || (!html.includes('//') && !html.includes('\\'))) return html;
   return cbTry(() => cbRewriteHtmlUnsafe(html), html);
 }
 
+// One attribute, from just after the previous one: leading space and "/", the name, and an
+// optional value (double-, single- or un-quoted). Disjoint character classes: no backtracking.
+const CB_ATTR_RE = /[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r />=]*)?(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]*)("?)|'([^']*)('?)|([^\t\n\f\r >]*)))?/y;
+const CB_TAG_NAME_RE = /[^\t\n\f\r />]*/y;
+const CB_TAG_START_RE = /<(?:!--|[!?/]|[a-zA-Z])/g;
+
 function cbRewriteHtmlUnsafe(s) {
   const n = s.length;
   const out = [];
   let copied = 0;
-  let i = 0;
-  while (i < n) {
-    const lt = s.indexOf('<', i);
-    if (lt < 0) break;
-    const next = s[lt + 1] || '';
-    if (s.startsWith('<!--', lt)) {
+  let lower = null;
+  CB_TAG_START_RE.lastIndex = 0;
+  let m;
+  while ((m = CB_TAG_START_RE.exec(s)) !== null) {
+    const lt = m.index;
+    if (m[0] === '<!--') {
       const end = s.indexOf('-->', lt + 4);
-      i = end < 0 ? n : end + 3;
+      CB_TAG_START_RE.lastIndex = end < 0 ? n : end + 3;
       continue;
     }
-    if (next === '!' || next === '?' || next === '/') {
+    if (m[0].length === 2 && '!?/'.includes(m[0][1])) {
+      // Doctype, processing instruction or end tag: copied unchanged.
       const end = s.indexOf('>', lt + 2);
-      i = end < 0 ? n : end + 1;
+      CB_TAG_START_RE.lastIndex = end < 0 ? n : end + 1;
       continue;
     }
-    if (!/[a-zA-Z]/.test(next)) { i = lt + 1; continue; }
-    // Tag name.
-    let j = lt + 1;
-    while (j < n && !CB_SPACE.test(s[j]) && s[j] !== '/' && s[j] !== '>') j += 1;
-    const tag = s.slice(lt + 1, j).toLowerCase();
-    // Attributes.
-    while (j < n) {
-      while (j < n && (CB_SPACE.test(s[j]) || s[j] === '/')) j += 1;
-      if (j >= n || s[j] === '>') break;
-      const nameStart = j;
-      j += 1; // a name may start with "="
-      while (j < n && !CB_SPACE.test(s[j]) && s[j] !== '/' && s[j] !== '>' && s[j] !== '=') j += 1;
-      const name = s.slice(nameStart, j).toLowerCase();
-      let k = j;
-      while (k < n && CB_SPACE.test(s[k])) k += 1;
-      if (s[k] !== '=') continue;
-      k += 1;
-      while (k < n && CB_SPACE.test(s[k])) k += 1;
-      let vStart;
-      let vEnd;
-      let quote = '';
-      if (s[k] === '"' || s[k] === "'") {
-        quote = s[k];
-        vStart = k + 1;
-        vEnd = s.indexOf(quote, vStart);
-        if (vEnd < 0) vEnd = n;
-        j = Math.min(n, vEnd + 1);
-      } else {
-        vStart = k;
-        vEnd = k;
-        while (vEnd < n && !CB_SPACE.test(s[vEnd]) && s[vEnd] !== '>') vEnd += 1;
-        j = vEnd;
-      }
-      const kind = cbHtmlAttrKind(tag, name);
-      if (!kind) continue;
-      const raw = s.slice(vStart, vEnd);
-      let value = kind === 'html' ? cbEscapeAttr(cbRewriteHtml(cbDecodeEntities(raw))) : CB_KINDS[kind][0](raw);
+    CB_TAG_NAME_RE.lastIndex = lt + 1;
+    const tag = CB_TAG_NAME_RE.exec(s)[0].toLowerCase();
+    let j = CB_TAG_NAME_RE.lastIndex;
+    while (j < n && s[j] !== '>') {
+      CB_ATTR_RE.lastIndex = j;
+      const a = CB_ATTR_RE.exec(s);
+      if (!a || CB_ATTR_RE.lastIndex === j) { j += 1; continue; }
+      j = CB_ATTR_RE.lastIndex;
+      if (!a[1]) continue;
+      const group = a[2] !== undefined ? 2 : a[4] !== undefined ? 4 : a[6] !== undefined ? 6 : 0;
+      if (!group) continue;
+      const attrKind = cbHtmlAttrKind(tag, a[1].toLowerCase());
+      if (!attrKind) continue;
+      const raw = a[group];
+      const vEnd = j - (group === 6 ? 0 : a[group + 1].length);
+      const vStart = vEnd - raw.length;
+      let value = attrKind === 'html' ? cbEscapeAttr(cbSrcdoc(cbDecodeEntities(raw))) : CB_KINDS[attrKind][0](raw);
       if (value === raw) continue;
-      if (!quote && /[\s"'=<>`]/.test(value)) value = '"' + value.replace(/"/g, '&quot;') + '"';
-      else if (quote === "'") value = value.replace(/'/g, '&#39;');
+      if (group === 6 && /[\s"'=<>`]/.test(value)) value = '"' + value.replace(/"/g, '&quot;') + '"';
+      else if (group === 4) value = value.replace(/'/g, '&#39;');
       out.push(s.slice(copied, vStart), value);
       copied = vEnd;
     }
-    i = j + 1;
+    let i = j + 1;
     if (CB_RAW_TEXT.has(tag)) {
-      const close = s.toLowerCase().indexOf('</' + tag, i);
+      if (lower === null) lower = s.toLowerCase();
+      const close = lower.indexOf('</' + tag, i);
       const end = close < 0 ? n : close;
       if (tag === 'style') {
         const css = s.slice(i, end);
@@ -112,6 +109,7 @@ function cbRewriteHtmlUnsafe(s) {
       }
       i = end;
     }
+    CB_TAG_START_RE.lastIndex = Math.min(i, n);
   }
   if (copied === 0) return s;
   out.push(s.slice(copied));
@@ -135,6 +133,9 @@ cbPatchMethod(Element.prototype, 'insertAdjacentHTML', (args) => cbMapArg(args, 
 cbPatchMethod(Element.prototype, 'setHTMLUnsafe', (args) => cbMapArg(args, 0, cbRewriteHtml));
 cbPatchMethod(ShadowRoot.prototype, 'setHTMLUnsafe', (args) => cbMapArg(args, 0, cbRewriteHtml));
 cbPatchMethod(Range.prototype, 'createContextualFragment', (args) => cbMapArg(args, 0, cbRewriteHtml));
+cbPatchMethod(DOMParser.prototype, 'parseFromString', (args) =>
+  (String(args[1]).toLowerCase() === 'text/html' ? cbMapArg(args, 0, cbRewriteHtml) : args));
+cbPatchMethod(Document, 'parseHTMLUnsafe', (args) => cbMapArg(args, 0, cbRewriteHtml));
 for (const name of ['write', 'writeln']) {
   cbPatchMethod(Document.prototype, name, (args) => args.map((a) => (typeof a === 'string' ? cbRewriteHtml(a) : a)));
 }

@@ -39,5 +39,7 @@ cbTry(() => {
   });
 });
 
-Object.assign(cbApi, { toProxy: cbToProxy, fromProxy: cbFromProxy, realHref: cbRealHref, errors: () => cbErrors });
+Object.assign(cbApi, {
+  toProxy: cbToProxy, fromProxy: cbFromProxy, rewriteHtml: cbRewriteHtml, realHref: cbRealHref, errors: () => cbErrors,
+});
 Object.freeze(cbApi);
