@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import control
+from proxy import control, join
 from proxy.config import Config
 from proxy.handler import host_dispatch
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, SERVICE, STORE, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SERVICE, STORE, SYNC, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
+from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient, UpstreamSettings
 from sessions.credentials import Signer
 from sessions.responses import ResponseLimits, ResponseRegistry
@@ -43,13 +44,22 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[CONFIG] = config
     app[STORE] = store if store is not None else MemoryStore()
     app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
-                                  Lifetimes(config.session_lifetime, config.ticket_lifetime))
+                                  Lifetimes(config.session_lifetime, config.ticket_lifetime),
+                                  max_followers=config.max_followers)
     app[RUNTIME] = RuntimeAsset.load()
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
+    app[SYNC] = SyncHub()
     app.add_routes(control.routes)
+    app.add_routes(join.routes)
     app.cleanup_ctx.append(_upstream_ctx)
     app.cleanup_ctx.append(_purge_ctx)
+    app.on_shutdown.append(_close_sync_sockets)
     return app
+
+
+async def _close_sync_sockets(app: web.Application) -> None:
+    # Open sync sockets would hold shutdown up: tell them to go (1001) before the runner waits.
+    app[SYNC].shutdown()
 
 
 async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:

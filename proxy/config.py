@@ -43,6 +43,8 @@ class Config:
     ticket_lifetime: float = 300.0
     # Fetch once: how long a follower request waits for the driver's, and what is held to share.
     follower_wait: float = 10.0
+    # Followers a session admits through its invitation (the join page answers 409 past it).
+    max_followers: int = 10
     share_max_response: int = 16 * 1024 * 1024
     share_budget: int = 128 * 1024 * 1024
 

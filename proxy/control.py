@@ -24,7 +24,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from proxy.config import Config
-from proxy.keys import CONFIG, SERVICE, STORE
+from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
 from proxy.visit import space_for
 from rewriter.origins import Origin
@@ -146,7 +146,9 @@ async def get_session(request: web.Request) -> web.Response:
     session = await _session_or_error(request)
     if isinstance(session, web.Response):
         return session
-    return web.json_response(_describe(request.app[CONFIG], session, time.time()))
+    body = _describe(request.app[CONFIG], session, time.time())
+    body["sync"] = request.app[SYNC].counters(session.id)  # relayed/dropped counters, null before any socket
+    return web.json_response(body)
 
 
 @routes.delete("/api/v1/sessions/{sid}")
@@ -157,6 +159,7 @@ async def end_session(request: web.Request) -> web.Response:
     now = time.time()
     ended = await request.app[SERVICE].end(session.id, now)
     await request.app[STORE].drop_jar(session.id)
+    request.app[SYNC].end(session.id)  # every sync socket gets "ended" and closes with 4000
     assert ended is not None
     return web.json_response(_describe(request.app[CONFIG], ended, now))
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from proxy.config import Config
 from proxy.runtime_asset import RuntimeAsset
+from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
 from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
@@ -16,4 +17,5 @@ STORE = web.AppKey("store", SessionStore)  # type: ignore[type-abstract]
 SERVICE = web.AppKey("service", SessionService)
 UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)
+SYNC = web.AppKey("sync", SyncHub)
 RESPONSES = web.AppKey("responses", ResponseRegistry)

@@ -4,6 +4,7 @@
 - ``GET  /__cb/cookie?url=<real url>`` ``document.cookie`` for a document of this origin
 - ``POST /__cb/cookie``                 ``{"url", "cookie"}``: a ``document.cookie`` write
 - ``GET  /__cb/alias?origin=<origin>`` the proxy origin for a real origin (long hosts)
+- ``GET  /__cb/sync``                   the sync WebSocket (``proxy.syncws``)
 
 The document URL a page names must belong to the origin of the host it is asked on, so a
 page can only read and write the cookies its own origin could.
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from proxy import syncws
 from proxy.keys import RUNTIME, STORE
 from proxy.visit import Visit, persist_aliases
 from rewriter.origins import Origin
@@ -95,6 +97,7 @@ ENDPOINTS: dict[str, Callable[[web.Request, Visit], Awaitable[web.StreamResponse
     "runtime.js": runtime_js,
     "cookie": cookie,
     "alias": alias,
+    "sync": syncws.sync_socket,
 }
 
 

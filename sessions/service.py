@@ -6,11 +6,14 @@ own beyond the store seam, and takes the time as an argument so tests can script
 Admission rules:
 - a ticket is single use (taken out of the session atomically) and short-lived;
 - a credential is valid only for the session named in the request's host, only while its
-  participant is in the session and not revoked, and only while the session is live.
+  participant is in the session and not revoked, and only while the session is live;
+- a follower joins through the session's invitation (valid for the session's life until
+  revoked, i.e. replaced), at most ``max_followers`` of them.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from sessions.credentials import Credential, Signer, cookie_name
@@ -53,10 +56,12 @@ class AdmissionError(Exception):
 
 
 class SessionService:
-    def __init__(self, store: SessionStore, signer: Signer, lifetimes: Lifetimes | None = None) -> None:
+    def __init__(self, store: SessionStore, signer: Signer, lifetimes: Lifetimes | None = None,
+                 max_followers: int = 10) -> None:
         self.store = store
         self.signer = signer
         self.lifetimes = lifetimes or Lifetimes()
+        self.max_followers = max_followers
 
     async def create(self, target_url: str, agent_id: str, agent_name: str, now: float,
                      lifetime: float | None = None, end_redirect_url: str = "") -> Created:
@@ -116,6 +121,63 @@ class SessionService:
         cred = Credential(session_id, participant.id, participant.role, expires)
         return Admission(self.signer.sign(cred), cookie_name(session_id), max(1, int(expires - now)),
                          found.next_url, participant)
+
+    async def check_invitation(self, session_id: str, invitation: str, now: float) -> Session:
+        """The session an invitation opens, or ``AdmissionError`` (404, 410, 403, 409 when full)."""
+        session = await self.store.get(session_id)
+        refusal = None if session is None else self._join_refusal(session, invitation, now)
+        if session is None:
+            raise AdmissionError(404, "No such session.")
+        if refusal is not None:
+            raise refusal
+        return session
+
+    async def join(self, session_id: str, invitation: str, name: str, now: float) -> Admission:
+        """Admit a new follower through the invitation: its credential, to set as a cookie."""
+        follower = Participant(new_participant_id(), "follower", name.strip()[:60] or "Visitor", now)
+
+        def add(session: Session) -> AdmissionError | Session:
+            refusal = self._join_refusal(session, invitation, now)
+            if refusal is None:
+                session.participants[follower.id] = follower
+                return session
+            return refusal
+
+        outcome = await self.store.update(session_id, add)
+        if outcome is None:
+            raise AdmissionError(404, "No such session.")
+        if isinstance(outcome, AdmissionError):
+            raise outcome
+        expires = int(outcome.expires_at)
+        cred = Credential(session_id, follower.id, follower.role, expires)
+        return Admission(self.signer.sign(cred), cookie_name(session_id), max(1, int(expires - now)),
+                         outcome.target_url, follower)
+
+    async def revoke_invitation(self, session_id: str, now: float) -> str:
+        """Replace the invitation: the old follower link stops working; the new one is returned."""
+        invitation = new_secret()
+
+        def replace(session: Session) -> bool:
+            if not session.is_live(now):
+                return False
+            session.invitation_digest = digest(invitation)
+            return True
+
+        if not await self.store.update(session_id, replace):
+            raise AdmissionError(410, "This session has ended.")
+        return invitation
+
+    def _join_refusal(self, session: Session, invitation: str, now: float) -> AdmissionError | None:
+        if not session.is_live(now):
+            return AdmissionError(410, "This session has ended.")
+        if not session.invitation_digest or not hmac.compare_digest(digest(invitation),
+                                                                    session.invitation_digest):
+            return AdmissionError(403, "This invitation is not valid (any more). Ask the agent for a new link.")
+        followers = sum(1 for p in session.participants.values() if p.role == "follower" and not p.revoked)
+        if followers >= self.max_followers:
+            return AdmissionError(409, f"This session is full: it already has {followers} visitors, "
+                                       "the most it admits. Ask the agent to make room.")
+        return None
 
     async def authenticate(self, session: Session, token: str | None, now: float) -> Participant | None:
         if not token:

@@ -1,0 +1,103 @@
+"""The follower's way in, on the control plane: the join page and its form.
+
+- ``GET  /join/{sid}?invitation=...``  the join page: a display name, and a notice of what the
+  agent will see. Refusals come first, as clear pages: 404 unknown session, 410 ended,
+  403 wrong or revoked invitation, 409 session full.
+- ``POST /join/{sid}`` (form: invitation, name) admits a new follower (``SessionService.join``),
+  sets the participant cookie exactly as ``/enter`` does (``Domain=<domain>``, HttpOnly,
+  SameSite=Lax, signed) and redirects (303) to the driver's current page: the relay's current
+  URL in the proxy space, else the session's target URL.
+
+A browser that already holds a valid follower credential for the session is sent on without a
+second participant being made; one that holds the leader's is refused (joining would replace
+the agent's own pass in that browser).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from importlib import resources
+
+from aiohttp import web
+
+from proxy.keys import CONFIG, SERVICE, SYNC
+from proxy.pages import error_page
+from proxy.visit import space_for
+from sessions.credentials import cookie_name
+from sessions.model import Session
+from sessions.service import AdmissionError
+
+MAX_FORM_BYTES = 8 * 1024
+routes = web.RouteTableDef()
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "frame-ancestors 'none'"}
+
+
+def _refused(exc: AdmissionError) -> web.Response:
+    return error_page(exc.status, "Cannot join the session", exc.message)
+
+
+def _landing(request: web.Request, session: Session) -> str:
+    """Where a follower lands: the driver's current page, in the session's proxy space."""
+    real = request.app[SYNC].current_url(session.id) or session.target_url
+    return space_for(request.app[CONFIG], session).to_proxy(real)
+
+
+@routes.get("/join/{sid}")
+async def join_page(request: web.Request) -> web.Response:
+    invitation = request.query.get("invitation", "")
+    if not invitation:
+        return error_page(400, "Incomplete link", "This link has no invitation. Copy the whole link you were given.")
+    try:
+        session = await request.app[SERVICE].check_invitation(request.match_info["sid"], invitation, time.time())
+    except AdmissionError as exc:
+        return _refused(exc)
+    leader = session.participants.get(session.leader_id)
+    values = {"agent": leader.name if leader else "the agent", "sid": session.id, "invitation": invitation}
+    page = resources.files("static").joinpath("join.html").read_text("utf-8")
+    for name, value in values.items():
+        page = page.replace("{{" + name + "}}", html.escape(value, quote=True))
+    return web.Response(text=page, content_type="text/html", headers=_HEADERS)
+
+
+@routes.post("/join/{sid}")
+async def join(request: web.Request) -> web.Response:
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        return error_page(413, "Form too large", "The join form sent more than it should.")
+    form = await request.post()
+    invitation, name = str(form.get("invitation", "")), str(form.get("name", ""))
+    service = request.app[SERVICE]
+    sid = request.match_info["sid"]
+    now = time.time()
+    existing = await _already_in(request, sid, now)
+    if existing is not None:
+        return existing
+    try:
+        admission = await service.join(sid, invitation, name, now)
+    except AdmissionError as exc:
+        return _refused(exc)
+    config = request.app[CONFIG]
+    joined = await service.store.get(sid)
+    assert joined is not None
+    response = web.Response(status=303, headers={**_HEADERS, "Location": _landing(request, joined)})
+    response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
+                        max_age=admission.max_age, httponly=True, samesite="Lax",
+                        secure=config.public_scheme == "https")
+    return response
+
+
+async def _already_in(request: web.Request, sid: str, now: float) -> web.Response | None:
+    """A browser that is already a participant: send a follower on, refuse the leader's browser."""
+    service = request.app[SERVICE]
+    session = await service.store.get(sid)
+    if session is None or not session.is_live(now):
+        return None
+    participant = await service.authenticate(session, request.cookies.get(cookie_name(sid)), now)
+    if participant is None:
+        return None
+    if participant.role == "leader":
+        return error_page(409, "Already in this session",
+                          "This browser is the agent's in this session. Open the visitor link in another "
+                          "browser or a private window.")
+    return web.Response(status=303, headers={**_HEADERS, "Location": _landing(request, session)})

@@ -1,0 +1,157 @@
+"""``/__cb/sync``: the sync WebSocket endpoint, the I/O shell around ``sessions.relay``.
+
+Admission happens before the upgrade: the request has passed ``proxy.visit.admit`` (a valid
+participant credential for the session in the host, session live), and its ``Origin`` must
+be a proxy origin of the same session (a page of another session or of the real web cannot
+open it), else 403. Then, per frame: size cap (aiohttp closes with 1009 past 64 KiB), rate
+cap (token bucket, close 1008), parse and check (``sessions.protocol``, close 1007/1008),
+and the relay decides what to send. Sending happens only in the socket's writer task (see
+``proxy.synchub``), which keeps every socket's frames in relay order.
+
+The relay's decisions with effects outside it are carried out here: a control change is
+persisted in the session (``Session.controller``: the fetch-once path reads the driver from
+it) and the leader's ``end`` ends the session like ``DELETE /api/v1/sessions/{id}``.
+
+Logs carry session, participant and connection ids, never message contents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from proxy.keys import CONFIG, SERVICE, STORE, SYNC
+from proxy.pages import error_page
+from proxy.synchub import CloseFrame, Outbox, Room, SyncHub
+from proxy.visit import Visit
+from rewriter.space import parse_proxy_host
+from sessions.protocol import CLOSE_POLICY, MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, parse
+from sessions.relay import Member, Outcome
+
+log = logging.getLogger("cobrowse.sync")
+ACK_IDLE_SECONDS = 0.25
+HEARTBEAT_SECONDS = 25.0
+WRITER_GRACE_SECONDS = 5.0
+# Binary frames are not part of the protocol.
+CLOSE_UNSUPPORTED = 1003
+
+
+def origin_allowed(request: web.Request, visit: Visit) -> bool:
+    """Whether the handshake's ``Origin`` is a proxy origin of the visit's own session."""
+    origin = request.headers.get("Origin", "")
+    parts = urlsplit(origin)
+    config = request.app[CONFIG]
+    if parts.scheme != config.public_scheme or not parts.netloc:
+        return False
+    parsed = parse_proxy_host(parts.netloc, config.domain)
+    if parsed is None or parsed[1] != visit.session.id:
+        return False
+    real = visit.space.origin_for_host(parts.netloc)
+    return real is not None and visit.space.proxy_origin(real) == origin.rstrip("/").lower()
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    return (request.headers.get("Upgrade", "").lower() == "websocket"
+            and "upgrade" in request.headers.get("Connection", "").lower())
+
+
+async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
+    if not _is_upgrade(request):
+        return web.Response(status=426, text="the sync endpoint speaks WebSocket only",
+                            headers={"Upgrade": "websocket"})
+    session, participant = visit.session, visit.participant
+    if not origin_allowed(request, visit):
+        log.warning("sync.refused session=%s participant=%s reason=origin", session.id, participant.id)
+        return error_page(403, "Foreign origin", "The sync channel only accepts pages of this session.")
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_SECONDS)
+    await ws.prepare(request)
+    hub = request.app[SYNC]
+    room = hub.room_for(session, session.target_url, time.time())
+    conn_id, outbox = hub.attach(room)
+    roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if not p.revoked]
+    hub.dispatch(room, room.relay.open(conn_id, Member(participant.id, participant.role, participant.name),
+                                       str(visit.origin), roster))
+    log.info("sync.open session=%s participant=%s conn=%s", session.id, participant.id, conn_id)
+    writer = asyncio.ensure_future(_write(ws, outbox))
+    try:
+        await _read(request, ws, hub, room, conn_id, outbox)
+    finally:
+        hub.dispatch(room, room.relay.close(conn_id, time.monotonic()))
+        hub.detach(room, conn_id)
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(writer, WRITER_GRACE_SECONDS)
+        writer.cancel()
+        await ws.close()
+        log.info("sync.close session=%s participant=%s conn=%s code=%s",
+                 session.id, participant.id, conn_id, ws.close_code)
+    return ws
+
+
+async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, room: Room, conn_id: str,
+                outbox: Outbox) -> None:
+    bucket = TokenBucket()
+    while not outbox.closing:
+        try:
+            frame = await ws.receive(timeout=ACK_IDLE_SECONDS)
+        except TimeoutError:
+            hub.dispatch(room, room.relay.idle(conn_id))
+            continue
+        if frame.type == aiohttp.WSMsgType.BINARY:
+            outbox.put(CloseFrame(CLOSE_UNSUPPORTED, "text frames only"))
+            return
+        if frame.type != aiohttp.WSMsgType.TEXT:
+            outbox.put(CloseFrame(0, ""))  # already closed (or closing): only stop the writer
+            return
+        now = time.monotonic()
+        if not bucket.allow(now):
+            _refuse(room, conn_id, outbox, CLOSE_POLICY, "rate limit")
+            return
+        try:
+            message = parse(frame.data)
+        except ProtocolError as exc:
+            _refuse(room, conn_id, outbox, exc.code, exc.reason)
+            return
+        outcome = room.relay.receive(conn_id, message, now)
+        hub.dispatch(room, outcome)
+        await _carry_out(request, room, outcome)
+
+
+def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) -> None:
+    log.warning("sync.violation session=%s conn=%s code=%d reason=%s", room.relay.session_id, conn_id, code, reason)
+    outbox.put(CloseFrame(code, reason))
+
+
+async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None:
+    """The relay's decisions that reach beyond the sockets: persist control, end the session."""
+    sid = room.relay.session_id
+    if outcome.controller is not None:
+        relay = room.relay
+        # Persist the relay's current value, not the outcome's: two changes in a row stay in order.
+        await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
+        log.info("sync.control session=%s controller=%s", sid, relay.controller)
+    if outcome.end:
+        await request.app[SERVICE].end(sid, time.time())
+        await request.app[STORE].drop_jar(sid)
+        request.app[SYNC].end(sid)
+        log.info("sync.ended session=%s by=leader", sid)
+
+
+async def _write(ws: web.WebSocketResponse, outbox: Outbox) -> None:
+    while True:
+        item = await outbox.get()
+        if isinstance(item, CloseFrame):
+            if item.code and not ws.closed:
+                await ws.close(code=item.code, message=item.reason.encode("utf-8"))
+            return
+        if ws.closed:
+            return
+        try:
+            await ws.send_str(item)
+        except ConnectionError:
+            return

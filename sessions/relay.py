@@ -1,0 +1,440 @@
+"""The sync relay core of one session: checked client messages in, messages to send out.
+
+Pure: no sockets, no asyncio, no clock (the shell passes ``now``). The shell in
+``proxy/syncws.py`` owns the sockets, calls ``open``/``receive``/``idle``/``close``/``end`` and
+carries out the returned ``Outcome`` (send these messages to these connections, close those,
+persist the new controller, end the session).
+
+What it keeps:
+- connections (one per participant page and window), each greeted by ``hello`` first;
+- per page, the last accepted ``seq`` (duplicates after a resend are dropped, acks are cumulative);
+- the controller and the leader's authority over it;
+- the shared state a late joiner catches up from: URL per window, form values, scroll, storage;
+- a replay buffer of numbered messages (``n``), bounded by count and age, for reconnects;
+- the controller's latest page digest per URL, to tell a drifting follower to reload;
+- counters: relayed, duplicates, drift, and input dropped per participant.
+
+Invariants:
+- ``n`` increases by one for every numbered message, and the buffer holds consecutive ``n``;
+- input events (``protocol.INPUT_TYPES``) from anyone but the controller are never sent to
+  anyone and never change state: they are dropped and counted;
+- a message is never sent back to its sender's own connections;
+- after ``end`` nothing is sent but the ``ended`` notices, and every connection is closed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, INPUT_TYPES, Inbound, path_key
+
+Message = Mapping[str, Any]
+# Form fields an ``input`` message sets, kept for late joiners.
+_FORM_FIELDS = ("value", "checked", "selected", "sel")
+# Messages that deserve an immediate ack: the client waits on their effect.
+_ACK_NOW = frozenset({"control", "end", "nav", "submit"})
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    role: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: tuple[str, ...]
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    conn: str
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    sends: tuple[Send, ...] = ()
+    closes: tuple[Close, ...] = ()
+    controller: str | None = None  # the controller changed: persist it
+    end: bool = False  # the leader ended the session: end it in the store
+
+
+NOTHING = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    buffer_messages: int = 2000
+    buffer_seconds: float = 120.0
+    ack_every: int = 16
+    max_pages: int = 1000
+    page_memory_seconds: float = 600.0
+    max_forms: int = 2000
+    max_scrolls: int = 500
+    max_storage_keys: int = 1000
+    max_storage_origins: int = 50
+    max_windows: int = 50
+    max_digest_urls: int = 64
+    drift_after: int = 2
+
+
+@dataclass(slots=True)
+class _Conn:
+    id: str
+    member: Member
+    origin: str
+    page: tuple[str, str] | None = None  # (participant, page id) once greeted
+    window: str = "main"
+
+
+@dataclass(slots=True)
+class _Page:
+    last_seq: int = 0
+    unacked: int = 0
+    seen: float = 0.0
+    digest_url: str = ""
+    mismatches: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Buffered:
+    n: int
+    at: float
+    exclude: str  # participant id that must not get it ("" for none)
+    window: str | None  # only connections of this window (None: all)
+    message: Message
+
+
+@dataclass(slots=True)
+class _State:
+    windows: dict[str, str] = field(default_factory=dict)
+    scroll: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    forms: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    storage: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+
+def _without_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+class Relay:
+    def __init__(self, session_id: str, leader_id: str, controller: str, initial_url: str = "",
+                 end_redirect: str = "", limits: Limits | None = None) -> None:
+        self.session_id = session_id
+        self.leader_id = leader_id
+        self.controller = controller or leader_id
+        self.end_redirect = end_redirect
+        self.limits = limits or Limits()
+        self.n = 0
+        self.ended = False
+        self._roster: dict[str, Member] = {}
+        self._conns: dict[str, _Conn] = {}
+        self._pages: OrderedDict[tuple[str, str], _Page] = OrderedDict()
+        self._buffer: deque[_Buffered] = deque()
+        self._state = _State(windows={"main": initial_url} if initial_url else {})
+        self._digests: OrderedDict[str, str] = OrderedDict()
+        self.relayed = 0
+        self.duplicates = 0
+        self.drifts = 0
+        self.dropped: dict[str, int] = {}
+
+    # ---- what the shell asks
+
+    @property
+    def current_url(self) -> str:
+        """The controller's main-window real URL ("" if unknown)."""
+        return self._state.windows.get("main", "")
+
+    def counters(self) -> dict[str, Any]:
+        return {"relayed": self.relayed, "duplicates": self.duplicates, "drift": self.drifts,
+                "dropped": dict(self.dropped), "connections": len(self._conns), "n": self.n}
+
+    def snapshot(self) -> dict[str, Any]:
+        state = self._state
+        return {"url": self.current_url, "windows": dict(state.windows), "scroll": dict(state.scroll),
+                "forms": dict(state.forms),
+                "storage": {o: {a: dict(kv) for a, kv in areas.items()} for o, areas in state.storage.items()},
+                "controller": self.controller}
+
+    # ---- events
+
+    def open(self, conn_id: str, member: Member, origin: str, roster: Iterable[Member] = ()) -> Outcome:
+        """A socket was admitted; nothing is sent until its ``hello``."""
+        for known in roster:
+            self._roster[known.id] = known
+        self._roster[member.id] = member
+        self._conns[conn_id] = _Conn(conn_id, member, origin)
+        return NOTHING
+
+    def close(self, conn_id: str, now: float) -> Outcome:
+        conn = self._conns.pop(conn_id, None)
+        if conn is None or conn.page is None or self.ended:
+            return NOTHING
+        page = self._pages.get(conn.page)
+        if page is not None:
+            page.seen = now
+        if self._connected(conn.member.id):
+            return NOTHING
+        return self._broadcast_participants(conn.member.id, now)
+
+    def idle(self, conn_id: str) -> Outcome:
+        """The socket has been quiet: acknowledge what is pending."""
+        conn = self._conns.get(conn_id)
+        page = self._pages.get(conn.page) if conn is not None and conn.page is not None else None
+        if conn is None or page is None or page.unacked == 0:
+            return NOTHING
+        page.unacked = 0
+        return Outcome(sends=(Send((conn_id,), {"type": "ack", "seq": page.last_seq}),))
+
+    def end(self) -> Outcome:
+        """End the session: every connection gets ``ended`` and is closed with 4000."""
+        if self.ended:
+            return NOTHING
+        self.ended = True
+        everyone = tuple(self._conns)
+        notice = {"type": "ended", "redirect": self.end_redirect}
+        return Outcome(sends=(Send(everyone, notice),) if everyone else (),
+                       closes=tuple(Close(c, CLOSE_ENDED, "session ended") for c in everyone), end=True)
+
+    def receive(self, conn_id: str, message: Inbound, now: float) -> Outcome:
+        conn = self._conns.get(conn_id)
+        if conn is None or self.ended:
+            return NOTHING
+        if message.type == "hello":
+            if conn.page is not None:
+                return Outcome(closes=(Close(conn_id, CLOSE_POLICY, "hello twice"),))
+            return self._hello(conn, message, now)
+        if conn.page is None:
+            return Outcome(closes=(Close(conn_id, CLOSE_POLICY, "hello first"),))
+        page = self._pages[conn.page]
+        page.seen = now
+        if message.seq <= page.last_seq:
+            self.duplicates += 1
+            return Outcome(sends=(Send((conn_id,), {"type": "ack", "seq": page.last_seq}),))
+        page.last_seq = message.seq
+        page.unacked += 1
+        outcome = self._dispatch(conn, page, message, now)
+        if page.unacked >= self.limits.ack_every or message.type in _ACK_NOW:
+            page.unacked = 0
+            ack = Send((conn_id,), {"type": "ack", "seq": page.last_seq})
+            outcome = Outcome((*outcome.sends, ack), outcome.closes, outcome.controller, outcome.end)
+        return outcome
+
+    # ---- message kinds
+
+    def _dispatch(self, conn: _Conn, page: _Page, message: Inbound, now: float) -> Outcome:
+        sender = conn.member.id
+        if message.type in INPUT_TYPES:
+            if sender != self.controller:
+                self.dropped[sender] = self.dropped.get(sender, 0) + 1
+                return NOTHING
+            self._apply(conn, message)
+            scope = None if message.type == "window" else conn.window
+            return self._numbered(message.type, message.fields, sender, scope, now)
+        if message.type == "pointer":
+            to = self._recipients(sender, conn.window)
+            self.relayed += 1
+            body = {**message.fields, "type": "pointer", "from": sender}
+            return Outcome(sends=(Send(to, body),)) if to else NOTHING
+        if message.type == "digest":
+            return self._digest(conn, page, message.fields)
+        if message.type == "control":
+            return self._control(conn.member, message.fields, now)
+        if message.type == "end" and conn.member.role == "leader":
+            return self.end()
+        self._refuse(sender)
+        return NOTHING
+
+    def _hello(self, conn: _Conn, message: Inbound, now: float) -> Outcome:
+        fields = message.fields
+        member = conn.member
+        conn.page = (member.id, str(fields["page"]))
+        conn.window = str(fields.get("window") or "main")
+        page = self._pages.pop(conn.page, None) or _Page()
+        page.seen = now
+        self._pages[conn.page] = page
+        self._forget_pages(now)
+        if member.id == self.controller and fields.get("url"):
+            self._set_window_url(conn.window, str(fields["url"]))
+        sends: list[Send] = []
+        joined = sum(1 for c in self._conns.values() if c.member.id == member.id and c.page is not None) == 1
+        if joined:
+            sends.extend(self._broadcast_participants(member.id, now).sends)
+        last = int(fields.get("last") or 0)
+        replay = last > 0 and self._covers(last, now)
+        welcome = {"type": "welcome", "you": {"id": member.id, "role": member.role, "name": member.name},
+                   "controller": self.controller, "participants": self._participants(),
+                   "state": None if replay else self.snapshot(), "n": self.n, "seq": page.last_seq}
+        sends.append(Send((conn.id,), welcome))
+        if replay:
+            sends.extend(Send((conn.id,), item.message) for item in self._buffer
+                         if item.n > last and self._meant_for(item, conn))
+        return Outcome(sends=tuple(sends))
+
+    def _control(self, member: Member, fields: Mapping[str, Any], now: float) -> Outcome:
+        action = fields["action"]
+        if action == "request" and member.role != "leader" and member.id != self.controller:
+            return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
+                                  member.id, None, now, include_sender=True)
+        if member.role != "leader":
+            self._refuse(member.id)
+            return NOTHING
+        if action == "grant":
+            target = self._roster.get(str(fields.get("to") or ""))
+            if target is None:
+                self._refuse(member.id)
+                return NOTHING
+            new = target.id
+        elif action in ("revoke", "take"):
+            new = self.leader_id
+        else:  # a leader "requesting" control it can simply take
+            self._refuse(member.id)
+            return NOTHING
+        self.controller = new
+        out = self._numbered("control", {"controller": new}, member.id, None, now, include_sender=True)
+        return Outcome(out.sends, controller=new)
+
+    def _digest(self, conn: _Conn, page: _Page, fields: Mapping[str, Any]) -> Outcome:
+        url, value = str(fields["url"]), str(fields["hash"])
+        if conn.member.id == self.controller:
+            self._digests.pop(url, None)
+            self._digests[url] = value
+            while len(self._digests) > self.limits.max_digest_urls:
+                self._digests.popitem(last=False)
+            return NOTHING
+        expected = self._digests.get(url)
+        if page.digest_url != url:
+            page.digest_url, page.mismatches = url, 0
+        if expected is None or expected == value:
+            page.mismatches = 0
+            return NOTHING
+        page.mismatches += 1
+        if page.mismatches < self.limits.drift_after:
+            return NOTHING
+        page.mismatches = 0
+        self.drifts += 1
+        return Outcome(sends=(Send((conn.id,), {"type": "drift", "url": url}),))
+
+    # ---- shared state
+
+    def _apply(self, conn: _Conn, message: Inbound) -> None:
+        fields = message.fields
+        limits = self.limits
+        state = self._state
+        if message.type == "nav":
+            self._set_window_url(conn.window, str(fields["url"]))
+        elif message.type == "window":
+            window = str(fields["window"])
+            if fields["action"] == "close":
+                state.windows.pop(window, None)
+            elif window in state.windows or len(state.windows) < limits.max_windows:
+                state.windows[window] = str(fields.get("url") or "")
+        elif message.type == "storage":
+            self._apply_storage(conn.origin, fields)
+        elif conn.window != "main":
+            return  # scroll and form snapshots describe the main window only
+        elif message.type == "scroll":
+            _put(state.scroll, path_key(fields.get("target")),
+                 {k: fields.get(k) for k in ("x", "y", "anchor")}, limits.max_scrolls)
+        elif message.type == "input":
+            _put(state.forms, path_key(fields["target"]),
+                 {k: fields[k] for k in _FORM_FIELDS if k in fields}, limits.max_forms)
+
+    def _set_window_url(self, window: str, url: str) -> None:
+        state = self._state
+        previous = state.windows.get(window)
+        if window not in state.windows and len(state.windows) >= self.limits.max_windows:
+            return
+        state.windows[window] = url
+        if window == "main" and previous is not None and _without_fragment(previous) != _without_fragment(url):
+            state.scroll.clear()
+            state.forms.clear()
+
+    def _apply_storage(self, origin: str, fields: Mapping[str, Any]) -> None:
+        storage = self._state.storage
+        if origin not in storage and len(storage) >= self.limits.max_storage_origins:
+            return
+        area = storage.setdefault(origin, {}).setdefault(str(fields["area"]), {})
+        key, value = fields.get("key"), fields.get("value")
+        if key is None:
+            area.clear()
+        elif value is None:
+            area.pop(key, None)
+        elif key in area or len(area) < self.limits.max_storage_keys:
+            area[key] = value
+
+    # ---- numbering, buffering, fan-out
+
+    def _numbered(self, kind: str, fields: Mapping[str, Any], sender: str, window: str | None, now: float,
+                  include_sender: bool = False) -> Outcome:
+        self.n += 1
+        self.relayed += 1
+        message = {**fields, "type": kind, "n": self.n, "from": sender}
+        item = _Buffered(self.n, now, "" if include_sender else sender, window, message)
+        self._buffer.append(item)
+        self._trim(now)
+        to = tuple(c.id for c in self._conns.values() if c.page is not None and self._meant_for(item, c))
+        return Outcome(sends=(Send(to, message),)) if to else NOTHING
+
+    def _meant_for(self, item: _Buffered, conn: _Conn) -> bool:
+        return conn.member.id != item.exclude and (item.window is None or item.window == conn.window)
+
+    def _recipients(self, sender: str, window: str) -> tuple[str, ...]:
+        return tuple(c.id for c in self._conns.values()
+                     if c.page is not None and c.member.id != sender and c.window == window)
+
+    def _covers(self, last: int, now: float) -> bool:
+        """Whether every numbered message after ``last`` is still in the buffer."""
+        self._trim(now)
+        if last > self.n:
+            return False  # a number from before this relay existed (e.g. a server restart)
+        if last == self.n:
+            return True
+        return bool(self._buffer) and self._buffer[0].n <= last + 1
+
+    def _trim(self, now: float) -> None:
+        limits = self.limits
+        while self._buffer and (len(self._buffer) > limits.buffer_messages
+                                or self._buffer[0].at < now - limits.buffer_seconds):
+            self._buffer.popleft()
+
+    def _forget_pages(self, now: float) -> None:
+        live = {c.page for c in self._conns.values()}
+        stale = [key for key, page in self._pages.items()
+                 if key not in live and page.seen < now - self.limits.page_memory_seconds]
+        for key in stale:
+            del self._pages[key]
+        while len(self._pages) > self.limits.max_pages:
+            oldest = next((k for k in self._pages if k not in live), None)
+            if oldest is None:
+                break
+            del self._pages[oldest]
+
+    # ---- participants
+
+    def _connected(self, participant_id: str) -> bool:
+        return any(c.member.id == participant_id and c.page is not None for c in self._conns.values())
+
+    def _participants(self) -> list[dict[str, Any]]:
+        return [{"id": m.id, "role": m.role, "name": m.name, "connected": self._connected(m.id)}
+                for m in self._roster.values()]
+
+    def _broadcast_participants(self, cause: str, now: float) -> Outcome:
+        return self._numbered("participants", {"participants": self._participants()}, cause, None, now)
+
+    def _refuse(self, participant_id: str) -> None:
+        self.dropped[participant_id] = self.dropped.get(participant_id, 0) + 1
+
+
+def _put(table: OrderedDict[str, dict[str, Any]], key: str, value: dict[str, Any], cap: int) -> None:
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > cap:
+        table.popitem(last=False)
