@@ -10,24 +10,41 @@ Steps, in order (each delegated to its authority):
 4. HTML and CSS bodies decoded (bounded), rewritten and sent as UTF-8; every other body
    streamed through untouched with bounded memory (``Range`` passes through for them).
 
-Later features (the driver's response store, the audit trail) hook in here and nowhere else.
+Fetch once: only the session's *driver* (the participant in control, ``Session.controller``)
+reaches the target. Each of its exchanges is recorded in the session's response store
+(``sessions.responses``: status, reason and headers as received, the body decoded for
+rewritten types and raw for the rest) under its match key (``sessions.matching``). Every
+other participant's request, whatever its method, is answered from the store: paired with
+the driver's, waiting up to ``Config.follower_wait`` for it, else a clear 504. Header and body
+rewriting run again for each participant served (the runtime tag names the participant), and
+a follower's copy never touches the jar: the driver's ``Set-Cookie`` was stored once.
+Streamed bodies are teed into the store while the driver receives them (up to
+``Config.share_max_response``; a larger one reaches followers as a 502 "too large to share").
+The driver's conditional headers (``If-None-Match``, ``If-Modified-Since``) are not sent
+upstream, so every recorded answer has a body a follower can use (it costs bytes, never
+requests).
+
+Later features (the audit trail) hook in here and nowhere else.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from proxy.config import Config
-from proxy.keys import CONFIG, RUNTIME, STORE, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, UPSTREAM
 from proxy.pages import error_page
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit, persist_aliases
-from rewriter.body import charset_of, rewriter_for
+from rewriter.body import BodyRewriter, charset_of, rewriter_for
 from rewriter.headers import (
     RequestContext,
+    ResponseHeaders,
     initiator_origin,
     is_safe_redirect,
     rewrite_request_headers,
@@ -35,9 +52,18 @@ from rewriter.headers import (
 )
 from rewriter.html import PageContext
 from sessions.cookies import CookieJar
+from sessions.matching import RequestKey, key_for
+from sessions.responses import Entry, Failure, Head, ResponseStore
+
+log = logging.getLogger(__name__)
 
 NO_BODY_STATUSES = frozenset({204, 205, 304})
 STREAM_CHUNK = 64 * 1024
+
+
+# Dropped from the driver's request so the target answers with a body followers can share.
+_CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})
+_DOCUMENT_DESTS = frozenset({"document", "iframe", "frame"})
 
 
 class RequestTooLarge(Exception):
@@ -50,8 +76,18 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
         return error_page(403, "Site not allowed",
                           f"This co-browsing server does not allow visits to {visit.origin.host}.")
     ctx = RequestContext(url=visit.real_url, space=visit.space, method=request.method)
+    try:
+        body = await read_request_body(request, config.max_request_body)
+    except RequestTooLarge:
+        return error_page(413, "Upload too large",
+                          f"This request body is larger than the server's limit of {config.max_request_body} bytes.")
+    key = key_for(request.method, visit.real_url, request.headers.get("Content-Type"), body,
+                  request.headers.get("Range"))
+    responses = request.app[RESPONSES].for_session(visit.session.id)
+    if not is_driver(visit):
+        return await replay(request, visit, ctx, responses, key)
     browser_headers = list(request.headers.items())
-    headers = rewrite_request_headers(browser_headers, ctx)
+    headers = [(k, v) for k, v in rewrite_request_headers(browser_headers, ctx) if k.lower() not in _CONDITIONAL]
     initiator = initiator_origin(browser_headers, ctx)
     now = time.time()
     top_level = (request.headers.get("Sec-Fetch-Mode") == "navigate"
@@ -62,68 +98,170 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     if cookie:
         headers.append(("Cookie", cookie))
     try:
-        body = await read_request_body(request, config.max_request_body)
-    except RequestTooLarge:
-        return error_page(413, "Upload too large",
-                          f"This request body is larger than the server's limit of {config.max_request_body} bytes.")
-    try:
         upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body)
     except BlockedTarget as exc:
+        responses.failed(visit.participant.id, key, visit.real_url,
+                         Failure(403, "Address not allowed", str(exc)))
         return error_page(403, "Address not allowed", str(exc))
     except Exception as exc:  # typed upstream failures map to clear pages; anything else is a bug
         refusal = refusal_for(exc)
         if refusal is None:
             raise
+        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal))
         return refusal
     try:
-        return await respond(request, visit, ctx, upstream, request.headers.get("Origin"))
+        return await respond(request, visit, ctx, upstream, responses, key)
     finally:
         upstream.release()
 
 
-async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstream: UpstreamResponse,
-                  browser_origin: str | None) -> web.StreamResponse:
+def is_driver(visit: Visit) -> bool:
+    """The participant in control drives (the leader when no one was named)."""
+    return (visit.session.controller or visit.session.leader_id) == visit.participant.id
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one participant's copy of a response is built from the target's head."""
+
+    headers: ResponseHeaders
+    rewriter: BodyRewriter | None
+    no_body: bool
+    response: web.StreamResponse
+
+
+def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head) -> _Plan | web.Response:
     config = request.app[CONFIG]
+    browser_origin = request.headers.get("Origin")
     real_origin = visit.space.from_proxy(browser_origin) if browser_origin else None
-    rewritten = rewrite_response_headers(list(upstream.headers), ctx, real_origin)
-    now = time.time()
-    if rewritten.set_cookies:
-        cookies = rewritten.set_cookies
-        await request.app[STORE].with_jar(visit.session.id, lambda jar: _store_cookies(
-            jar, visit.real_url, cookies, now))
-    location = next((v for k, v in upstream.headers if k.lower() == "location"), None)
-    if location is not None and 300 <= upstream.status < 400 and not is_safe_redirect(location):
+    rewritten = rewrite_response_headers(list(head.headers), ctx, real_origin)
+    location = head.header("Location")
+    if location is not None and 300 <= head.status < 400 and not is_safe_redirect(location):
         return error_page(502, "Refused redirect",
                           "The site tried to redirect to an address that is not a web page "
                           "(for example a javascript: URL). The redirect was blocked.")
-    content_type = next((v for k, v in upstream.headers if k.lower() == "content-type"), None)
-    body_rewriter = rewriter_for(content_type)
-    no_body = request.method == "HEAD" or upstream.status in NO_BODY_STATUSES
+    body_rewriter = rewriter_for(head.header("Content-Type"))
+    no_body = request.method == "HEAD" or head.status in NO_BODY_STATUSES
     out_headers = [(k, v) for k, v in rewritten.headers if k.lower() not in _RESET_ON_REWRITE] \
         if body_rewriter and not no_body else rewritten.headers
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    response = web.StreamResponse(status=head.status, reason=head.reason)
     for name, value in out_headers:
         response.headers.add(name, value)
     response.headers["Content-Security-Policy"] = proxy_csp(config)
-    if no_body:
-        await response.prepare(request)
-        await response.write_eof()
-        return response
-    if body_rewriter is None:
-        return await stream_through(request, response, upstream)
+    return _Plan(rewritten, body_rewriter, no_body, response)
+
+
+async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstream: UpstreamResponse,
+                  responses: ResponseStore, key: RequestKey) -> web.StreamResponse:
+    """The driver's copy: cookies into the jar, the exchange into the store, the body to the browser."""
+    config = request.app[CONFIG]
+    head = Head(upstream.status, upstream.reason, tuple(upstream.headers), visit.real_url)
+    plan = _plan(request, visit, ctx, head)
+    if isinstance(plan, web.Response):
+        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan))
+        return plan
+    now = time.time()
+    if plan.headers.set_cookies:
+        cookies = plan.headers.set_cookies
+        await request.app[STORE].with_jar(visit.session.id, lambda jar: _store_cookies(
+            jar, visit.real_url, cookies, now))
+    raw = plan.rewriter is None and not plan.no_body
+    entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head))
+    if plan.no_body:
+        responses.finish(entry)
+        return await _send_empty(request, plan.response)
+    if plan.rewriter is None:
+        return await stream_through(request, plan.response, upstream, responses, entry)
     try:
-        raw = await upstream.read_decoded(config.max_rewrite_body)
+        decoded = await upstream.read_decoded(config.max_rewrite_body)
     except BodyTooLarge as exc:
-        return error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
+        page = error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
+        responses.fail(entry, _failure_of(page))
+        return page
     except Exception as exc:
         refusal = refusal_for(exc)
+        responses.fail(entry, _failure_of(refusal or error_page(502, "Broken", "")))
         if refusal is None:
             raise
         return refusal
+    except BaseException:  # cancelled (the driver went away): followers must not wait forever
+        responses.fail(entry, _BROKEN)
+        raise
+    responses.append(entry, decoded)
+    responses.finish(entry)
+    return await _send_rewritten(request, visit, plan, head, decoded)
+
+
+async def replay(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
+                 key: RequestKey) -> web.StreamResponse:
+    """A follower's copy, from the driver's recorded response: nothing goes upstream."""
+    entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait)
+    if entry is None:
+        log.info("follower request unmatched", extra={"session": visit.session.id,
+                                                      "participant": visit.participant.id})
+        return error_page(504, "Not loaded yet",
+                          "The leader's browser has not loaded this yet, so there is nothing to show you. "
+                          "It will appear when the leader's page asks for it; reloading may help.")
+    refusal = _unservable(entry)
+    if refusal is not None:
+        return refusal
+    plan = _plan(request, visit, ctx, entry.head)
+    if isinstance(plan, web.Response):
+        return plan
+    if plan.no_body:
+        return await _send_empty(request, plan.response)
+    if entry.raw:
+        return await _stream_entry(request, plan.response, responses, entry)
+    decoded = await responses.body(entry)
+    refusal = _unservable(entry)
+    if refusal is not None:
+        return refusal
+    return await _send_rewritten(request, visit, plan, entry.head, decoded)
+
+
+def _unservable(entry: Entry) -> web.Response | None:
+    if entry.failure is not None:
+        return error_page(entry.failure.status, entry.failure.title, entry.failure.message)
+    if entry.too_large:
+        return error_page(502, "Too large to share",
+                          "This response is too large to share: only the participant in control receives it.")
+    if entry.evicted:
+        return error_page(502, "No longer available",
+                          "The leader's copy of this response is no longer held. Ask the leader to reload the page.")
+    return None
+
+
+def _failure_of(page: web.Response) -> Failure:
+    """What followers get when the driver got ``page`` instead of the site's answer."""
+    return Failure(page.status, "The leader's page could not load this",
+                   "The leader's browser got an error instead of the site's answer, so there is nothing "
+                   "to show here either.")
+
+
+_BROKEN = Failure(502, "Transfer broken", "The leader's copy of this response broke off before it was complete.")
+
+
+def _is_document(request: web.Request, head: Head) -> bool:
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest in _DOCUMENT_DESTS
+    return (head.header("Content-Type") or "").lower().startswith("text/html")
+
+
+async def _send_empty(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head: Head,
+                          decoded: bytes) -> web.StreamResponse:
+    assert plan.rewriter is not None
     page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit))
-    body = body_rewriter.rewrite(raw, page, charset_of(content_type))
+    body = plan.rewriter.rewrite(decoded, page, charset_of(head.header("Content-Type")))
     await persist_aliases(request, visit)
-    response.headers["Content-Type"] = body_rewriter.content_type
+    response = plan.response
+    response.headers["Content-Type"] = plan.rewriter.content_type
     response.content_length = len(body)
     if len(body) > 1024 and "gzip" in request.headers.get("Accept-Encoding", ""):
         response.enable_compression()
@@ -137,17 +275,38 @@ _RESET_ON_REWRITE = frozenset({"content-length", "content-encoding", "content-ty
                                "digest", "etag", "accept-ranges", "content-range"})
 
 
-async def stream_through(request: web.Request, response: web.StreamResponse,
-                         upstream: UpstreamResponse) -> web.StreamResponse:
-    await response.prepare(request)
+async def stream_through(request: web.Request, response: web.StreamResponse, upstream: UpstreamResponse,
+                         responses: ResponseStore, entry: Entry) -> web.StreamResponse:
+    """The driver's streamed body, teed into the store as it passes."""
     try:
+        await response.prepare(request)
         async for chunk in upstream.iter_raw(STREAM_CHUNK, until_deadline=False):
+            responses.append(entry, chunk)
             await response.write(chunk)
     except Exception as exc:
         if refusal_for(exc) is None:
             raise
         # Headers are gone already: cut the connection so the browser sees a failed transfer,
         # not a silently truncated file.
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    else:
+        responses.finish(entry)
+    finally:
+        if not entry.complete:
+            responses.fail(entry, _BROKEN)
+    await response.write_eof()
+    return response
+
+
+async def _stream_entry(request: web.Request, response: web.StreamResponse, responses: ResponseStore,
+                        entry: Entry) -> web.StreamResponse:
+    await response.prepare(request)
+    async for chunk in responses.stream(entry):
+        await response.write(chunk)
+    if not entry.complete or not entry.servable:
+        # The driver's copy broke off or grew too large to share: fail the transfer visibly.
         if request.transport is not None:
             request.transport.close()
         return response

@@ -3,6 +3,14 @@
 The upstream handshake carries the target's real Host/Origin and the session jar's cookies,
 and goes through the same SSRF guard as HTTP. Messages are relayed both ways unchanged,
 each capped at ``Config.max_ws_message``; either side closing closes the other.
+
+Fetch once: only the driver's socket is real. What the target sends on it is also published
+on a fan-out channel in the session's response store; a follower's socket to the same URL
+(matched by the same key as HTTP, ``sessions.matching``) subscribes to the latest open one,
+gets a bounded backlog of what was sent before it came, then every new message. What a
+follower sends is read and dropped. A follower that connects first waits up to
+``Config.follower_wait`` for the driver's socket (else 504); when the driver's socket closes,
+its followers' sockets close too.
 """
 
 from __future__ import annotations
@@ -13,18 +21,28 @@ import time
 import aiohttp
 from aiohttp import web
 
-from proxy.keys import CONFIG, STORE, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, STORE, UPSTREAM
+from proxy.pages import error_page
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit
 from rewriter.headers import RequestContext, initiator_origin, rewrite_request_headers
+from sessions.matching import key_for
+from sessions.responses import Channel, ResponseStore
 
 # Sub-protocols travel in their own argument; the rest of the handshake is aiohttp's to make.
 _HANDSHAKE_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
                                 "sec-websocket-protocol", "upgrade", "connection"})
 
 
+def _is_driver(visit: Visit) -> bool:
+    return (visit.session.controller or visit.session.leader_id) == visit.participant.id
+
+
 async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
     config = request.app[CONFIG]
+    responses = request.app[RESPONSES].for_session(visit.session.id)
+    if not _is_driver(visit):
+        return await follow(request, visit, responses)
     ws_url = "ws" + visit.real_url[4:] if visit.real_url.startswith("http") else visit.real_url
     ctx = RequestContext(url=visit.real_url, space=visit.space, method="GET")
     browser_headers = list(request.headers.items())
@@ -36,7 +54,7 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
         top_level_navigation=False, method="GET"))
     if cookie:
         headers.append(("Cookie", cookie))
-    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    protocols = _offered(request)
     try:
         upstream = await request.app[UPSTREAM].ws_connect(ws_url, headers, protocols)
     except Exception as exc:
@@ -47,17 +65,64 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
     browser = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (),
                                     max_msg_size=config.max_ws_message, autoping=True)
     await browser.prepare(request)
+    channel = responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
     try:
-        await _pump_both(browser, upstream)
+        await _pump_both(browser, upstream, channel)
     finally:
+        responses.close_channel(channel)
         await upstream.close()
         await browser.close()
     return browser
 
 
-async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
+async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -> web.StreamResponse:
+    """A follower's socket: a copy of what the target sends the driver; its own sends dropped."""
+    config = request.app[CONFIG]
+    subscription = await responses.attach(key_for("WEBSOCKET", visit.real_url), config.follower_wait)
+    if subscription is None:
+        return error_page(504, "Not connected yet",
+                          "The leader's page has not opened this connection, so there is nothing to follow.")
+    agreed = subscription.protocol
+    browser = web.WebSocketResponse(protocols=[agreed] if agreed in _offered(request) else (),
+                                    max_msg_size=config.max_ws_message, autoping=True)
+    try:
+        await browser.prepare(request)
+    except BaseException:
+        subscription.cancel()
+        raise
+
+    async def copy_out() -> None:
+        async for is_text, data in subscription.messages():
+            if is_text:
+                await browser.send_str(str(data))
+            else:
+                await browser.send_bytes(data if isinstance(data, bytes) else data.encode())
+
+    async def drop_in() -> None:
+        async for message in browser:
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                break
+
+    out, inbound = asyncio.ensure_future(copy_out()), asyncio.ensure_future(drop_in())
+    try:
+        await asyncio.wait({out, inbound}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (out, inbound):
+            task.cancel()
+        await asyncio.gather(out, inbound, return_exceptions=True)
+        subscription.cancel()
+        await browser.close()
+    return browser
+
+
+def _offered(request: web.Request) -> list[str]:
+    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+
+
+async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
+                     channel: Channel) -> None:
     to_target = asyncio.ensure_future(_pump(browser, upstream))
-    to_browser = asyncio.ensure_future(_pump(upstream, browser))
+    to_browser = asyncio.ensure_future(_pump(upstream, browser, channel))
     try:
         await asyncio.wait({to_target, to_browser}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -67,11 +132,16 @@ async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWeb
 
 
 async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+                sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+                channel: Channel | None = None) -> None:
     async for message in source:
         if message.type == aiohttp.WSMsgType.TEXT:
+            if channel is not None:
+                channel.publish(True, message.data)
             await sink.send_str(message.data)
         elif message.type == aiohttp.WSMsgType.BINARY:
+            if channel is not None:
+                channel.publish(False, message.data)
             await sink.send_bytes(message.data)
         else:
             break

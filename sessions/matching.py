@@ -171,8 +171,8 @@ def key_for(method: str, url: str, content_type: str | None = None, body: bytes 
 
 @dataclass(slots=True)
 class _Follower:
-    start: int  # the ledger's sequence number when this participant started following
-    drove: bool  # it drove before: its own responses are all "seen"
+    start: int  # entries up to this id are history for this follower
+    drove: bool  # it drove until ``start``: the history is its own, all "seen"
     consumed: dict[RequestKey, int] = field(default_factory=dict)
 
 
@@ -181,12 +181,14 @@ class Ledger:
     """Driver responses per key, in order, and how far each follower has used them.
 
     Entries are named by the caller's ids (ints, increasing). The ledger never forgets an id;
-    whether its body is still held is the response store's business.
+    whether its body is still held is the response store's business. A follower's history is
+    what was recorded before it started following (a late joiner) or before it stopped
+    driving (a former driver).
     """
 
     by_key: dict[RequestKey, list[int]] = field(default_factory=dict)
     by_loose: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    drivers: set[str] = field(default_factory=set)
+    drove_until: dict[str, int] = field(default_factory=dict)  # participant -> its last entry id
     followers: dict[str, _Follower] = field(default_factory=dict)
     last_id: int = 0
 
@@ -194,14 +196,16 @@ class Ledger:
         """The driver got a response for ``key``; followers may now be paired with it."""
         self.by_key.setdefault(key, []).append(entry_id)
         self.by_loose.setdefault(key.loose, []).append(entry_id)
-        self.drivers.add(driver)
+        self.drove_until[driver] = entry_id
         self.followers.pop(driver, None)  # when it follows again, it starts afresh
         self.last_id = max(self.last_id, entry_id)
 
     def _follower(self, participant: str) -> _Follower:
         follower = self.followers.get(participant)
         if follower is None:
-            follower = self.followers[participant] = _Follower(self.last_id, participant in self.drivers)
+            drove = self.drove_until.get(participant)
+            start = self.last_id if drove is None else drove
+            follower = self.followers[participant] = _Follower(start, drove is not None)
         return follower
 
     def _baseline(self, follower: _Follower, key: RequestKey) -> int:

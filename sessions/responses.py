@@ -119,7 +119,16 @@ class Subscription:
     """One follower socket's view of a driver's target socket."""
 
     queue: asyncio.Queue[tuple[bool, str | bytes] | None]
+    channel: Channel
     dropped: bool = False
+
+    @property
+    def protocol(self) -> str:
+        """The sub-protocol the driver's socket agreed with the target."""
+        return self.channel.protocol
+
+    def cancel(self) -> None:
+        self.channel.unsubscribe(self)
 
     async def messages(self) -> AsyncIterator[tuple[bool, str | bytes]]:
         """(is_text, data) pairs until the driver's socket closes or this one falls behind."""
@@ -136,6 +145,7 @@ class Channel:
 
     key: RequestKey
     limits: ResponseLimits
+    protocol: str = ""
     backlog: deque[tuple[bool, str | bytes]] = field(default_factory=deque)
     subscribers: list[Subscription] = field(default_factory=list)
     closed: bool = False
@@ -152,7 +162,7 @@ class Channel:
         self.subscribers = [s for s in self.subscribers if not s.dropped]
 
     def subscribe(self) -> Subscription:
-        sub = Subscription(asyncio.Queue(self.limits.ws_queue + self.limits.ws_backlog + 1))
+        sub = Subscription(asyncio.Queue(self.limits.ws_queue + self.limits.ws_backlog + 1), self)
         for item in self.backlog:
             sub.queue.put_nowait(item)
         if self.closed:
@@ -295,8 +305,8 @@ class ResponseStore:
 
     # -- target WebSockets -------------------------------------------------------------------
 
-    def open_channel(self, key: RequestKey) -> Channel:
-        channel = Channel(key, self.limits)
+    def open_channel(self, key: RequestKey, protocol: str = "") -> Channel:
+        channel = Channel(key, self.limits, protocol)
         self._channels.setdefault(key, []).append(channel)
         self._notify()
         return channel
