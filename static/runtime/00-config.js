@@ -23,7 +23,9 @@ function cbReadConfig() {
     if (!raw) return null;
     const cfg = JSON.parse(raw);
     if (!cfg || typeof cfg.sid !== 'string' || typeof cfg.domain !== 'string') return null;
+    // Fields this layer does not use (participant, role, ...) are kept for later parts.
     return Object.freeze({
+      ...cfg,
       sid: cfg.sid.toLowerCase(),
       domain: cfg.domain.toLowerCase().replace(/\.$/, ''),
       scheme: cfg.scheme === 'https' ? 'https' : 'http',
