@@ -1,0 +1,197 @@
+"""Request keys and the ledger (``sessions.matching``), as scripts of inputs and expected outputs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessions.matching import Ledger, RequestKey, key_for, normalise_body, normalise_url, volatile_placeholder
+
+VALUES = [
+    ("1712345678901", "{time}"),  # Date.now()
+    ("1712345678", "{time}"),  # Unix seconds
+    ("1712345678.123", "{time}"),
+    ("0.8237461928", "{random}"),  # Math.random()
+    ("0.123456", "{random}"),
+    ("3f2b9c1e-7d4a-4e8b-9c2d-1a2b3c4d5e6f", "{uuid}"),
+    ("3F2B9C1E-7D4A-4E8B-9C2D-1A2B3C4D5E6F", "{uuid}"),
+    ("d41d8cd98f00b204e9800998ecf8427e", "{hex}"),
+    ("k5j3h2g9f1x", "{token}"),  # Math.random().toString(36).slice(2)
+    ("dGhpc0lzQVRva2VuMTIz", "{token}"),  # base64
+    ("aGVsbG8gd29ybGQhIQ==", "{token}"),
+    # Stable values stay as they are.
+    ("2", None),
+    ("42", None),
+    ("12345", None),
+    ("2024", None),
+    ("0.5", None),
+    ("page", None),
+    ("my-article-title-2024", None),
+    ("abcdefgh", None),  # letters only
+    ("en-US", None),
+    ("12345678901", None),  # 11 digits: not a clock
+    ("v2", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), VALUES)
+def test_volatile_placeholder_classifies_values(value: str, expected: str | None) -> None:
+    assert volatile_placeholder(value) == expected
+
+
+URLS = [
+    # cache busters removed whatever their value
+    ("http://a.test/data?_=1712345678901", "http://a.test/data"),
+    ("http://a.test/data?cb=x&nocache=1&t=9&ts=3&rand=0.5&page=2", "http://a.test/data?page=2"),
+    # volatile values replaced, parameters sorted, stable ones kept
+    ("http://a.test/data?rid=0.8237461928&page=2", "http://a.test/data?page=2&rid=%7Brandom%7D"),
+    ("http://a.test/data?b=1&a=2", "http://a.test/data?a=2&b=1"),
+    ("http://a.test/data?a=2&a=1", "http://a.test/data?a=2&a=1"),  # repeated names keep their order
+    # path segments
+    ("http://a.test/u/3f2b9c1e-7d4a-4e8b-9c2d-1a2b3c4d5e6f/x", "http://a.test/u/%7Buuid%7D/x"),
+    ("http://a.test/poll/1712345678901", "http://a.test/poll/%7Btime%7D"),
+    ("http://a.test/static/app.js", "http://a.test/static/app.js"),
+    # scheme and host lower-cased, fragment dropped, empty path is /
+    ("HTTP://A.Test/Path#frag", "http://a.test/Path"),
+    ("http://a.test", "http://a.test/"),
+    ("http://a.test:8080/x?", "http://a.test:8080/x"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), URLS)
+def test_normalise_url_replaces_volatile_parts(url: str, expected: str) -> None:
+    assert normalise_url(url) == expected
+
+
+def test_two_runs_of_a_page_that_builds_urls_from_date_and_random_get_one_key() -> None:
+    leader = key_for("get", "http://a.test/api?_=1712345678901&rid=k5j3h2g9f1x&n=0.8237461928&q=shoes")
+    follower = key_for("GET", "http://a.test/api?_=1712345679999&rid=p0q9r8s7t6u&n=0.1234567891&q=shoes")
+    assert leader == follower
+    assert key_for("GET", "http://a.test/api?q=boots") != follower
+
+
+def test_method_body_and_range_are_part_of_the_key() -> None:
+    url = "http://a.test/x"
+    assert key_for("GET", url) != key_for("POST", url)
+    assert key_for("POST", url, "text/plain", b"a") != key_for("POST", url, "text/plain", b"b")
+    assert key_for("GET", url, range_header="bytes=0-") != key_for("GET", url, range_header="bytes=100-")
+    assert key_for("POST", url, "text/plain", b"a").loose == key_for("POST", url, "text/plain", b"b").loose
+
+
+BODIES = [
+    ("application/x-www-form-urlencoded", b"name=Ann&_=1712345678901&token=d41d8cd98f00b204e9800998ecf8427e",
+     b"name=Ann&token=%7Bhex%7D"),
+    ("application/json", b'{"b": 1, "a": "0.8237461928", "ts": 5}', b'{"a": "{random}", "b": "1"}'),
+    ("application/json", b"not json", b"not json"),
+    ("multipart/form-data; boundary=----WebKitFormBoundaryAbC123", b"------WebKitFormBoundaryAbC123\r\nx",
+     b"--{boundary}\r\nx"),
+    ("text/plain", b"as is", b"as is"),
+    (None, b"\xff\xfe", b"\xff\xfe"),
+]
+
+
+@pytest.mark.parametrize(("content_type", "body", "expected"), BODIES)
+def test_normalise_body_by_content_type(content_type: str | None, body: bytes, expected: bytes) -> None:
+    assert normalise_body(content_type, body) == expected
+
+
+def test_multipart_posts_from_two_browsers_share_a_key() -> None:
+    def post(boundary: str) -> RequestKey:
+        body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{boundary}--\r\n"
+        return key_for("POST", "http://a.test/f", f"multipart/form-data; boundary={boundary}", body.encode())
+
+    assert post("----WebKitFormBoundaryAAAA1111") == post("----WebKitFormBoundaryBBBB2222")
+
+
+@given(st.text())
+def test_normalise_url_never_raises(url: str) -> None:
+    assert isinstance(normalise_url(url), str)
+
+
+@given(st.text(), st.one_of(st.none(), st.text()), st.binary())
+def test_key_for_never_raises(url: str, content_type: str | None, body: bytes) -> None:
+    assert isinstance(key_for("POST", url, content_type, body), RequestKey)
+
+
+@given(st.text(alphabet=st.characters(codec="ascii")))
+def test_normalised_url_is_a_fixed_point(url: str) -> None:
+    once = normalise_url("http://a.test/" + url)
+    assert normalise_url(once) == once
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+K = key_for("GET", "http://a.test/x")
+J = key_for("GET", "http://a.test/y")
+
+
+def test_ledger_pairs_kth_follower_request_with_kth_driver_response() -> None:
+    ledger = Ledger()
+    assert ledger.claim("f", K) is None  # f follows from here on: nothing recorded yet
+    for entry_id in (1, 2, 3):
+        ledger.record("d", K, entry_id)
+    assert [ledger.claim("f", K) for _ in range(4)] == [1, 2, 3, None]
+    assert ledger.used_up("f", K)
+    ledger.record("d", K, 4)
+    assert not ledger.used_up("f", K)
+    assert ledger.claim("f", K) == 4
+
+
+def test_ledger_keys_are_counted_separately() -> None:
+    ledger = Ledger()
+    ledger.claim("f", J)
+    ledger.record("d", K, 1)
+    ledger.record("d", J, 2)
+    ledger.record("d", K, 3)
+    assert ledger.claim("f", J) == 2
+    assert ledger.claim("f", K) == 1
+    assert ledger.claim("f", K) == 3
+
+
+def test_late_joiner_starts_from_the_latest_response_recorded_before_it_came() -> None:
+    ledger = Ledger()
+    for entry_id in (1, 2, 3):
+        ledger.record("d", K, entry_id)
+    assert ledger.claim("late", K) == 3
+    assert ledger.claim("late", K) is None
+    ledger.record("d", K, 4)
+    assert ledger.claim("late", K) == 4
+
+
+def test_late_joiner_history_is_fixed_when_it_starts_not_per_key() -> None:
+    ledger = Ledger()
+    ledger.record("d", K, 1)
+    assert ledger.claim("late", J) is None  # "late" follows from here (after entry 1)
+    ledger.record("d", K, 2)
+    assert ledger.claim("late", K) == 1  # its latest history first, then in step
+    assert ledger.claim("late", K) == 2
+
+
+def test_former_driver_has_seen_its_own_responses_and_follows_the_new_driver() -> None:
+    ledger = Ledger()
+    ledger.record("a", K, 1)
+    ledger.record("b", K, 2)  # control moved to b, which re-fetched K
+    assert ledger.claim("a", K) == 2
+    assert ledger.claim("a", K) is None
+
+
+def test_driver_becoming_follower_again_starts_afresh() -> None:
+    ledger = Ledger()
+    ledger.claim("b", K)
+    ledger.record("a", K, 1)
+    assert ledger.claim("b", K) == 1
+    ledger.record("b", K, 2)  # b drives
+    ledger.record("a", K, 3)  # a drives again
+    assert ledger.claim("b", K) == 3
+
+
+def test_latest_and_latest_loose_name_the_fallbacks() -> None:
+    ledger = Ledger()
+    post_a = key_for("POST", "http://a.test/f", "text/plain", b"a")
+    post_b = key_for("POST", "http://a.test/f", "text/plain", b"b")
+    ledger.record("d", post_a, 1)
+    assert ledger.latest(post_b) is None
+    assert ledger.latest_loose(post_b) == 1
+    assert ledger.latest(post_a) == 1
