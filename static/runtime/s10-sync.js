@@ -10,8 +10,9 @@
  *   in the config (the URL-layer test harness) the sync parts stand down entirely;
  * - a relayed message with `n` <= the highest `n` applied is ignored, so replays after a
  *   reconnect never apply twice; messages that arrive before the DOM is parsed wait in order;
- * - `seq` counts for the life of the page (not per connection), so a message sent again after
- *   a reconnect keeps its number and the server drops the copy it already has;
+ * - `seq` counts for the life of the page (not per connection; the server keeps the last seq
+ *   it accepted per page id), so a message sent again after a reconnect keeps its number and
+ *   the server drops a copy it already has; `welcome.seq` acknowledges like an `ack`;
  * - while a received message is being applied `cbSync.applying` is non-zero: capture (s30)
  *   never sends what replaying caused;
  * - ephemeral kinds (pointer, digest) are never kept for resending: stale ones mean nothing.
@@ -134,12 +135,10 @@ function cbSyncConnect() {
   cbSync.ws = ws;
   ws.cbWelcomed = false;
   ws.onopen = () => {
-    const hello = {
+    ws.send(JSON.stringify({
       type: 'hello', page: cbSync.page, window: cbSync.win, url: cbRealHref(), last: cbSync.lastN,
       vw: window.innerWidth, vh: window.innerHeight,
-    };
-    // hello carries the highest seq already used, so the server's per-page counter agrees.
-    ws.send(JSON.stringify(Object.assign({ seq: cbSync.seq }, hello)));
+    }));
   };
   ws.onmessage = (event) => cbTry(() => cbSyncReceive(ws, event.data));
   ws.onclose = (event) => {
@@ -168,30 +167,23 @@ function cbSyncResend(ws) {
 // Messages the server itself sends (no `n`), handled as soon as they arrive.
 const CB_SYNC_SERVER = {
   ack(ws, msg) {
-    const upto = Number(msg.seq);
-    while (cbSync.unacked.length && cbSync.unacked[0][0] <= upto) cbSync.unacked.shift();
+    cbSyncAcked(Number(msg.seq));
   },
   welcome(ws, msg) {
     if (msg.you && typeof msg.you === 'object') cbSync.me = Object.assign({}, cbSync.me, msg.you);
     cbSyncPicture(msg);
-    const resumed = cbSync.lastN > 0;
+    cbSyncAcked(Number(msg.seq) || 0);
     ws.cbWelcomed = true;
     cbSync.attempts = 0;
     cbSync.status = 'connected';
     cbSyncResend(ws);
-    // A fresh page takes the state; a resumed one gets the missed messages replayed instead.
-    if (!resumed || msg.replay === false) cbSyncDeliver({ type: 'state', n: 0, state: msg.state || {}, fresh: !resumed });
-    if (typeof msg.n === 'number' && msg.n > cbSync.lastN && !resumed) cbSync.lastN = msg.n;
-    cbSyncDeliver({ type: 'welcomed', n: 0 });
-    cbSyncChanged();
-  },
-  state(ws, msg) {
-    // Sent instead of a replay when the gap is no longer in the server's buffer.
-    if (typeof msg.n === 'number' && msg.n > cbSync.lastN) cbSync.lastN = msg.n;
-    cbSyncDeliver({ type: 'state', n: 0, state: msg.state || msg, fresh: false });
-  },
-  participants(ws, msg) {
-    cbSyncPicture(msg);
+    // With a state (a fresh page, or a gap the server no longer holds) `n` is the new last;
+    // without one the missed messages follow as a replay and advance it themselves.
+    if (msg.state && typeof msg.state === 'object') {
+      if (typeof msg.n === 'number') cbSync.lastN = msg.n;
+      cbSyncDeliver({ type: 'state', state: msg.state });
+    }
+    cbSyncDeliver({ type: 'welcomed' });
     cbSyncChanged();
   },
   ended(ws, msg) {
@@ -199,9 +191,20 @@ const CB_SYNC_SERVER = {
   },
 };
 
+function cbSyncAcked(upto) {
+  while (cbSync.unacked.length && cbSync.unacked[0][0] <= upto) cbSync.unacked.shift();
+}
+
+// Numbered messages that change the picture the toolbar shows, at once (even before the DOM).
+const CB_SYNC_PICTURE = new Set(['participants', 'control']);
+
 function cbSyncPicture(msg) {
   if (Array.isArray(msg.participants)) cbSync.participants = msg.participants;
-  if (typeof msg.controller === 'string' && msg.controller) cbSync.controller = msg.controller;
+  if (typeof msg.controller === 'string' && msg.controller) {
+    if (msg.controller !== cbSync.controller) cbSync.requestedBy = '';
+    cbSync.controller = msg.controller;
+  }
+  if (msg.type === 'control' && typeof msg.requested_by === 'string') cbSync.requestedBy = msg.requested_by;
 }
 
 function cbSyncReceive(ws, data) {
@@ -216,6 +219,7 @@ function cbSyncReceive(ws, data) {
     cbSync.lastN = msg.n;
   }
   if (server) { server(ws, msg); return; }
+  if (CB_SYNC_PICTURE.has(msg.type)) { cbSyncPicture(msg); cbSyncChanged(); }
   cbSyncDeliver(msg);
 }
 
@@ -252,12 +256,6 @@ function cbSyncEnded(redirect) {
   cbSyncChanged();
 }
 
-// Control messages (relayed with `n`, or not) also change the picture the toolbar shows.
-cbSyncOn('control', (msg) => {
-  if (typeof msg.controller === 'string' && msg.controller) cbSync.controller = msg.controller;
-  cbSync.requestedBy = typeof msg.requested_by === 'string' ? msg.requested_by : '';
-  cbSyncChanged();
-});
 
 if (cbSync.on) {
   cbSyncConnect();

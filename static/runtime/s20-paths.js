@@ -12,6 +12,7 @@
  * null, never a wrong guess at another index.
  */
 const CB_UI_TAG = 'cobrowse-ui';
+const CB_MAX_STEPS = 64; // the server refuses longer paths (sessions/protocol.py)
 
 function cbInUi(node) {
   for (let n = node; n; n = n.parentNode || n.host) {
@@ -43,7 +44,8 @@ function cbNthText(node) {
   return n;
 }
 
-/** The path of an element or text node in this document, or null (head, shadow trees, UI). */
+/** The path of an element or text node in this document, or null (body itself, head,
+ *  shadow trees, the UI, paths deeper than the protocol allows). */
 function cbPathOf(node) {
   return cbTry(() => cbPathOfUnsafe(node), null);
 }
@@ -64,8 +66,8 @@ function cbPathOfUnsafe(node) {
     steps.push(el.localName + ':' + cbNthOfType(el));
     el = el.parentNode;
   }
-  if (!el) return null;
-  return steps.reverse().concat(tail);
+  const path = el ? steps.reverse().concat(tail) : [];
+  return path.length > 0 && path.length <= CB_MAX_STEPS ? path : null;
 }
 
 function cbStepParts(step) {

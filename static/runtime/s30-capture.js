@@ -77,7 +77,10 @@ function cbFieldValue(el) {
     return { selected: Array.from(el.options).flatMap((o, i) => (o.selected ? [i] : [])) };
   }
   if (el.localName === 'input' && CB_CHECKABLE.has(el.type)) return { checked: el.checked };
-  if (el.localName === 'input' || el.localName === 'textarea') return { value: el.value, sel: cbCaret(el) };
+  if (el.localName === 'input' || el.localName === 'textarea') {
+    const sel = cbCaret(el);
+    return sel ? { value: el.value, sel } : { value: el.value };
+  }
   return { value: el.innerHTML };
 }
 
@@ -141,8 +144,8 @@ function cbOnKey(e) {
   if (!cbCapturing() || !e.isTrusted || cbFromUi(e)) return;
   const el = cbTargetElement(e);
   if (cbMasked(el)) return;
-  const target = el === document.body || el === document.documentElement ? [] : cbPathOf(el);
-  if (!target) return;
+  const target = cbPathOf(el);
+  if (!target && el !== document.body && el !== document.documentElement) return;
   cbSyncSend({
     type: 'key', target, key: e.key, code: e.code, mods: cbMods(e), phase: e.type === 'keydown' ? 'down' : 'up',
   });
@@ -215,7 +218,8 @@ function cbOnMedia(e) {
   if (!(el instanceof HTMLMediaElement)) return;
   const path = cbPathOf(el);
   const action = e.type === 'seeked' ? 'seek' : e.type;
-  if (path) cbSyncSend({ type: 'media', target: path, action, time: el.currentTime });
+  const time = Number.isFinite(el.currentTime) ? el.currentTime : 0;
+  if (path) cbSyncSend({ type: 'media', target: path, action, time });
 }
 
 function cbSendSubmit(form) {
@@ -231,15 +235,17 @@ function cbOnSubmit(e) {
   setTimeout(() => { if (!e.defaultPrevented) cbSendSubmit(form); }, 0);
 }
 
-cbPatchMethod(HTMLFormElement.prototype, 'submit', function (args) {
-  if (cbCapturing()) cbSendSubmit(this);
-  return args;
-});
+if (cbSync.on) {
+  cbPatchMethod(HTMLFormElement.prototype, 'submit', function (args) {
+    if (cbCapturing()) cbSendSubmit(this);
+    return args;
+  });
+}
 
 // -- navigation -------------------------------------------------------------------------------
 
 function cbSendNav(kind) {
-  if (cbCapturing()) cbSyncSend({ type: 'nav', url: cbRealHref(), kind, window: cbSync.win });
+  if (cbCapturing()) cbSyncSend({ type: 'nav', url: cbRealHref(), kind });
 }
 
 function cbLoadKind() {
@@ -247,7 +253,7 @@ function cbLoadKind() {
   return (entry && CB_NAV_KIND[entry.type]) || 'load';
 }
 
-for (const [name, kind] of [['pushState', 'push'], ['replaceState', 'replace']]) {
+for (const [name, kind] of cbSync.on ? [['pushState', 'push'], ['replaceState', 'replace']] : []) {
   cbPatchMethod(History.prototype, name, null, (result) => {
     cbSendNav(kind);
     return result;

@@ -25,6 +25,7 @@ function cbFire(el, type) {
   el.dispatchEvent(new Event(type, { bubbles: true, cancelable: type !== 'input' && type !== 'change' }));
 }
 
+// The server sends window-scoped kinds only to the sender's window; this guards the rest.
 function cbForMe(msg) {
   return msg.window === undefined || msg.window === null || msg.window === cbSync.win;
 }
