@@ -81,7 +81,8 @@ class Cobrowse:
         target = f"http://127.0.0.1:{self.port}{parts.path or '/'}"
         if parts.query:
             target += "?" + parts.query
-        sent = {"Host": parts.netloc, **(headers or {})}
+        # identity unless asked: the client does not decompress, so bodies read as the proxy sent them.
+        sent = {"Host": parts.netloc, "Accept-Encoding": "identity", **(headers or {})}
         jar = self.cookies if cookies is None else cookies
         if jar:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())

@@ -43,7 +43,8 @@ class World:
 
 async def serve_app(app: web.Application, host: str = "127.0.0.1") -> tuple[web.AppRunner, int]:
     """Run ``app`` on an ephemeral loopback port; the caller cleans the runner up."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    # Header lines up to 64 KiB: the bad-input tests send a full cookie jar in one Cookie header.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, max_field_size=64 * 1024)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
