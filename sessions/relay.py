@@ -221,7 +221,7 @@ class Relay:
         page.last_seq = message.seq
         page.unacked += 1
         outcome = self._dispatch(conn, page, message, now)
-        if page.unacked >= self.limits.ack_every or message.type in _ACK_NOW:
+        if not outcome.end and (page.unacked >= self.limits.ack_every or message.type in _ACK_NOW):
             page.unacked = 0
             ack = Send((conn_id,), {"type": "ack", "seq": page.last_seq})
             outcome = Outcome((*outcome.sends, ack), outcome.closes, outcome.controller, outcome.end)

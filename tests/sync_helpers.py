@@ -77,7 +77,7 @@ async def connect(server: Cobrowse, created: dict[str, Any], party: Party | None
     return ws
 
 
-async def send(ws: aiohttp.ClientWebSocketResponse, party: Party, kind: str, **fields: Any) -> int:
+async def send(ws: aiohttp.ClientWebSocketResponse, party: Party, kind: str, /, **fields: Any) -> int:
     party.seq += 1
     await ws.send_str(json.dumps({"type": kind, "seq": party.seq, **fields}))
     return party.seq
