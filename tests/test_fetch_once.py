@@ -21,9 +21,12 @@ from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse
 from world.server import serve_app
 
-from proxy.keys import SERVICE, STORE
+from proxy.app import drop_ended_responses
+from proxy.keys import RESPONSES, SERVICE, STORE
 from sessions.ids import new_participant_id
+from sessions.matching import key_for
 from sessions.model import Participant, Session
+from sessions.responses import Head, ResponseLimits, ResponseStore
 
 TARGET = "target.test"
 BIG = bytes(range(256)) * (4 * 1024 * 4)  # 4 MiB
@@ -46,6 +49,7 @@ class Target:
         app.router.add_get("/big", self.big)
         app.router.add_get("/img/{name}", self.image)
         app.router.add_get("/ws", self.ws)
+        app.router.add_get("/broken", self.broken)
         return app
 
     def count(self, request: web.Request) -> int:
@@ -86,6 +90,12 @@ class Target:
             await response.write(BIG[start:start + 256 * 1024])
             await asyncio.sleep(0.01)
         return response
+
+    async def broken(self, request: web.Request) -> web.Response:
+        self.count(request)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
 
     async def ws(self, request: web.Request) -> web.WebSocketResponse:
         self.count(request)
@@ -355,3 +365,104 @@ async def test_websocket_follower_first_waits_for_the_drivers_socket(party: Part
         finally:
             await follower.close()
     assert party.target.hits["GET /ws"] == 1
+
+
+async def test_driver_upstream_failure_is_shared_with_follower_without_a_second_try(party: Party) -> None:
+    status, _ = await party.get(party.leader, "/broken")
+    assert status == 502
+    driver_hits = party.target.hits["GET /broken"]  # the client may retry a dropped keep-alive once
+    status, body = await party.get(party.follower, "/broken")
+    assert status == 502 and b"got an error instead of the site" in body
+    assert party.target.hits["GET /broken"] == driver_hits
+
+
+async def test_ended_session_drops_its_response_store(party: Party) -> None:
+    await party.get(party.leader, "/page")
+    app = party.server.runner.app
+    assert party.sid in app[RESPONSES].session_ids()
+    reply = await party.server.api("DELETE", f"/api/v1/sessions/{party.sid}")
+    assert reply.status in (200, 204)
+    await drop_ended_responses(app)
+    assert party.sid not in app[RESPONSES].session_ids()
+
+
+# -- the response store on its own ----------------------------------------------------------------
+
+def _head(content_type: str = "image/png", **extra: str) -> Head:
+    return Head(200, "OK", (("Content-Type", content_type), *extra.items()), "http://a.test/")
+
+
+async def test_store_evicts_oldest_bodies_over_budget_but_never_the_latest_document() -> None:
+    store = ResponseStore(ResponseLimits(max_response=100, budget=250))
+    document = store.begin("d", key_for("GET", "http://a.test/"), _head("text/html"), raw=False, document=True)
+    store.append(document, b"d" * 100)
+    store.finish(document)
+    older = store.begin("d", key_for("GET", "http://a.test/1"), _head(), raw=True)
+    store.append(older, b"1" * 100)
+    store.finish(older)
+    newer = store.begin("d", key_for("GET", "http://a.test/2"), _head(), raw=True)
+    store.append(newer, b"2" * 100)
+    store.finish(newer)
+    assert store.held_bytes <= 250
+    assert older.evicted and not older.servable
+    assert document.servable and newer.servable
+
+
+async def test_store_marks_body_over_cap_too_large_and_holds_none_of_it() -> None:
+    store = ResponseStore(ResponseLimits(max_response=10, budget=100))
+    entry = store.begin("d", key_for("GET", "http://a.test/big"), _head(), raw=True)
+    store.append(entry, b"x" * 8)
+    store.append(entry, b"x" * 8)
+    store.finish(entry)
+    assert entry.too_large and not entry.servable
+    assert store.held_bytes == 0
+
+
+async def test_store_serves_used_up_cacheable_response_at_once() -> None:
+    store = ResponseStore()
+    key = key_for("GET", "http://a.test/logo.png")
+    assert await store.match("f", key, 0) is None  # f follows from here on
+    entry = store.begin("d", key, _head(**{"Cache-Control": "max-age=3600"}), raw=True)
+    store.finish(entry)
+    assert await store.match("f", key, 0) is entry
+    # Used up, but the driver's browser would reuse its copy: no wait (a huge wait would hang here).
+    assert await asyncio.wait_for(store.match("f", key, 3600), 5) is entry
+
+
+async def test_store_follower_reads_raw_body_while_driver_copy_arrives() -> None:
+    store = ResponseStore()
+    key = key_for("GET", "http://a.test/file")
+    entry = store.begin("d", key, _head(), raw=True)
+    store.append(entry, b"one ")
+    matched = await store.match("f", key, 1)
+    assert matched is entry
+    got: list[bytes] = []
+
+    async def read() -> None:
+        async for chunk in store.stream(entry):
+            got.append(chunk)
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0)
+    store.append(entry, b"two")
+    store.finish(entry)
+    await asyncio.wait_for(reader, 5)
+    assert b"".join(got) == b"one two"
+
+
+async def test_closing_store_wakes_waiting_followers_with_nothing() -> None:
+    store = ResponseStore()
+    waiting = asyncio.ensure_future(store.match("f", key_for("GET", "http://a.test/never"), 3600))
+    await asyncio.sleep(0)
+    store.close()
+    assert await asyncio.wait_for(waiting, 5) is None
+
+
+async def test_store_bounds_the_number_of_waiting_followers() -> None:
+    store = ResponseStore(ResponseLimits(max_waiters=1))
+    key = key_for("GET", "http://a.test/never")
+    first = asyncio.ensure_future(store.match("f", key, 3600))
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(store.match("g", key, 3600), 5) is None  # refused, not queued
+    store.close()
+    await first
