@@ -9,7 +9,7 @@ What it keeps:
 - connections (one per participant page and window), each greeted by ``hello`` first;
 - per page, the last accepted ``seq`` (duplicates after a resend are dropped, acks are cumulative);
 - the controller and the leader's authority over it;
-- the shared state a late joiner catches up from: URL per window, form values, scroll, storage;
+- the shared state a late joiner catches up from (``sessions.syncstate``), fed with accepted input;
 - a replay buffer of numbered messages (``n``), bounded by count and age, for reconnects;
 - the controller's latest page digest per URL, to tell a drifting follower to reload;
 - counters: relayed, duplicates, drift, and input dropped per participant.
@@ -29,11 +29,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, INPUT_TYPES, Inbound, path_key
+from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, INPUT_TYPES, Inbound
+from sessions.syncstate import STATE_TYPES, SharedState, StateLimits
 
 Message = Mapping[str, Any]
-# Form fields an ``input`` message sets, kept for late joiners.
-_FORM_FIELDS = ("value", "checked", "selected", "sel")
 # Messages that deserve an immediate ack: the client waits on their effect.
 _ACK_NOW = frozenset({"control", "end", "nav", "submit"})
 
@@ -76,13 +75,9 @@ class Limits:
     ack_every: int = 16
     max_pages: int = 1000
     page_memory_seconds: float = 600.0
-    max_forms: int = 2000
-    max_scrolls: int = 500
-    max_storage_keys: int = 1000
-    max_storage_origins: int = 50
-    max_windows: int = 50
     max_digest_urls: int = 64
     drift_after: int = 2
+    state: StateLimits = field(default_factory=StateLimits)
 
 
 @dataclass(slots=True)
@@ -112,18 +107,6 @@ class _Buffered:
     message: Message
 
 
-@dataclass(slots=True)
-class _State:
-    windows: dict[str, str] = field(default_factory=dict)
-    scroll: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
-    forms: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
-    storage: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
-
-
-def _without_fragment(url: str) -> str:
-    return url.split("#", 1)[0]
-
-
 class Relay:
     def __init__(self, session_id: str, leader_id: str, controller: str, initial_url: str = "",
                  end_redirect: str = "", limits: Limits | None = None) -> None:
@@ -138,7 +121,7 @@ class Relay:
         self._conns: dict[str, _Conn] = {}
         self._pages: OrderedDict[tuple[str, str], _Page] = OrderedDict()
         self._buffer: deque[_Buffered] = deque()
-        self._state = _State(windows={"main": initial_url} if initial_url else {})
+        self._state = SharedState(self.limits.state, {"main": initial_url} if initial_url else {})
         self._digests: OrderedDict[str, str] = OrderedDict()
         self.relayed = 0
         self.duplicates = 0
@@ -150,18 +133,14 @@ class Relay:
     @property
     def current_url(self) -> str:
         """The controller's main-window real URL ("" if unknown)."""
-        return self._state.windows.get("main", "")
+        return self._state.current_url
 
     def counters(self) -> dict[str, Any]:
         return {"relayed": self.relayed, "duplicates": self.duplicates, "drift": self.drifts,
                 "dropped": dict(self.dropped), "connections": len(self._conns), "n": self.n}
 
     def snapshot(self) -> dict[str, Any]:
-        state = self._state
-        return {"url": self.current_url, "windows": dict(state.windows), "scroll": dict(state.scroll),
-                "forms": dict(state.forms),
-                "storage": {o: {a: dict(kv) for a, kv in areas.items()} for o, areas in state.storage.items()},
-                "controller": self.controller}
+        return self._state.snapshot(self.controller)
 
     # ---- events
 
@@ -235,7 +214,8 @@ class Relay:
             if sender != self.controller:
                 self.dropped[sender] = self.dropped.get(sender, 0) + 1
                 return NOTHING
-            self._apply(conn, message)
+            if message.type in STATE_TYPES:
+                self._state.apply(message.type, message.fields, conn.window, conn.origin)
             scope = None if message.type == "window" else conn.window
             return self._numbered(message.type, message.fields, sender, scope, now)
         if message.type == "pointer":
@@ -262,7 +242,7 @@ class Relay:
         self._pages[conn.page] = page
         self._forget_pages(now)
         if member.id == self.controller and fields.get("url"):
-            self._set_window_url(conn.window, str(fields["url"]))
+            self._state.set_window_url(conn.window, str(fields["url"]))
         sends: list[Send] = []
         joined = sum(1 for c in self._conns.values() if c.member.id == member.id and c.page is not None) == 1
         if joined:
@@ -323,52 +303,6 @@ class Relay:
         return Outcome(sends=(Send((conn.id,), {"type": "drift", "url": url}),))
 
     # ---- shared state
-
-    def _apply(self, conn: _Conn, message: Inbound) -> None:
-        fields = message.fields
-        limits = self.limits
-        state = self._state
-        if message.type == "nav":
-            self._set_window_url(conn.window, str(fields["url"]))
-        elif message.type == "window":
-            window = str(fields["window"])
-            if fields["action"] == "close":
-                state.windows.pop(window, None)
-            elif window in state.windows or len(state.windows) < limits.max_windows:
-                state.windows[window] = str(fields.get("url") or "")
-        elif message.type == "storage":
-            self._apply_storage(conn.origin, fields)
-        elif conn.window != "main":
-            return  # scroll and form snapshots describe the main window only
-        elif message.type == "scroll":
-            _put(state.scroll, path_key(fields.get("target")),
-                 {k: fields.get(k) for k in ("x", "y", "anchor")}, limits.max_scrolls)
-        elif message.type == "input":
-            _put(state.forms, path_key(fields["target"]),
-                 {k: fields[k] for k in _FORM_FIELDS if k in fields}, limits.max_forms)
-
-    def _set_window_url(self, window: str, url: str) -> None:
-        state = self._state
-        previous = state.windows.get(window)
-        if window not in state.windows and len(state.windows) >= self.limits.max_windows:
-            return
-        state.windows[window] = url
-        if window == "main" and previous is not None and _without_fragment(previous) != _without_fragment(url):
-            state.scroll.clear()
-            state.forms.clear()
-
-    def _apply_storage(self, origin: str, fields: Mapping[str, Any]) -> None:
-        storage = self._state.storage
-        if origin not in storage and len(storage) >= self.limits.max_storage_origins:
-            return
-        area = storage.setdefault(origin, {}).setdefault(str(fields["area"]), {})
-        key, value = fields.get("key"), fields.get("value")
-        if key is None:
-            area.clear()
-        elif value is None:
-            area.pop(key, None)
-        elif key in area or len(area) < self.limits.max_storage_keys:
-            area[key] = value
 
     # ---- numbering, buffering, fan-out
 
@@ -432,9 +366,3 @@ class Relay:
     def _refuse(self, participant_id: str) -> None:
         self.dropped[participant_id] = self.dropped.get(participant_id, 0) + 1
 
-
-def _put(table: OrderedDict[str, dict[str, Any]], key: str, value: dict[str, Any], cap: int) -> None:
-    table.pop(key, None)
-    table[key] = value
-    while len(table) > cap:
-        table.popitem(last=False)
