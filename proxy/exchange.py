@@ -116,8 +116,10 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
 
 
 def is_driver(visit: Visit) -> bool:
-    """The participant in control drives (the leader when no one was named)."""
-    return (visit.session.controller or visit.session.leader_id) == visit.participant.id
+    """The participant in control drives (the leader when no one valid is named)."""
+    session = visit.session
+    controller = session.controller if session.active_participant(session.controller) else session.leader_id
+    return controller == visit.participant.id
 
 
 @dataclass(frozen=True, slots=True)

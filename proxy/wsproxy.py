@@ -21,6 +21,7 @@ import time
 import aiohttp
 from aiohttp import web
 
+from proxy.exchange import is_driver
 from proxy.keys import CONFIG, RESPONSES, STORE, UPSTREAM
 from proxy.pages import error_page
 from proxy.upstream_errors import refusal_for
@@ -34,14 +35,10 @@ _HANDSHAKE_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-version", "s
                                 "sec-websocket-protocol", "upgrade", "connection"})
 
 
-def _is_driver(visit: Visit) -> bool:
-    return (visit.session.controller or visit.session.leader_id) == visit.participant.id
-
-
 async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
     config = request.app[CONFIG]
     responses = request.app[RESPONSES].for_session(visit.session.id)
-    if not _is_driver(visit):
+    if not is_driver(visit):
         return await follow(request, visit, responses)
     ws_url = "ws" + visit.real_url[4:] if visit.real_url.startswith("http") else visit.real_url
     ctx = RequestContext(url=visit.real_url, space=visit.space, method="GET")

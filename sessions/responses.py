@@ -191,6 +191,7 @@ class ResponseStore:
         self.limits = limits or ResponseLimits()
         self.ledger = Ledger()
         self._entries: dict[int, Entry] = {}
+        self._holding: dict[int, Entry] = {}  # entries whose bodies count in ``_held``, oldest first
         self._next_id = 1
         self._held = 0
         self._waiters = 0
@@ -225,15 +226,16 @@ class ResponseStore:
         return entry
 
     def append(self, entry: Entry, chunk: bytes) -> None:
-        if entry.too_large or entry.complete or not chunk:
+        if entry.too_large or entry.complete or entry.evicted or not chunk:
             return
         if entry.size + len(chunk) > self.limits.max_response:
-            self._held -= entry.size
-            entry.chunks, entry.size, entry.too_large = [], 0, True
+            self._release(entry)
+            entry.too_large = True
         else:
             entry.chunks.append(chunk)
             entry.size += len(chunk)
             self._held += len(chunk)
+            self._holding[entry.id] = entry
             self._evict_over_budget()
         self._notify()
 
@@ -244,8 +246,8 @@ class ResponseStore:
 
     def fail(self, entry: Entry, failure: Failure) -> None:
         """The driver's body broke off: readers stop, later followers get ``failure``."""
-        self._held -= entry.size
-        entry.chunks, entry.size, entry.failure, entry.complete = [], 0, failure, True
+        self._release(entry)
+        entry.failure, entry.complete = failure, True
         self._notify()
 
     # -- the followers' side -----------------------------------------------------------------
@@ -340,9 +342,9 @@ class ResponseStore:
             for channel in channels:
                 channel.close()
         self._channels.clear()
-        for entry in self._entries.values():
-            entry.chunks, entry.evicted = [], True
-        self._held = 0
+        for entry in list(self._holding.values()):
+            self._release(entry)
+            entry.evicted = True
         self._notify()
 
     def _latest(self, key: RequestKey) -> Entry | None:
@@ -361,20 +363,26 @@ class ResponseStore:
             async with asyncio.timeout(within):
                 await self._changed.wait()
 
+    def _release(self, entry: Entry) -> None:
+        """Drop a body from memory (readers already streaming it keep their own reference)."""
+        self._held -= entry.size
+        entry.chunks, entry.size = [], 0
+        self._holding.pop(entry.id, None)
+
     def _evict_over_budget(self) -> None:
         if self._held <= self.limits.budget:
             return
-        latest_document = max((e.id for e in self._entries.values() if e.document and e.chunks), default=0)
-        for entry in list(self._entries.values()):
+        latest_document = max((e.id for e in self._holding.values() if e.document), default=0)
+        for entry in list(self._holding.values()):
             if self._held <= self.limits.budget:
                 return
-            if entry.complete and entry.chunks and entry.id != latest_document:
-                self._held -= entry.size
-                entry.chunks, entry.evicted = [], True
+            if entry.complete and entry.id != latest_document:
+                self._release(entry)
+                entry.evicted = True
 
     def _forget(self, entry: Entry) -> None:
-        self._held -= entry.size
-        entry.chunks, entry.evicted = [], True
+        self._release(entry)
+        entry.evicted = True
         del self._entries[entry.id]
 
 
