@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from rewriter.origins import (
     DEFAULT_PORTS,
@@ -90,14 +90,13 @@ class ProxySpace:
         if scheme not in WEB_SCHEMES:
             return url
         try:
-            parts = urlsplit(stripped)
             origin = Origin.parse(stripped)
         except ValueError:
             return url
         if self.is_proxy_host(origin.host):
             return url
         proxy_scheme = self.scheme if scheme in ("http", "https") else _WS_SCHEME[self.scheme]
-        return urlunsplit((proxy_scheme, self.netloc_for(origin), parts.path, parts.query, parts.fragment))
+        return f"{proxy_scheme}://{self.netloc_for(origin)}{_after_authority(stripped)}"
 
     def from_proxy(self, url: str) -> str:
         """Map a proxy URL of this session back to the real URL; other URLs are unchanged."""
@@ -111,11 +110,19 @@ class ProxySpace:
         if origin is None:
             return url
         scheme = origin.scheme if parts.scheme in ("http", "https") else _WS_SCHEME[origin.scheme]
-        return urlunsplit((scheme, origin.netloc, parts.path, parts.query, parts.fragment))
+        return f"{scheme}://{origin.netloc}{_after_authority(url.strip(_ASCII_WS))}"
 
     def is_proxy_host(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         return host == self.domain or host.endswith("." + self.domain)
+
+
+def _after_authority(url: str) -> str:
+    """Path, query and fragment exactly as written (empty "?" and "#" kept)."""
+    start = url.find("//")
+    start = start + 2 if start >= 0 else 0
+    ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
+    return url[min(ends):] if ends else ""
 
 
 def _normalise(url: str) -> str:
