@@ -58,6 +58,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                        help="send requests for HOST:PORT to IP:PORT (like curl --resolve; repeatable)")
     serve.add_argument("--timeout", type=float, default=60.0,
                        help="total deadline in seconds for a target's answer (default 60)")
+    serve.add_argument("--max-followers", type=int, default=10,
+                       help="how many visitors may join one session (default 10)")
     serve.add_argument("--demo", action="store_true",
                        help="also start the bundled offline demo sites and print a link to them (their loopback "
                             "address is then allowed as a target even when private targets are refused)")
@@ -90,7 +92,8 @@ def config_from(args: argparse.Namespace) -> Config:
                       secret_key=secret, public_scheme=public_scheme, public_port=public_port,
                       allow_private=args.allow_private, allowed_networks=tuple(args.allow_network),
                       allow_domains=tuple(args.allow_domain), deny_domains=tuple(args.deny_domain),
-                      resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout)
+                      resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout,
+                      max_followers=args.max_followers)
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from proxy.config import Config
+from proxy.ending import end_session
 from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
 from proxy.visit import space_for
@@ -152,14 +153,12 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/sessions/{sid}")
-async def end_session(request: web.Request) -> web.Response:
+async def delete_session(request: web.Request) -> web.Response:
     session = await _session_or_error(request)
     if isinstance(session, web.Response):
         return session
     now = time.time()
-    ended = await request.app[SERVICE].end(session.id, now)
-    await request.app[STORE].drop_jar(session.id)
-    request.app[SYNC].end(session.id)  # every sync socket gets "ended" and closes with 4000
+    ended = await end_session(request.app, session.id, now, by="api")
     assert ended is not None
     return web.json_response(_describe(request.app[CONFIG], ended, now))
 

@@ -13,7 +13,7 @@ from sessions.service import SessionService
 from sessions.store import SessionStore
 
 CONFIG = web.AppKey("config", Config)
-STORE = web.AppKey("store", SessionStore)  # type: ignore[type-abstract]
+STORE = web.AppKey("store", SessionStore)
 SERVICE = web.AppKey("service", SessionService)
 UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)

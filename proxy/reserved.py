@@ -51,10 +51,10 @@ async def cookie(request: web.Request, visit: Visit) -> web.StreamResponse:
     store = request.app[STORE]
     now = time.time()
     if request.method == "GET":
-        url = _document_url(visit, request.query.get("url"))
-        if isinstance(url, web.Response):
-            return url
-        text = await store.with_jar(visit.session.id, lambda jar: jar.document_cookie(url, now))
+        page = _document_url(visit, request.query.get("url"))
+        if isinstance(page, web.Response):
+            return page
+        text = await store.with_jar(visit.session.id, lambda jar: jar.document_cookie(page, now))
         return _no_store(text)
     if request.method != "POST":
         return web.Response(status=405, text="GET or POST only")

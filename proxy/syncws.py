@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from proxy.keys import CONFIG, SERVICE, STORE, SYNC
+from proxy.ending import end_session
+from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
 from proxy.synchub import CloseFrame, Outbox, Room, SyncHub
 from proxy.visit import Visit
@@ -136,10 +137,7 @@ async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None
         await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
         log.info("sync.control session=%s controller=%s", sid, relay.controller)
     if outcome.end:
-        await request.app[SERVICE].end(sid, time.time())
-        await request.app[STORE].drop_jar(sid)
-        request.app[SYNC].end(sid)
-        log.info("sync.ended session=%s by=leader", sid)
+        await end_session(request.app, sid, time.time(), by="leader")
 
 
 async def _write(ws: web.WebSocketResponse, outbox: Outbox) -> None:
