@@ -6,7 +6,7 @@
  * selection, keys, media play/pause/seek and form submission. The pointer is sent by everyone
  * (it is shown, not replayed). Storage and windows are captured in part s60.
  * Invariants: only trusted events are captured (what page scripts synthesise, the page does
- * again on every participant by itself); nothing is sent while a replay is being applied
+ * again on every participant by itself), except field values, which are idempotent state; nothing is sent while a replay is being applied
  * (cbCapturing() is false then) nor by anyone not in control; events from the toolbar never
  * leave it; masked fields (passwords, [data-cb-mask], .cb-mask) send neither value nor keys;
  * continuous streams (scroll, pointer, selection) are coalesced to one message per interval.
@@ -97,8 +97,10 @@ function cbSendField(el) {
   cbSyncSend(Object.assign({ type: 'input', target: path }, fields));
 }
 
+// Field values are state, not actions: replaying one the follower already has changes
+// nothing (s40 skips equal values), so scripted changes (widgets, autofill) are sent too.
 function cbOnInput(e) {
-  if (!cbCapturing() || !e.isTrusted || cbFromUi(e)) return;
+  if (!cbCapturing() || cbFromUi(e)) return;
   cbSendField(cbFieldOf(cbTargetElement(e)));
 }
 
