@@ -73,18 +73,33 @@ def _names(names: Iterable[str]) -> str:
     return body + "?" if optional else body
 
 
-# Tags Python must see: those with URL attributes, raw-text ones.
-_TAG_NAMES = _names(set(TAG_RULES) | RAW_TEXT)
-# Attributes that can matter on any tag, and all that can matter on some tag.
-_HINT_ATTRS = _names(GLOBAL_ATTRS)
+# Tags Python must always see: raw-text ones (their end is found in Python), <meta>, <base>.
+_SPECIAL_TAGS = _names(RAW_TEXT | {"meta", "base"})
+# Every attribute some table names, and those that hold one URL (the rest are lists, CSS...).
 _URL_ATTRS = _names({a for rules in TAG_RULES.values() for a in rules})
+_SINGLE_URL_ATTRS = _names({a for rules in TAG_RULES.values() for a, k in rules.items() if k is Kind.URL})
 # One attribute as the tokenizer reads it: a name (may start with "="), then maybe a value.
 _ONE_ATTR = rf"""[^{_WS}/>][^{_WS}/>=]*+(?:{_S}*+={_S}*+(?:"[^"]*+"|'[^']*+'|[^{_WS}>]*+))?"""
 # Attribute text of a start tag: runs to the first ">" outside a quoted value.
 _ATTRS = rf"(?:[{_WS}/]++|{_ONE_ATTR})*+"
-# A start tag Python need not see: another name, and no attribute named in _HINT_ATTRS.
-_BORING_TAG = rf"""<(?!{_TAG_NAMES}[{_WS}/>])[a-zA-Z][^{_WS}/>]*+
-    (?:[{_WS}/]++|(?!{_HINT_ATTRS}{_NAME_END}){_ONE_ATTR})*+(?:>|\Z)"""
+
+
+def _kept_url(end: str) -> str:
+    """A URL value ProxySpace.to_proxy surely leaves as it is, up to ``end`` (a character
+    class): no entity, backslash, tab or newline, no leading space, not "//", no scheme."""
+    head = rf"""(?:[^\x00-\x20a-zA-Z/\\&{end}]|/(?![/\\])|[a-zA-Z][^\x00-\x20:/?#\\&{end}]*+(?=[/?#{end}]))"""
+    return rf"""(?:{head}[^\\&\t\n\r{end}]*+)?"""
+
+
+_KEPT_UNQUOTED = _kept_url(">\"'" + _WS)  # quotes excluded: after "=" they open a quoted value
+_KEPT_VALUE = rf"""{_S}*+={_S}*+(?:"{_kept_url('"')}"|'{_kept_url("'")}'|{_KEPT_UNQUOTED}(?![^{_WS}>]))"""
+# A start tag Python need not see: not special, and every attribute a table names is a
+# single-URL one whose value is relative (or absent). Most <a>, <img>, <link> are.
+_BORING_TAG = rf"""<(?!{_SPECIAL_TAGS}[{_WS}/>])[a-zA-Z][^{_WS}/>]*+
+    (?:[{_WS}/]++
+      |(?!{_URL_ATTRS}{_NAME_END}){_ONE_ATTR}
+      |{_SINGLE_URL_ATTRS}{_NAME_END}(?:{_KEPT_VALUE}|(?!{_S}*+=))
+    )*+(?:>|\Z)"""
 _COMMENT = r"<!--(?:-?>|.*?(?:--!?>|\Z))"
 _DECLARATION = r"<[!?][^>]*+>?"  # doctype, CDATA in HTML, XML declaration, bogus comment
 # Each match: a run the browser reads as text, comments or tags without URLs (skipped in
@@ -109,7 +124,11 @@ _RAW_END = {name: re.compile(rf"</{name}[{_WS}/>]", re.I) for name in RAW_TEXT}
 # A CSS value needs the CSS rewriter only if it may hold a URL (escapes can spell url).
 _CSS_HINT = re.compile(r"url|image-set|@import|\\", re.I)
 _IMPORTMAP = re.compile(rf"""type[{_WS}]*+=[{_WS}]*+["']?[{_WS}]*+importmap""", re.I)
-_PLAIN_URL = re.compile(r"((?:[hH][tT][tT][pP][sS]?:)?//[a-zA-Z0-9.-]++(?::[0-9]{1,5})?)([/?#][^\x00-\x20\\]*+)?\Z")
+_PLAIN_URL = re.compile(r"(?:[hH][tT][tT][pP][sS]?:)?//[a-zA-Z0-9.-]++(?::[0-9]{1,5})?(?=[/?#]|\Z)")
+# Surely relative (no scheme, not "//" even after the tab and backslash clean-up URL
+# parsers do): ProxySpace.to_proxy would return it as it is.
+_RELATIVE = re.compile(r"[^\x00-\x20a-zA-Z/\\]|/(?![/\\\x00-\x20])|[a-zA-Z][^\x00-\x20:/?#\\]*+(?:[/?#]|\Z)")
+_is_relative = _RELATIVE.match
 _NON_SPACE = re.compile(rf"[^{_WS}]++")
 _NEEDS_QUOTES = re.compile(rf"""[{_WS}"'=<>`]""")
 _CONTENT_CHARSET = re.compile(r"(charset[\t\n\f\r ]*+=[\t\n\f\r ]*+)[^\t\n\f\r ;\"']*+", re.I)
@@ -150,15 +169,19 @@ class _Rewriter:
         self.base_seen = False
 
     def url(self, value: str) -> str:
-        # Most URLs are plain "scheme://host/rest": the space maps their origin once per
-        # document and the rest is appended, as ProxySpace.to_proxy would (it keeps paths).
+        if _is_relative(value):
+            return value  # relative URLs work unchanged on the proxy host
+        # Most URLs start "scheme://host[:port]" then "/", "?", "#" or nothing: the space maps
+        # that origin once per document and the rest is kept as is. A browser reads the rest
+        # the same whether or not to_proxy would have tidied it (tabs, backslashes), and
+        # nothing in it can change the origin.
         plain = _PLAIN_URL.match(value)
-        key = plain.group(1) if plain else value
+        key = plain.group() if plain else value
         mapped = self.cache.get(key)
         if mapped is None:
             mapped = self.space.to_proxy(key + "/", self.base)[:-1] if plain else self.space.to_proxy(value, self.base)
             self.cache[key] = mapped
-        return mapped + (plain.group(2) or "") if plain else mapped
+        return mapped + value[len(key) :] if plain else mapped
 
     def run(self, text: str) -> str:
         edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in order
@@ -210,7 +233,7 @@ class _Rewriter:
         if equiv in DROPPED_HTTP_EQUIV:
             return True
         for a in _ATTR.finditer(attrs):
-            aname = a.group(1)
+            aname, double, single, bare = a.groups()
             if aname is None:
                 break
             kind = rules.get(aname.lower())
@@ -219,11 +242,17 @@ class _Rewriter:
             if kind is Kind.DROP:
                 edits.append((offset + a.start(1), offset + a.end(), ""))
                 continue
-            group = 2 if a.group(2) is not None else 3 if a.group(3) is not None else 4
-            raw = a.group(group)
-            if raw is None:
+            if double is not None:
+                group, raw = 2, double
+            elif single is not None:
+                group, raw = 3, single
+            elif bare is not None:
+                group, raw = 4, bare
+            else:
                 continue  # attribute without a value
             value = _entities.unescape(raw) if "&" in raw else raw
+            if kind is Kind.URL and _is_relative(value) and lname != "base":
+                continue  # the common case, kept out of the calls below
             if lname == "base" and kind is Kind.URL and not self.base_seen:
                 new: str | None = self.url(value)  # against the document URL, then rebases
                 self.base_seen = True
