@@ -9,14 +9,15 @@ each with the real Host header.
 from __future__ import annotations
 
 from playwright.async_api import Browser, Page
-from world import BROWSER_EXTRAS, SITE_A_INDEX_PATHS, World
+from world import BROWSER_EXTRAS, JS_URLS_PATHS, SITE_A_INDEX_PATHS, World
 from world.browser import RequestRecorder, wait_checks
 from world.harness import DOMAIN, Cobrowse
-from world.site_a import PASSWORD, SITE_A_CHECKS, USER
+from world.site_a import JS_URL_CHECKS, PASSWORD, SITE_A_CHECKS, USER
 from world.site_b import SITE_B_CHECKS
 
 ALL_OK_A = dict.fromkeys(SITE_A_CHECKS, "ok")
 ALL_OK_B = dict.fromkeys(SITE_B_CHECKS, "ok")
+ALL_OK_JS = dict.fromkeys(JS_URL_CHECKS, "ok")
 
 
 def assert_paths_exact(world: World, expected: dict[str, frozenset[str]]) -> None:
@@ -52,6 +53,15 @@ async def test_world_login_link_refresh_and_samesite_work_directly(direct_browse
     await page.goto("http://site-a.test/refresh")
     await page.wait_for_url("http://site-b.test/refreshed")
     assert await page.text_content("#refreshed") == "ok"
+
+
+async def test_world_js_built_urls_work_directly(direct_browser: Browser, world: World) -> None:
+    page = await direct_browser.new_page()
+    await page.goto("http://site-a.test/js-urls")
+    assert await wait_checks(page, JS_URL_CHECKS) == ALL_OK_JS
+    assert_paths_exact(world, JS_URLS_PATHS)
+    await page.click("#js-nav")
+    await page.wait_for_url("http://site-b.test/?from=js")
 
 
 async def login(page: Page) -> None:
@@ -142,3 +152,16 @@ async def test_iframe_from_site_b_is_served_from_its_own_proxy_origin(
     assert (await wait_checks(page, ("iframe",)))["iframe"] == "ok"
     frame_urls = [f.url for f in page.frames if f is not page.main_frame]
     assert frame_urls == [cobrowse.proxy_url(session_id, "site-b.test", "/frame")]
+
+
+async def test_urls_built_by_page_scripts_and_read_backs_work_through_proxy(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/js-urls")
+    assert await wait_checks(page, JS_URL_CHECKS) == ALL_OK_JS
+    assert_paths_exact(world, JS_URLS_PATHS)
+    # location.href = '<real absolute URL>' lands on the proxy URL, not the real web.
+    await page.click("#js-nav")
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/?from=js"))
+    assert recorder.outside(DOMAIN) == []
+    assert_all_hits_came_through_proxy(world)

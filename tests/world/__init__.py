@@ -44,11 +44,18 @@ SITE_A_INDEX_PATHS: dict[str, frozenset[str]] = {
     "api.site-a.test": frozenset({"/cookies"}),
 }
 
+JS_URLS_PATHS: dict[str, frozenset[str]] = {
+    "site-a.test": frozenset({"/js-urls"}),
+    "cdn.test": frozenset({"/dyn.js", "/img/attr.png", "/img/inner.png"}),
+    "api.test": frozenset({"/data.json"}),
+}
+
 # Paths a browser may fetch on its own; never a sign of a leak.
 BROWSER_EXTRAS = frozenset({"/favicon.ico"})
 
 __all__ = [
     "BROWSER_EXTRAS",
+    "JS_URLS_PATHS",
     "SITE_A_INDEX_PATHS",
     "WORLD_APPS",
     "AppFactory",

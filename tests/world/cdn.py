@@ -17,6 +17,7 @@ _FILES: dict[str, tuple[str, str]] = {
         "application/javascript",
         "window.cdnLoaded = true;\nreport('cdn-script', true);\n",
     ),
+    "/dyn.js": ("application/javascript", "report('dyn-script', true);\n"),
     "/style.css": (
         "text/css",
         '@import url("http://cdn.test/imported.css");\n'

@@ -1,10 +1,11 @@
 """Site A (``http://site-a.test``): the page that exercises every feature the proxy must carry.
 
 ``/`` sets the cookie set below and runs one check per feature (see ``SITE_A_CHECKS``).
-``/login`` is a form POST answered by a 302 to ``/me``, which shows the logged-in user.
-``/refresh`` meta-refreshes to site B. ``/samesite-landing`` reports which SameSite cookies a
-cross-site navigation carried. ``/ws`` is a WebSocket echo that refuses a foreign Origin, as
-real apps do.
+``/js-urls`` checks URLs the page's scripts build (XHR, script/img elements, innerHTML) and what
+it reads back (``document.domain``, ``document.URL``). ``/login`` is a form POST answered by a
+302 to ``/me``, which shows the logged-in user. ``/refresh`` meta-refreshes to site B.
+``/samesite-landing`` reports which SameSite cookies a cross-site navigation carried. ``/ws`` is
+a WebSocket echo that refuses a foreign Origin, as real apps do.
 
 Cookie design, so Domain semantics are observable: site A sets host-only cookies (seen by
 site-a.test only) and ``Domain=site-a.test`` cookies (also seen by ``api.site-a.test``, which is
@@ -147,6 +148,60 @@ poll('css-url', () => {
 """
 
 
+# Checks on ``/js-urls``: URLs the page's own scripts build, and what the page reads back.
+JS_URL_CHECKS = ("xhr", "dyn-script", "set-attribute", "inner-html", "doc-readback")
+
+_JS_URLS_BODY = """
+<h1>URLs built by scripts</h1>
+<ul>
+  <li>xhr: <span class="check" id="xhr">pending</span></li>
+  <li>dyn-script: <span class="check" id="dyn-script">pending</span></li>
+  <li>set-attribute: <span class="check" id="set-attribute">pending</span></li>
+  <li>inner-html: <span class="check" id="inner-html">pending</span></li>
+  <li>doc-readback: <span class="check" id="doc-readback">pending</span></li>
+</ul>
+<div id="inner-box"></div>
+<button id="js-nav" type="button" onclick="location.href = 'http://site-b.test/' + '?from=js'">go</button>
+<script>
+check('xhr', () => new Promise((resolve) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open('GET', 'http://api.test/' + 'data.json');
+  xhr.withCredentials = true;
+  xhr.onload = () => {
+    const body = JSON.parse(xhr.responseText);
+    resolve(body.origin === 'http://site-a.test' ? true : 'API saw Origin ' + body.origin);
+  };
+  xhr.onerror = () => resolve('xhr error');
+  xhr.send();
+}));
+(() => {
+  const script = document.createElement('script');
+  script.onerror = () => report('dyn-script', false, 'load error');
+  script.src = 'http://cdn.test/' + 'dyn.js';
+  document.body.appendChild(script);
+  const img = document.createElement('img');
+  img.onload = () => report('set-attribute', img.naturalWidth > 0, 'empty image');
+  img.onerror = () => report('set-attribute', false, 'load error');
+  img.setAttribute('src', 'http://cdn.test/img/' + 'attr.png');
+  document.body.appendChild(img);
+  document.getElementById('inner-box').innerHTML = '<img id="inner" alt="" src="http://cdn.test/img/inner.png">';
+})();
+poll('inner-html', () => {
+  const img = document.getElementById('inner');
+  return img && img.complete && img.naturalWidth > 0 ? true : 'not loaded';
+});
+check('doc-readback', async () => {
+  const seen = [document.domain, document.URL];
+  return seen[0] === 'site-a.test' && seen[1] === 'http://site-a.test/js-urls' ? true : 'read ' + seen;
+});
+</script>
+"""
+
+
+async def js_urls(request: web.Request) -> web.Response:
+    return html_response(page("JS URLs", _JS_URLS_BODY))
+
+
 def _set_site_cookies(response: web.StreamResponse) -> None:
     for name, attrs in SITE_A_COOKIES.items():
         response.headers.add("Set-Cookie", f"{name}=1; {attrs}")
@@ -232,6 +287,7 @@ def make_app(log: HitLog, name: str) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_get("/me", me)
     app.router.add_get("/refresh", refresh)
+    app.router.add_get("/js-urls", js_urls)
     app.router.add_get("/samesite-landing", samesite_landing)
     app.router.add_get("/ws", ws_echo)
     return app
