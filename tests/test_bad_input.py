@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
+from playwright.async_api import Error as PlaywrightError
 from world import HitLog, World, start_world
 from world.bad import BIG_PAGE_BYTES, SET_COOKIE_COUNT, TcpFixture, make_app, start_canary, start_drip_server
 from world.harness import Cobrowse, StartCobrowse
@@ -309,3 +311,36 @@ async def test_500_set_cookie_headers_are_answered_fine_and_the_jar_stays_bounde
     seen = json.loads(echo.body)
     assert 0 < seen["count"] < SET_COOKIE_COUNT
     assert seen["bytes"] < 64 * 1024
+
+
+# -- the same refusals as a browser meets them ---------------------------------------------
+
+
+async def test_leader_link_opened_in_a_second_browser_shows_a_clear_403_page(
+    browser: Browser, tolerant: Cobrowse
+) -> None:
+    session = await tolerant.create_session("http://bad.test/cookies/echo")
+    first = await browser.new_context()
+    page = await first.new_page()
+    response = await page.goto(session["leader_url"])
+    assert response is not None and response.status == 200
+    second = await browser.new_context()
+    other = await second.new_page()
+    response = await other.goto(session["leader_url"])
+    assert response is not None and response.status == 403
+    assert "already been used" in (await other.text_content("body") or "")
+    # Without the pass, the session's hosts refuse this browser too.
+    response = await other.goto(page.url)
+    assert response is not None and response.status == 403
+
+
+async def test_redirect_loop_in_chromium_ends_as_too_many_redirects_each_hop_through_proxy(
+    browser: Browser, tolerant: Cobrowse, bad_world: tuple[World, TcpFixture]
+) -> None:
+    world, _ = bad_world
+    session = await tolerant.create_session("http://bad.test/loop")
+    page = await browser.new_page()
+    with pytest.raises(PlaywrightError, match="ERR_TOO_MANY_REDIRECTS"):
+        await page.goto(session["leader_url"])
+    hops = [h.path for h in world.log]
+    assert set(hops) == {"/loop"} and len(hops) > 5  # Chromium followed, hop by hop
