@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from rewriter.space import ProxySpace  # noqa: E402
 VENV = ROOT / "bench" / ".venv-pywb"
 DOMAIN = "cobrowse.localhost"
 PAGE_URL = "https://example.com/a/b.html"
+_ABSOLUTE = re.compile(r"(?:https?:)?[/\\]{2,}([^/?#\\]*)")
 INJECT = '<script src="/__cobrowse/runtime.js"></script>'
 
 
@@ -105,10 +107,12 @@ def escaped_urls(html_out: bytes) -> list[str]:
                 continue
             for url in urls:
                 low = url.strip().lower()
-                if low.startswith(("http://", "https://", "//")):
-                    host = low.split("//", 1)[1].split("/", 1)[0].split("?")[0].split("#")[0]
-                    host = host.rsplit("@", 1)[-1].split(":")[0]
-                    if not host.endswith("." + DOMAIN):
+                found = _ABSOLUTE.match(low)
+                if found:
+                    # Browsers skip any run of slashes after an http(s) scheme ("///host").
+                    host = found.group(1).rsplit("@", 1)[-1].split(":")[0]
+                    # No host ("https://#"): not a URL a browser can fetch, so nothing escapes.
+                    if host and not host.endswith("." + DOMAIN):
                         bad.append(url)
     return bad
 
