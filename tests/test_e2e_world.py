@@ -8,7 +8,9 @@ each with the real Host header.
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser, Page
+from playwright.async_api import Error as PlaywrightError
 from world import BROWSER_EXTRAS, JS_URLS_PATHS, SITE_A_INDEX_PATHS, World
 from world.browser import RequestRecorder, wait_checks
 from world.harness import DOMAIN, Cobrowse
@@ -72,6 +74,15 @@ async def login(page: Page) -> None:
 
 
 # -- through cobrowse ----------------------------------------------------------------------
+
+
+async def test_proxy_browser_cannot_reach_fixture_hosts_on_its_own(browser: Browser, world: World) -> None:
+    """The premise of every test below: without the proxy, the world is out of reach."""
+    page = await browser.new_page()
+    for host in world.ports:
+        with pytest.raises(PlaywrightError):
+            await page.goto(f"http://{host}/", timeout=15_000)
+    assert len(world.log) == 0
 
 
 async def open_leader(browser: Browser, cobrowse: Cobrowse, url: str) -> tuple[Page, RequestRecorder, str]:
@@ -165,3 +176,15 @@ async def test_urls_built_by_page_scripts_and_read_backs_work_through_proxy(
     await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/?from=js"))
     assert recorder.outside(DOMAIN) == []
     assert_all_hits_came_through_proxy(world)
+
+
+async def test_ended_session_shows_410_page_on_next_navigation(
+    browser: Browser, world: World, cobrowse: Cobrowse
+) -> None:
+    page, _, session_id = await open_leader(browser, cobrowse, "http://site-a.test/login")
+    assert (await cobrowse.api("DELETE", f"/api/v1/sessions/{session_id}")).status == 200
+    hits = len(world.log)
+    response = await page.goto(cobrowse.proxy_url(session_id, "site-a.test", "/"))
+    assert response is not None and response.status == 410
+    assert "ended" in (await page.text_content("body") or "")
+    assert len(world.log) == hits
