@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute
 from world.harness import Cobrowse
 from world.hits import HitLog, hit_middleware
 from world.server import World, serve_app
@@ -220,16 +221,19 @@ class Party:
         return self.page.locator(f"cobrowse-ui {selector}")
 
 
-async def open_party(browser: Browser, url: str, width: int = 1200, height: int = 800) -> Party:
+async def open_party(browser: Browser, url: str, width: int = 1200, height: int = 800,
+                     before: Callable[[BrowserContext], Awaitable[None]] | None = None) -> Party:
     context = await browser.new_context(viewport={"width": width, "height": height})
+    if before is not None:
+        await before(context)
     page = await context.new_page()
     await page.goto(url)
     return Party(context, page)
 
 
-async def join_follower(browser: Browser, created: dict[str, Any], name: str = "Vic",
-                        width: int = 1200, height: int = 800) -> Party:
-    party = await open_party(browser, created["follower_url"], width, height)
+async def join_follower(browser: Browser, created: dict[str, Any], name: str = "Vic", width: int = 1200,
+                        height: int = 800, before: Callable[[BrowserContext], Awaitable[None]] | None = None) -> Party:
+    party = await open_party(browser, created["follower_url"], width, height, before)
     await party.page.fill("#name", name)
     await party.page.click("button[type=submit]")
     await party.wait_connected()
@@ -245,6 +249,37 @@ async def start_pair(browser: Browser, server: Cobrowse, url: str, *, leader_siz
     await follower.wait_url(url)
     await leader.wait_js("() => window.__cbSync.status().participants.filter((p) => p.connected).length === 2")
     return created, leader, follower
+
+
+class SocketCutter:
+    """Sits on a context's sync sockets (Playwright's WebSocket routing, which forwards to the real
+    server): ``drop()`` kills the live one as a network failure would, and refuses new ones until
+    ``restore()``."""
+
+    def __init__(self) -> None:
+        self.routes: list[WebSocketRoute] = []
+        self.blocked = False
+        self.connections = 0
+
+    async def install(self, context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/__cb/sync$"), self._route)
+
+    async def _route(self, route: WebSocketRoute) -> None:
+        if self.blocked:
+            await route.close(code=4001, reason="cut")
+            return
+        self.connections += 1
+        route.connect_to_server()
+        self.routes.append(route)
+
+    async def drop(self) -> None:
+        self.blocked = True
+        for route in self.routes:
+            await route.close(code=4001, reason="cut")
+        self.routes.clear()
+
+    def restore(self) -> None:
+        self.blocked = False
 
 
 async def bodies_equal(a: Party, b: Party, within: float = WAIT_MS / 1000) -> tuple[str, str]:

@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from cobrowse_helpers import (
     Party,
+    SocketCutter,
     bodies_equal,
     document_hits,
     join_follower,
+    open_party,
     start_pair,
     start_sync_world,
 )
@@ -186,8 +188,6 @@ async def test_control_handed_to_follower_who_types_and_leader_sees_it(
 
 async def test_late_joiner_lands_on_leaders_page_with_values_and_scroll(browser: Browser, server: Cobrowse) -> None:
     created = await server.create_session(A)
-    from cobrowse_helpers import open_party  # local: only this test opens a party by hand
-
     leader = await open_party(browser, created["leader_url"])
     await leader.wait_connected()
     await leader.page.click("#to-two")
@@ -232,3 +232,40 @@ async def test_remote_pointer_of_the_follower_is_shown_to_the_leader(browser: Br
                          ".querySelector(`.cursor[data-id='${id}']`)", arg=follower.id)
     label = await leader.toolbar(f".cursor[data-id='{follower.id}'] span").text_content()
     assert label == "Vic"
+
+
+async def test_follower_socket_dropped_mid_session_misses_nothing_and_applies_nothing_twice(
+        browser: Browser, server: Cobrowse) -> None:
+    created = await server.create_session(A)
+    leader = await open_party(browser, created["leader_url"])
+    await leader.wait_connected()
+    cut = SocketCutter()
+    follower = await join_follower(browser, created, before=cut.install)
+    await follower.wait_url(A)
+    await leader.page.click("#title")
+    await leader.page.keyboard.press("k")
+    await follower.wait_js("() => document.getElementById('keys').textContent === 'keys: k'")
+
+    await cut.drop()  # the follower's socket dies; it cannot reconnect until restored
+    await follower.wait_js("() => window.__cbSync.status().status === 'reconnecting'")
+    await leader.page.keyboard.press("k")
+    await leader.page.keyboard.press("k")
+    await leader.page.fill("#name", "typed while you were away")
+    cut.restore()
+
+    await follower.wait_js("() => document.getElementById('name').value === 'typed while you were away'")
+    await follower.wait_js("() => window.__cbSync.status().status === 'connected'")
+    assert await follower.page.evaluate("() => document.getElementById('keys').textContent") == "keys: k k k"
+    assert cut.connections >= 2
+    await assert_same_document(leader, follower)
+
+
+async def test_drifted_follower_reloads_from_the_store_and_matches_again(
+        browser: Browser, start_server: StartCobrowse, sync_world: World) -> None:
+    server = await start_server(resolve_overrides=sync_world.resolve_overrides(), follower_wait=1.0)
+    _, leader, follower = await start_pair(browser, server, A + "two")
+    await follower.page.evaluate("() => { document.getElementById('title').textContent = 'tampered'; }")
+    await follower.page.wait_for_event("load", timeout=30_000)
+    await follower.wait_url(A + "two")
+    await assert_same_document(leader, follower)
+    assert [h.path for h in sync_world.log if h.path != "/favicon.ico"] == ["/two"]

@@ -65,6 +65,7 @@ const cbSync = {
   inbox: [],
   handlers: Object.create(null), // type -> [fn(msg)]
   watchers: [], // fn() on any change of the session picture
+  activeAt: 0, // when something was last captured or applied (the digest waits for quiet)
   counters: { sent: 0, resent: 0, received: 0, applied: 0, skipped: 0, oversize: 0, errors: 0 },
 };
 
@@ -106,6 +107,7 @@ function cbSyncSend(msg) {
     return false;
   }
   if (!CB_SYNC_EPHEMERAL.has(msg.type)) {
+    cbSync.activeAt = Date.now();
     cbSync.unacked.push([cbSync.seq, text]);
     if (cbSync.unacked.length > CB_SYNC_MAX_UNACKED) cbSync.unacked.shift();
   }
@@ -117,6 +119,7 @@ function cbSyncSend(msg) {
 
 /** Run fn as a replay of someone else's action: nothing it causes is captured. */
 function cbApplying(fn) {
+  cbSync.activeAt = Date.now();
   cbSync.applying += 1;
   try { return fn(); } finally { cbSync.applying -= 1; }
 }
@@ -213,12 +216,13 @@ function cbSyncReceive(ws, data) {
   if (!msg || typeof msg.type !== 'string') return;
   cbSync.counters.received += 1;
   const server = CB_SYNC_SERVER[msg.type];
-  if (server && typeof msg.n !== 'number') { server(ws, msg); return; }
+  // The server's own messages are not relayed ones: welcome's `n` is the relay's high-water
+  // mark, not its own number (the replay that follows it is numbered below it).
+  if (server) { server(ws, msg); return; }
   if (typeof msg.n === 'number') {
     if (msg.n <= cbSync.lastN) { cbSync.counters.skipped += 1; return; }
     cbSync.lastN = msg.n;
   }
-  if (server) { server(ws, msg); return; }
   if (CB_SYNC_PICTURE.has(msg.type)) { cbSyncPicture(msg); cbSyncChanged(); }
   cbSyncDeliver(msg);
 }

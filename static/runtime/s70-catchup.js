@@ -8,13 +8,16 @@
  * (it is answered from the response store) and catch up from state again.
  * Invariants: the participant in control never applies state to itself (it is the source);
  * form values and scroll are applied only on the controller's URL (they belong to that page);
- * the digest ignores scripts, styles, templates, hidden elements and the toolbar (outside
- * <body> anyway), and collapses whitespace, so equal documents hash equal on any window size;
+ * the digest ignores scripts, styles, templates, hidden elements, masked field values and the
+ * toolbar (outside <body> anyway), and collapses whitespace, so equal documents hash equal on
+ * any window size; it is sent only once the page has been quiet (nothing captured or applied)
+ * for CB_DIGEST_QUIET_MS, so a follower a few messages behind is not taken for drifted;
  * a drift reload happens at most once per CB_DRIFT_MIN_MS for a page URL.
  */
-const CB_DIGEST_EVERY_MS = 4000;
-const CB_DIGEST_RESEND_MS = 8000;
+const CB_DIGEST_EVERY_MS = 2000;
+const CB_DIGEST_RESEND_MS = 4000;
 const CB_DIGEST_AFTER_APPLY_MS = 500;
+const CB_DIGEST_QUIET_MS = 1000; // only a settled document is compared (not one mid-typing)
 const CB_DRIFT_MIN_MS = 30000;
 const CB_DRIFT_KEY = '__cb_drift';
 const CB_DIGEST_SKIP = new Set(['script', 'style', 'noscript', 'template', CB_UI_TAG]);
@@ -101,7 +104,7 @@ function cbNormalisedBody() {
         if (text) out.push(text);
       } else if (c.nodeType === 1 && !CB_DIGEST_SKIP.has(c.localName) && !c.hidden) {
         out.push('<' + c.localName + '>');
-        if (CB_FIELD_TAGS.has(c.localName)) out.push(c.type === 'checkbox' || c.type === 'radio' ? String(c.checked) : String(c.value));
+        if (CB_FIELD_TAGS.has(c.localName) && cbFieldOf(c) && !cbMasked(c)) out.push(JSON.stringify(cbFieldValue(c)));
         walk(c);
         out.push('</>');
       }
@@ -126,6 +129,7 @@ const cbDigestState = { last: '', at: 0, timer: 0 };
 
 function cbSendDigest() {
   if (!cbSync.on || cbSync.status !== 'connected' || !cbSync.domReady || cbSync.participants.length < 2) return;
+  if (Date.now() - cbSync.activeAt < CB_DIGEST_QUIET_MS) { cbDigestSoon(); return; }
   const hash = cbDigest();
   if (hash === cbDigestState.last && Date.now() - cbDigestState.at < CB_DIGEST_RESEND_MS) return;
   cbDigestState.last = hash;
@@ -135,7 +139,7 @@ function cbSendDigest() {
 
 function cbDigestSoon() {
   clearTimeout(cbDigestState.timer);
-  cbDigestState.timer = setTimeout(() => cbTry(cbSendDigest), CB_DIGEST_AFTER_APPLY_MS);
+  cbDigestState.timer = setTimeout(() => cbTry(cbSendDigest), Math.max(CB_DIGEST_AFTER_APPLY_MS, CB_DIGEST_QUIET_MS));
 }
 
 function cbOnDrift(msg) {
