@@ -4,7 +4,7 @@ Sites (real aiohttp apps on loopback, every request recorded in one ``HitLog``):
 - ``sync-a.test``: ``/`` a page with every kind of field, a nested scroll box whose items wrap
   differently at different window widths, long text for window scrolling, links to ``/two``, to
   ``/spa`` and to site B; ``/two`` a second page; ``/spa`` a page that routes with pushState;
-  ``POST /submit`` echoes the posted form; ``/storage`` writes localStorage on a button.
+  ``POST /submit`` echoes the posted form; ``/storage`` writes localStorage and opens a window on buttons.
 - ``sync-b.test``: ``/`` a page on a second origin, linking back.
 
 A ``Party`` is one participant's browser context and page. ``start_pair`` opens the leader link in
@@ -99,7 +99,8 @@ render();
 STORAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Storage</title></head>
 <body><h1 id="title">Storage</h1>
 <button id="write" type="button" onclick="localStorage.setItem('cart', 'apples')">write</button>
-<p id="shown"></p></body></html>
+<p id="shown"></p>
+<button id="open" type="button" onclick="window.open('/two')">open a window</button></body></html>
 """
 
 B_INDEX = """<!doctype html><html><head><meta charset="utf-8"><title>Sync B</title></head>

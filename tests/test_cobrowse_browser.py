@@ -269,3 +269,18 @@ async def test_drifted_follower_reloads_from_the_store_and_matches_again(
     await follower.wait_url(A + "two")
     await assert_same_document(leader, follower)
     assert [h.path for h in sync_world.log if h.path != "/favicon.ico"] == ["/two"]
+
+
+async def test_window_opened_by_leaders_page_opens_for_follower_too(browser: Browser, server: Cobrowse) -> None:
+    _, leader, follower = await start_pair(browser, server, A + "storage")
+    async with follower.context.expect_page() as follower_popup, leader.context.expect_page() as leader_popup:
+        await leader.page.click("#open")
+    opened = [await leader_popup.value, await follower_popup.value]
+    for page in opened:
+        await page.wait_for_function("() => window.__cbRuntime && window.__cbRuntime.realHref() === "
+                                     "'http://sync-a.test/two'", timeout=15_000)
+    windows = [await page.evaluate("() => window.__cbSync.status().window") for page in opened]
+    assert windows[0] == windows[1] != "main"
+    # The replayed click opened it on the follower; the window message then found it open.
+    await follower.page.wait_for_timeout(1000)
+    assert len(follower.context.pages) == 2

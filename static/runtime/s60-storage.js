@@ -6,9 +6,10 @@
  * same URL (or close theirs).
  * Invariants: the Storage methods and window.open keep their native behaviour and results
  * (wrapped, never replaced by our own logic); replays write through the natives inside
- * cbApplying, so they are not sent back; a window opened through the runtime is named
- * "__cb_<id>" on every participant, so its page finds the same window id (part s10);
- * a page that names its target keeps its name (the id is then derived from that name).
+ * cbApplying, so they are not sent back; an unnamed window gets the same id on every
+ * participant (see cbOpenId) and the name "__cb_<id>", so its page finds that id (part s10)
+ * and a second open of it only navigates the same window; a page that names its target keeps
+ * its name (the id is then derived from that name).
  * Not covered: `localStorage.key = value` property writes (no hook exists for them).
  */
 const CB_WINDOW_POLL_MS = 1000;
@@ -72,27 +73,43 @@ function cbWatchClosed(id, win) {
 }
 
 let cbOpeningId = null; // the id window.open is being called with, between our two hooks
+let cbOpenCount = 0;
+
+/* A window's id is the same on every participant: the page is the same, so its k-th
+ * window.open of a URL happens everywhere (by the controller's hand, by a replayed click, or
+ * by the page's own script); the `window` message then finds the window already open. */
+function cbOpenId(target, url) {
+  if (target.startsWith('__cb_')) return target.slice(5);
+  if (target !== '' && target.toLowerCase() !== '_blank') return 'n-' + target;
+  cbOpenCount += 1;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < url.length; i += 1) h = Math.imul(h ^ url.charCodeAt(i), 0x01000193) >>> 0;
+  return 'w' + cbOpenCount + '-' + h.toString(36);
+}
+
+function cbOpenedUrl(args) {
+  const given = args.length > 0 && args[0] !== undefined ? String(args[0]) : '';
+  return given ? cbTry(() => new CBN.URL(cbFromProxy(given), cbRealHref()).href, 'about:blank') : 'about:blank';
+}
 
 if (cbSync.on) {
   cbPatchMethod(window, 'open', (args) => {
-    cbOpeningId = null;
-    if (!cbCapturing()) return args;
     const target = args.length > 1 && args[1] !== undefined ? String(args[1]) : '_blank';
     if (['_self', '_parent', '_top'].includes(target.toLowerCase())) return args;
-    const named = target !== '' && target.toLowerCase() !== '_blank';
-    cbOpeningId = named ? 'n-' + target : 'w-' + cbRandomId();
+    cbOpeningId = cbOpenId(target, cbOpenedUrl(args));
+    if (!cbOpeningId.startsWith('w')) return args;
     const out = Array.prototype.slice.call(args);
-    if (!named) out[1] = '__cb_' + cbOpeningId;
+    out[1] = '__cb_' + cbOpeningId;
     return out;
   }, (win, args) => {
     const id = cbOpeningId;
     cbOpeningId = null;
     if (!id || !win) return win;
-    const given = args.length > 0 && args[0] !== undefined ? String(args[0]) : '';
-    const url = given ? cbTry(() => new CBN.URL(cbFromProxy(given), cbRealHref()).href, 'about:blank') : 'about:blank';
     cbWindows.set(id, win);
-    cbSyncSend({ type: 'window', action: 'open', window: id, url });
-    cbWatchClosed(id, win);
+    if (cbCapturing()) {
+      cbSyncSend({ type: 'window', action: 'open', window: id, url: cbOpenedUrl(args) });
+      cbWatchClosed(id, win);
+    }
     return win;
   });
 }
