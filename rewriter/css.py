@@ -133,9 +133,12 @@ class _Pass:
     #    returns the position after what it consumed (always further on) ------------------
 
     def _comment(self, pos: int) -> int:
-        """Only source-map comments stop the scan (other comments are skipped in C)."""
+        """Only source-map comments stop the scan (other comments are skipped in C).
+
+        The comment becomes an empty one, not nothing: a comment separates tokens, and
+        removing it could join the text on either side into a new token."""
         end = _COMMENT_END.match(self.text, pos).end()  # type: ignore[union-attr]
-        self._replace(pos, end, "")
+        self._replace(pos, end, "/**/")
         return end
 
     def _quote_char(self, pos: int) -> int:

@@ -86,9 +86,12 @@ class ProxySpace:
         if stripped.startswith("//"):
             base_scheme = urlsplit(base).scheme if base else ""
             stripped = f"{base_scheme or 'https'}:{stripped}"
-        scheme = stripped.split(":", 1)[0].lower()
-        if scheme not in WEB_SCHEMES:
+        scheme, _, rest = stripped.partition(":")
+        scheme = scheme.lower()
+        if scheme not in WEB_SCHEMES or not rest.startswith("/"):
             return url
+        # Browsers skip any number of slashes before the host of an http(s)/ws(s) URL.
+        stripped = f"{scheme}://{rest.lstrip('/')}"
         try:
             origin = Origin.parse(stripped)
         except ValueError:
