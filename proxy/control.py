@@ -5,6 +5,7 @@ REST (``Authorization: Bearer <api key>``):
 - ``GET    /api/v1/sessions/{id}``        -> 200 session description
 - ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
 - ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
+- ``POST   /api/v1/sessions/{id}/follower-link`` -> a new follower link; the old one stops working
 Browser:
 - ``GET /``                               the console (starts sessions through the API)
 - ``GET /enter/{id}?ticket=...``          redeems a ticket, sets the participant cookie,
@@ -175,6 +176,20 @@ async def new_leader_link(request: web.Request) -> web.Response:
     except AdmissionError as exc:
         return json_error(exc.status, exc.message)
     return web.json_response({"leader_url": enter_url(config, session.id, ticket)}, status=201)
+
+
+@routes.post("/api/v1/sessions/{sid}/follower-link")
+async def new_follower_link(request: web.Request) -> web.Response:
+    """Revoke the current follower link and answer a new one (visitors already in stay in)."""
+    session = await _session_or_error(request)
+    if isinstance(session, web.Response):
+        return session
+    try:
+        invitation = await request.app[SERVICE].revoke_invitation(session.id, time.time())
+    except AdmissionError as exc:
+        return json_error(exc.status, exc.message)
+    return web.json_response({"follower_url": follower_url(request.app[CONFIG], session.id, invitation)},
+                             status=201)
 
 
 @routes.get("/enter/{sid}")

@@ -97,3 +97,16 @@ async def test_unknown_hosts_and_sessions_are_404_not_proxied(start_server: Star
     server = await start_server()
     reply = await server.request("GET", f"http://h-example-com--zzzzzzzzzz.cobrowse.localhost:{server.port}/")
     assert reply.status == 404 and "does not exist" in reply.text
+
+
+async def test_new_follower_link_revokes_the_old_invitation(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    created = await server.create_session("https://example.com/")
+    old = created["follower_url"]
+    assert (await server.request("GET", old, cookies={})).status == 200
+    fresh = await server.api("POST", f"/api/v1/sessions/{created['id']}/follower-link")
+    assert fresh.status == 201
+    new = json.loads(fresh.body)["follower_url"]
+    assert new != old
+    assert (await server.request("GET", old, cookies={})).status == 403
+    assert (await server.request("GET", new, cookies={})).status == 200
