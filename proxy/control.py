@@ -28,7 +28,7 @@ from proxy.config import Config
 from proxy.ending import end_session
 from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
-from proxy.visit import space_for
+from proxy.visit import set_participant_cookie, space_for
 from rewriter.origins import Origin
 from sessions.model import Session
 from sessions.service import AdmissionError
@@ -203,9 +203,7 @@ async def enter(request: web.Request) -> web.StreamResponse:
     except AdmissionError as exc:
         return error_page(exc.status, "Cannot enter the session", exc.message)
     response = web.Response(status=302, headers={"Location": admission.next_url})
-    response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
-                        max_age=admission.max_age, httponly=True, samesite="Lax",
-                        secure=config.public_scheme == "https")
+    set_participant_cookie(response, config, admission)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

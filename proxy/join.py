@@ -23,7 +23,7 @@ from aiohttp import web
 
 from proxy.keys import CONFIG, SERVICE, SYNC
 from proxy.pages import error_page
-from proxy.visit import space_for
+from proxy.visit import set_participant_cookie, space_for
 from sessions.credentials import cookie_name
 from sessions.model import Session
 from sessions.service import AdmissionError
@@ -81,9 +81,7 @@ async def join(request: web.Request) -> web.Response:
     joined = await service.store.get(sid)
     assert joined is not None
     response = web.Response(status=303, headers={**_HEADERS, "Location": _landing(request, joined)})
-    response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
-                        max_age=admission.max_age, httponly=True, samesite="Lax",
-                        secure=config.public_scheme == "https")
+    set_participant_cookie(response, config, admission)
     return response
 
 

@@ -20,6 +20,7 @@ from rewriter.origins import Origin
 from rewriter.space import ProxySpace, parse_proxy_host
 from sessions.credentials import cookie_name
 from sessions.model import Participant, Session
+from sessions.service import Admission
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +77,11 @@ def ended_page(session: Session) -> web.Response:
     headers = {"Refresh": f"3; url={session.end_redirect_url}"} if session.end_redirect_url else None
     return error_page(410, "This session has ended",
                       "The co-browsing session is over. You can close this tab.", headers)
+
+
+def set_participant_cookie(response: web.StreamResponse, config: Config, admission: Admission) -> None:
+    """The signed participant credential: HttpOnly, for the whole domain (every proxy host of the
+    session receives it), SameSite=Lax (all session hosts are one site), Secure behind https."""
+    response.set_cookie(admission.cookie_name, admission.credential, domain=config.domain, path="/",
+                        max_age=admission.max_age, httponly=True, samesite="Lax",
+                        secure=config.public_scheme == "https")

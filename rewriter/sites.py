@@ -21,7 +21,8 @@ def _public_suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """True for an IPv4 or IPv6 address literal (no brackets)."""
     if ":" not in host and not host[-1:].isdigit():
         return False  # fast path: a DNS name (an IPv4 address ends in a digit)
     try:
@@ -33,14 +34,14 @@ def _is_ip(host: str) -> bool:
 
 def is_public_suffix(host: str) -> bool:
     """True when ``host`` (normalised ASCII) is itself a public suffix such as ``co.uk``."""
-    if _is_ip(host):
+    if is_ip(host):
         return False
     return bool(_public_suffixes().is_public(host))
 
 
 def registrable_domain(host: str) -> str:
     """eTLD+1 of a normalised host; an IP address or a bare public suffix is its own site."""
-    if _is_ip(host):
+    if is_ip(host):
         return host
     private = _public_suffixes().privatesuffix(host)
     return private if isinstance(private, str) else host

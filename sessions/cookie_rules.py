@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rewriter.origins import normalise_host
+from rewriter.sites import is_ip
 
 MAX_NAME_VALUE_BYTES = 4096
 MAX_ATTRIBUTE_VALUE_BYTES = 1024
@@ -73,16 +74,6 @@ def parse_url(url: str) -> RequestUrl | None:
     except (ValueError, UnicodeError):
         return None
     return RequestUrl(scheme, host, parts.path or "/")
-
-
-def is_ip(host: str) -> bool:
-    if ":" not in host and not host[-1:].isdigit():
-        return False  # fast path: a DNS name (an IPv4 address ends in a digit)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def is_loopback_host(host: str) -> bool:

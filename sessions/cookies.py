@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rewriter.origins import normalise_host
-from rewriter.sites import is_public_suffix, is_same_site, registrable_domain
+from rewriter.sites import is_ip, is_public_suffix, is_same_site, registrable_domain
 from sessions.cookie_rules import (
     MAX_AGE_SECONDS,
     MAX_NAME_VALUE_BYTES,
@@ -35,7 +35,6 @@ from sessions.cookie_rules import (
     SetCookie,
     default_path,
     domain_match,
-    is_ip,
     parse_set_cookie,
     parse_url,
     path_match,
