@@ -36,9 +36,12 @@ function cbCoalesce(ms, fn) {
   };
 }
 
+/** The innermost element an event happened on that a path can name: inside an open shadow
+ *  tree that is the tree's host (as the document sees it), since paths stop at shadow roots. */
 function cbTargetElement(e) {
   const t = e.composedPath ? e.composedPath()[0] : e.target;
-  return t && t.nodeType === 3 ? t.parentNode : t;
+  const inner = t && t.nodeType === 3 ? t.parentNode : t;
+  return inner && inner.getRootNode && inner.getRootNode() !== document ? e.target : inner;
 }
 
 function cbFromUi(e) {
