@@ -26,9 +26,6 @@ class World:
     ports: dict[str, int] = field(default_factory=dict)
     runners: list[web.AppRunner] = field(default_factory=list)
 
-    def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}{path}"
-
     def resolve_overrides(self) -> dict[str, tuple[str, int]]:
         return {f"{host}:80": ("127.0.0.1", port) for host, port in self.ports.items()}
 
