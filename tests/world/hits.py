@@ -7,12 +7,11 @@ Headers are kept as a tuple of pairs: repeated headers (``Cookie``) stay visible
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from aiohttp.typedefs import Handler, Middleware
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,6 @@ class HitLog:
 
     def clear(self) -> None:
         self.hits.clear()
-
-
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def hit_middleware(log: HitLog, server: str) -> Middleware:
