@@ -197,7 +197,10 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
 async def replay(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
                  key: RequestKey) -> web.StreamResponse:
     """A follower's copy, from the driver's recorded response: nothing goes upstream."""
-    entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait)
+    navigation = (request.headers.get("Sec-Fetch-Mode") == "navigate"
+                  and request.headers.get("Sec-Fetch-Dest") == "document")
+    entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait,
+                                  navigation=navigation)
     if entry is None:
         log.info("follower request unmatched", extra={"session": visit.session.id,
                                                       "participant": visit.participant.id})

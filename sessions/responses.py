@@ -39,6 +39,10 @@ from sessions.matching import Ledger, RequestKey
 Headers = tuple[tuple[str, str], ...]
 
 
+# How long a follower's navigation waits for a new driver copy before catching up on the latest.
+CATCH_UP_WAIT = 1.5
+
+
 @dataclass(frozen=True, slots=True)
 class ResponseLimits:
     max_response: int = 16 * 1024 * 1024
@@ -199,6 +203,7 @@ class ResponseStore:
         # the event current at that moment (no await in between, so no wake-up is lost).
         self._changed = asyncio.Event()
         self._channels: dict[RequestKey, list[Channel]] = {}
+        self._documents: dict[str, int] = {}  # normalised URL -> the driver's latest document entry
         self.closed = False
 
     @property
@@ -213,6 +218,8 @@ class ResponseStore:
         self._next_id += 1
         self._entries[entry.id] = entry
         self.ledger.record(driver, key, entry.id)
+        if document:
+            self._documents[key.url] = entry.id
         while len(self._entries) > self.limits.max_entries:
             self._forget(next(iter(self._entries.values())))
         self._notify()
@@ -252,16 +259,23 @@ class ResponseStore:
 
     # -- the followers' side -----------------------------------------------------------------
 
-    async def match(self, participant: str, key: RequestKey, wait: float) -> Entry | None:
+    async def match(self, participant: str, key: RequestKey, wait: float, *,
+                    navigation: bool = False) -> Entry | None:
         """The entry to serve this follower request, waiting up to ``wait`` seconds for it.
 
         Paired in order when the driver has (or soon has) a k-th response for the key. When
         this follower has used up the driver's responses for the key: at once if the driver's
         browser would have reused its copy, else after the wait, the latest one (for a non-GET
         whose body matched nothing, the latest for its method and URL). None: nothing to serve.
+
+        A follower's top-level ``navigation`` catches up rather than waits: a page it has
+        already had (a drift repair reload) is served again after ``CATCH_UP_WAIT``, and a page
+        the driver reached by a form post (a late joiner landing on it) is served from the
+        driver's latest document for that URL, whatever its method.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        catch_up_at = loop.time() + min(wait, CATCH_UP_WAIT)
         while not self.closed:
             entry_id = self.ledger.claim(participant, key)
             if entry_id is not None:
@@ -269,7 +283,12 @@ class ResponseStore:
             latest = self._latest(key)
             if latest is not None and latest.cacheable and self.ledger.used_up(participant, key):
                 return latest
-            remaining = deadline - loop.time()
+            now = loop.time()
+            if navigation and now >= catch_up_at:
+                landing = latest or self._by_id(self._documents.get(key.url))
+                if landing is not None:
+                    return landing
+            remaining = (catch_up_at if navigation and now < catch_up_at else deadline) - now
             if remaining <= 0 or self._waiters >= self.limits.max_waiters:
                 break
             self._waiters += 1

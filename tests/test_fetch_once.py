@@ -466,3 +466,36 @@ async def test_store_bounds_the_number_of_waiting_followers() -> None:
     assert await asyncio.wait_for(store.match("g", key, 3600), 5) is None  # refused, not queued
     store.close()
     await first
+
+
+NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+
+
+async def test_follower_landing_on_a_page_the_leader_reached_by_post_is_served_the_leaders_document(
+        start_server: StartCobrowse, target: Target) -> None:
+    party = await _party(start_server, target, follower_wait=30.0)
+    await party.server.request("POST", party.url("/submit"), data={"name": "Ann"}, cookies=party.leader,
+                               headers=NAVIGATE)
+    landed = await party.server.request("GET", party.url("/submit"), cookies=party.follower, headers=NAVIGATE)
+    assert landed.status == 200 and b"posted Ann as hit 1" in landed.body
+    assert target.hits == Counter({"POST /submit": 1})
+
+
+async def test_follower_reloading_a_page_it_already_had_catches_up_without_the_long_wait(
+        start_server: StartCobrowse, target: Target) -> None:
+    party = await _party(start_server, target, follower_wait=30.0)
+    await party.server.request("GET", party.url("/page"), cookies=party.leader, headers=NAVIGATE)
+    first = await party.server.request("GET", party.url("/page"), cookies=party.follower, headers=NAVIGATE)
+    again = await party.server.request("GET", party.url("/page"), cookies=party.follower, headers=NAVIGATE,
+                                       deadline=20)
+    assert first.status == again.status == 200
+    assert b"hit 1" in again.body and target.hits["GET /page"] == 1
+    # Not a navigation: a subresource that was used up still waits for the driver's next copy.
+    await party.get(party.leader, "/data")
+    await party.get(party.follower, "/data")
+    task = asyncio.ensure_future(party.get(party.follower, "/data"))
+    await asyncio.sleep(2.5)
+    assert not task.done()
+    await party.get(party.leader, "/data")
+    status, body = await task
+    assert status == 200 and b'"hit": 2' in body
