@@ -104,8 +104,42 @@ async def open_session(port: int) -> tuple[str, str]:
     return proxy_host, cookie
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+async def measure(args: argparse.Namespace, target_port: int, proxy_port: int) -> None:
+    await wait_port(target_port)
+    await wait_port(proxy_port)
+    proxy_host, cookie = await open_session(proxy_port)
+    results: dict[str, dict[str, list[float]]] = {}
+    for asset in ("small", "big"):
+        for mode in ("direct", "proxy"):
+            results[f"{asset}/{mode}"] = {"rps": [], "p50": [], "p99": []}
+        for _ in range(args.rounds):
+            runs = {
+                "direct": (f"http://127.0.0.1:{target_port}/{asset}", "bench.test", ""),
+                "proxy": (f"http://127.0.0.1:{proxy_port}/{asset}", proxy_host, cookie),
+            }
+            for mode, (url, host, cred) in runs.items():
+                rps, lat = await load(url, host, cred, args.conc, args.seconds)
+                entry = results[f"{asset}/{mode}"]
+                entry["rps"].append(rps)
+                entry["p50"].append(pct(lat, 0.50))
+                entry["p99"].append(pct(lat, 0.99))
+    print(f"| asset | path | req/s | p50 ms | p99 ms |   ({args.rounds} rounds x {args.seconds:g} s, "
+          f"{args.conc} connections, medians)")
+    print("| --- | --- | ---: | ---: | ---: |")
+    summary: dict[str, dict[str, float]] = {}
+    for key, entry in results.items():
+        asset, mode = key.split("/")
+        med = {k: statistics.median(v) for k, v in entry.items()}
+        summary[key] = med
+        print(f"| {asset} | {mode} | {med['rps']:.0f} | {med['p50']:.2f} | {med['p99']:.2f} |")
+    for asset in ("small", "big"):
+        ratio = summary[f"{asset}/proxy"]["rps"] / summary[f"{asset}/direct"]["rps"]
+        print(f"{asset}: proxy throughput = {ratio:.2f} x direct")
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--conc", type=int, default=16)
@@ -120,37 +154,7 @@ async def main() -> None:
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
     ]
     try:
-        await wait_port(target_port)
-        await wait_port(proxy_port)
-        proxy_host, cookie = await open_session(proxy_port)
-        results: dict[str, dict[str, list[float]]] = {}
-        for asset in ("small", "big"):
-            for mode in ("direct", "proxy"):
-                results[f"{asset}/{mode}"] = {"rps": [], "p50": [], "p99": []}
-            for _ in range(args.rounds):
-                runs = {
-                    "direct": (f"http://127.0.0.1:{target_port}/{asset}", "bench.test", ""),
-                    "proxy": (f"http://127.0.0.1:{proxy_port}/{asset}", proxy_host, cookie),
-                }
-                for mode, (url, host, cred) in runs.items():
-                    rps, lat = await load(url, host, cred, args.conc, args.seconds)
-                    entry = results[f"{asset}/{mode}"]
-                    entry["rps"].append(rps)
-                    entry["p50"].append(pct(lat, 0.50))
-                    entry["p99"].append(pct(lat, 0.99))
-        print(f"| asset | path | req/s | p50 ms | p99 ms |   ({args.rounds} rounds x {args.seconds:g} s, "
-              f"{args.conc} connections, medians)")
-        print("| --- | --- | ---: | ---: | ---: |")
-        summary: dict[str, dict[str, float]] = {}
-        for key, entry in results.items():
-            asset, mode = key.split("/")
-            med = {k: statistics.median(v) for k, v in entry.items()}
-            summary[key] = med
-            print(f"| {asset} | {mode} | {med['rps']:.0f} | {med['p50']:.2f} | {med['p99']:.2f} |")
-        for asset in ("small", "big"):
-            ratio = summary[f"{asset}/proxy"]["rps"] / summary[f"{asset}/direct"]["rps"]
-            print(f"{asset}: proxy throughput = {ratio:.2f} x direct")
-        print(json.dumps(summary))
+        asyncio.run(measure(args, target_port, proxy_port))
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGINT)
@@ -162,4 +166,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
