@@ -10,12 +10,15 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from proxy import exchange, reserved, wsproxy
+from proxy import exchange, preflight, reserved, wsproxy
 from proxy.keys import CONFIG
-from proxy.visit import Visit, admit, is_proxy_host
+from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate
 
 
 async def proxy_request(request: web.Request) -> web.StreamResponse:
+    if preflight.is_preflight(request) and cookie_name_for(request) not in request.cookies:
+        place = await locate(request)
+        return place if isinstance(place, web.Response) else await preflight.answer(request, place)
     visit = await admit(request)
     if not isinstance(visit, Visit):
         return visit

@@ -45,11 +45,30 @@ async def persist_aliases(request: web.Request, visit: Visit) -> None:
         await request.app[STORE].update(visit.session.id, lambda s: s.aliases.update(new))
 
 
+def cookie_name_for(request: web.Request) -> str:
+    """The participant cookie's name for the session a proxy host names ("" if none)."""
+    parsed = parse_proxy_host(request.host, request.app[CONFIG].domain)
+    return cookie_name(parsed[1]) if parsed else ""
+
+
 def is_proxy_host(request: web.Request, config: Config) -> bool:
     return parse_proxy_host(request.host, config.domain) is not None
 
 
-async def admit(request: web.Request) -> Visit | web.Response:
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a request to a proxy host goes: the live session and the real origin it names."""
+
+    session: Session
+    space: ProxySpace
+    origin: Origin
+
+    def real_url(self, request: web.Request) -> str:
+        return str(self.origin) + request.raw_path
+
+
+async def locate(request: web.Request) -> Place | web.Response:
+    """The live session and real origin of a proxy host, or the page saying why there is none."""
     config = request.app[CONFIG]
     parsed = parse_proxy_host(request.host, config.domain)
     if parsed is None:
@@ -57,20 +76,26 @@ async def admit(request: web.Request) -> Visit | web.Response:
     session = await request.app[STORE].get(parsed[1])
     if session is None:
         return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
-    now = time.time()
-    if not session.is_live(now):
+    if not session.is_live(time.time()):
         return ended_page(session)
-    participant = await request.app[SERVICE].authenticate(
-        session, request.cookies.get(cookie_name(session.id)), now)
-    if participant is None:
-        return error_page(403, "Not a participant",
-                          "This browser has no valid pass for this co-browsing session. "
-                          "Open the link you were given again, or ask the agent for a new one.")
     space = space_for(config, session)
     origin = space.origin_for_host(request.host)
     if origin is None:
         return error_page(404, "Unknown site", "This address does not name a site of this session.")
-    return Visit(session, participant, space, origin, str(origin) + request.raw_path)
+    return Place(session, space, origin)
+
+
+async def admit(request: web.Request) -> Visit | web.Response:
+    place = await locate(request)
+    if isinstance(place, web.Response):
+        return place
+    participant = await request.app[SERVICE].authenticate(
+        place.session, request.cookies.get(cookie_name(place.session.id)), time.time())
+    if participant is None:
+        return error_page(403, "Not a participant",
+                          "This browser has no valid pass for this co-browsing session. "
+                          "Open the link you were given again, or ask the agent for a new one.")
+    return Visit(place.session, participant, place.space, place.origin, place.real_url(request))
 
 
 def ended_page(session: Session) -> web.Response:

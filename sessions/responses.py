@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from sessions.matching import Ledger, RequestKey
+from sessions.preflight import PreflightCache
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -204,6 +205,7 @@ class ResponseStore:
         self._changed = asyncio.Event()
         self._channels: dict[RequestKey, list[Channel]] = {}
         self._documents: dict[str, int] = {}  # normalised URL -> the driver's latest document entry
+        self.preflights = PreflightCache()  # CORS preflights carry no credential: shared answers
         self.closed = False
 
     @property
