@@ -17,9 +17,10 @@ request and the follower's twin get the same key:
 
 ``Ledger`` keeps the order: the k-th follower request with key K gets the k-th driver
 response with key K. A participant's history starts when it starts following: a participant
-that never drove may use the latest response recorded before that moment (a late joiner
-lands on the page as it is now, not as it was first loaded); a former driver has seen all of
-its own responses, so it starts after them.
+that never drove lands on the page as it is now, not as it was first loaded (a late joiner):
+it replays, in order, the responses for K that the driver's current page got (those since
+the driver's latest document), or, when that page did not ask for K, the latest one recorded
+before; a former driver has seen all of its own responses, so it starts after them.
 
 Everything here is pure (no I/O, no clock); ``normalise_url`` and ``key_for`` never raise.
 The heuristics accept a known cost: two requests that differ only in a value that looks
@@ -173,6 +174,7 @@ def key_for(method: str, url: str, content_type: str | None = None, body: bytes 
 class _Follower:
     start: int  # entries up to this id are history for this follower
     drove: bool  # it drove until ``start``: the history is its own, all "seen"
+    page: int  # the driver's latest document entry when this follower started (0: none)
     consumed: dict[RequestKey, int] = field(default_factory=dict)
 
 
@@ -191,26 +193,35 @@ class Ledger:
     drove_until: dict[str, int] = field(default_factory=dict)  # participant -> its last entry id
     followers: dict[str, _Follower] = field(default_factory=dict)
     last_id: int = 0
+    last_document: int = 0
 
-    def record(self, driver: str, key: RequestKey, entry_id: int) -> None:
+    def record(self, driver: str, key: RequestKey, entry_id: int, *, document: bool = False) -> None:
         """The driver got a response for ``key``; followers may now be paired with it."""
         self.by_key.setdefault(key, []).append(entry_id)
         self.by_loose.setdefault(key.loose, []).append(entry_id)
         self.drove_until[driver] = entry_id
         self.followers.pop(driver, None)  # when it follows again, it starts afresh
         self.last_id = max(self.last_id, entry_id)
+        if document:
+            self.last_document = max(self.last_document, entry_id)
 
     def _follower(self, participant: str) -> _Follower:
         follower = self.followers.get(participant)
         if follower is None:
             drove = self.drove_until.get(participant)
             start = self.last_id if drove is None else drove
-            follower = self.followers[participant] = _Follower(start, drove is not None)
+            follower = self.followers[participant] = _Follower(start, drove is not None, self.last_document)
         return follower
 
     def _baseline(self, follower: _Follower, key: RequestKey) -> int:
-        history = sum(1 for i in self.by_key.get(key, ()) if i <= follower.start)
-        return history if follower.drove else max(0, history - 1)
+        ids = self.by_key.get(key, ())
+        history = sum(1 for i in ids if i <= follower.start)
+        if follower.drove:
+            return history
+        # A page that asked for K twice (two images whose URLs differ only in random parts)
+        # gets both, in order, not the second one twice.
+        this_page = sum(1 for i in ids if follower.page <= i <= follower.start) if follower.page else 0
+        return history - this_page if this_page else max(0, history - 1)
 
     def claim(self, participant: str, key: RequestKey) -> int | None:
         """The next driver entry for this follower and key, or None (not recorded yet)."""

@@ -219,7 +219,7 @@ class ResponseStore:
         entry = Entry(self._next_id, key, head, raw, document, browser_would_reuse(head))
         self._next_id += 1
         self._entries[entry.id] = entry
-        self.ledger.record(driver, key, entry.id)
+        self.ledger.record(driver, key, entry.id, document=document)
         if document:
             self._documents[key.url] = entry.id
         while len(self._entries) > self.limits.max_entries:
