@@ -55,7 +55,7 @@ from sync_parties import (
     pct,
     start_session,
 )
-from sync_site import Hits, build_site
+from sync_site import RIDS, Hits, build_site
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,14 +65,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def visit(browser: Browser, port: int, hits: Hits, followers: int) -> dict[str, Any]:
     hits.clear()
+    # Counted from the start: the follower's first page load and its welcome are part of the visit.
+    started = time.monotonic()
     leader, crowd = await start_session(browser, port, "/", followers)
     everyone = (leader, *crowd)
 
     async def all_at(path: str, extra: str = "true") -> None:
-        await asyncio.gather(*(p.wait_at(path, extra) for p in everyone))
+        try:
+            await asyncio.gather(*(p.wait_at(path, extra) for p in everyone))
+        except Exception as exc:
+            states = "\n".join([await p.describe() for p in everyone])
+            raise RuntimeError(f"not every participant reached {path} ({extra}):\n{states}") from exc
 
     try:
-        joined = time.monotonic()
         page = leader.page
         await page.click("#to-feed")
         await all_at("/feed", "document.body.dataset.loaded === 'yes'")
@@ -101,7 +106,7 @@ async def visit(browser: Browser, port: int, hits: Hits, followers: int) -> dict
         await all_at("/feed", "document.body.dataset.loaded === 'yes'")
         await page.click("#to-home")
         await all_at("/")
-        elapsed = time.monotonic() - joined
+        elapsed = time.monotonic() - started
         await asyncio.sleep(1.0)
         result: dict[str, Any] = {"followers": followers, "hits": hits.snapshot(), "total": hits.total,
                                   "seconds": elapsed}
@@ -224,7 +229,7 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
 async def measure(args: argparse.Namespace, target_port: int, proxy_port: int) -> None:
     load = os.getloadavg()
     hits = Hits()
-    runner = web.AppRunner(build_site(hits), access_log=None)
+    runner = web.AppRunner(build_site(hits, args.rid), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", target_port).start()
     await wait_port(proxy_port)
@@ -268,13 +273,16 @@ def main() -> None:
     # Without it a wheel notch is a ~150 ms scroll animation in the leader: browser time, not sync.
     parser.add_argument("--smooth-scrolling", action="store_true",
                         help="keep Chromium's smooth scrolling (default: --disable-smooth-scrolling)")
+    parser.add_argument("--rid", choices=sorted(RIDS), default="decimal",
+                        help="how /feed makes its request id from Math.random()")
+    parser.add_argument("--server-log", default="warning", help="the cobrowse server's --log-level")
     args = parser.parse_args()
 
     target_port, proxy_port = free_port(), free_port()
     env = {**os.environ, "COBROWSE_API_KEY": API_KEY}
     server = subprocess.Popen(
         [sys.executable, "-m", "proxy.cli", "serve", "--port", str(proxy_port), "--resolve",
-         f"shop.bench:80=127.0.0.1:{target_port}", "--log-level", "warning"],
+         f"shop.bench:80=127.0.0.1:{target_port}", "--log-level", args.server_log],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         asyncio.run(measure(args, target_port, proxy_port))

@@ -39,6 +39,7 @@ class Party:
     sync_out: int = 0
     frames_in: int = 0
     requests: list[Request] = field(default_factory=list)
+    pending: set[str] = field(default_factory=set)  # URLs requested and not yet finished or failed
 
     def watch(self) -> None:
         def on_socket(ws: WebSocket) -> None:
@@ -49,7 +50,14 @@ class Party:
             ws.on("framesent", lambda payload: self._sent(payload))
 
         self.page.on("websocket", on_socket)
-        self.page.on("requestfinished", lambda request: self.requests.append(request))
+        self.page.on("request", lambda request: self.pending.add(request.url))
+        self.page.on("requestfinished", lambda request: self._done(request, True))
+        self.page.on("requestfailed", lambda request: self._done(request, False))
+
+    def _done(self, request: Request, finished: bool) -> None:
+        self.pending.discard(request.url)
+        if finished:
+            self.requests.append(request)
 
     def _received(self, payload: str | bytes) -> None:
         self.frames_in += 1
@@ -72,6 +80,17 @@ class Party:
 
     async def wait(self, expression: str, arg: Any = None) -> None:
         await self.page.wait_for_function(expression, arg=arg, timeout=WAIT_MS)
+
+    async def describe(self) -> str:
+        """Where the page is and what its sync client says: for error messages."""
+        try:
+            got: str = await self.page.evaluate(
+                "() => JSON.stringify({url: window.__cbRuntime && window.__cbRuntime.realHref(),"
+                " ready: document.readyState, loaded: document.body && document.body.dataset.loaded,"
+                " sync: window.__cbSync && window.__cbSync.status()})")
+        except Exception as exc:  # a page mid-navigation cannot answer: say so
+            return f"{self.page.url}: {exc}"
+        return f"{got} pending: {sorted(self.pending)}"
 
     async def wait_at(self, path: str, extra: str = "true") -> None:
         """Wait until the page is at ``path`` (real URL), loaded, connected, and ``extra`` holds."""

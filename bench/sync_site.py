@@ -9,8 +9,8 @@ Pages:
 - ``/play``   the latency page: a text field, a checkbox, a select, a button whose click
               handler appends a list item (a DOM change made by the page's own script), and
               enough text to scroll;
-- ``/feed``   on load, two ``fetch`` calls with cache-busting queries (``Date.now()``,
-              ``Math.random()``) whose JSON is rendered, and two images;
+- ``/feed``   on load, two ``fetch`` calls with cache-busting queries (``Date.now()``, and a
+              request id from ``Math.random()``, see ``RIDS``) whose JSON is rendered, and two images;
 - ``/order``  a form; ``POST /order`` answers 303 to ``/thanks?order=<n>``;
 - ``/api/items``, ``/api/price`` JSON; ``/img/<n>.png`` images (distinct bytes each); ``/site.css``.
 """
@@ -108,17 +108,24 @@ document.getElementById('add').addEventListener('click', () => {
 });
 </script>""" + _TEXT)
 
-FEED = _page("Feed", """
+# Request ids the way pages make them: ``Math.random()`` as is ("0.8123..."), or in base 36
+# ("k2j9x0q1ab", the ``.toString(36).slice(2)`` idiom).
+RIDS = {"decimal": "String(Math.random())", "base36": "Math.random().toString(36).slice(2)"}
+
+
+def feed_page(rid: str) -> str:
+    return _page("Feed", """
 <ul id="items"></ul><p id="price"></p><img src="/img/4.png" alt=""><img src="/img/5.png" alt="">
 <script>
 (async () => {
   const items = await (await fetch('/api/items?_=' + Date.now())).json();
   document.getElementById('items').innerHTML = items.map((i) => '<li>' + i.name + '</li>').join('');
-  const price = await (await fetch('/api/price?rid=' + Math.random().toString(36).slice(2))).json();
+  const price = await (await fetch('/api/price?rid=' + RID)).json();
   document.getElementById('price').textContent = 'total ' + price.total;
   document.body.dataset.loaded = 'yes';
 })();
-</script>""")
+</script>""".replace("RID", RIDS[rid]))
+
 
 ORDER = _page("Order", """
 <form id="order" method="post" action="/order">
@@ -154,7 +161,7 @@ async def _css(request: web.Request) -> web.Response:
     return web.Response(text=_CSS, content_type="text/css")
 
 
-def build_site(hits: Hits) -> web.Application:
+def build_site(hits: Hits, rid: str = "decimal") -> web.Application:
     orders = iter(range(1, 1 << 30))
 
     @web.middleware
@@ -175,7 +182,7 @@ def build_site(hits: Hits) -> web.Application:
     app = web.Application(middlewares=[count])
     app.router.add_get("/", _html(HOME))
     app.router.add_get("/play", _html(PLAY))
-    app.router.add_get("/feed", _html(FEED))
+    app.router.add_get("/feed", _html(feed_page(rid)))
     app.router.add_get("/order", _html(ORDER))
     app.router.add_post("/order", order)
     app.router.add_get("/thanks", thanks)
