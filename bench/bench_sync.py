@@ -200,7 +200,7 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
             f"| {run['sync_in']:.0f} | {run['sync_in'] * per / 1024:.1f} | {run['sync_out'] * per / 1024:.1f} "
             f"| (one page) | |")
     for run in visits:
-        if run["followers"] == 1:
+        if run["followers"] == 1 and "stalled" not in run:
             per = 60 / run["seconds"]
             out(f"| scripted visit, 1 follower | {run['seconds']:.1f} | {run['frames_in']} | {run['sync_in']} "
                 f"| {run['sync_in'] * per / 1024:.1f} | {run['sync_out'] * per / 1024:.1f} "
@@ -209,10 +209,11 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
     out("| followers | requests at the target |")
     out("| ---: | ---: |")
     for run in visits:
-        out(f"| {run['followers']} | {run['total']} |")
+        stalled = f" (stalled: {run['stalled']})" if "stalled" in run else ""
+        out(f"| {run['followers']} | {run['total']}{stalled} |")
     same = all(run["hits"] == visits[0]["hits"] for run in visits)
     out(f"\nper (method, path) identical across runs: {same}")
-    out(json.dumps(visits[0]["hits"]))
+    out(json.dumps(visits[0]["hits"] if visits else {}))
     if not same:
         for run in visits:
             out(f"{run['followers']}: {json.dumps(run['hits'])}")
@@ -241,7 +242,12 @@ async def measure(args: argparse.Namespace, target_port: int, proxy_port: int) -
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(args))
             try:
                 for n in args.visit_followers:
-                    visits.append(await visit(browser, proxy_port, hits, n))
+                    try:
+                        visits.append(await visit(browser, proxy_port, hits, n))
+                    except RuntimeError as exc:  # a follower stuck: say where, and go on
+                        print(exc, flush=True)
+                        visits.append({"followers": n, "hits": hits.snapshot(), "total": hits.total,
+                                       "stalled": str(exc).splitlines()[0]})
                     print(f"visit with {n} follower(s): {visits[-1]['total']} upstream requests", flush=True)
                 for n in args.followers:
                     lat.append(await latency_run(browser, proxy_port, n, args.actions, args.pace_ms / 1000))
