@@ -11,6 +11,11 @@ where its page puts per-run values there on purpose, and says so. Counting is do
 target servers (for Django, at a forwarder in front of it), never from the proxy's own books.
 
 One Chromium serves the whole module (its tests share one event loop for that).
+
+Known gap, kept as a strict xfail: a follower that joins while the leader's SPA sits on a route
+reached by pushState lands by loading that route's URL as a document, which the driver never
+fetched (it loaded ``/app`` and pushed ``/app/one``), so the follower waits and gets a 504. The
+landing needs the URL of the driver's document as well as the URL it shows.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -29,6 +35,7 @@ from cobrowse_helpers import Party, bodies_equal, join_follower, open_party, sta
 from cobrowse_sites import CHAT, RAND, SPA, Sites, start_counting_front, start_sites
 from django_target.server import ADMIN_PASSWORD, ADMIN_USER, start_django
 from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from world.browser import CHROMIUM, launch
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
@@ -72,8 +79,8 @@ async def sync_world() -> AsyncIterator[World]:
 
 
 @contextlib.asynccontextmanager
-async def serving(overrides: dict[str, tuple[str, int]]) -> AsyncIterator[Cobrowse]:
-    server = await start_cobrowse(resolve_overrides=overrides)
+async def serving(overrides: dict[str, tuple[str, int]], **config: Any) -> AsyncIterator[Cobrowse]:
+    server = await start_cobrowse(resolve_overrides=overrides, **config)
     try:
         yield server
     finally:
@@ -144,7 +151,11 @@ async def _check_step(leader: Party, followers: list[Party], step: Step) -> None
     await _settle(leader, step, "the leader")
     for i, follower in enumerate(followers, 1):
         await _settle(follower, step, f"follower {i}")
-        left, right = await bodies_equal(leader, follower)
+        try:
+            left, right = await bodies_equal(leader, follower)
+        except PlaywrightError:  # the follower's page went away mid-read (a drift repair reload)
+            await _settle(follower, step, f"follower {i}")
+            left, right = await bodies_equal(leader, follower)
         assert left == right, f"after step {step.name!r} follower {i}'s document differs from the leader's"
 
 
@@ -199,6 +210,30 @@ async def test_spa_routed_with_pushstate_and_volatile_json_is_followed_with_equa
         assert hits[(SPA, "GET", "/api/view", "route=%2Fapp")] == 2
         # (Chromium also asks for /favicon.ico, once in each run: equal, so it is left in.)
         assert sum(n for (_, _, path, _), n in hits.items() if path != "/favicon.ico") == 6
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the follower's landing asks for the pushState URL as a "
+                   "document, which the driver never loaded (504); see the module docstring")
+async def test_follower_joining_while_leader_is_on_a_pushstate_route_lands_on_that_route(
+        browser: Browser, sites: Sites) -> None:
+    async with serving(sites.world.resolve_overrides(), follower_wait=2.0) as server:
+        created = await server.create_session(f"http://{SPA}/app")
+        leader = await open_party(browser, created["leader_url"])
+        follower: Party | None = None
+        try:
+            await leader.wait_connected()
+            await leader.page.click("#r-one")
+            await _settle(leader, Step("route one", f"http://{SPA}/app/one", ready=shown("/app/one #")), "the leader")
+            follower = await open_party(browser, created["follower_url"])
+            await follower.page.fill("#name", "Vic")
+            await follower.page.click("button[type=submit]")
+            # Past follower_wait the landing has its answer: the route, or a 504 page without it.
+            await follower.page.wait_for_function(shown("/app/one #"), timeout=6_000)
+            await _check_step(leader, [follower], Step("joined", f"http://{SPA}/app/one", ready=shown("/app/one #")))
+        finally:
+            for party in (leader, follower):
+                if party is not None:
+                    await party.context.close()
 
 
 # -- 2. URLs built from Math.random() and Date.now() -------------------------------------------
