@@ -67,7 +67,8 @@ VOLATILE: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("{random}", lambda v: _RANDOM.fullmatch(v) is not None),
     ("{uuid}", lambda v: _UUID.fullmatch(v) is not None),
     ("{hex}", lambda v: _HEX.fullmatch(v) is not None),
-    ("{token}", lambda v: _BASE36.fullmatch(v) is not None and _mixed(v, 2, 2)),
+    # Math.random().toString(36).slice(2): ~11 characters, often with a single digit.
+    ("{token}", lambda v: _BASE36.fullmatch(v) is not None and (_mixed(v, 2, 2) or (len(v) >= 9 and _mixed(v, 1, 1)))),
     ("{token}", lambda v: _BASE64.fullmatch(v) is not None and _base64ish(v)),
 )
 

@@ -195,3 +195,8 @@ def test_latest_and_latest_loose_name_the_fallbacks() -> None:
     assert ledger.latest(post_b) is None
     assert ledger.latest_loose(post_b) == 1
     assert ledger.latest(post_a) == 1
+
+
+@pytest.mark.parametrize("value", ["k3jd9qzmxwa", "q0wzxhvtrpe", "4fzyqu2ksl"])
+def test_base36_random_tokens_with_one_digit_are_volatile(value: str) -> None:
+    assert volatile_placeholder(value) == "{token}"
