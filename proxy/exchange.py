@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from proxy.config import Config
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, SYNC, UPSTREAM
 from proxy.pages import error_page
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
@@ -168,7 +168,8 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         await request.app[STORE].with_jar(visit.session.id, lambda jar: _store_cookies(
             jar, visit.real_url, cookies, now))
     raw = plan.rewriter is None and not plan.no_body
-    entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head))
+    entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head),
+                            page=_is_navigation(request))
     if plan.no_body:
         responses.finish(entry)
         return await _send_empty(request, plan.response)
@@ -197,10 +198,10 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
 async def replay(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
                  key: RequestKey) -> web.StreamResponse:
     """A follower's copy, from the driver's recorded response: nothing goes upstream."""
-    navigation = (request.headers.get("Sec-Fetch-Mode") == "navigate"
-                  and request.headers.get("Sec-Fetch-Dest") == "document")
+    navigation = _is_navigation(request)
+    spa_route = navigation and request.app[SYNC].current_url(visit.session.id) == visit.real_url
     entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait,
-                                  navigation=navigation)
+                                  navigation=navigation, spa_route=spa_route)
     if entry is None:
         log.info("follower request unmatched", extra={"session": visit.session.id,
                                                       "participant": visit.participant.id})
@@ -244,6 +245,12 @@ def _failure_of(page: web.Response) -> Failure:
 
 
 _BROKEN = Failure(502, "Transfer broken", "The leader's copy of this response broke off before it was complete.")
+
+
+def _is_navigation(request: web.Request) -> bool:
+    """A top-level page load (not a frame, not a subresource)."""
+    return (request.headers.get("Sec-Fetch-Mode") == "navigate"
+            and request.headers.get("Sec-Fetch-Dest") == "document")
 
 
 def _is_document(request: web.Request, head: Head) -> bool:

@@ -205,6 +205,7 @@ class ResponseStore:
         self._changed = asyncio.Event()
         self._channels: dict[RequestKey, list[Channel]] = {}
         self._documents: dict[str, int] = {}  # normalised URL -> the driver's latest document entry
+        self._page: int | None = None  # the driver's latest top-level document
         self.preflights = PreflightCache()  # CORS preflights carry no credential: shared answers
         self.closed = False
 
@@ -214,14 +215,19 @@ class ResponseStore:
 
     # -- the driver's side -------------------------------------------------------------------
 
-    def begin(self, driver: str, key: RequestKey, head: Head, *, raw: bool, document: bool = False) -> Entry:
-        """Record the driver's response (headers in, body to follow); followers may match it now."""
+    def begin(self, driver: str, key: RequestKey, head: Head, *, raw: bool, document: bool = False,
+              page: bool = False) -> Entry:
+        """Record the driver's response (headers in, body to follow); followers may match it now.
+
+        ``page``: a top-level document of the driver's window (not a frame)."""
         entry = Entry(self._next_id, key, head, raw, document, browser_would_reuse(head))
         self._next_id += 1
         self._entries[entry.id] = entry
         self.ledger.record(driver, key, entry.id, document=document)
         if document:
             self._documents[key.url] = entry.id
+        if page:
+            self._page = entry.id
         while len(self._entries) > self.limits.max_entries:
             self._forget(next(iter(self._entries.values())))
         self._notify()
@@ -262,7 +268,7 @@ class ResponseStore:
     # -- the followers' side -----------------------------------------------------------------
 
     async def match(self, participant: str, key: RequestKey, wait: float, *,
-                    navigation: bool = False) -> Entry | None:
+                    navigation: bool = False, spa_route: bool = False) -> Entry | None:
         """The entry to serve this follower request, waiting up to ``wait`` seconds for it.
 
         Paired in order when the driver has (or soon has) a k-th response for the key. When
@@ -273,7 +279,9 @@ class ResponseStore:
         A follower's top-level ``navigation`` catches up rather than waits: a page it has
         already had (a drift repair reload) is served again after ``CATCH_UP_WAIT``, and a page
         the driver reached by a form post (a late joiner landing on it) is served from the
-        driver's latest document for that URL, whatever its method.
+        driver's latest document for that URL, whatever its method. With ``spa_route`` (the
+        driver's window shows this URL but never loaded it: it got there by ``pushState``), the
+        driver's latest page is served, and the page's own router renders the route.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
@@ -288,6 +296,8 @@ class ResponseStore:
             now = loop.time()
             if navigation and now >= catch_up_at:
                 landing = latest or self._by_id(self._documents.get(key.url))
+                if landing is None and spa_route:
+                    landing = self._by_id(self._page)
                 if landing is not None:
                     return landing
             remaining = (catch_up_at if navigation and now < catch_up_at else deadline) - now

@@ -12,10 +12,10 @@ target servers (for Django, at a forwarder in front of it), never from the proxy
 
 One Chromium serves the whole module (its tests share one event loop for that).
 
-Known gap, kept as a strict xfail: a follower that joins while the leader's SPA sits on a route
-reached by pushState lands by loading that route's URL as a document, which the driver never
-fetched (it loaded ``/app`` and pushed ``/app/one``), so the follower waits and gets a 504. The
-landing needs the URL of the driver's document as well as the URL it shows.
+A follower that joins while the leader's SPA sits on a route reached by pushState loads that
+route's URL as a document, which the driver never fetched (it loaded ``/app`` and pushed
+``/app/one``): the proxy serves the driver's latest page for it and the page's router renders
+the route (``ResponseStore.match(spa_route=True)``).
 """
 
 from __future__ import annotations
@@ -212,8 +212,6 @@ async def test_spa_routed_with_pushstate_and_volatile_json_is_followed_with_equa
         assert sum(n for (_, _, path, _), n in hits.items() if path != "/favicon.ico") == 6
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the follower's landing asks for the pushState URL as a "
-                   "document, which the driver never loaded (504); see the module docstring")
 async def test_follower_joining_while_leader_is_on_a_pushstate_route_lands_on_that_route(
         browser: Browser, sites: Sites) -> None:
     async with serving(sites.world.resolve_overrides(), follower_wait=2.0) as server:
