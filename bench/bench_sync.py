@@ -183,6 +183,7 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
     for run in lat:
         n = run["followers"]
         out(row(f"**{n}: all kinds**", run["all"]))
+        out(row(f"{n}: all but scroll", [ms for k, v in run["per_kind"].items() if k != "scroll" for ms in v]))
         for kind in KINDS:
             out(row(f"{n}: {kind}", run["per_kind"].get(kind, [])))
         if run["last"]:
@@ -191,6 +192,10 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
         out(f"\n{run['followers']} follower(s): {run['actions']} actions in {run['seconds']:.1f} s, "
             f"{run['stamped']} stamped in the leader, {run['applied']} applications seen in followers, "
             f"{run['missing']} not seen applied.")
+        for i, detail in enumerate(run["followers_detail"], 1):
+            if detail["missing"] or detail["loads"]:
+                out(f"  follower {i}: {detail['missing']} not seen applied, {detail['loads']} page loads "
+                    f"during the run, runtime counters {json.dumps(detail['counters'])}")
     out("\nBytes to one follower (median follower)\n")
     out("| run | seconds | sync frames in | sync bytes in | sync KB/min in | sync KB/min out | page KB | page KB/min |")
     out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -175,6 +175,11 @@ async def latency_run(browser: Browser, port: int, followers: int, actions: int,
             "frames_in": statistics.median([f.frames_in for f in crowd]),
             "sync_out": statistics.median([f.sync_out for f in crowd]),
             "leader_out": leader.sync_out,
+            # Per follower: actions not seen applied, page loads during the run, the runtime's counters.
+            "followers_detail": [
+                {"missing": len(stamped) - len(got), "loads": f.loads,
+                 "counters": (await f.page.evaluate("() => window.__cbSync.status().counters"))}
+                for f, got in zip(crowd, applied, strict=True)],
         }
     finally:
         await close_all([leader, *crowd])

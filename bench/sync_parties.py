@@ -40,6 +40,7 @@ class Party:
     frames_in: int = 0
     requests: list[Request] = field(default_factory=list)
     pending: set[str] = field(default_factory=set)  # URLs requested and not yet finished or failed
+    loads: int = 0  # documents loaded in the page (a drift repair reloads it)
 
     def watch(self) -> None:
         def on_socket(ws: WebSocket) -> None:
@@ -51,8 +52,12 @@ class Party:
 
         self.page.on("websocket", on_socket)
         self.page.on("request", lambda request: self.pending.add(request.url))
+        self.page.on("load", lambda page: self._loaded())
         self.page.on("requestfinished", lambda request: self._done(request, True))
         self.page.on("requestfailed", lambda request: self._done(request, False))
+
+    def _loaded(self) -> None:
+        self.loads += 1
 
     def _done(self, request: Request, finished: bool) -> None:
         self.pending.discard(request.url)
@@ -67,7 +72,7 @@ class Party:
         self.sync_out += len(payload.encode() if isinstance(payload, str) else payload)
 
     def reset(self) -> None:
-        self.sync_in = self.sync_out = self.frames_in = 0
+        self.sync_in = self.sync_out = self.frames_in = self.loads = 0
         self.requests.clear()
 
     async def page_bytes(self) -> int:
