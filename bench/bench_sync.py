@@ -168,8 +168,8 @@ async def relay_run(port: int, followers: int, messages: int) -> dict[str, Any]:
 
 def row(name: str, values: Sequence[float]) -> str:
     if not values:
-        return f"| {name} | 0 | | | |"
-    return (f"| {name} | {len(values)} | {pct(values, 0.5):.1f} | {pct(values, 0.99):.1f} "
+        return f"| {name} | 0 | | | | |"
+    return (f"| {name} | {len(values)} | {min(values):.1f} | {pct(values, 0.5):.1f} | {pct(values, 0.99):.1f} "
             f"| {max(values):.1f} |")
 
 
@@ -178,8 +178,8 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
     out = print
     out(f"\nload average (1 min) at start {load[0]:.2f}, at end {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs\n")
     out("Latency, leader action -> applied in follower (ms)\n")
-    out("| followers: actions of kind | samples | p50 | p99 | max |")
-    out("| --- | ---: | ---: | ---: | ---: |")
+    out("| followers: actions of kind | samples | min | p50 | p99 | max |")
+    out("| --- | ---: | ---: | ---: | ---: | ---: |")
     for run in lat:
         n = run["followers"]
         out(row(f"**{n}: all kinds**", run["all"]))
@@ -224,8 +224,8 @@ def report(args: argparse.Namespace, lat: list[dict[str, Any]], visits: list[dic
             out(f"{run['followers']}: {json.dumps(run['hits'])}")
     if relay:
         out("\nRelay share: raw sockets, leader send -> follower receive (ms)\n")
-        out("| followers | messages | p50 | p99 | max |")
-        out("| --- | ---: | ---: | ---: | ---: |")
+        out("| followers | messages | min | p50 | p99 | max |")
+        out("| --- | ---: | ---: | ---: | ---: | ---: |")
         for run in relay:
             out(row(f"{run['followers']} (first follower)", run["first"]))
             if run["followers"] > 1:

@@ -21,6 +21,8 @@ are paced, so what is measured is latency, not a queue.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import statistics
 import time
 from collections import defaultdict
@@ -32,23 +34,34 @@ from sync_parties import close_all, start_session
 
 # Stamps what the page sees, in every top-level page, before any page script (the runtime
 # included) runs: [kind, value, time, action index]. The leader's action index is set by the
-# driver before each action; followers leave it 0 (they are matched by value and order).
+# driver before each action; followers leave it -1 (they are matched by value and order).
+# Each kind is stamped at the first event of the action, before the runtime sends anything
+# for it: a keystroke at its (trusted) keydown, with the value the `input` event then shows; a
+# checkbox at its click (`checked` has already flipped); a select at `input` (before `change`).
+# In a follower the same listeners see the replay: the value set with its `input`/`change`
+# events, the replayed click, the item the page's own handler added.
 RECORDER = """(() => {
   if (window.top !== window) return;
   const now = () => performance.timeOrigin + performance.now();
   const rec = [];
   Object.defineProperty(window, '__benchRec', { value: rec });
   window.__benchAction = -1;
+  let keydownAt = 0;
   const push = (kind, value, t) => rec.push([kind, value, t === undefined ? now() : t, window.__benchAction]);
   const on = (type, fn) => window.addEventListener(type, fn, { capture: true, passive: true });
-  on('input', (e) => { if (e.target.id === 't') push('type', e.target.value); });
+  on('keydown', (e) => { if (e.isTrusted && e.target.id === 't') keydownAt = now(); });
+  on('input', (e) => {
+    if (e.target.id === 't') { push('type', e.target.value, keydownAt || undefined); keydownAt = 0; }
+    else if (e.target.id === 's') push('select', e.target.value);
+  });
   on('change', (e) => {
     if (e.target.id === 'c') push('check', String(e.target.checked));
     else if (e.target.id === 's') push('select', e.target.value);
   });
   on('click', (e) => {
     const list = document.getElementById('list');
-    if (e.target.id === 'add' && list) push('click', 'item ' + (list.children.length + 1));
+    if (e.target.id === 'c') push('check', String(e.target.checked));
+    else if (e.target.id === 'add' && list) push('click', 'item ' + (list.children.length + 1));
   });
   on('scroll', (e) => { if (e.target === document) push('scroll', Math.round(window.scrollY)); });
   document.addEventListener('DOMContentLoaded', () => {
@@ -68,6 +81,8 @@ KINDS = {"type": ("type", "type"), "check": ("check", "check"), "select": ("sele
 SCHEDULE = ("type", "check", "type", "scroll", "select", "type", "click", "type", "scroll", "check",
             "type", "select", "type", "click", "type", "scroll", "type", "check", "click", "select")
 SCROLL_SLACK_PX = 3
+# Pages in different renderer processes read the clock through their own time origins.
+CLOCK_SLACK_MS = 5.0
 
 
 @dataclass(slots=True)
@@ -119,10 +134,23 @@ def stamp(leader: list[list[Any]], actions: list[str]) -> Stamps:
 
 
 def match(stamped: Stamps, actions: list[str], follower: list[list[Any]]) -> dict[int, float]:
-    """Latency (ms) of every stamped action this follower applied, by action index."""
+    """Latency (ms) of every stamped action this follower applied, by action index.
+
+    A follower record applies an action when it shows the action's value, comes at most
+    ``CLOCK_SLACK_MS`` before the leader's stamp and before the next action that left the same
+    value (a checkbox alternates: its next "true" is two actions on). A record outside that
+    window leaves the action unapplied rather than shifting every later match.
+    """
     by_kind: dict[str, list[list[Any]]] = defaultdict(list)
     for record in follower:
         by_kind[record[0]].append(record)
+    next_same: dict[int, float] = {}
+    seen_last: dict[tuple[str, str], float] = {}
+    for index in sorted(stamped, reverse=True):
+        value, t0 = stamped[index]
+        key = (actions[index], json.dumps(value))
+        next_same[index] = seen_last.get(key, math.inf)
+        seen_last[key] = t0
     cursor: dict[str, int] = defaultdict(int)
     out: dict[int, float] = {}
     for index in sorted(stamped):
@@ -131,9 +159,10 @@ def match(stamped: Stamps, actions: list[str], follower: list[list[Any]]) -> dic
         seen = by_kind[kind]
         for j in range(cursor[kind], len(seen)):
             got, when = seen[j][1], seen[j][2]
+            if when >= next_same[index]:
+                break
             same = abs(got - value) <= SCROLL_SLACK_PX if kind == "scroll" else got == value
-            # 1 ms of slack: both clocks are the machine's, read by two processes.
-            if same and when >= t0 - 1:
+            if same and when >= t0 - CLOCK_SLACK_MS:
                 cursor[kind] = j + 1
                 out[index] = when - t0
                 break
