@@ -21,18 +21,31 @@ const CB_MASK_SELECTOR = '[data-cb-mask], .cb-mask, input[type=password], [autoc
 const CB_MODS = [['ctrlKey', 'ctrl'], ['shiftKey', 'shift'], ['altKey', 'alt'], ['metaKey', 'meta']];
 const CB_NAV_KIND = { reload: 'reload' }; // navigation timing type -> nav kind ("load" otherwise)
 
-/** A function that calls fn(key, latest args) at most once per `ms` per key, trailing edge kept. */
+/** A function that calls fn(key, value) at once for the first event of a burst, then at most
+ *  once per `ms` per key with the latest value (trailing edge kept): no added delay for a
+ *  single action, bounded message rate for a stream of them. */
 function cbCoalesce(ms, fn) {
-  const pending = new Map();
+  const windows = new Map();
   return (key, value) => {
-    const had = pending.has(key);
-    pending.set(key, value);
-    if (had) return;
-    setTimeout(() => {
-      const latest = pending.get(key);
-      pending.delete(key);
-      cbTry(() => fn(key, latest));
-    }, ms);
+    const open = windows.get(key);
+    if (open) {
+      open.dirty = true;
+      open.value = value;
+      return;
+    }
+    const state = { dirty: false, value };
+    windows.set(key, state);
+    cbTry(() => fn(key, value));
+    const close = () => {
+      if (!state.dirty) {
+        windows.delete(key);
+        return;
+      }
+      state.dirty = false;
+      cbTry(() => fn(key, state.value));
+      setTimeout(close, ms);
+    };
+    setTimeout(close, ms);
   };
 }
 
