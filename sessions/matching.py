@@ -224,6 +224,10 @@ class Ledger:
         this_page = sum(1 for i in ids if follower.page <= i <= follower.start) if follower.page else 0
         return history - this_page if this_page else max(0, history - 1)
 
+    def restart(self, participant: str) -> None:
+        """Forget how far a follower got: it follows again from the driver's current page."""
+        self.followers[participant] = _Follower(self.last_id, False, self.last_document)
+
     def claim(self, participant: str, key: RequestKey) -> int | None:
         """The next driver entry for this follower and key, or None (not recorded yet)."""
         follower = self._follower(participant)

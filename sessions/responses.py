@@ -299,6 +299,9 @@ class ResponseStore:
                 if landing is None and spa_route:
                     landing = self._by_id(self._page)
                 if landing is not None:
+                    # The follower starts over on the driver's current page, like a late joiner,
+                    # so that page's subresources are paired at once rather than waited for.
+                    self.ledger.restart(participant)
                     return landing
             remaining = (catch_up_at if navigation and now < catch_up_at else deadline) - now
             if remaining <= 0 or self._waiters >= self.limits.max_waiters:

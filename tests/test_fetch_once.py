@@ -499,3 +499,18 @@ async def test_follower_reloading_a_page_it_already_had_catches_up_without_the_l
     await party.get(party.leader, "/data")
     status, body = await task
     assert status == 200 and b'"hit": 2' in body
+
+
+async def test_follower_reload_gets_its_subresources_at_once_after_catching_up(
+        start_server: StartCobrowse, target: Target) -> None:
+    party = await _party(start_server, target, follower_wait=30.0)
+    await party.server.request("GET", party.url("/page"), cookies=party.leader, headers=NAVIGATE)
+    await party.get(party.leader, "/data")
+    await party.server.request("GET", party.url("/page"), cookies=party.follower, headers=NAVIGATE)
+    await party.get(party.follower, "/data")
+    # A drift repair: the follower loads the page again, then its data, with no new driver copy.
+    reloaded = await party.server.request("GET", party.url("/page"), cookies=party.follower, headers=NAVIGATE)
+    assert reloaded.status == 200
+    status, body = await asyncio.wait_for(party.get(party.follower, "/data"), timeout=8)
+    assert status == 200 and b'"hit": 1' in body
+    assert target.hits == Counter({"GET /page": 1, "GET /data": 1})
