@@ -11,13 +11,13 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
+from world.browser import CHROMIUM, CHROMIUM_ARGS
 from yarl import URL
 
 from proxy.demo import DemoWorld, run_demo
@@ -343,16 +343,7 @@ async def test_two_running_demos_share_no_state() -> None:
                 await session.close()
 
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()  # checked once, at import, not inside the event loop
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+HAVE_CHROMIUM = CHROMIUM.exists()  # checked once, at import, not inside the event loop
 
 
 async def test_in_chromium_the_shop_scripts_fill_the_cart_sign_in_and_check_out(world: DemoWorld) -> None:
@@ -366,7 +357,7 @@ async def test_in_chromium_the_shop_scripts_fill_the_cart_sign_in_and_check_out(
     )
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"]
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"]
         )
         try:
             page = await browser.new_page()
