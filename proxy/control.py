@@ -15,6 +15,7 @@ Browser:
 from __future__ import annotations
 
 import hmac
+import logging
 import json
 import time
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from sessions.service import AdmissionError
 from sessions.store import StoreFull
 
 MAX_API_BODY = 64 * 1024
+log = logging.getLogger("cobrowse.sessions")
 routes = web.RouteTableDef()
 
 
@@ -118,6 +120,7 @@ async def create_session(request: web.Request) -> web.Response:
     except StoreFull as exc:
         return json_error(503, str(exc))
     session = created.session
+    log.info("session.created session=%s agent=%s", session.id, agent_id or "-")
     # The leader lands on the proxied target URL.
     await request.app[STORE].update(session.id, lambda s: _set_next(s, config))
     body = _describe(config, session, now)

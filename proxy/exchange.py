@@ -100,6 +100,9 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     try:
         upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body)
     except BlockedTarget as exc:
+        # The target's host is named, never the path or query (they may carry secrets).
+        log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
+                    visit.participant.id, visit.origin.host)
         responses.failed(visit.participant.id, key, visit.real_url,
                          Failure(403, "Address not allowed", str(exc)))
         return error_page(403, "Address not allowed", str(exc))
@@ -203,8 +206,8 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait,
                                   navigation=navigation, spa_route=spa_route)
     if entry is None:
-        log.info("follower request unmatched", extra={"session": visit.session.id,
-                                                      "participant": visit.participant.id})
+        log.info("fetch_once.unmatched session=%s participant=%s method=%s", visit.session.id,
+                 visit.participant.id, request.method)
         return error_page(504, "Not loaded yet",
                           "The leader's browser has not loaded this yet, so there is nothing to show you. "
                           "It will appear when the leader's page asks for it; reloading may help.")
