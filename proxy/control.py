@@ -15,8 +15,8 @@ Browser:
 from __future__ import annotations
 
 import hmac
-import logging
 import json
+import logging
 import time
 from datetime import UTC, datetime
 from importlib import resources
