@@ -86,36 +86,39 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     responses = request.app[RESPONSES].for_session(visit.session.id)
     if not is_driver(visit):
         return await replay(request, visit, ctx, responses, key)
-    browser_headers = list(request.headers.items())
-    headers = [(k, v) for k, v in rewrite_request_headers(browser_headers, ctx) if k.lower() not in _CONDITIONAL]
-    initiator = initiator_origin(browser_headers, ctx)
-    now = time.time()
-    top_level = (request.headers.get("Sec-Fetch-Mode") == "navigate"
-                 and request.headers.get("Sec-Fetch-Dest", "document") == "document")
-    cookie = await request.app[STORE].with_jar(visit.session.id, lambda jar: jar.cookie_header(
-        visit.real_url, now, site_for_cookies=initiator, top_level_navigation=top_level,
-        method=request.method))
-    if cookie:
-        headers.append(("Cookie", cookie))
+    headers = [(k, v) for k, v in await upstream_headers(request, visit, ctx) if k.lower() not in _CONDITIONAL]
     try:
         upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body)
-    except BlockedTarget as exc:
-        # The target's host is named, never the path or query (they may carry secrets).
-        log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
-                    visit.participant.id, visit.origin.host)
-        responses.failed(visit.participant.id, key, visit.real_url,
-                         Failure(403, "Address not allowed", str(exc)))
-        return error_page(403, "Address not allowed", str(exc))
     except Exception as exc:  # typed upstream failures map to clear pages; anything else is a bug
         refusal = refusal_for(exc)
         if refusal is None:
             raise
+        if isinstance(exc, BlockedTarget):
+            # The target's host is named, never the path or query (they may carry secrets).
+            log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
+                        visit.participant.id, visit.origin.host)
         responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal))
         return refusal
     try:
         return await respond(request, visit, ctx, upstream, responses, key)
     finally:
         upstream.release()
+
+
+async def upstream_headers(request: web.Request, visit: Visit, ctx: RequestContext, *,
+                           websocket: bool = False) -> list[tuple[str, str]]:
+    """The headers the target gets: the browser's, rewritten to the real URLs, plus the session
+    jar's cookies (SameSite judged on the real initiator, never on the proxy hosts)."""
+    browser_headers = list(request.headers.items())
+    headers = rewrite_request_headers(browser_headers, ctx, websocket=websocket)
+    initiator = initiator_origin(browser_headers, ctx)
+    top_level = not websocket and _is_navigation(request)
+    now = time.time()
+    cookie = await request.app[STORE].with_jar(visit.session.id, lambda jar: jar.cookie_header(
+        visit.real_url, now, site_for_cookies=initiator, top_level_navigation=top_level, method=ctx.method))
+    if cookie:
+        headers.append(("Cookie", cookie))
+    return headers
 
 
 def is_driver(visit: Visit) -> bool:

@@ -16,17 +16,16 @@ its followers' sockets close too.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 from aiohttp import web
 
-from proxy.exchange import is_driver
-from proxy.keys import CONFIG, RESPONSES, STORE, UPSTREAM
+from proxy.exchange import is_driver, upstream_headers
+from proxy.keys import CONFIG, RESPONSES, UPSTREAM
 from proxy.pages import error_page
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit
-from rewriter.headers import RequestContext, initiator_origin, rewrite_request_headers
+from rewriter.headers import RequestContext
 from sessions.matching import key_for
 from sessions.responses import Channel, ResponseStore
 
@@ -42,15 +41,8 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
         return await follow(request, visit, responses)
     ws_url = "ws" + visit.real_url[4:] if visit.real_url.startswith("http") else visit.real_url
     ctx = RequestContext(url=visit.real_url, space=visit.space, method="GET")
-    browser_headers = list(request.headers.items())
-    headers = [(k, v) for k, v in rewrite_request_headers(browser_headers, ctx, websocket=True)
+    headers = [(k, v) for k, v in await upstream_headers(request, visit, ctx, websocket=True)
                if k.lower() not in _HANDSHAKE_HEADERS]
-    now = time.time()
-    cookie = await request.app[STORE].with_jar(visit.session.id, lambda jar: jar.cookie_header(
-        visit.real_url, now, site_for_cookies=initiator_origin(browser_headers, ctx),
-        top_level_navigation=False, method="GET"))
-    if cookie:
-        headers.append(("Cookie", cookie))
     protocols = _offered(request)
     try:
         upstream = await request.app[UPSTREAM].ws_connect(ws_url, headers, protocols)
