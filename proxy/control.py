@@ -29,7 +29,7 @@ from proxy.config import Config
 from proxy.ending import end_session
 from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
-from proxy.visit import set_participant_cookie, space_for
+from proxy.visit import landing_url, set_participant_cookie
 from rewriter.origins import Origin
 from sessions.model import Session
 from sessions.service import AdmissionError
@@ -121,20 +121,10 @@ async def create_session(request: web.Request) -> web.Response:
         return json_error(503, str(exc))
     session = created.session
     log.info("session.created session=%s agent=%s", session.id, agent_id or "-")
-    # The leader lands on the proxied target URL.
-    await request.app[STORE].update(session.id, lambda s: _set_next(s, config))
     body = _describe(config, session, now)
     body["leader_url"] = enter_url(config, session.id, created.leader_ticket)
     body["follower_url"] = follower_url(config, session.id, created.invitation)
     return web.json_response(body, status=201, headers={"Location": f"/api/v1/sessions/{session.id}"})
-
-
-def _set_next(session: Session, config: Config) -> None:
-    space = space_for(config, session)
-    for ticket in session.tickets.values():
-        if ticket.next_url == session.target_url:
-            ticket.next_url = space.to_proxy(session.target_url)
-    session.aliases.update(space.aliases)
 
 
 async def _session_or_error(request: web.Request) -> Session | web.Response:
@@ -175,7 +165,7 @@ async def new_leader_link(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     try:
         ticket = await request.app[SERVICE].issue_ticket(
-            session.id, session.leader_id, space_for(config, session).to_proxy(session.target_url), time.time())
+            session.id, session.leader_id, session.target_url, time.time())
     except AdmissionError as exc:
         return json_error(exc.status, exc.message)
     return web.json_response({"leader_url": enter_url(config, session.id, ticket)}, status=201)
@@ -205,7 +195,10 @@ async def enter(request: web.Request) -> web.StreamResponse:
         admission = await request.app[SERVICE].redeem(request.match_info["sid"], ticket, time.time())
     except AdmissionError as exc:
         return error_page(exc.status, "Cannot enter the session", exc.message)
-    response = web.Response(status=302, headers={"Location": admission.next_url})
+    session = await request.app[STORE].get(request.match_info["sid"])
+    assert session is not None  # redeem just found it
+    response = web.Response(status=302, headers={"Location": await landing_url(request.app, session,
+                                                                                admission.next_url)})
     set_participant_cookie(response, config, admission)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from proxy.keys import CONFIG, SERVICE, SYNC
 from proxy.pages import error_page
-from proxy.visit import set_participant_cookie, space_for
+from proxy.visit import landing_url, set_participant_cookie
 from sessions.credentials import cookie_name
 from sessions.model import Session
 from sessions.service import AdmissionError
@@ -38,10 +38,9 @@ def _refused(exc: AdmissionError) -> web.Response:
     return error_page(exc.status, "Cannot join the session", exc.message)
 
 
-def _landing(request: web.Request, session: Session) -> str:
+async def _landing(request: web.Request, session: Session) -> str:
     """Where a follower lands: the driver's current page, in the session's proxy space."""
-    real = request.app[SYNC].current_url(session.id) or session.target_url
-    return space_for(request.app[CONFIG], session).to_proxy(real)
+    return await landing_url(request.app, session, request.app[SYNC].current_url(session.id) or session.target_url)
 
 
 @routes.get("/join/{sid}")
@@ -80,7 +79,7 @@ async def join(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     joined = await service.store.get(sid)
     assert joined is not None
-    response = web.Response(status=303, headers={**_HEADERS, "Location": _landing(request, joined)})
+    response = web.Response(status=303, headers={**_HEADERS, "Location": await _landing(request, joined)})
     set_participant_cookie(response, config, admission)
     return response
 
@@ -98,4 +97,4 @@ async def _already_in(request: web.Request, sid: str, now: float) -> web.Respons
         return error_page(409, "Already in this session",
                           "This browser is the agent's in this session. Open the visitor link in another "
                           "browser or a private window.")
-    return web.Response(status=303, headers={**_HEADERS, "Location": _landing(request, session)})
+    return web.Response(status=303, headers={**_HEADERS, "Location": await _landing(request, session)})

@@ -38,6 +38,17 @@ def space_for(config: Config, session: Session) -> ProxySpace:
                       dict(session.aliases))
 
 
+async def landing_url(app: web.Application, session: Session, real_url: str) -> str:
+    """Where a participant lands: ``real_url`` in the session's proxy space (a new alias, for a
+    host too long for a label, is stored so the landing host resolves)."""
+    space = space_for(app[CONFIG], session)
+    url = space.to_proxy(real_url)
+    new = {k: v for k, v in space.aliases.items() if k not in session.aliases}
+    if new:
+        await app[STORE].update(session.id, lambda s: s.aliases.update(new))
+    return url
+
+
 async def persist_aliases(request: web.Request, visit: Visit) -> None:
     """Store aliases that rewriting this exchange created (hosts too long for a label)."""
     new = {k: v for k, v in visit.space.aliases.items() if k not in visit.session.aliases}

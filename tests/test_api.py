@@ -110,3 +110,19 @@ async def test_new_follower_link_revokes_the_old_invitation(start_server: StartC
     assert new != old
     assert (await server.request("GET", old, cookies={})).status == 403
     assert (await server.request("GET", new, cookies={})).status == 200
+
+
+async def test_leader_lands_on_a_host_too_long_for_a_label_through_its_stored_alias(
+        start_server: StartCobrowse) -> None:
+    runner, port = await _target()
+    long_host = "a-very-long-host-name-" + "x" * 40 + ".example.test"
+    try:
+        server = await start_server(resolve_overrides={f"{long_host}:80": ("127.0.0.1", port)})
+        created = await server.create_session(f"http://{long_host}/start")
+        entered = await server.redeem(created["leader_url"])
+        location = entered.header("Location") or ""
+        assert location.startswith("http://a-") and f"--{created['id']}.cobrowse.localhost" in location
+        page = await server.request("GET", location)
+        assert page.status == 200 and "<p>hello</p>" in page.text
+    finally:
+        await runner.cleanup()
