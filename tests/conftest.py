@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import fuzz  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
 from world import WORLD_APPS, World, start_world

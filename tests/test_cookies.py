@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fuzz import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -362,7 +363,7 @@ _URLS = st.sampled_from(["https://example.com/", "http://127.0.0.1/x", "https://
                          "https://www.bücher.de/a/b", "http://localhost/", "wss://a.github.io/"])
 
 
-@settings(max_examples=300)
+@settings(max_examples=scaled(300))
 @given(st.lists(st.tuples(_URLS, _HOSTILE), max_size=10), _URLS)
 def test_hostile_set_cookie_lines_never_raise(lines: list[tuple[str, str]], read_url: str) -> None:
     jar = CookieJar()

@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from fuzz import scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.async_api import Browser, Route
@@ -209,7 +210,7 @@ def test_never_raises_on_arbitrary_text(text: str) -> None:
 
 
 @given(css_soup)
-@settings(max_examples=400)
+@settings(max_examples=scaled(400))
 def test_never_raises_on_css_like_soup(text: str) -> None:
     assert isinstance(rewrite_css(text, TO_PROXY), str)
 
@@ -220,13 +221,13 @@ def test_bytes_never_raise_and_output_is_valid_utf8(body: bytes, charset: str | 
 
 
 @given(css_soup.filter(lambda t: "sourceMappingURL" not in t))
-@settings(max_examples=400)
+@settings(max_examples=scaled(400))
 def test_identity_to_proxy_leaves_text_unchanged(text: str) -> None:
     assert rewrite_css(text, identity) == text
 
 
 @given(css_soup)
-@settings(max_examples=400)
+@settings(max_examples=scaled(400))
 def test_rewriting_is_idempotent(text: str) -> None:
     once = rewrite_css(text, TO_PROXY)
     assert rewrite_css(once, TO_PROXY) == once
@@ -287,7 +288,7 @@ decoys = st.sampled_from(
 
 
 @given(st.lists(st.one_of(fetch_site(), decoys), max_size=12))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300), suppress_health_check=[HealthCheck.too_slow])
 def test_every_absolute_url_in_generated_css_comes_out_mapped(parts: list[tuple[str, str] | str]) -> None:
     css = "".join(p if isinstance(p, str) else p[0] for p in parts)
     out = rewrite_css(css, TO_PROXY)

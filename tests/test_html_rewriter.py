@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from fuzz import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -188,14 +189,14 @@ _FRAGMENTS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=scaled(300), deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise_and_give_utf8(body: bytes) -> None:
     out = rewrite_html(body, make_ctx())
     out.decode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=scaled(300), deadline=None)
 @given(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=8)), max_size=60), st.sampled_from([None, "latin1", "utf-16"]))
 def test_tag_like_text_never_raises_and_output_parses(parts: list[str], charset: str | None) -> None:
     body = "".join(parts).encode("utf-8", "surrogatepass")
@@ -237,7 +238,7 @@ def documents(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(documents())
 def test_every_absolute_url_in_url_attributes_lands_in_proxy_space(doc: str) -> None:
     out = rewrite(doc)

@@ -6,6 +6,7 @@ import ipaddress
 import re
 
 import pytest
+from fuzz import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,7 @@ def test_every_label_is_a_valid_dns_label_that_fits_with_the_session_id(origin: 
     assert host_label[2:4] != "--"  # never mistaken for an IDNA A-label
 
 
-@settings(max_examples=300)
+@settings(max_examples=scaled(300))
 @given(st.lists(origins, min_size=2, max_size=30, unique=True))
 def test_no_two_origins_share_a_label(many: list[Origin]) -> None:
     labels = [full_label(o) for o in many]
