@@ -9,6 +9,10 @@ produced them, and one writer task per socket sends them. That keeps ``n`` in or
 wire even when several handlers fan out at once. A socket whose outbox overflows (a reader
 that stopped reading) is closed with 1013; it reconnects and catches up from state.
 
+A participant may hold at most ``SOCKETS_PER_PARTICIPANT`` sockets in a room at once (its
+pages and windows; a reload closes one before it opens the next): ``attach`` refuses the one
+over the cap, so one browser cannot make the server hold hundreds of sockets and outboxes.
+
 Kept apart from ``proxy/syncws.py`` (the endpoint) so that ``proxy/keys.py`` can name the type
 without an import cycle.
 """
@@ -29,6 +33,7 @@ from sessions.relay import Close, Outcome, Relay
 
 log = logging.getLogger("cobrowse.sync")
 OUTBOX_LIMIT = 4000
+SOCKETS_PER_PARTICIPANT = 16
 CLOSE_SHUTDOWN = 1001
 
 
@@ -41,7 +46,8 @@ class CloseFrame:
 class Outbox:
     """What one socket still has to send: text frames, then possibly a close."""
 
-    def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
+    def __init__(self, participant: str = "", limit: int = OUTBOX_LIMIT) -> None:
+        self.participant = participant
         self._items: deque[str | CloseFrame] = deque()
         self._ready = asyncio.Event()
         self._limit = limit
@@ -86,9 +92,13 @@ class SyncHub:
             room = self._rooms[session.id] = Room(relay, session.expires_at)
         return room
 
-    def attach(self, room: Room) -> tuple[str, Outbox]:
+    def attach(self, room: Room, participant: str,
+               cap: int = SOCKETS_PER_PARTICIPANT) -> tuple[str, Outbox] | None:
+        """A new socket's id and outbox, or None when ``participant`` already holds ``cap``."""
+        if sum(1 for o in room.outboxes.values() if o.participant == participant) >= cap:
+            return None
         conn_id = f"c{next(self._ids)}"
-        outbox = room.outboxes[conn_id] = Outbox()
+        outbox = room.outboxes[conn_id] = Outbox(participant)
         return conn_id, outbox
 
     def detach(self, room: Room, conn_id: str) -> None:

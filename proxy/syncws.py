@@ -3,8 +3,11 @@
 Admission happens before the upgrade: the request has passed ``proxy.visit.admit`` (a valid
 participant credential for the session in the host, session live), and its ``Origin`` must
 be a proxy origin of the same session (a page of another session or of the real web cannot
-open it), else 403. Then, per frame: size cap (aiohttp closes with 1009 past 64 KiB), rate
-cap (token bucket, close 1008), parse and check (``sessions.protocol``, close 1007/1008),
+open it), else 403; and the participant must hold fewer than ``SOCKETS_PER_PARTICIPANT`` sync
+sockets in the session, else 429 (the socket is reserved before the upgrade, so concurrent
+handshakes cannot slip past the cap). Then, per frame: size cap (aiohttp closes with 1009 past 64 KiB), rate
+cap (token bucket, close 1008), parse and check every field (``sessions.protocol``, close
+1007/1008; URL fields must map into this session's proxy space: ``protocol.in_space``),
 and the relay decides what to send. Sending happens only in the socket's writer task (see
 ``proxy.synchub``), which keeps every socket's frames in relay order.
 
@@ -29,10 +32,18 @@ from aiohttp import web
 from proxy.ending import end_session
 from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
-from proxy.synchub import CloseFrame, Outbox, Room, SyncHub
+from proxy.synchub import SOCKETS_PER_PARTICIPANT, CloseFrame, Outbox, Room, SyncHub
 from proxy.visit import Visit
 from rewriter.space import parse_proxy_host
-from sessions.protocol import CLOSE_POLICY, MAX_MESSAGE_BYTES, ProtocolError, TokenBucket, parse
+from sessions.protocol import (
+    CLOSE_POLICY,
+    MAX_MESSAGE_BYTES,
+    ProtocolError,
+    TokenBucket,
+    UrlCheck,
+    in_space,
+    parse,
+)
 from sessions.relay import Member, Outcome
 
 log = logging.getLogger("cobrowse.sync")
@@ -70,18 +81,27 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     if not origin_allowed(request, visit):
         log.warning("sync.refused session=%s participant=%s reason=origin", session.id, participant.id)
         return error_page(403, "Foreign origin", "The sync channel only accepts pages of this session.")
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_SECONDS)
-    await ws.prepare(request)
     hub = request.app[SYNC]
     room = hub.room_for(session, session.target_url, time.time())
-    conn_id, outbox = hub.attach(room)
+    attached = hub.attach(room, participant.id)
+    if attached is None:
+        log.warning("sync.refused session=%s participant=%s reason=sockets", session.id, participant.id)
+        return error_page(429, "Too many sync connections",
+                          f"This participant already holds {SOCKETS_PER_PARTICIPANT} sync connections.")
+    conn_id, outbox = attached
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_SECONDS)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        hub.detach(room, conn_id)
+        raise
     roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if not p.revoked]
     hub.dispatch(room, room.relay.open(conn_id, Member(participant.id, participant.role, participant.name),
                                        str(visit.origin), roster))
     log.info("sync.open session=%s participant=%s conn=%s", session.id, participant.id, conn_id)
     writer = asyncio.ensure_future(_write(ws, outbox))
     try:
-        await _read(request, ws, hub, room, conn_id, outbox)
+        await _read(request, ws, hub, room, conn_id, outbox, in_space(visit.space))
     finally:
         hub.dispatch(room, room.relay.close(conn_id, time.monotonic()))
         hub.detach(room, conn_id)
@@ -95,7 +115,7 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
 
 
 async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, room: Room, conn_id: str,
-                outbox: Outbox) -> None:
+                outbox: Outbox, url_ok: UrlCheck) -> None:
     bucket = TokenBucket()
     while not outbox.closing:
         try:
@@ -114,7 +134,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
             _refuse(room, conn_id, outbox, CLOSE_POLICY, "rate limit")
             return
         try:
-            message = parse(frame.data)
+            message = parse(frame.data, url_ok)
         except ProtocolError as exc:
             _refuse(room, conn_id, outbox, exc.code, exc.reason)
             return

@@ -20,6 +20,7 @@ from rewriter.origins import Origin
 from rewriter.space import ProxySpace, parse_proxy_host
 from sessions.credentials import cookie_name
 from sessions.model import Participant, Session
+from sessions.protocol import proxy_url
 from sessions.service import Admission
 
 
@@ -40,9 +41,12 @@ def space_for(config: Config, session: Session) -> ProxySpace:
 
 async def landing_url(app: web.Application, session: Session, real_url: str) -> str:
     """Where a participant lands: ``real_url`` in the session's proxy space (a new alias, for a
-    host too long for a label, is stored so the landing host resolves)."""
+    host too long for a label, is stored so the landing host resolves). A URL that does not map
+    into the space (``javascript:``, a proxy or control-plane host, a spelling the URL authority
+    cannot place) is never a landing: the session's start URL is used instead."""
     space = space_for(app[CONFIG], session)
-    url = space.to_proxy(real_url)
+    # The start URL was checked (absolute http(s)) when the session was made.
+    url = proxy_url(space, real_url) or space.to_proxy(session.target_url)
     new = {k: v for k, v in space.aliases.items() if k not in session.aliases}
     if new:
         await app[STORE].update(session.id, lambda s: s.aliases.update(new))
