@@ -4,8 +4,8 @@ Steps, in order (each delegated to its authority):
 1. request headers rewritten to the target's real values (``rewriter.headers``), the
    browser's cookies dropped and the session jar's added (``sessions.cookies``, SameSite
    judged on the real origins);
-2. the request sent through the guarded upstream client (SSRF guard, deadline, no
-   redirects followed);
+2. the request sent through the guarded upstream client (target policy, SSRF guard,
+   deadline, no redirects followed);
 3. response headers rewritten, ``Set-Cookie`` captured into the jar, unsafe redirects refused;
 4. HTML and CSS bodies decoded (bounded), rewritten and sent as UTF-8; every other body
    streamed through untouched with bounded memory (``Range`` passes through for them).
@@ -38,6 +38,7 @@ from aiohttp import web
 from proxy.config import Config
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, SYNC, UPSTREAM
 from proxy.pages import error_page
+from proxy.targets import policy_for
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit, persist_aliases
@@ -72,9 +73,6 @@ class RequestTooLarge(Exception):
 
 async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     config = request.app[CONFIG]
-    if not domain_allowed(config, visit.origin.host):
-        return error_page(403, "Site not allowed",
-                          f"This co-browsing server does not allow visits to {visit.origin.host}.")
     ctx = RequestContext(url=visit.real_url, space=visit.space, method=request.method)
     try:
         body = await read_request_body(request, config.max_request_body)
@@ -88,7 +86,8 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
         return await replay(request, visit, ctx, responses, key)
     headers = [(k, v) for k, v in await upstream_headers(request, visit, ctx) if k.lower() not in _CONDITIONAL]
     try:
-        upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body)
+        upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body,
+                                                     policy=policy_for(config, visit.session))
     except Exception as exc:  # typed upstream failures map to clear pages; anything else is a bug
         refusal = refusal_for(exc)
         if refusal is None:
@@ -364,15 +363,6 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         "cookie": doc_cookie, "prefix": "/__cb/", "participant": visit.participant.id,
         "role": visit.participant.role,
     })
-
-
-def domain_allowed(config: Config, host: str) -> bool:
-    def matches(patterns: tuple[str, ...]) -> bool:
-        return any(host == p or host.endswith("." + p) for p in patterns)
-
-    if config.deny_domains and matches(config.deny_domains):
-        return False
-    return not config.allow_domains or matches(config.allow_domains)
 
 
 def proxy_csp(config: Config) -> str:

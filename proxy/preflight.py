@@ -1,9 +1,12 @@
 """CORS preflights on proxy hosts: the one kind of request that arrives without a credential.
 
 Browsers never attach cookies to a preflight, so the participant cookie cannot be checked.
-A preflight is admitted only when its ``Origin`` is a proxy origin of the same session (a
-page of this session is asking), and it only ever reaches the target as a preflight: no
-cookies, no body, nothing but the CORS request headers a browser sends. Its answer is shared
+A preflight is admitted only when its ``Origin`` is a proxy origin of the same session whose
+real origin a participant has already reached with a credential (``Session.reached_origins``,
+recorded at admission): knowing the session id is not enough to make the proxy send requests.
+It goes to the target through the upstream client with the session's target policy (bad
+ports, domain lists, SSRF guard), and only ever as a preflight: no cookies, no body, nothing
+but the CORS request headers a browser sends. Its answer is shared
 by the session's participants (``sessions.preflight``), so followers add no target hits.
 """
 
@@ -14,9 +17,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from proxy.exchange import proxy_csp
 from proxy.keys import CONFIG, RESPONSES, UPSTREAM
 from proxy.pages import error_page
+from proxy.targets import policy_for
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Place
 from rewriter.headers import RequestContext, rewrite_request_headers, rewrite_response_headers
@@ -36,6 +39,10 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
     if asking is None:
         return error_page(403, "Not a page of this session",
                           "CORS preflights are answered only for pages of the same co-browsing session.")
+    if str(asking) not in place.session.reached_origins:
+        return error_page(403, "Page not opened in this session",
+                          "CORS preflights are answered only for pages a participant of this session has "
+                          "opened. Load the page through the co-browsing link first.")
     real_url = place.real_url(request)
     key = preflight_key(real_url, str(asking), request.headers["Access-Control-Request-Method"],
                         request.headers.get("Access-Control-Request-Headers", ""))
@@ -46,7 +53,8 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
         ctx = RequestContext(url=real_url, space=place.space, method="OPTIONS")
         headers = rewrite_request_headers(list(request.headers.items()), ctx)
         try:
-            upstream = await request.app[UPSTREAM].open("OPTIONS", real_url, headers, None)
+            upstream = await request.app[UPSTREAM].open(
+                "OPTIONS", real_url, headers, None, policy=policy_for(request.app[CONFIG], place.session))
         except Exception as exc:
             refusal = refusal_for(exc)
             if refusal is None:
@@ -66,5 +74,5 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
     response = web.Response(status=cached.status, reason=cached.reason)
     for name, value in cached.headers:
         response.headers.add(name, value)
-    response.headers["Content-Security-Policy"] = proxy_csp(request.app[CONFIG])
+    # CSP, nosniff and Referrer-Policy are added as the head is sent (proxy.security_headers).
     return response

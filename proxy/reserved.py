@@ -7,7 +7,14 @@
 - ``GET  /__cb/sync``                   the sync WebSocket (``proxy.syncws``)
 
 The document URL a page names must belong to the origin of the host it is asked on, so a
-page can only read and write the cookies its own origin could.
+page can only read and write the cookies its own origin could. A write must also come from
+that origin's page: a ``document.cookie`` write is same-origin by nature, so ``POST
+/__cb/cookie`` requires the browser's ``Origin`` to be this host's proxy origin (and, when
+sent, ``Sec-Fetch-Site: same-origin``); a page of another origin or session is refused.
+
+The cookie and alias endpoints act for an origin without dialling it, so they apply the
+session's target policy at admission (``proxy.targets``): a denied origin gets no jar
+cookies and no alias. Aliases are capped per session (``MAX_ALIASES``, 409 past it).
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from proxy import syncws
-from proxy.keys import RUNTIME, STORE
-from proxy.visit import Visit, persist_aliases
+from proxy.keys import CONFIG, RUNTIME, STORE
+from proxy.targets import judge_origin, policy_for, refusal_page
+from proxy.visit import Visit, store_aliases
 from rewriter.origins import Origin
 from sessions.cookies import CookieJar
+from sessions.model import MAX_ALIASES
 
 PREFIX = "/__cb/"
 MAX_COOKIE_WRITE = 8192
@@ -58,6 +67,9 @@ async def cookie(request: web.Request, visit: Visit) -> web.StreamResponse:
         return _no_store(text)
     if request.method != "POST":
         return web.Response(status=405, text="GET or POST only")
+    foreign = _foreign_writer(request, visit)
+    if foreign is not None:
+        return web.Response(status=403, text=foreign)
     raw = await request.content.read(MAX_COOKIE_WRITE + 1)
     if len(raw) > MAX_COOKIE_WRITE:
         return web.Response(status=413, text=f"cookie write larger than {MAX_COOKIE_WRITE} bytes")
@@ -79,13 +91,32 @@ async def cookie(request: web.Request, visit: Visit) -> web.StreamResponse:
     return _no_store(await store.with_jar(visit.session.id, write))
 
 
+def _foreign_writer(request: web.Request, visit: Visit) -> str | None:
+    """Why a cookie write does not come from this host's own pages (None when it does)."""
+    own = visit.space.proxy_origin(visit.origin)
+    sent = request.headers.get("Origin")
+    if sent is None:
+        return "a cookie write must carry the Origin header of the page writing it"
+    if sent.lower() != own.lower():
+        return f"cookie writes are accepted only from this site's own pages ({own}), not from {sent[:200]}"
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return f"cookie writes are accepted only from same-origin pages (Sec-Fetch-Site was {site[:40]})"
+    return None
+
+
 async def alias(request: web.Request, visit: Visit) -> web.StreamResponse:
     try:
         origin = Origin.parse(request.query.get("origin", ""))
     except ValueError:
         return web.Response(status=400, text="origin must be an absolute http(s) origin")
+    refusal = judge_origin(policy_for(request.app[CONFIG], visit.session), origin)
+    if refusal is not None:
+        return refusal_page(refusal)
     proxy_origin = visit.space.proxy_origin(origin)
-    await persist_aliases(request, visit)
+    if await store_aliases(request.app, visit.session, visit.space):
+        return web.Response(status=409, text=f"this session already holds its maximum of {MAX_ALIASES} "
+                                             "aliases for long host names; no new one can be made")
     return _no_store(proxy_origin)
 
 
@@ -101,8 +132,17 @@ ENDPOINTS: dict[str, Callable[[web.Request, Visit], Awaitable[web.StreamResponse
 }
 
 
+# Endpoints that act for this host's origin (without dialling it): target policy applies.
+_FOR_ORIGIN = frozenset({"cookie", "alias"})
+
+
 async def handle(request: web.Request, visit: Visit) -> web.StreamResponse:
-    endpoint = ENDPOINTS.get(request.path[len(PREFIX):])
+    name = request.path[len(PREFIX):]
+    endpoint = ENDPOINTS.get(name)
     if endpoint is None:
         return web.Response(status=404, text="unknown cobrowse endpoint")
+    if name in _FOR_ORIGIN:
+        refusal = judge_origin(policy_for(request.app[CONFIG], visit.session), visit.origin)
+        if refusal is not None:
+            return refusal_page(refusal)
     return await endpoint(request, visit)

@@ -6,11 +6,17 @@ One ``UpstreamClient`` per application (started and closed by its owner, e.g. in
 
 Invariants:
 
+- Target policy (``sessions.policy``: bad ports, the server's and the session's domain lists)
+  is a required argument of ``open`` and ``ws_connect`` and is judged in ``vet_url`` before any
+  lookup or connection: every upstream path (HTTP, WebSocket, CORS preflight) passes here, so
+  none can go around it. Refusals are ``PolicyRefused`` naming the rule.
 - Every address is vetted before it is dialled, and the connector dials exactly the vetted
   address: the resolver returns numeric results only, so there is no second lookup for a
   rebinding DNS server to answer differently. IP-literal hosts (which aiohttp would dial without
   asking the resolver) are vetted up front in ``vet_url``, read in every spelling a browser
-  accepts. ``resolve_overrides`` stand in for DNS and are vetted like any answer.
+  accepts. ``resolve_overrides`` stand in for DNS and are vetted like any answer; so are the
+  answers of ``UpstreamSettings.lookup``, the declared seam where tests stand in for DNS
+  (a rebinding resolver, say).
 - If any address a name resolves to is refused, the request is refused (``BlockedTarget``);
   a name pointing both inside and outside is treated as hostile, not filtered.
 - Redirects are never followed (the browser follows them and each hop comes back through the
@@ -19,6 +25,8 @@ Invariants:
 - Time: ``total_deadline`` bounds an exchange from the request to the last byte read through
   ``read_decoded`` / ``iter_raw`` (unless the caller opts out for long streams); each socket
   read is bounded by ``read_timeout``; connecting by ``connect_timeout``.
+- TLS certificates of https/wss targets are verified against the system's trust store; a
+  certificate that does not verify is ``UpstreamUnavailable`` saying so, never trusted.
 - Failures surface as the typed errors below, never as aiohttp exceptions.
 """
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from types import TracebackType
@@ -45,12 +53,15 @@ from proxy.decoding import (
     supported,
 )
 from proxy.netguard import AddressPolicy, InvalidHost, IPNetwork, Verdict, parse_host
+from sessions.policy import Refusal, TargetPolicy
 
 __all__ = [
     "BadUpstreamResponse",
     "BlockedTarget",
     "BodyTooLarge",
     "GuardedResolver",
+    "Lookup",
+    "PolicyRefused",
     "UpstreamClient",
     "UpstreamError",
     "UpstreamResponse",
@@ -88,6 +99,14 @@ class BlockedTarget(UpstreamError):
         self.verdicts = verdicts
 
 
+class PolicyRefused(BlockedTarget):
+    """The target is refused by target policy (a bad port, a domain list); ``refusal`` says which rule."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
 class UpstreamTimeout(UpstreamError):
     """The target did not answer within the deadline, or stalled between reads."""
 
@@ -100,12 +119,18 @@ class BadUpstreamResponse(UpstreamUnavailable):
     """The target answered with something we cannot use (bad encoding, refused WS handshake)."""
 
 
+# (name, port, family) -> [(numeric address, port), ...]: a DNS lookup. Its answers are vetted.
+Lookup = Callable[[str, int, socket.AddressFamily], Awaitable[list[tuple[str, int]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamSettings:
     allow_private: bool = False
     allowed_networks: Iterable[str | IPNetwork] = ()
     # "host:port" -> (ip, port): answers used instead of DNS (tests, demo); still vetted.
     resolve_overrides: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    # The DNS seam: None means the system resolver (getaddrinfo).
+    lookup: Lookup | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     total_deadline: float = 60.0
@@ -125,9 +150,11 @@ def _blocked_message(host: str, verdicts: Iterable[Verdict]) -> str:
 class GuardedResolver(AbstractResolver):
     """Resolves, vets every answer, and returns numeric results the connector dials as is."""
 
-    def __init__(self, policy: AddressPolicy, overrides: Mapping[str, tuple[str, int]]) -> None:
+    def __init__(self, policy: AddressPolicy, overrides: Mapping[str, tuple[str, int]],
+                 lookup: Lookup | None = None) -> None:
         self._policy = policy
         self._overrides = {key.lower().rstrip("."): value for key, value in overrides.items()}
+        self._lookup: Lookup = lookup or system_lookup
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -159,22 +186,23 @@ class GuardedResolver(AbstractResolver):
             for (ip, p), v in zip(answers, verdicts, strict=True)
         ]
 
-    @staticmethod
-    async def _lookup(name: str, port: int, family: socket.AddressFamily) -> list[tuple[str, int]]:
-        infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM, family=family)
-        answers: list[tuple[str, int]] = []
-        for fam, _, _, _, sockaddr in infos:
-            ip, p = str(sockaddr[0]), int(sockaddr[1])
-            if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in ip:
-                ip = f"{ip}%{sockaddr[3]}"  # keep the scope id so a link-local answer dials right
-            if (ip, p) not in answers:
-                answers.append((ip, p))
-        if not answers:
-            raise OSError(f"no address for {name}")
-        return answers
-
     async def close(self) -> None:
         return None
+
+
+async def system_lookup(name: str, port: int, family: socket.AddressFamily) -> list[tuple[str, int]]:
+    """The system resolver's numeric answers for ``name`` (the default ``Lookup``)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM, family=family)
+    answers: list[tuple[str, int]] = []
+    for fam, _, _, _, sockaddr in infos:
+        ip, p = str(sockaddr[0]), int(sockaddr[1])
+        if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in ip:
+            ip = f"{ip}%{sockaddr[3]}"  # keep the scope id so a link-local answer dials right
+        if (ip, p) not in answers:
+            answers.append((ip, p))
+    if not answers:
+        raise OSError(f"no address for {name}")
+    return answers
 
 
 class UpstreamResponse:
@@ -266,7 +294,7 @@ class UpstreamClient:
     async def start(self) -> None:
         s = self.settings
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.policy, s.resolve_overrides), limit=s.pool_limit, ttl_dns_cache=10
+            resolver=GuardedResolver(self.policy, s.resolve_overrides, s.lookup), limit=s.pool_limit, ttl_dns_cache=10
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -302,9 +330,10 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient used before start()")
         return self._session
 
-    def vet_url(self, url: str, schemes: frozenset[str] = HTTP_SCHEMES) -> URL:
-        """The URL to request, or BlockedTarget. IP-literal hosts are judged here (aiohttp dials
-        literals without asking the resolver) and rewritten to their canonical spelling."""
+    def vet_url(self, url: str, policy: TargetPolicy, schemes: frozenset[str] = HTTP_SCHEMES) -> URL:
+        """The URL to request, or BlockedTarget (PolicyRefused for target policy). IP-literal
+        hosts are judged here (aiohttp dials literals without asking the resolver) and rewritten
+        to their canonical spelling, which is also the spelling target policy judges."""
         try:
             target = URL(url, encoded=True) if url.isascii() else URL(url)
         except ValueError as exc:
@@ -315,6 +344,10 @@ class UpstreamClient:
             literal = parse_host(target.raw_host)
         except InvalidHost as exc:
             raise BlockedTarget(str(exc)) from exc
+        port = target.port if target.port is not None else 0
+        refusal = policy.judge(target.raw_host.rstrip(".").lower() if literal is None else str(literal), port)
+        if refusal is not None:
+            raise PolicyRefused(refusal)
         if literal is None:
             return target
         verdict = self.policy.judge(literal)
@@ -329,10 +362,13 @@ class UpstreamClient:
         headers: Iterable[tuple[str, str]],
         body: bytes | AsyncIterable[bytes] | None = None,
         deadline: float | None = None,
+        *,
+        policy: TargetPolicy,
     ) -> UpstreamResponse:
         """Send one request; return once the response headers are in (the body is not read).
-        ``deadline`` (seconds, default ``total_deadline``) bounds the whole exchange."""
-        target = self.vet_url(url)
+        ``deadline`` (seconds, default ``total_deadline``) bounds the whole exchange; ``policy``
+        is the session's target policy, judged before anything is dialled."""
+        target = self.vet_url(url, policy)
         out = CIMultiDict(
             (k, v)
             for k, v in headers
@@ -355,10 +391,12 @@ class UpstreamClient:
         headers: Iterable[tuple[str, str]],
         protocols: Iterable[str] = (),
         deadline: float | None = None,
+        *,
+        policy: TargetPolicy,
     ) -> aiohttp.ClientWebSocketResponse:
-        """Open a WebSocket to the target through the same guard. The handshake must finish
-        within ``deadline``; a redirect or any answer but 101 is BadUpstreamResponse."""
-        target = self.vet_url(url, WS_SCHEMES)
+        """Open a WebSocket to the target through the same guard and ``policy``. The handshake
+        must finish within ``deadline``; a redirect or any answer but 101 is BadUpstreamResponse."""
+        target = self.vet_url(url, policy, WS_SCHEMES)
         out = CIMultiDict((k, v) for k, v in headers if k.lower() not in WS_HANDSHAKE_HEADERS)
         budget = self.settings.total_deadline if deadline is None else deadline
         try:
@@ -383,6 +421,11 @@ def _streamed(body: object) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (f"the TLS certificate of {exc.host} could not be verified ({exc.certificate_error}); "
+                "the proxy does not connect to a site it cannot authenticate")
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"the TLS handshake with {exc.host} failed ({exc.os_error})"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "the site's name could not be resolved"
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.pages import error_page
-from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamTimeout, UpstreamUnavailable
+from proxy.upstream import BlockedTarget, BodyTooLarge, PolicyRefused, UpstreamTimeout, UpstreamUnavailable
 
+# First match wins: subclasses before their bases.
 _REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    PolicyRefused: (403, "Site not allowed", "This co-browsing server does not go there: {exc}."),
     BlockedTarget: (403, "Address not allowed", "The site's address is not allowed by this server: {exc}"),
     UpstreamTimeout: (504, "The site took too long",
                       "The site did not answer in time ({exc}). Try again, or try later."),

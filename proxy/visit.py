@@ -8,6 +8,7 @@ expired), 403 (no valid participant credential for this session).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -16,12 +17,15 @@ from aiohttp import web
 from proxy.config import Config
 from proxy.keys import CONFIG, SERVICE, STORE
 from proxy.pages import error_page
+from proxy.security_headers import CLEAR_SITE_DATA
 from rewriter.origins import Origin
 from rewriter.space import ProxySpace, parse_proxy_host
 from sessions.credentials import cookie_name
-from sessions.model import Participant, Session
+from sessions.model import MAX_ALIASES, Participant, Session
 from sessions.protocol import proxy_url
 from sessions.service import Admission
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +51,28 @@ async def landing_url(app: web.Application, session: Session, real_url: str) -> 
     space = space_for(app[CONFIG], session)
     # The start URL was checked (absolute http(s)) when the session was made.
     url = proxy_url(space, real_url) or space.to_proxy(session.target_url)
-    new = {k: v for k, v in space.aliases.items() if k not in session.aliases}
-    if new:
-        await app[STORE].update(session.id, lambda s: s.aliases.update(new))
+    if await store_aliases(app, session, space):
+        # The session holds its maximum of aliases: land on the start (its alias came first).
+        url = space.to_proxy(session.target_url)
     return url
 
 
-async def persist_aliases(request: web.Request, visit: Visit) -> None:
-    """Store aliases that rewriting this exchange created (hosts too long for a label)."""
-    new = {k: v for k, v in visit.space.aliases.items() if k not in visit.session.aliases}
-    if new:
-        await request.app[STORE].update(visit.session.id, lambda s: s.aliases.update(new))
+async def persist_aliases(request: web.Request, visit: Visit) -> list[str]:
+    """Store aliases that rewriting this exchange created (hosts too long for a label); the
+    labels refused because the session holds ``MAX_ALIASES`` (their links lead to a 404)."""
+    return await store_aliases(request.app, visit.session, visit.space)
+
+
+async def store_aliases(app: web.Application, session: Session, space: ProxySpace) -> list[str]:
+    """Store the aliases ``space`` made that ``session`` lacks, within the session's cap
+    (``Session.add_aliases``, applied in the store's atomic update); the labels refused."""
+    new = {k: v for k, v in space.aliases.items() if k not in session.aliases}
+    if not new:
+        return []
+    refused = await app[STORE].update(session.id, lambda s: s.add_aliases(new)) or []
+    if refused:
+        log.warning("aliases.capped session=%s refused=%d max=%d", session.id, len(refused), MAX_ALIASES)
+    return refused
 
 
 def cookie_name_for(request: web.Request) -> str:
@@ -110,11 +125,19 @@ async def admit(request: web.Request) -> Visit | web.Response:
         return error_page(403, "Not a participant",
                           "This browser has no valid pass for this co-browsing session. "
                           "Open the link you were given again, or ask the agent for a new one.")
+    reached = str(place.origin)
+    if reached not in place.session.reached_origins:  # CORS preflights from its pages may now pass
+        await request.app[STORE].update(place.session.id, lambda s: s.note_reached(reached))
     return Visit(place.session, participant, place.space, place.origin, place.real_url(request))
 
 
 def ended_page(session: Session) -> web.Response:
-    headers = {"Refresh": f"3; url={session.end_redirect_url}"} if session.end_redirect_url else None
+    """The 410 every host of an ended (or expired) session answers: it clears what the session
+    left for that origin in the browser (``security_headers.CLEAR_SITE_DATA``) and, when the
+    session has one, sends the participant on to its (validated http(s)) ``end_redirect_url``."""
+    headers = {"Clear-Site-Data": CLEAR_SITE_DATA}
+    if session.end_redirect_url:
+        headers["Refresh"] = f"3; url={session.end_redirect_url}"
     return error_page(410, "This session has ended",
                       "The co-browsing session is over. You can close this tab.", headers)
 

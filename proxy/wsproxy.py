@@ -1,7 +1,8 @@
 """Proxied WebSockets: the browser's socket to a proxy host <-> the real target socket.
 
 The upstream handshake carries the target's real Host/Origin and the session jar's cookies,
-and goes through the same SSRF guard as HTTP. Messages are relayed both ways unchanged,
+and goes through the same target policy and SSRF guard as HTTP (the upstream client judges
+both before it dials). Messages are relayed both ways unchanged,
 each capped at ``Config.max_ws_message``; either side closing closes the other.
 
 Fetch once: only the driver's socket is real. What the target sends on it is also published
@@ -23,6 +24,7 @@ from aiohttp import web
 from proxy.exchange import is_driver, upstream_headers
 from proxy.keys import CONFIG, RESPONSES, UPSTREAM
 from proxy.pages import error_page
+from proxy.targets import policy_for
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit
 from rewriter.headers import RequestContext
@@ -45,7 +47,8 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
                if k.lower() not in _HANDSHAKE_HEADERS]
     protocols = _offered(request)
     try:
-        upstream = await request.app[UPSTREAM].ws_connect(ws_url, headers, protocols)
+        upstream = await request.app[UPSTREAM].ws_connect(ws_url, headers, protocols,
+                                                           policy=policy_for(config, visit.session))
     except Exception as exc:
         refusal = refusal_for(exc)
         if refusal is None:

@@ -4,7 +4,11 @@ A session is created by an agent for a target URL. It holds:
 - participants (the leader first; followers join through the invitation),
 - outstanding single-use tickets (only their digests), each for one participant,
 - the follower invitation (digest), revocable,
-- origin aliases for hosts too long for a DNS label (see ``rewriter.origins``),
+- origin aliases for hosts too long for a DNS label (see ``rewriter.origins``), at most
+  ``MAX_ALIASES`` (they travel in every page's runtime configuration),
+- the real origins a participant has reached with a credential (``reached_origins``, at most
+  ``MAX_REACHED_ORIGINS``): a credential-less CORS preflight is forwarded only for a page of
+  one of them,
 - its lifetime: ``expires_at``, and ``ended_at`` once ended (its hosts then answer 410).
 
 The cookie jar lives beside the session in the store (it changes on every response).
@@ -13,10 +17,14 @@ Invariants: exactly one participant has role "leader"; ``controller`` names a pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rewriter.origins import Origin
+
+MAX_ALIASES = 256
+MAX_REACHED_ORIGINS = 1024
 
 
 @dataclass(slots=True)
@@ -60,6 +68,30 @@ class Session:
     controller: str = ""
     ended_at: float | None = None
     end_redirect_url: str = ""
+    reached_origins: set[str] = field(default_factory=set)
+
+    def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
+        """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
+        the labels refused for the cap. A label names one origin, so one already held is
+        kept as it is (labels are derived from the origin: a duplicate is the same alias)."""
+        refused: list[str] = []
+        for label, origin in new.items():
+            if label in self.aliases:
+                continue
+            if len(self.aliases) >= MAX_ALIASES:
+                refused.append(label)
+                continue
+            self.aliases[label] = origin
+        return refused
+
+    def note_reached(self, origin: str) -> bool:
+        """Record that a participant reached ``origin`` with a credential; False past the cap."""
+        if origin in self.reached_origins:
+            return True
+        if len(self.reached_origins) >= MAX_REACHED_ORIGINS:
+            return False
+        self.reached_origins.add(origin)
+        return True
 
     def is_live(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at
@@ -81,6 +113,7 @@ class Session:
             "aliases": {k: [o.scheme, o.host, o.port] for k, o in self.aliases.items()},
             "controller": self.controller, "ended_at": self.ended_at,
             "end_redirect_url": self.end_redirect_url,
+            "reached_origins": sorted(self.reached_origins),
         }
 
     @classmethod
@@ -97,4 +130,5 @@ class Session:
             controller=str(data["controller"]),
             ended_at=None if data["ended_at"] is None else float(data["ended_at"]),
             end_redirect_url=str(data.get("end_redirect_url", "")),
+            reached_origins={str(o) for o in data.get("reached_origins", [])},
         )

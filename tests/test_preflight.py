@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from aiohttp import web
-from world.harness import StartCobrowse
+from world.harness import Cobrowse, StartCobrowse
 from world.server import serve_app
 
 from sessions.preflight import PreflightCache, max_age, preflight_key
@@ -35,9 +35,9 @@ async def test_preflight_from_a_page_of_the_session_is_forwarded_once_without_co
     cookies_seen: list[str] = []
     runner, port = await serve_app(_api(hits, cookies_seen))
     try:
-        server = await start_server(resolve_overrides={"api.test:80": ("127.0.0.1", port)})
-        created = await server.create_session("http://page.test/")
-        sid = created["id"]
+        server = await start_server(resolve_overrides={"api.test:80": ("127.0.0.1", port),
+                                                       "page.test:80": ("127.0.0.1", port)})
+        sid = await reach_page(server)
         page_origin = server.proxy_url(sid, "page.test", "").rstrip("/")
         headers = {"Origin": page_origin, "Access-Control-Request-Method": "POST",
                    "Access-Control-Request-Headers": "Content-Type"}
@@ -68,6 +68,41 @@ async def test_preflight_from_a_foreign_origin_or_another_session_is_refused(sta
         plain = await server.request("OPTIONS", server.proxy_url(one["id"], "api.test", "/items"), cookies={})
         assert plain.status == 403  # not a preflight: the credential rule applies
         assert hits["OPTIONS"] == 0
+    finally:
+        await runner.cleanup()
+
+
+async def reach_page(server: Cobrowse) -> str:
+    """A session on http://page.test/ whose leader has loaded that page: its id."""
+    created = await server.create_session("http://page.test/")
+    await server.redeem(created["leader_url"])
+    await server.request("GET", server.proxy_url(created["id"], "page.test", "/"))
+    return str(created["id"])
+
+
+async def test_preflight_for_a_page_no_participant_has_opened_is_refused_until_one_has(
+        start_server: StartCobrowse) -> None:
+    # Hole 4: knowing a session id used to be enough to make the proxy send preflights for any
+    # origin label of the session. Now the asking page's origin must have been reached with a
+    # credential first (fenced by the same preflight succeeding once it has).
+    hits: Counter[str] = Counter()
+    runner, port = await serve_app(_api(hits, []))
+    try:
+        server = await start_server(resolve_overrides={"api.test:80": ("127.0.0.1", port),
+                                                       "page.test:80": ("127.0.0.1", port)})
+        created = await server.create_session("http://page.test/")
+        sid = created["id"]
+        preflight = {"Origin": server.proxy_url(sid, "page.test", "").rstrip("/"),
+                     "Access-Control-Request-Method": "POST"}
+        url = server.proxy_url(sid, "api.test", "/items")
+        refused = await server.request("OPTIONS", url, headers=preflight, cookies={})
+        assert refused.status == 403 and "opened" in refused.text
+        assert hits["OPTIONS"] == 0
+        await server.redeem(created["leader_url"])
+        await server.request("GET", server.proxy_url(sid, "page.test", "/"))
+        answered = await server.request("OPTIONS", url, headers=preflight, cookies={})
+        assert answered.status == 204
+        assert hits["OPTIONS"] == 1
     finally:
         await runner.cleanup()
 

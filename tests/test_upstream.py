@@ -31,6 +31,7 @@ from proxy.upstream import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from sessions.policy import BASELINE
 
 MiB = 1024 * 1024
 BOMB_INFLATED = 10 * 1024 * MiB  # 10 GiB of zeros
@@ -277,7 +278,7 @@ async def client(target: Target) -> AsyncIterator[UpstreamClient]:
 
 
 async def fetch(client: UpstreamClient, url: str, **kw: object) -> tuple[int, list[tuple[str, str]], bytes]:
-    resp = await client.open("GET", url, [("Host", "site.test")], **kw)  # type: ignore[arg-type]
+    resp = await client.open("GET", url, [("Host", "site.test")], policy=BASELINE, **kw)  # type: ignore[arg-type]
     try:
         return resp.status, resp.headers, await resp.read_decoded()
     finally:
@@ -300,7 +301,8 @@ async def test_get_through_resolve_override_returns_status_headers_and_body(
 async def test_client_sends_only_the_given_headers_and_never_replays_cookies(client: UpstreamClient) -> None:
     await fetch(client, "http://site.test/redirect")  # answers with Set-Cookie
     resp = await client.open(
-        "POST", "http://site.test/echo", [("Host", "site.test"), ("X-Probe", "1"), ("Connection", "close")], b"abc"
+        "POST", "http://site.test/echo", [("Host", "site.test"), ("X-Probe", "1"), ("Connection", "close")], b"abc",
+        policy=BASELINE,
     )
     sent = json.loads(await resp.read_decoded())
     resp.release()
@@ -316,7 +318,7 @@ async def test_streamed_request_body_reaches_the_target(client: UpstreamClient) 
         for piece in (b"one,", b"two,", b"three"):
             yield piece
 
-    resp = await client.open("PUT", "http://site.test/echo", [("Host", "site.test")], parts())
+    resp = await client.open("PUT", "http://site.test/echo", [("Host", "site.test")], parts(), policy=BASELINE)
     assert json.loads(await resp.read_decoded())["body"] == "one,two,three"
     resp.release()
 
@@ -339,13 +341,13 @@ async def test_closed_port_is_unavailable(target: Target) -> None:
     await closed.close()
     async with UpstreamClient(settings_for(target, resolve_overrides={"gone.test:80": ("127.0.0.1", port)})) as c:
         with pytest.raises(UpstreamUnavailable):
-            await c.open("GET", "http://gone.test/", [])
+            await c.open("GET", "http://gone.test/", [], policy=BASELINE)
 
 
 async def test_non_http_schemes_are_refused(client: UpstreamClient) -> None:
     for url in ("file:///etc/passwd", "ftp://site.test/", "gopher://site.test/"):
         with pytest.raises(BlockedTarget):
-            await client.open("GET", url, [])
+            await client.open("GET", url, [], policy=BASELINE)
 
 
 # -- the SSRF guard --------------------------------------------------------------------------
@@ -385,7 +387,7 @@ async def test_guard_refuses_private_targets_and_canary_sees_no_connection(
     guarded: UpstreamClient, canary: RawServer, url: str
 ) -> None:
     with pytest.raises(BlockedTarget) as refused:
-        await guarded.open("GET", url.format(port=canary.port), [("Host", "site.test")])
+        await guarded.open("GET", url.format(port=canary.port), [("Host", "site.test")], policy=BASELINE)
     assert "not an allowed address" in str(refused.value)
     await asyncio.sleep(0.05)  # let a stray connection, if any, be accepted and counted
     assert canary.connections == 0
@@ -394,7 +396,7 @@ async def test_guard_refuses_private_targets_and_canary_sees_no_connection(
 @pytest.mark.parametrize("url", ["ws://site.test/ws", "ws://127.0.0.1:{port}/ws", "ws://2130706433:{port}/ws"])
 async def test_guard_refuses_websocket_to_private_targets(guarded: UpstreamClient, canary: RawServer, url: str) -> None:
     with pytest.raises(BlockedTarget):
-        await guarded.ws_connect(url.format(port=canary.port), [], ["chat"])
+        await guarded.ws_connect(url.format(port=canary.port), [], ["chat"], policy=BASELINE)
     await asyncio.sleep(0.05)
     assert canary.connections == 0
 
@@ -404,7 +406,7 @@ async def test_canary_counts_odd_spellings_once_private_targets_are_allowed(cana
     # The control for the test above: the same spellings do reach loopback, and are counted.
     async with UpstreamClient(UpstreamSettings(allow_private=True)) as c:
         with pytest.raises(UpstreamUnavailable):
-            await c.open("GET", f"http://{host}:{canary.port}/", [])
+            await c.open("GET", f"http://{host}:{canary.port}/", [], policy=BASELINE)
     assert canary.connections >= 1  # aiohttp retries an idempotent request once on disconnect
 
 
@@ -447,12 +449,12 @@ def slow_client(port: int, **extra: object) -> UpstreamClient:
 async def test_one_byte_every_5s_before_headers_hits_the_deadline(trickle_headers: RawServer) -> None:
     async with slow_client(trickle_headers.port) as c:
         with pytest.raises(UpstreamTimeout):
-            await c.open("GET", "http://slow.test/", [], deadline=2.0)
+            await c.open("GET", "http://slow.test/", [], deadline=2.0, policy=BASELINE)
 
 
 async def test_one_byte_every_5s_in_the_body_hits_the_deadline(trickle_body: RawServer) -> None:
     async with slow_client(trickle_body.port, total_deadline=2.0) as c:
-        resp = await c.open("GET", "http://slow.test/", [])
+        resp = await c.open("GET", "http://slow.test/", [], policy=BASELINE)
         try:
             with pytest.raises(UpstreamTimeout, match="deadline"):
                 await resp.read_decoded()
@@ -462,7 +464,7 @@ async def test_one_byte_every_5s_in_the_body_hits_the_deadline(trickle_body: Raw
 
 async def test_stalled_stream_hits_the_per_read_timeout_without_a_deadline(trickle_body: RawServer) -> None:
     async with slow_client(trickle_body.port, read_timeout=1.0, total_deadline=60.0) as c:
-        resp = await c.open("GET", "http://slow.test/", [])
+        resp = await c.open("GET", "http://slow.test/", [], policy=BASELINE)
         got = b""
         try:
             with pytest.raises(UpstreamTimeout, match="sent nothing"):
@@ -511,7 +513,7 @@ async def test_gzip_bomb_is_refused_early_by_the_ratio_check(client: UpstreamCli
 
 
 async def test_declared_length_over_the_limit_is_refused_before_reading(client: UpstreamClient) -> None:
-    resp = await client.open("GET", "http://site.test/cookies", [])
+    resp = await client.open("GET", "http://site.test/cookies", [], policy=BASELINE)
     try:
         with pytest.raises(BodyTooLarge, match="declared"):
             await resp.read_decoded(limit=4)
@@ -523,7 +525,8 @@ async def test_declared_length_over_the_limit_is_refused_before_reading(client: 
 
 
 async def test_websocket_through_the_guard_echoes_with_the_chosen_protocol(client: UpstreamClient) -> None:
-    ws = await client.ws_connect("ws://site.test/ws", [("Host", "site.test"), ("Origin", "http://site.test")], ["chat"])
+    ws = await client.ws_connect("ws://site.test/ws", [("Host", "site.test"), ("Origin", "http://site.test")],
+                                 ["chat"], policy=BASELINE)
     try:
         assert ws.protocol == "chat"
         await ws.send_str("hi")
@@ -535,5 +538,5 @@ async def test_websocket_through_the_guard_echoes_with_the_chosen_protocol(clien
 
 async def test_websocket_handshake_redirect_is_not_followed(client: UpstreamClient, target: Target) -> None:
     with pytest.raises(BadUpstreamResponse, match="redirect"):
-        await client.ws_connect("ws://site.test/ws-redirect", [("Host", "site.test")], [])
+        await client.ws_connect("ws://site.test/ws-redirect", [("Host", "site.test")], [], policy=BASELINE)
     assert target.hits["/ws"] == 0
