@@ -1,6 +1,8 @@
 """The composition root: one ``web.Application`` holding the config, store, service,
 upstream client and runtime asset under typed keys; resources opened and closed in
-``cleanup_ctx``; host dispatch in front of the control-plane routes.
+``cleanup_ctx``; host dispatch in front of the control-plane routes; the security headers
+added to every answer as its head is sent (``proxy.security_headers``); session expiry timers
+(``proxy.ending.Expiries``). Run it with ``proxy.serving.make_runner``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import control, join
+from proxy import control, join, security_headers
 from proxy.config import Config
+from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SERVICE, STORE, SYNC, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
@@ -51,6 +54,8 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[SYNC] = SyncHub()
     app.add_routes(control.routes)
     app.add_routes(join.routes)
+    app[EXPIRIES] = Expiries(app)
+    app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(_upstream_ctx)
     app.cleanup_ctx.append(_purge_ctx)
     app.on_shutdown.append(_close_sync_sockets)
@@ -59,6 +64,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
 
 async def _close_sync_sockets(app: web.Application) -> None:
     # Open sync sockets would hold shutdown up: tell them to go (1001) before the runner waits.
+    app[EXPIRIES].close()
     app[SYNC].shutdown()
 
 

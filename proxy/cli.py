@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from proxy.app import build_app
-from proxy.config import DEFAULT_DOMAIN, Config, env_secrets
+from proxy.config import DEFAULT_DOMAIN, ENV_API_KEY, Config, env_secrets
+from proxy.serving import make_runner
 
 log = logging.getLogger("cobrowse")
 
@@ -38,7 +39,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                             f"(default {DEFAULT_DOMAIN}, which needs no DNS set-up)")
     serve.add_argument("--api-key", default="",
                        help="API key for the REST API and console (default: $COBROWSE_API_KEY, else a new "
-                            "random key, printed at start)")
+                            "random key, printed once at start; a key you supply is never printed). Prefer the "
+                            "environment variable: a flag is visible in process lists")
     serve.add_argument("--public-url", default="",
                        help="how browsers reach this server when it sits behind a TLS proxy, e.g. "
                             "https://cobrowse-example.com (default: http://<domain>:<port>)")
@@ -116,7 +118,7 @@ async def serve(config: Config, demo: bool) -> None:
             demo_networks = tuple(sorted({f"{ip}/32" for ip, _ in overrides.values()}))
             config = dataclasses.replace(config, resolve_overrides={**overrides, **config.resolve_overrides},
                                          allowed_networks=config.allowed_networks + demo_networks)
-        runner = web.AppRunner(build_app(config), access_log=None)
+        runner = make_runner(build_app(config), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
@@ -128,10 +130,22 @@ async def serve(config: Config, demo: bool) -> None:
 
 
 def banner(config: Config, demo_url: str) -> str:
+    """What ``serve`` prints once it listens. A key the operator supplied (flag or environment)
+    is never printed; a generated one is printed here once, and nowhere else (not in logs)."""
+    if config.api_key_generated:
+        key_lines = [
+            f"  console:  {config.control_origin}/#key={config.api_key}",
+            f"  API key:  {config.api_key}",
+            f"            (generated for this run and shown only here; set {ENV_API_KEY} to choose your own)",
+        ]
+    else:
+        key_lines = [
+            f"  console:  {config.control_origin}/",
+            f"  API key:  the one you supplied (--api-key or ${ENV_API_KEY}); not printed",
+        ]
     lines = [
         f"cobrowse listening on {config.host}:{config.port}",
-        f"  console:  {config.control_origin}/#key={config.api_key}",
-        f"  API key:  {config.api_key}",
+        *key_lines,
         f"  REST API: {config.control_origin}/api/v1/sessions  (Authorization: Bearer <API key>)",
         f"  private targets (loopback, LAN) allowed: {'yes' if config.private_targets_allowed else 'no'}",
     ]

@@ -47,10 +47,13 @@ class Config:
     max_followers: int = 10
     share_max_response: int = 16 * 1024 * 1024
     share_budget: int = 128 * 1024 * 1024
+    # True when no key was supplied and one was made here: only such a key is ever printed.
+    api_key_generated: bool = False
 
     def __post_init__(self) -> None:
         if not self.api_key:
             object.__setattr__(self, "api_key", secrets.token_urlsafe(24))
+            object.__setattr__(self, "api_key_generated", True)
         if not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_bytes(32))
         if self.public_scheme not in ("http", "https"):

@@ -21,14 +21,15 @@ import time
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from proxy.config import Config
-from proxy.ending import end_session
+from proxy.ending import EXPIRIES, end_session
 from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
+from proxy.security_headers import page_headers
 from proxy.visit import landing_url, set_participant_cookie
 from rewriter.origins import Origin
 from sessions.model import Session
@@ -91,6 +92,31 @@ def validate_target(raw: object) -> str:
     return url
 
 
+def validate_end_redirect(raw: object) -> str:
+    """``end_redirect_url``: absent, or an absolute http(s) URL of printable ASCII.
+
+    It is sent in a ``Refresh`` header and followed by the runtime when the session ends, so a
+    CR/LF (header injection), a space or another control character, or a scheme such as
+    ``javascript:`` or ``data:`` is refused here, at the door.
+    """
+    if raw is None or raw == "":
+        return ""
+    if not isinstance(raw, str):
+        raise ValueError('"end_redirect_url" must be a string, e.g. "https://example.com/thanks"')
+    if len(raw) > 2048:
+        raise ValueError('"end_redirect_url" is longer than 2048 characters')
+    if not all(0x21 <= ord(c) <= 0x7E for c in raw):
+        raise ValueError('"end_redirect_url" must not contain spaces, line breaks (CR, LF), other control '
+                         'characters or non-ASCII characters (percent-encode them)')
+    if "\\" in raw:
+        raise ValueError('"end_redirect_url" must not contain a backslash (browsers read it as "/")')
+    parts = urlsplit(raw)
+    slashes = raw[len(parts.scheme) + 1:].startswith("//")
+    if parts.scheme.lower() not in ("http", "https") or not slashes or not parts.hostname:
+        raise ValueError('"end_redirect_url" must be an absolute http or https URL, e.g. "https://example.com/thanks"')
+    return raw
+
+
 @routes.post("/api/v1/sessions")
 async def create_session(request: web.Request) -> web.Response:
     if not _authorised(request):
@@ -107,19 +133,18 @@ async def create_session(request: web.Request) -> web.Response:
         if not isinstance(agent, dict):
             raise ValueError('"agent" must be an object like {"id": "a1", "name": "Ann"}')
         agent_id, agent_name = str(agent.get("id", ""))[:200], str(agent.get("name", "Agent"))[:200]
-        end_redirect = data.get("end_redirect_url") or ""
-        if end_redirect:
-            Origin.parse(str(end_redirect))
+        end_redirect = validate_end_redirect(data.get("end_redirect_url"))
     except ValueError as exc:
         return json_error(400, str(exc))
     config = request.app[CONFIG]
     now = time.time()
     try:
         created = await request.app[SERVICE].create(url, agent_id, agent_name, now,
-                                                     end_redirect_url=str(end_redirect))
+                                                     end_redirect_url=end_redirect)
     except StoreFull as exc:
         return json_error(503, str(exc))
     session = created.session
+    request.app[EXPIRIES].watch(session.id, session.expires_at)
     log.info("session.created session=%s agent=%s", session.id, agent_id or "-")
     body = _describe(config, session, now)
     body["leader_url"] = enter_url(config, session.id, created.leader_ticket)
@@ -209,7 +234,7 @@ async def enter(request: web.Request) -> web.StreamResponse:
 async def console(request: web.Request) -> web.Response:
     page = resources.files("static").joinpath("console.html").read_text("utf-8")
     return web.Response(text=page, content_type="text/html",
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                        headers={"Cache-Control": "no-store", **page_headers(page, connect="'self'")})
 
 
 @routes.get("/healthz")

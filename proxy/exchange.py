@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from proxy.config import Config
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, SYNC, UPSTREAM
 from proxy.pages import error_page
 from proxy.targets import policy_for
@@ -138,7 +137,6 @@ class _Plan:
 
 
 def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head) -> _Plan | web.Response:
-    config = request.app[CONFIG]
     browser_origin = request.headers.get("Origin")
     real_origin = visit.space.from_proxy(browser_origin) if browser_origin else None
     rewritten = rewrite_response_headers(list(head.headers), ctx, real_origin)
@@ -154,7 +152,7 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head) -
     response = web.StreamResponse(status=head.status, reason=head.reason)
     for name, value in out_headers:
         response.headers.add(name, value)
-    response.headers["Content-Security-Policy"] = proxy_csp(config)
+    # CSP, nosniff and Referrer-Policy are added as the head is sent (proxy.security_headers).
     return _Plan(rewritten, body_rewriter, no_body, response)
 
 
@@ -363,14 +361,3 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         "cookie": doc_cookie, "prefix": "/__cb/", "participant": visit.participant.id,
         "role": visit.participant.role,
     })
-
-
-def proxy_csp(config: Config) -> str:
-    """A CSP that keeps proxied pages inside the proxy space: nothing loads from the real web."""
-    port = f":{config.browser_port}"
-    ws = "wss" if config.public_scheme == "https" else "ws"
-    hosts = (f"{config.public_scheme}://{config.domain}{port} {config.public_scheme}://*.{config.domain}{port} "
-             f"{ws}://*.{config.domain}{port}")
-    sources = f"'self' {hosts} data: blob: 'unsafe-inline' 'unsafe-eval'"
-    return f"default-src {sources}; form-action {sources}; base-uri {sources}"
-

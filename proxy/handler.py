@@ -2,7 +2,8 @@
 
 A middleware looks at the Host header first: ``<label>--<session>.<domain>`` goes to the
 proxy (admission, then the reserved ``/__cb/`` endpoints, a WebSocket relay, or an HTTP
-exchange); anything else falls through to the control plane's own routes.
+exchange); anything else falls through to the control plane's own routes. A request line in
+absolute form is refused first, on every host (400: cobrowse is not a forward proxy).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from aiohttp.typedefs import Handler
 
 from proxy import exchange, preflight, reserved, wsproxy
 from proxy.keys import CONFIG
+from proxy.pages import error_page
 from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate
 
 
@@ -34,8 +36,23 @@ def _is_websocket(request: web.Request) -> bool:
             and "upgrade" in request.headers.get("Connection", "").lower())
 
 
+def _origin_form(request: web.Request) -> bool:
+    """Whether the request line names a path (``GET /p HTTP/1.1``), as browsers send to a server.
+
+    The absolute form (``GET http://host/p HTTP/1.1``) is what a client sends to a *forward*
+    proxy; cobrowse is not one, and such a line names a host twice (line and ``Host``), which
+    is how confusion between hops starts. It is answered 400, never served.
+    """
+    return request.raw_path.startswith("/") or (request.method == "OPTIONS" and request.raw_path == "*")
+
+
 @web.middleware
 async def host_dispatch(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not _origin_form(request):
+        return error_page(400, "Not a forward proxy",
+                          "This request names a full URL where a path was expected (absolute-form request "
+                          "line). cobrowse is not a forward proxy: open the co-browsing link in a browser "
+                          "without a proxy setting that points here.")
     if is_proxy_host(request, request.app[CONFIG]):
         return await proxy_request(request)
     return await handler(request)

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from proxy.keys import CONFIG, SERVICE, SYNC
 from proxy.pages import error_page
+from proxy.security_headers import page_headers, session_hosts
 from proxy.visit import landing_url, set_participant_cookie
 from sessions.credentials import cookie_name
 from sessions.model import Session
@@ -57,7 +58,10 @@ async def join_page(request: web.Request) -> web.Response:
     page = resources.files("static").joinpath("join.html").read_text("utf-8")
     for name, value in values.items():
         page = page.replace("{{" + name + "}}", html.escape(value, quote=True))
-    return web.Response(text=page, content_type="text/html", headers=_HEADERS)
+    # The form posts here and is redirected into a session host: both are allowed form targets.
+    form_action = f"'self' {session_hosts(request.app[CONFIG])}"
+    return web.Response(text=page, content_type="text/html",
+                        headers={**_HEADERS, **page_headers(page, form_action=form_action)})
 
 
 @routes.post("/join/{sid}")

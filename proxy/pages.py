@@ -1,6 +1,9 @@
 """Plain, clear pages and JSON bodies for errors the proxy answers itself.
 
-Every refusal says what happened and what the person can do; none echoes secrets.
+Every refusal says what happened and what the person can do; none echoes the request (no
+header, cookie, ticket or invitation). Pages carry our strict page CSP (``proxy.security_headers``):
+their one inline style by hash, no script; they may be framed, since on a session host an error
+page can stand in for a proxied iframe.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import html
 
 from aiohttp import web
+
+from proxy.security_headers import page_headers
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -20,7 +25,8 @@ h1{{font-size:1.4rem}}p.code{{color:#777;font-size:.9rem}}</style></head>
 
 def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     body = _PAGE.format(title=html.escape(title), message=html.escape(message), status=status)
-    response = web.Response(status=status, text=body, content_type="text/html", headers=headers)
+    response = web.Response(status=status, text=body, content_type="text/html",
+                            headers={**page_headers(body, framable=True), **(headers or {})})
     response.headers["Cache-Control"] = "no-store"
     return response
 
