@@ -51,6 +51,7 @@ from rewriter.headers import (
     rewrite_response_headers,
 )
 from rewriter.html import PageContext
+from sessions.cookie_rules import FetchMetadata, SameSiteContext, same_site_context
 from sessions.cookies import CookieJar
 from sessions.matching import RequestKey, key_for
 from sessions.responses import Entry, Failure, Head, ResponseStore
@@ -109,14 +110,19 @@ async def upstream_headers(request: web.Request, visit: Visit, ctx: RequestConte
     jar's cookies (SameSite judged on the real initiator, never on the proxy hosts)."""
     browser_headers = list(request.headers.items())
     headers = rewrite_request_headers(browser_headers, ctx, websocket=websocket)
-    initiator = initiator_origin(browser_headers, ctx)
-    top_level = not websocket and _is_navigation(request)
+    context = same_site_context_of(browser_headers, ctx)
     now = time.time()
     cookie = await request.app[STORE].with_jar(visit.session.id, lambda jar: jar.cookie_header(
-        visit.real_url, now, site_for_cookies=initiator, top_level_navigation=top_level, method=ctx.method))
+        visit.real_url, now, context=context))
     if cookie:
         headers.append(("Cookie", cookie))
     return headers
+
+
+def same_site_context_of(browser_headers: list[tuple[str, str]], ctx: RequestContext) -> SameSiteContext:
+    """The request's SameSite context: the browser's Fetch Metadata with the real initiator."""
+    return same_site_context(ctx.url, ctx.method, initiator_origin(browser_headers, ctx),
+                             FetchMetadata.from_headers(browser_headers))
 
 
 def is_driver(visit: Visit) -> bool:
@@ -168,8 +174,10 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     now = time.time()
     if plan.headers.set_cookies:
         cookies = plan.headers.set_cookies
+        context = same_site_context_of(list(request.headers.items()), ctx)
+        top_level = _is_navigation(request)
         await request.app[STORE].with_jar(visit.session.id, lambda jar: _store_cookies(
-            jar, visit.real_url, cookies, now))
+            jar, visit.real_url, cookies, now, context, top_level))
     raw = plan.rewriter is None and not plan.no_body
     entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head),
                             page=_is_navigation(request))
@@ -344,9 +352,10 @@ async def read_request_body(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _store_cookies(jar: CookieJar, url: str, values: list[str], now: float) -> None:
+def _store_cookies(jar: CookieJar, url: str, values: list[str], now: float, context: SameSiteContext,
+                   top_level: bool) -> None:
     for value in values:
-        jar.set_from_header(url, value, now)
+        jar.set_from_header(url, value, now, context=context, top_level_navigation=top_level)
 
 
 async def _runtime_tag(request: web.Request, visit: Visit) -> str:

@@ -2,7 +2,28 @@
 
 Pure functions used by ``cookies.CookieJar``: the Set-Cookie grammar as user agents read it
 (lenient: anything unparsable yields ``None`` or is ignored, never an exception), the cookie-date
-algorithm, and domain/path matching. No state: the jar owns storage and policy.
+algorithm, domain/path matching, and the SameSite context of a request (``same_site_context``).
+No state: the jar owns storage and policy.
+
+SameSite on the proxy. Every proxy host is one site to the browser, so the browser's own
+SameSite checks are void between a session's origins and the proxy decides instead, from two
+inputs that page script cannot forge:
+
+- the Fetch Metadata the browser sent (``Sec-Fetch-Site``/``-Mode``/``-Dest``). Its
+  ``Sec-Fetch-Site`` compares *proxy* hosts, and proxy origins are one to one with real
+  origins, so "none" (typed, bookmarked) and "same-origin" are proofs and "cross-site" is a
+  proof of the opposite, but "same-site" says nothing about the real sites;
+- the real origin of the initiator (``Origin``, else ``Referer``, mapped back through the
+  session's proxy space by ``rewriter.headers.initiator_origin``). It decides whenever the
+  browser's value is no proof.
+
+Unknown means cross-site: no proof and no initiator of this session (absent, ``null``, another
+session's host, the real web) gives the ``cross-site`` context. Then only ``SameSite=None``
+cookies go, and on a top-level navigation by a safe method (GET, HEAD) ``Lax`` and unspecified
+ones too, as browsers do. Approximations: the site for cookies of a subresource is taken to be
+its initiator's (the proxy does not see the top-level page, so a frame's own requests are judged
+against the frame); redirect hops between the initiator and the target are not seen, except that
+a browser value of "cross-site" or an ``Origin: null`` (a redirect-tainted origin) counts.
 """
 
 from __future__ import annotations
@@ -10,11 +31,13 @@ from __future__ import annotations
 import calendar
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from rewriter.origins import normalise_host
-from rewriter.sites import is_ip
+from rewriter.sites import is_ip, is_same_site
 
 MAX_NAME_VALUE_BYTES = 4096
 MAX_ATTRIBUTE_VALUE_BYTES = 1024
@@ -240,3 +263,81 @@ def path_match(request_path: str, cookie_path: str) -> bool:
     if not request_path.startswith(cookie_path):
         return False
     return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+
+
+# -- SameSite context (RFC 6265bis 5.2, computed on real origins) --------------------------
+
+SameSiteContext = Literal["same-site", "cross-site-top-level", "cross-site"]
+
+# The SameSite attribute values each context sends (and lets a response set).
+SENT_IN: dict[SameSiteContext, frozenset[str]] = {
+    "same-site": frozenset({"strict", "lax", "default", "none"}),
+    "cross-site-top-level": frozenset({"lax", "default", "none"}),
+    "cross-site": frozenset({"none"}),
+}
+
+# What the browser's Sec-Fetch-Site (computed on proxy hosts) proves about the real request:
+# True same-site, False cross-site, None nothing (the real initiator decides). A value not
+# listed is treated as False.
+BROWSER_SITE_PROOF: dict[str, bool | None] = {
+    "none": True,  # typed in, bookmarked: no initiator, as same-site as it gets
+    "same-origin": True,  # the whole redirect chain stayed on one proxy origin, so one real origin
+    "same-site": None,  # every proxy host is one site: proves nothing
+    "cross-site": False,  # some hop was outside the proxy domain
+    "": None,  # no Fetch Metadata (not a current browser): the initiator alone decides
+}
+
+# Methods that may carry Lax cookies on a cross-site top-level navigation.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchMetadata:
+    """What the browser says about a request that page script cannot forge (forbidden headers).
+
+    ``site``, ``mode`` and ``dest`` are the ``Sec-Fetch-*`` values lower-cased, "" when absent.
+    ``opaque_initiator`` is ``Origin: null``: a sandboxed frame, a ``data:`` URL, an origin
+    tainted by a cross-origin redirect, or a POST under ``Referrer-Policy: no-referrer``; such
+    an initiator is never same-site, whatever ``Referer`` says. ``Sec-Fetch-User`` is not kept:
+    user activation plays no part in SameSite.
+    """
+
+    site: str = ""
+    mode: str = ""
+    dest: str = ""
+    opaque_initiator: bool = False
+
+    @classmethod
+    def from_headers(cls, headers: Iterable[tuple[str, str]]) -> FetchMetadata:
+        found = {"sec-fetch-site": "", "sec-fetch-mode": "", "sec-fetch-dest": "", "origin": ""}
+        for name, value in headers:
+            lower = name.lower()
+            if lower in found and not found[lower]:
+                found[lower] = value.strip().lower()
+        return cls(found["sec-fetch-site"], found["sec-fetch-mode"], found["sec-fetch-dest"],
+                   found["origin"] == "null")
+
+    @property
+    def top_level_navigation(self) -> bool:
+        """A page load in a tab or window (not a frame, not a subresource)."""
+        return self.mode == "navigate" and self.dest == "document"
+
+
+def same_site_context(url: str, method: str, initiator: str | None, fetch: FetchMetadata) -> SameSiteContext:
+    """The SameSite context of a request to the real ``url``.
+
+    ``initiator`` is the real origin that caused the request (from ``Origin``, else ``Referer``),
+    None when unknown. The request is same-site only when nothing says otherwise: a browser
+    proof of cross-site, an initiator cross-site to ``url``, or (when the browser proves
+    nothing) no initiator, or an opaque one.
+    """
+    proof = BROWSER_SITE_PROOF.get(fetch.site, False)
+    if proof is None:
+        same = initiator is not None and not fetch.opaque_initiator and is_same_site(initiator, url)
+    else:
+        same = proof and (initiator is None or is_same_site(initiator, url))
+    if same:
+        return "same-site"
+    if fetch.top_level_navigation and method.upper() in SAFE_METHODS:
+        return "cross-site-top-level"
+    return "cross-site"

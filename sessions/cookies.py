@@ -7,7 +7,9 @@ with Lax by default, ``SameSite=None`` requiring ``Secure``, secure cookies left
 insecure origins, 400-day expiry cap). Parsing and matching live in ``cookie_rules``.
 
 SameSite is decided on *real* origins: every proxy host of a session is one site to the
-browser, so the browser's own SameSite checks are void and this jar applies them instead.
+browser, so the browser's own SameSite checks are void and this jar applies them instead. The
+caller passes the request's ``SameSiteContext`` (``cookie_rules.same_site_context``, which
+states how it is judged); ``cookie_rules.SENT_IN`` says which cookies each context carries.
 
 Invariants:
 - A cookie is identified by (name, domain, path); replacing one keeps its creation time.
@@ -26,12 +28,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rewriter.origins import normalise_host
-from rewriter.sites import is_ip, is_public_suffix, is_same_site, registrable_domain
+from rewriter.sites import is_ip, is_public_suffix, registrable_domain
 from sessions.cookie_rules import (
     MAX_AGE_SECONDS,
     MAX_NAME_VALUE_BYTES,
     SAME_SITE_VALUES,
+    SENT_IN,
     RequestUrl,
+    SameSiteContext,
     SetCookie,
     default_path,
     domain_match,
@@ -39,9 +43,6 @@ from sessions.cookie_rules import (
     parse_url,
     path_match,
 )
-
-# Methods that may carry Lax cookies on a cross-site top-level navigation.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +110,15 @@ class CookieJar:
         now: float,
         *,
         from_http: bool = True,
-        site_for_cookies: str | None = None,
-        top_level_navigation: bool = True,
+        context: SameSiteContext = "same-site",
+        top_level_navigation: bool = False,
     ) -> bool:
         """Apply one Set-Cookie value received for ``url``; True when the rules accepted it.
 
-        ``site_for_cookies`` is the real URL of the top-level page (or initiator) when known: a
-        SameSite cookie set from a cross-site context that is not a top-level navigation is
-        refused, as in RFC 6265bis 5.7.
+        ``context`` is the SameSite context of the request that brought the line: a cross-site
+        request may set only ``SameSite=None`` cookies unless it loads a top-level page, whatever
+        its method (RFC 6265bis 5.7). ``document.cookie`` writes and the REST API's initial
+        cookies are same-site by nature (the default).
         """
         request = parse_url(url)
         parsed = parse_set_cookie(header, now) if request is not None else None
@@ -125,8 +127,7 @@ class CookieJar:
         cookie = self._admit(request, parsed, now, from_http)
         if cookie is None:
             return False
-        cross = bool(site_for_cookies) and not is_same_site(site_for_cookies or "", url)
-        if cookie.same_site != "none" and cross and not top_level_navigation:
+        if cookie.same_site != "none" and context != "same-site" and not top_level_navigation:
             return False
         return self._store(cookie, request, now, from_http)
 
@@ -255,31 +256,14 @@ class CookieJar:
 
     # -- reading --------------------------------------------------------------------------
 
-    def cookie_header(
-        self,
-        url: str,
-        now: float,
-        *,
-        site_for_cookies: str | None,
-        top_level_navigation: bool,
-        method: str,
-    ) -> str | None:
+    def cookie_header(self, url: str, now: float, *, context: SameSiteContext) -> str | None:
         """The Cookie header for an upstream request to ``url``, or None when no cookie applies.
 
-        ``site_for_cookies`` is the real URL or origin of the top-level page (or the initiator);
-        None or empty means a browser-initiated navigation. When it is cross-site to ``url``,
-        Strict cookies stay home, Lax (and unspecified) ones go only with a top-level navigation
-        by a safe method, None ones go.
+        ``context`` is the request's SameSite context, judged on real origins (unknown means
+        cross-site): only cookies whose SameSite value ``SENT_IN[context]`` lists go.
         """
-        cross = bool(site_for_cookies) and not is_same_site(site_for_cookies or "", url)
-        lax_ok = top_level_navigation and method.upper() in SAFE_METHODS
-
-        def allowed(cookie: Cookie) -> bool:
-            if not cross or cookie.same_site == "none":
-                return True
-            return cookie.same_site != "strict" and lax_ok
-
-        chosen = [c for c in self._matching(url, now, http=True) if allowed(c)]
+        sent = SENT_IN[context]
+        chosen = [c for c in self._matching(url, now, http=True) if c.same_site in sent]
         self._touch(chosen, now)
         return "; ".join(c.pair for c in chosen) or None
 

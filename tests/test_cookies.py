@@ -9,15 +9,32 @@ from fuzz import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions.cookie_rules import default_path, parse_cookie_date, path_match
+from rewriter.sites import is_same_site
+from sessions.cookie_rules import (
+    BROWSER_SITE_PROOF,
+    SENT_IN,
+    FetchMetadata,
+    SameSiteContext,
+    default_path,
+    parse_cookie_date,
+    path_match,
+    same_site_context,
+)
 from sessions.cookies import CookieJar, CookieLimits
 
 NOW = 1_700_000_000.0
+NAVIGATE = FetchMetadata("same-site", "navigate", "document")
+FRAME = FetchMetadata("same-site", "navigate", "iframe")
+FETCH = FetchMetadata("same-site", "cors", "empty")
 
 
 def send(jar: CookieJar, url: str, *, site: str | None = None, top: bool = True, method: str = "GET",
          now: float = NOW + 1) -> str | None:
-    return jar.cookie_header(url, now, site_for_cookies=site, top_level_navigation=top, method=method)
+    """A request to ``url`` started by a page of the real ``site`` (None: typed in)."""
+    fetch = NAVIGATE if top else FETCH
+    if site is None:
+        fetch = FetchMetadata("none", fetch.mode, fetch.dest)
+    return jar.cookie_header(url, now, context=same_site_context(url, method, site, fetch))
 
 
 def jar_with(url: str, *lines: str) -> CookieJar:
@@ -251,6 +268,67 @@ def test_samesite_is_enforced_on_real_sites(site: str | None, top: bool, method:
     assert send(jar, "https://api.example.com/", site=site, top=top, method=method) == expected
 
 
+# The SameSite context from what the browser says (Sec-Fetch-*, Origin: null) and the real
+# initiator. Browser Sec-Fetch-Site values compare proxy hosts: all one site.
+TARGET = "https://api.example.com/x"
+SAME = "https://www.example.com"
+CROSS = "https://evil.test"
+
+
+@pytest.mark.parametrize(
+    ("fetch", "method", "initiator", "expected"),
+    [
+        # Known real initiator: it decides when the browser proves nothing.
+        (FETCH, "POST", SAME, "same-site"),
+        (FETCH, "POST", CROSS, "cross-site"),
+        (NAVIGATE, "GET", CROSS, "cross-site-top-level"),
+        (NAVIGATE, "POST", CROSS, "cross-site"),
+        (NAVIGATE, "HEAD", CROSS, "cross-site-top-level"),
+        (FRAME, "GET", CROSS, "cross-site"),  # a frame is no top-level navigation
+        (FetchMetadata("", "", ""), "GET", SAME, "same-site"),  # no Fetch Metadata: initiator alone
+        # Unknown initiator (no Origin/Referer, another session's host, the real web): cross-site.
+        (FETCH, "POST", None, "cross-site"),
+        (NAVIGATE, "GET", None, "cross-site-top-level"),
+        (NAVIGATE, "POST", None, "cross-site"),
+        (FetchMetadata("", "", ""), "GET", None, "cross-site"),
+        (FetchMetadata("SAME-SITE", "cors", "empty"), "GET", None, "cross-site"),
+        (FetchMetadata("bogus", "cors", "empty"), "GET", SAME, "cross-site"),  # unknown value: no proof
+        # Browser proofs: typed in / bookmarked, and a same-origin chain.
+        (FetchMetadata("none", "navigate", "document"), "GET", None, "same-site"),
+        (FetchMetadata("same-origin", "cors", "empty"), "POST", None, "same-site"),
+        (FetchMetadata("same-origin", "cors", "empty", opaque_initiator=True), "POST", None, "same-site"),
+        # The browser saw a hop outside the proxy domain: cross-site whatever Referer says.
+        (FetchMetadata("cross-site", "cors", "empty"), "POST", SAME, "cross-site"),
+        (FetchMetadata("cross-site", "navigate", "document"), "GET", SAME, "cross-site-top-level"),
+        # Origin: null (sandboxed frame, redirect-tainted origin): never same-site by Referer.
+        (FetchMetadata("same-site", "cors", "empty", opaque_initiator=True), "POST", SAME, "cross-site"),
+        # Schemeful: http and https of one domain are two sites.
+        (FETCH, "POST", "http://www.example.com", "cross-site"),
+    ],
+)
+def test_same_site_context_trusts_only_what_page_script_cannot_forge(
+    fetch: FetchMetadata, method: str, initiator: str | None, expected: SameSiteContext
+) -> None:
+    assert same_site_context(TARGET, method, initiator, fetch) == expected
+
+
+def test_fetch_metadata_is_read_from_headers_case_blind_and_first_wins() -> None:
+    headers = [("sec-fetch-site", " Same-Origin "), ("Sec-Fetch-Mode", "navigate"), ("SEC-FETCH-DEST", "document"),
+               ("Sec-Fetch-Site", "cross-site"), ("Origin", "null")]
+    assert FetchMetadata.from_headers(headers) == FetchMetadata("same-origin", "navigate", "document", True)
+    assert FetchMetadata.from_headers(headers).top_level_navigation
+    assert FetchMetadata.from_headers([]) == FetchMetadata()
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [("same-site", "s=1; l=1; n=1; d=1"), ("cross-site-top-level", "l=1; n=1; d=1"), ("cross-site", "n=1")],
+)
+def test_each_context_sends_exactly_the_cookies_its_table_row_lists(context: SameSiteContext, expected: str) -> None:
+    jar = jar_with("https://example.com/", *SITE_LINES)
+    assert jar.cookie_header("https://example.com/", NOW + 1, context=context) == expected
+
+
 def test_samesite_none_without_secure_is_refused() -> None:
     assert CookieJar().set_from_header("https://example.com/", "n=1; SameSite=None", NOW) is False
 
@@ -258,10 +336,15 @@ def test_samesite_none_without_secure_is_refused() -> None:
 def test_samesite_cookie_from_a_cross_site_subresource_response_is_refused() -> None:
     jar = CookieJar()
     url = "https://tracker.test/pixel"
-    assert jar.set_from_header(url, "t=1", NOW, site_for_cookies="https://example.com/",
-                               top_level_navigation=False) is False
-    assert jar.set_from_header(url, "t=1; SameSite=None; Secure", NOW, site_for_cookies="https://example.com/",
-                               top_level_navigation=False) is True
+    assert jar.set_from_header(url, "t=1", NOW, context="cross-site") is False
+    assert jar.set_from_header(url, "t=1; SameSite=None; Secure", NOW, context="cross-site") is True
+
+
+def test_a_cross_site_top_level_navigation_may_set_strict_cookies_even_by_post() -> None:
+    jar = CookieJar()
+    url = "https://example.com/login"
+    assert jar.set_from_header(url, "s=1; SameSite=Strict", NOW, context="cross-site",
+                               top_level_navigation=True) is True
 
 
 def test_unknown_samesite_value_means_lax_by_default() -> None:
@@ -370,8 +453,7 @@ def test_hostile_set_cookie_lines_never_raise(lines: list[tuple[str, str]], read
     for url, line in lines:
         jar.set_from_header(url, line, NOW)
         jar.set_from_document(url, line, NOW)
-    header = jar.cookie_header(read_url, NOW, site_for_cookies="https://x.test/", top_level_navigation=True,
-                               method="GET")
+    header = jar.cookie_header(read_url, NOW, context="cross-site-top-level")
     assert header is None or isinstance(header, str)
     jar.document_cookie(read_url, NOW)
     assert len(CookieJar.from_records(jar.to_records())) == len(jar)
@@ -380,3 +462,39 @@ def test_hostile_set_cookie_lines_never_raise(lines: list[tuple[str, str]], read
 @given(st.text(max_size=100))
 def test_cookie_date_parser_never_raises(text: str) -> None:
     parse_cookie_date(text)
+
+
+_FETCH_VALUES = st.sampled_from(["", "none", "same-origin", "same-site", "cross-site", "navigate", "document",
+                                 "iframe", "cors", "websocket"]) | st.text(max_size=20)
+_INITIATORS = st.none() | st.text(max_size=40) | st.sampled_from(
+    ["https://example.com", "http://example.com", "https://www.example.com", "https://evil.test", "null", "",
+     "https://[::1]:8443"])
+_METHODS = st.sampled_from(["GET", "HEAD", "POST", "PUT", "get", "OPTIONS"]) | st.text(max_size=8)
+_ORDER: dict[str, int] = {"cross-site": 0, "cross-site-top-level": 1, "same-site": 2}
+
+
+@settings(max_examples=scaled(300))
+@given(_FETCH_VALUES, _FETCH_VALUES, _FETCH_VALUES, st.booleans(), _METHODS, _INITIATORS, _URLS)
+def test_same_site_context_never_raises_and_never_trusts_a_forgeable_input(
+    site: str, mode: str, dest: str, opaque: bool, method: str, initiator: str | None, url: str
+) -> None:
+    fetch = FetchMetadata(site, mode, dest, opaque)
+    context = same_site_context(url, method, initiator, fetch)
+    assert context in SENT_IN
+    # Strict cookies need a browser proof or a same-site real initiator, never "same-site" alone.
+    if context == "same-site" and BROWSER_SITE_PROOF.get(site) is not True:
+        assert initiator is not None and not opaque
+    # Without a browser proof, same-site takes a real initiator that is same-site with the target.
+    if context == "same-site" and BROWSER_SITE_PROOF.get(site) is not True:
+        assert initiator is not None and is_same_site(initiator, url)
+    # An opaque initiator (Origin: null) never makes a request more same-site.
+    opaque_context = same_site_context(url, method, initiator, FetchMetadata(site, mode, dest, True))
+    assert _ORDER[opaque_context] <= _ORDER[context]
+    # Lax on a cross-site request only for a top-level navigation by a safe method.
+    if context == "cross-site-top-level":
+        assert fetch.top_level_navigation and method.upper() in {"GET", "HEAD", "OPTIONS", "TRACE"}
+    jar = jar_with("https://example.com/", *SITE_LINES)
+    header = jar.cookie_header(url, NOW + 1, context=context) or ""
+    sent = {pair.split("=")[0] for pair in header.split("; ") if pair}
+    assert sent <= {"s", "l", "n", "d"}
+    assert "s" not in sent or context == "same-site"
