@@ -3,6 +3,11 @@
 Served at ``/__cb/runtime.js`` on every proxied host; the per-page configuration travels in
 the script tag's ``data-cb`` attribute, so the script itself is identical for every page and
 cacheable (its ETag is its content hash).
+
+The parts are wrapped in one named strict function, ``cbRuntime(cbGiven)``, called at once
+with no argument. The name is what lets the runtime arm a fresh same-origin realm (an
+``about:blank`` iframe, a popup): it compiles its own source with that realm's ``Function``
+and calls it with ``{config, source}`` (see ``static/runtime/85-realms.js``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ class RuntimeAsset:
         folder = resources.files("static").joinpath("runtime")
         order = folder.joinpath("ORDER").read_text("utf-8").split()
         parts = [f"// ---- {name}\n" + folder.joinpath(name).read_text("utf-8") for name in order]
-        source = '(function () {\n"use strict";\n' + "\n".join(parts) + "\n})();\n"
+        source = '(function cbRuntime(cbGiven) {\n"use strict";\n' + "\n".join(parts) + "\n})();\n"
         body = source.encode("utf-8")
         return cls(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 

@@ -1,25 +1,36 @@
 /* cobrowse runtime, part 00: configuration and native references.
  *
- * Job: read the proxy's per-document config from our own <script data-cb> tag, once and
- * synchronously, and keep references to the native functions that later parts patch.
+ * Job: read the proxy's per-document config, once and synchronously, and keep references to
+ * the native functions that later parts patch. The config comes from our own <script data-cb>
+ * tag, or, in a fresh realm armed by its opener (part 85), from the `cbGiven` argument of the
+ * runtime function (`{config: <JSON text>, source: <this runtime's source>}`).
  *
- * All runtime parts are joined, in static/runtime/ORDER, into one strict-mode IIFE, so
- * top-level names are shared between parts: every name starts with "cb"/"CB".
- * Invariants: when the config is missing or unreadable, or the runtime already ran in this
- * window, the whole runtime stands down (the IIFE returns) instead of half-patching.
+ * All runtime parts are joined, in static/runtime/ORDER, into one strict named function
+ * (proxy/runtime_asset.py), so top-level names are shared between parts: every name starts
+ * with "cb"/"CB".
+ * Invariants: when the config is missing or unreadable, or the runtime already ran for this
+ * document, the whole runtime stands down (the function returns) instead of half-patching.
+ * One exception: Chromium reuses the Window (and its patched prototypes) when a realm's
+ * initial about:blank document is replaced by a same-origin one (checked in Chromium 156),
+ * so an armed realm's runtime steps aside for the new document's own copy. Running twice in
+ * one realm is harmless: every mapping is idempotent and the navigate hook skips events
+ * already handled.
  */
-if (window.__cbRuntime) return;
-const CB = cbReadConfig();
+const cbPrior = window.__cbRuntime;
+if (cbPrior && !(cbPrior.armed && cbPrior.document !== document)) return;
+const CB = cbReadConfig(cbGiven);
 if (!CB) return;
-// Claimed first, so a second copy of the runtime in this window stands down even if this one
-// fails half-way; part 90 fills it in.
+// The runtime's own source, read before any page script could touch Function.prototype.
+const CB_SOURCE = cbGiven ? cbGiven.source : Function.prototype.toString.call(cbRuntime);
+// Claimed first, so a second copy of the runtime for this document stands down even if this
+// one fails half-way; part 90 fills it in.
 const cbApi = {};
-Object.defineProperty(window, '__cbRuntime', { value: cbApi, configurable: false, enumerable: false });
+Object.defineProperty(window, '__cbRuntime', { value: cbApi, configurable: !!cbGiven, enumerable: false });
 
-function cbReadConfig() {
+function cbReadConfig(given) {
   try {
-    const el = document.currentScript;
-    const raw = el && el.dataset ? el.dataset.cb : null;
+    const el = given ? null : document.currentScript;
+    const raw = given ? given.config : el && el.dataset ? el.dataset.cb : null;
     if (!raw) return null;
     const cfg = JSON.parse(raw);
     if (!cfg || typeof cfg.sid !== 'string' || typeof cfg.domain !== 'string') return null;
@@ -34,6 +45,7 @@ function cbReadConfig() {
       aliases: cfg.aliases && typeof cfg.aliases === 'object' ? cfg.aliases : {},
       cookie: typeof cfg.cookie === 'string' ? cfg.cookie : '',
       prefix: typeof cfg.prefix === 'string' ? cfg.prefix : '/__cb/',
+      armed: !!given,
     });
   } catch (e) {
     return null;

@@ -87,7 +87,8 @@ function cbResubmit(url, formData) {
 }
 
 function cbOnNavigate(event) {
-  if (!event.cancelable || event.hashChange || event.downloadRequest) return;
+  // defaultPrevented: a second copy of this runtime in a reused window (part 00) handled it.
+  if (!event.cancelable || event.defaultPrevented || event.hashChange || event.downloadRequest) return;
   const dest = event.destination.url;
   const mapped = cbToProxy(dest);
   if (mapped === dest) return;
@@ -103,37 +104,54 @@ cbTry(() => {
 });
 
 // -- window.__cbLocation: a Location look-alike with the real values --------------------------
+// Also what part 85 hands out as the `location` of a popup the page opened: the Navigation API
+// fires no `navigate` event in an about:blank document (checked in Chromium 156), so a URL
+// written there must be mapped before it reaches the native Location.
 
 const CB_URL_PARTS = ['protocol', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
 
-function cbSetUrlPart(part, value) {
-  if (part === 'pathname' || part === 'search' || part === 'hash') {
-    window.location[part] = value; // same on the proxy host and on the real one
-    return;
+/** A Location look-alike for `win` (this window or a same-origin one it opened). */
+function cbLocationFor(win) {
+  const native = () => win.location;
+  const realHref = () => (win === window ? cbRealHref() : cbFromProxy(native().href));
+  const realUrl = () => new CBN.URL(realHref());
+  const go = (url, replace) => {
+    const mapped = cbToProxy(String(url));
+    // href= and replace(): the members a cross-origin Location still accepts.
+    if (replace) native().replace(mapped);
+    else native().href = mapped;
+  };
+  const setPart = (part, value) => {
+    if (part === 'pathname' || part === 'search' || part === 'hash') {
+      native()[part] = value; // same on the proxy host and on the real one
+      return;
+    }
+    const u = realUrl();
+    u[part] = value;
+    go(u.href, false);
+  };
+  const stand = Object.create(null);
+  for (const part of CB_URL_PARTS) {
+    Object.defineProperty(stand, part, {
+      enumerable: true,
+      get: () => realUrl()[part],
+      set: (v) => setPart(part, String(v)),
+    });
   }
-  const u = cbRealUrl();
-  u[part] = value;
-  cbNavigate(cbToProxy(u.href), false);
+  Object.defineProperties(stand, {
+    href: { enumerable: true, get: () => realHref(), set: (v) => go(v, false) },
+    origin: { enumerable: true, get: () => (win === window ? cbRealOrigin() : realUrl().origin) },
+    ancestorOrigins: { get: () => native().ancestorOrigins },
+    assign: { value: (url) => go(url, false) },
+    replace: { value: (url) => go(url, true) },
+    reload: { value: () => native().reload() },
+    toString: { value: () => realHref() },
+    valueOf: { value: () => stand },
+    [Symbol.toPrimitive]: { value: () => realHref() },
+  });
+  return Object.freeze(stand);
 }
 
-const cbLocation = Object.create(null);
-for (const part of CB_URL_PARTS) {
-  Object.defineProperty(cbLocation, part, {
-    enumerable: true,
-    get: () => cbRealUrl()[part],
-    set: (v) => cbSetUrlPart(part, String(v)),
-  });
-}
-Object.defineProperties(cbLocation, {
-  href: { enumerable: true, get: () => cbRealHref(), set: (v) => cbNavigate(cbToProxy(String(v)), false) },
-  origin: { enumerable: true, get: () => cbRealOrigin() },
-  ancestorOrigins: { get: () => window.location.ancestorOrigins },
-  assign: { value: (url) => cbNavigate(cbToProxy(String(url)), false) },
-  replace: { value: (url) => cbNavigate(cbToProxy(String(url)), true) },
-  reload: { value: () => window.location.reload() },
-  toString: { value: () => cbRealHref() },
-  valueOf: { value: () => cbLocation },
-  [Symbol.toPrimitive]: { value: () => cbRealHref() },
-});
-Object.freeze(cbLocation);
-Object.defineProperty(window, '__cbLocation', { value: cbLocation, configurable: false, enumerable: false });
+const cbLocation = cbLocationFor(window);
+// In a reused window (part 00) the first copy's stand-in stays: it reads the live location.
+cbTry(() => Object.defineProperty(window, '__cbLocation', { value: cbLocation, configurable: false, enumerable: false }));

@@ -6,6 +6,7 @@
  * xhr.responseURL, ws.url, es.url) read as real URLs again.
  * Invariants: relative URLs pass untouched; the page's own objects are passed through when
  * nothing needs mapping; the cookie cache is dropped whenever a fetch or XHR finishes.
+ * RTCPeerConnection is refused (NotSupportedError): see the end of this part.
  * Out of scope: importScripts() inside workers and dynamic import() (page JS is not rewritten,
  * and workers do not get this runtime): they are left to the proxy's CSP to contain.
  */
@@ -83,3 +84,25 @@ cbPatchCtor('SharedWorker', (args) => cbMapArg(args, 0, cbToProxy));
 if (window.ServiceWorkerContainer) {
   cbPatchMethod(ServiceWorkerContainer.prototype, 'register', (args) => cbMapArg(args, 0, cbToProxy));
 }
+
+// -- WebRTC: refused ----------------------------------------------------------------------------
+// ICE (STUN/TURN and host candidates) dials any address the page names, over UDP, and no CSP
+// directive governs it: a peer connection is the one channel this runtime cannot map into the
+// proxy space. So it is disabled in every proxied realm (part 85 arms fresh ones), the way
+// browsers report an unsupported feature; pages that test for WebRTC fall back.
+cbTry(() => {
+  const Native = window.RTCPeerConnection;
+  if (typeof Native !== 'function') return;
+  const Refused = function RTCPeerConnection() {
+    throw new DOMException('WebRTC is disabled in co-browsed pages', 'NotSupportedError');
+  };
+  Refused.prototype = Native.prototype;
+  Object.setPrototypeOf(Refused, Object.getPrototypeOf(Native));
+  cbTry(() => Object.defineProperty(Native.prototype, 'constructor', {
+    value: Refused, writable: true, configurable: true, enumerable: false,
+  }));
+  for (const name of ['RTCPeerConnection', 'webkitRTCPeerConnection']) {
+    const d = Object.getOwnPropertyDescriptor(window, name);
+    if (d && (d.configurable || d.writable)) Object.defineProperty(window, name, { ...d, value: Refused });
+  }
+});

@@ -33,13 +33,17 @@ function cbEscapeAttr(s) {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 }
 
+/** The config a document this one creates (srcdoc frame, fresh realm) starts from. */
+function cbChildConfig() {
+  return { ...CB, aliases: Object.fromEntries(Array.from(cbAliasOrigin, ([l, o]) => [l, cbOriginString(o)])),
+    url: cbRealHref(), cookie: cbCookie.value };
+}
+
 /** An iframe srcdoc document: its URLs mapped, and this runtime loaded first inside it too. */
 function cbSrcdoc(html) {
   if (typeof html !== 'string') return html;
-  const config = { ...CB, aliases: Object.fromEntries(Array.from(cbAliasOrigin, ([l, o]) => [l, cbOriginString(o)])),
-    url: cbRealHref(), cookie: cbCookie.value };
   const tag = '<script src="' + cbEscapeAttr(CB.prefix + 'runtime.js') + '" data-cb="'
-    + cbEscapeAttr(JSON.stringify(config)) + '"></' + 'script>';
+    + cbEscapeAttr(JSON.stringify(cbChildConfig())) + '"></' + 'script>';
   return tag + cbRewriteHtml(html);
 }
 

@@ -41,5 +41,10 @@ cbTry(() => {
 
 Object.assign(cbApi, {
   toProxy: cbToProxy, fromProxy: cbFromProxy, rewriteHtml: cbRewriteHtml, realHref: cbRealHref, errors: () => cbErrors,
+  armed: CB.armed, document,
 });
 Object.freeze(cbApi);
+
+// A realm armed by its opener (part 85) gets the URL layer only: the sync parts that follow
+// belong to documents the proxy served.
+if (CB.armed) return;
