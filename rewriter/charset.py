@@ -1,4 +1,5 @@
-"""Which character encoding an HTML body is in, and decoding it without ever failing.
+"""Which character encoding a body is in, and decoding it without ever failing: the one
+authority on encoding labels (HTML and CSS both ask ``lookup``).
 
 Order (the WHATWG "encoding sniffing" order, minus the browser's guessing): a byte order
 mark, then the ``charset`` of the Content-Type header, then a ``<meta charset>`` or
@@ -8,8 +9,9 @@ that browsers do not know is ignored, like any unknown label), and each label ma
 codec a browser would really use (``iso-8859-1`` and ``ascii`` mean windows-1252, ``gb2312``
 means GB18030, ...).
 
-Invariants: ``detect_charset`` returns a name ``decode_html`` accepts; ``decode_html`` never
-raises (errors are replaced) and drops a leading BOM.
+Invariants: ``detect_charset`` and ``lookup`` return names ``decode_text`` accepts (never a
+Python-only codec such as ``hex`` or ``rot13``); ``decode_text`` never raises (errors are
+replaced) and drops a leading BOM.
 """
 
 from __future__ import annotations
@@ -124,7 +126,13 @@ def _prescan(head: bytes) -> str | None:
 
 
 def decode_html(body: bytes, codec: str) -> str:
-    """Text of the body in ``codec`` (from ``detect_charset``); a leading BOM is dropped."""
+    """Text of an HTML body in ``codec`` (from ``detect_charset``); a leading BOM is dropped."""
+    return decode_text(body, codec)
+
+
+def decode_text(body: bytes, codec: str) -> str:
+    """Text of a body in ``codec`` (a name ``lookup`` returned), never raising: errors are
+    replaced, the replacement encoding gives one U+FFFD, a leading BOM of ``codec`` goes."""
     if codec == REPLACEMENT:
         return "\ufffd" if body else ""
     for bom, bom_codec in _BOMS:

@@ -27,6 +27,9 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
+from typing import Final
+
+from rewriter.charset import decode_text, lookup
 
 __all__ = ["decode_css", "rewrite_css", "rewrite_css_bytes"]
 
@@ -322,43 +325,28 @@ def _quote(value: str) -> str:
 # -- bytes ------------------------------------------------------------------------------
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
-# WHATWG Encoding labels Python reads differently: browsers decode "latin1"/"ascii" as
-# windows-1252, and a stylesheet that declares UTF-16 without a BOM as UTF-8.
-_LABEL_ALIASES = {
-    **dict.fromkeys(
-        ("latin1", "iso-8859-1", "iso8859-1", "iso_8859-1", "l1", "ascii", "us-ascii", "x-user-defined"),
-        "cp1252",
-    ),
-    **dict.fromkeys(("utf-16", "utf-16le", "utf-16be", "unicode", "ucs-2"), "utf-8"),
-}
-# CSS Syntax 3.2: exactly these bytes, at the very start.
+# A stylesheet that declares UTF-16 in ASCII-compatible bytes is read as UTF-8 (CSS Syntax 3.2).
+_UTF16: Final = frozenset({"utf-16-le", "utf-16-be"})
 _CHARSET_RULE = re.compile(rb'@charset "([^"]{0,64})";')
 _CHARSET_RULE_TEXT = re.compile(r'@charset "[^"]{0,64}";')
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    key = label.strip().strip("\"'").lower()
-    try:
-        return codecs.lookup(_LABEL_ALIASES.get(key, key)).name
-    except LookupError:
-        return None
 
 
 def decode_css(body: bytes, charset: str | None = None) -> str:
     """Decode a stylesheet as a browser does (CSS Syntax 3.2): a BOM wins, then the protocol
     charset, then a leading ``@charset`` rule, then UTF-8 (the referring document's encoding
-    is not known here). Undecodable bytes become U+FFFD."""
+    is not known here). Labels are read by the one charset authority (``rewriter.charset``):
+    an unknown label (``hex``, ``rot13``) is ignored as browsers ignore it. Undecodable bytes
+    become U+FFFD; this never raises."""
     for bom, name in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace")
-    codec = _codec(charset)
+            return decode_text(body[len(bom) :], name)
+    codec = lookup(charset)
     if codec is None:
         m = _CHARSET_RULE.match(body)
-        if m is not None:
-            codec = _codec(m.group(1).decode("ascii", errors="replace"))
-    return body.decode(codec or "utf-8", errors="replace")
+        codec = lookup(m.group(1)) if m is not None else None
+        if codec in _UTF16:
+            codec = "utf-8"
+    return decode_text(body, codec or "utf-8")
 
 
 def rewrite_css_bytes(body: bytes, to_proxy: ToProxy, charset: str | None = None) -> bytes:

@@ -37,16 +37,13 @@ from rewriter.header_tables import (
     ResponseAction,
 )
 from rewriter.origins import Origin
+from rewriter.refresh import rewrite_refresh
 from rewriter.sites import is_same_site
 from rewriter.space import ProxySpace
+from rewriter.urls import is_navigable
 
 Headers = list[tuple[str, str]]
 
-_SAFE_REDIRECT_SCHEMES = frozenset({"http", "https"})
-_SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
-_C0_AND_SPACE = "".join(chr(i) for i in range(0x21))
-_HTML_SPACE = " \t\n\r\f"
-_REFRESH_URL_KEY = re.compile(r"url[ \t\n\r\f]*=[ \t\n\r\f]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,16 +210,9 @@ _REQUEST_HANDLERS: dict[RequestAction, _RequestHandler] = {
 # -- responses --------------------------------------------------------------------------
 
 
-def _browser_form(url: str) -> str:
-    """What a browser makes of a URL string before parsing: outer C0/space gone, tabs and
-    newlines removed (so ``java\\tscript:`` is ``javascript:``)."""
-    return url.strip(_C0_AND_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
-
-
 def is_safe_redirect(location: str) -> bool:
     """False when a Location would take the browser to a non-http(s) URL (javascript:, data:...)."""
-    match = _SCHEME_RE.match(_browser_form(location))
-    return match is None or match.group(1).lower() in _SAFE_REDIRECT_SCHEMES
+    return is_navigable(location)
 
 
 def _map_url(value: str, ctx: RequestContext) -> str | None:
@@ -230,36 +220,8 @@ def _map_url(value: str, ctx: RequestContext) -> str | None:
 
 
 def _map_refresh(value: str, ctx: RequestContext) -> str | None:
-    """``<delay>[;|,] [url=]<url>`` as HTML's declarative refresh reads it; the URL may be quoted.
-    A non-http(s) URL drops the header; a value HTML would ignore is passed through."""
-    n, i = len(value), 0
-    while i < n and value[i] in _HTML_SPACE:
-        i += 1
-    while i < n and (value[i].isdigit() or value[i] == "."):
-        i += 1
-    j = i
-    while j < n and value[j] in _HTML_SPACE:
-        j += 1
-    if j < n and value[j] in ";,":
-        j += 1
-    elif j < n and j == i:
-        return value
-    while j < n and value[j] in _HTML_SPACE:
-        j += 1
-    match = _REFRESH_URL_KEY.match(value, j)
-    if match is not None:
-        j = match.end()
-    prefix, url = value[:j], value[j:]
-    quote = url[:1] if url[:1] in ("'", '"') else ""
-    if quote:
-        end = url.find(quote, 1)
-        url = url[1:end] if end > 0 else url[1:]
-    url = url.strip(_HTML_SPACE)
-    if not url:
-        return value
-    if not is_safe_redirect(url):
-        return None
-    return f"{prefix}{quote}{ctx.space.to_proxy(url, ctx.url)}{quote}"
+    """The one refresh parser (``rewriter.refresh``); a non-http(s) URL drops the header."""
+    return rewrite_refresh(value, lambda url: ctx.space.to_proxy(url, ctx.url))
 
 
 def _map_link(value: str, ctx: RequestContext) -> str | None:

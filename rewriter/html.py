@@ -39,13 +39,14 @@ import re
 from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urljoin
 
 from rewriter.charset import decode_html, detect_charset
 from rewriter.html_tables import DROPPED_HTTP_EQUIV, GLOBAL_ATTRS, HEAD_WRAPPERS, RAW_TEXT, TAG_RULES, Kind
 from rewriter.importmap import rewrite_importmap
+from rewriter.refresh import rewrite_refresh
 from rewriter.space import ProxySpace
 from rewriter.srcset import rewrite_srcset
+from rewriter.urls import resolve
 
 MAX_SRCDOC_DEPTH = 4
 
@@ -132,9 +133,6 @@ _is_relative = _RELATIVE.match
 _NON_SPACE = re.compile(rf"[^{_WS}]++")
 _NEEDS_QUOTES = re.compile(rf"""[{_WS}"'=<>`]""")
 _CONTENT_CHARSET = re.compile(r"(charset[\t\n\f\r ]*+=[\t\n\f\r ]*+)[^\t\n\f\r ;\"']*+", re.I)
-_REFRESH = re.compile(
-    rf"""([{_WS}]*+[0-9.]*+[{_WS}]*+[;,]?[{_WS}]*+(?:[uU][rR][lL][{_WS}]*+=[{_WS}]*+)?)(["']?)""",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +254,7 @@ class _Rewriter:
             if lname == "base" and kind is Kind.URL and not self.base_seen:
                 new: str | None = self.url(value)  # against the document URL, then rebases
                 self.base_seen = True
-                self.base = urljoin(self.base, value.strip(_WS))
+                self.base = resolve(value, self.base) or self.base
                 self.cache.clear()
             else:
                 new = self.value(kind, value, equiv)
@@ -280,7 +278,7 @@ class _Rewriter:
             return _NON_SPACE.sub(lambda m: self.url(m.group()), value)
         if kind is Kind.META_CONTENT:
             if equiv == "refresh":
-                return self.refresh(value)
+                return rewrite_refresh(value, self.url)
             if equiv == "content-type":
                 return _CONTENT_CHARSET.sub(r"\g<1>utf-8", value)
             return value
@@ -291,20 +289,6 @@ class _Rewriter:
                 return None
             return _Rewriter(replace(self.ctx, url=self.base), self.depth + 1).run(value)
         return value
-
-    def refresh(self, value: str) -> str:
-        """``5; url='...'``: only the URL part changes."""
-        head = _REFRESH.match(value)
-        assert head is not None  # every part is optional
-        start = head.end()
-        quote = head.group(2)
-        end = value.find(quote, start) if quote else -1
-        end = len(value) if end < 0 else end
-        url = value[start:end]
-        if not url.strip(_WS):
-            return value
-        return value[:start] + self.url(url) + value[end:]
-
 
 def _inject_at(text: str) -> int:
     """Where the runtime goes: after leading <html>/<head> tags, before any other tag."""

@@ -28,8 +28,8 @@ import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+import ada_url
 import idna
 
 MAX_DNS_LABEL = 63
@@ -70,16 +70,29 @@ class Origin:
 
     @classmethod
     def parse(cls, url: str) -> Origin:
-        """The origin of an absolute http(s)/ws(s) URL; ValueError when there is none."""
-        parts = urlsplit(url.strip())
-        scheme = WEB_SCHEMES.get(parts.scheme.lower())
+        """The origin of an absolute http(s)/ws(s) URL, read by the WHATWG URL parser (Ada,
+        as Chromium reads it: ``0x7f.1`` is 127.0.0.1, ``https:host`` has host ``host``);
+        ValueError when there is none."""
+        try:
+            parts = ada_url.parse_url(url, attributes=("protocol", "hostname", "port"))
+        except ValueError:
+            raise ValueError(f"not a URL: {url[:200]!r}") from None
+        scheme = WEB_SCHEMES.get(parts["protocol"][:-1])
         if scheme is None:
             raise ValueError(f"not an http(s) URL: {url[:200]!r}")
-        raw_host = parts.hostname
-        if not raw_host:
+        origin = cls.of(scheme, parts["hostname"], int(parts["port"]) if parts["port"] else None)
+        if origin is None:
             raise ValueError(f"URL has no host: {url[:200]!r}")
-        port = parts.port if parts.port is not None else DEFAULT_PORTS[scheme]
-        return cls(scheme, normalise_host(raw_host), port)
+        return origin
+
+    @classmethod
+    def of(cls, scheme: str, host: str, port: int | None) -> Origin | None:
+        """An origin from a WHATWG-parsed host (IPv6 may be bracketed); the trailing dot of a
+        DNS name is dropped (proxy labels cannot spell it). None for an empty host."""
+        host = host[1:-1] if host.startswith("[") else host.rstrip(".")
+        if not host:
+            return None
+        return cls(scheme, host, DEFAULT_PORTS[scheme] if port is None else port)
 
 
 def normalise_host(host: str) -> str:

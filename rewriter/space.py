@@ -12,22 +12,18 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from rewriter.origins import (
     DEFAULT_PORTS,
-    WEB_SCHEMES,
     Origin,
     alias_label,
     decode_label,
     encode_label,
     is_alias,
 )
+from rewriter.urls import Kind, Reference, base_scheme, origin_of, split_reference, without_fragment
 
-# Schemes (and scheme-like prefixes) that never leave the page: left untouched.
-_LOCAL_PREFIXES = ("javascript:", "data:", "blob:", "about:", "mailto:", "tel:", "#", "filesystem:")
 _WS_SCHEME = {"http": "ws", "https": "wss"}
-_ASCII_WS = " \t\n\r\f"
 
 
 @dataclass(slots=True)
@@ -75,69 +71,52 @@ class ProxySpace:
     # -- URLs -------------------------------------------------------------------------
 
     def to_proxy(self, url: str, base: str | None = None) -> str:
-        """Map an absolute or protocol-relative URL into proxy space; others are unchanged.
+        """The URL to write in place of ``url`` in a document whose real base URL is ``base``.
 
-        ``base`` is the real URL of the document, used for the scheme of ``//host/path``.
-        Relative and root-relative URLs work unchanged on the proxy host, so they are kept.
+        ``url`` is read as the WHATWG URL parser reads it against ``base`` (``rewriter.urls``):
+        one naming an authority gets the proxy host of its origin, with its path, query and
+        fragment kept as written; ``http:foo`` relative to an http base loses its scheme (the
+        proxy page's scheme may differ) and keeps the rest; other relative URLs, non-web
+        schemes, URLs already in the proxy domain and URLs a browser refuses are returned
+        unchanged. Pass the base: without it ``http:foo`` reads as ``http://foo/``.
         """
-        stripped = _normalise(url)
-        if not stripped or stripped.startswith(_LOCAL_PREFIXES):
+        ref = split_reference(url, base_scheme(base))
+        if ref.kind is Kind.NETWORK:
+            return self._network_to_proxy(ref, url)
+        if ref.kind is Kind.RELATIVE and ref.scheme and base:
+            return self._relative_to_proxy(ref.tail, base)
+        return url
+
+    def _network_to_proxy(self, ref: Reference, url: str) -> str:
+        origin = origin_of(ref.scheme, ref.authority)
+        if origin is None or self.is_proxy_host(origin.host):
             return url
-        if stripped.startswith("//"):
-            base_scheme = urlsplit(base).scheme if base else ""
-            stripped = f"{base_scheme or 'https'}:{stripped}"
-        scheme, _, rest = stripped.partition(":")
-        scheme = scheme.lower()
-        if scheme not in WEB_SCHEMES or not rest.startswith("/"):
-            return url
-        # Browsers skip any number of slashes before the host of an http(s)/ws(s) URL.
-        stripped = f"{scheme}://{rest.lstrip('/')}"
-        try:
-            origin = Origin.parse(stripped)
-        except ValueError:
-            return url
-        if self.is_proxy_host(origin.host):
-            return url
-        proxy_scheme = self.scheme if scheme in ("http", "https") else _WS_SCHEME[self.scheme]
-        return f"{proxy_scheme}://{self.netloc_for(origin)}{_after_authority(stripped)}"
+        proxy_scheme = self.scheme if ref.scheme in ("http", "https") else _WS_SCHEME[self.scheme]
+        return f"{proxy_scheme}://{self.netloc_for(origin)}{ref.tail}"
+
+    def _relative_to_proxy(self, tail: str, base: str) -> str:
+        """``<base scheme>:tail``, as a reference that means the same on the proxy page."""
+        if not tail:
+            return self.to_proxy(without_fragment(base))  # the base itself, fragment dropped
+        if tail[0] in "/\\?#":
+            return tail
+        return "./" + tail  # so that "foo:bar" is not read as a scheme
 
     def from_proxy(self, url: str) -> str:
         """Map a proxy URL of this session back to the real URL; other URLs are unchanged."""
-        try:
-            parts = urlsplit(url.strip(_ASCII_WS))
-        except ValueError:
+        ref = split_reference(url, None)
+        if ref.kind is not Kind.NETWORK:
             return url
-        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            return url
-        origin = self.origin_for_host(parts.netloc)
+        proxy = origin_of(ref.scheme, ref.authority)
+        origin = self.origin_for_host(proxy.host) if proxy is not None else None
         if origin is None:
             return url
-        scheme = origin.scheme if parts.scheme in ("http", "https") else _WS_SCHEME[origin.scheme]
-        return f"{scheme}://{origin.netloc}{_after_authority(url.strip(_ASCII_WS))}"
+        scheme = origin.scheme if ref.scheme in ("http", "https") else _WS_SCHEME[origin.scheme]
+        return f"{scheme}://{origin.netloc}{ref.tail}"
 
     def is_proxy_host(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         return host == self.domain or host.endswith("." + self.domain)
-
-
-def _after_authority(url: str) -> str:
-    """Path, query and fragment exactly as written (empty "?" and "#" kept)."""
-    start = url.find("//")
-    start = start + 2 if start >= 0 else 0
-    ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
-    return url[min(ends):] if ends else ""
-
-
-def _normalise(url: str) -> str:
-    """What a browser makes of a URL string: outer spaces, inner tabs/newlines dropped,
-    backslashes before the query read as slashes (WHATWG URL, special schemes)."""
-    url = url.strip(_ASCII_WS + "\x00")
-    if "\t" in url or "\n" in url or "\r" in url:
-        url = url.replace("\t", "").replace("\n", "").replace("\r", "")
-    if "\\" in url:
-        cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
-        url = url[:cut].replace("\\", "/") + url[cut:]
-    return url
 
 
 def parse_proxy_host(host: str, domain: str) -> tuple[str, str] | None:

@@ -17,7 +17,12 @@ LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 SID = "abcdefghij"
 
 dns_label = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?\Z")
-dns_host = st.lists(dns_label, min_size=1, max_size=5).map(".".join)
+# A host whose last label is a number is read as IPv4 by the WHATWG host parser (Chromium
+# refuses "a.0", reads "0" as 0.0.0.0): not a DNS name.
+ENDS_IN_NUMBER = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)\Z")
+dns_host = st.lists(dns_label, min_size=1, max_size=5).map(".".join).filter(
+    lambda h: not ENDS_IN_NUMBER.match(h.rsplit(".", 1)[-1])
+)
 ipv4 = st.ip_addresses(v=4).map(str)
 ipv6 = st.ip_addresses(v=6).map(lambda a: ipaddress.IPv6Address(a).compressed)
 hosts = st.one_of(dns_host, ipv4, ipv6)

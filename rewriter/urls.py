@@ -1,0 +1,143 @@
+"""What a browser makes of a URL string found in a page or a header: the one URL parser.
+
+Job: read a URL reference the way the WHATWG URL standard (and so Chromium) reads it against
+the real base URL it will be resolved against, and split it where the proxy needs to act:
+the scheme, the authority, and the rest (path, query, fragment) as the page wrote it. Hosts
+are parsed by Ada (``ada-url``, the WHATWG parser Node.js uses), so IPv4 spellings such as
+``0x7f.1`` or ``2130706433``, IDN, percent-escapes and IPv6 come out as Chromium has them.
+
+A reference is one of (``Kind``):
+
+* ``LOCAL``: a scheme that never reaches a web server (``javascript:``, ``data:``, ``blob:``,
+  ``mailto:``...), or one the proxy does not carry: left alone.
+* ``RELATIVE``: it resolves on the base URL's own host: no scheme and not ``//``, or the
+  base's own scheme followed by fewer than two slashes (``http:foo`` on an http page is
+  ``http://<same host>/<dir>/foo``: the standard's "special relative or authority" state).
+* ``NETWORK``: it names an authority: ``//host`` (any mix of ``/`` and ``\\``), or a web
+  scheme followed by the authority after any number of slashes, including none
+  (``https:evil.example/x`` on an http page is ``https://evil.example/x``).
+
+Invariants:
+- ``browser_form`` is the standard's first step: leading and trailing C0 controls and spaces
+  go, tabs and newlines anywhere go. Every classification is made on that form.
+- A ``NETWORK`` tail keeps the page's bytes, except that ``\\`` before the query is written
+  ``/`` (special schemes read it so) and the tabs and newlines are gone (the browser drops them).
+- No I/O, no state.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import ada_url
+
+from rewriter.origins import WEB_SCHEMES, Origin
+
+_C0_AND_SPACE: Final = "".join(chr(i) for i in range(0x21))
+_TABS_NEWLINES: Final = str.maketrans("", "", "\t\n\r")
+_SCHEME: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_AUTHORITY_END: Final = re.compile(r"[/\\?#]")
+_QUERY_OR_FRAGMENT: Final = re.compile(r"[?#]")
+_SLASHES: Final = "/\\"
+# Schemes a browser lets a page navigate to or fetch through the proxy.
+NAVIGABLE_SCHEMES: Final = frozenset({"http", "https"})
+
+
+class Kind(enum.Enum):
+    LOCAL = "local"
+    RELATIVE = "relative"
+    NETWORK = "network"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One URL reference, split. ``scheme`` is lower case ('' when LOCAL or schemeless RELATIVE).
+
+    NETWORK: ``authority`` (userinfo, host, port as written) and ``tail`` (path, query and
+    fragment). RELATIVE with a scheme: ``tail`` is what follows the scheme's colon.
+    """
+
+    kind: Kind
+    scheme: str = ""
+    authority: str = ""
+    tail: str = ""
+
+
+def browser_form(url: str) -> str:
+    """The string the URL parser really reads: outer C0/space stripped, tabs/newlines removed."""
+    return url.strip(_C0_AND_SPACE).translate(_TABS_NEWLINES)
+
+
+def scheme_of(url: str) -> str | None:
+    """The lower-case scheme a browser reads at the start of ``url``, or None if it has none."""
+    m = _SCHEME.match(browser_form(url))
+    return m.group(1).lower() if m else None
+
+
+def is_navigable(url: str) -> bool:
+    """False when ``url`` names a scheme other than http(s) (``javascript:``, ``data:``...)."""
+    scheme = scheme_of(url)
+    return scheme is None or scheme in NAVIGABLE_SCHEMES
+
+
+def base_scheme(base: str | None) -> str | None:
+    """The scheme of a base URL (None without a base)."""
+    return scheme_of(base) if base else None
+
+
+def split_reference(url: str, base_scheme: str | None) -> Reference:
+    """Classify ``url`` as it reads against a base URL whose scheme is ``base_scheme``."""
+    s = browser_form(url)
+    m = _SCHEME.match(s)
+    if m is not None:
+        scheme = m.group(1).lower()
+        rest = s[m.end() :]
+        if scheme not in WEB_SCHEMES:
+            return Reference(Kind.LOCAL, scheme)
+        if scheme == base_scheme and not _two_slashes(rest):
+            return Reference(Kind.RELATIVE, scheme, tail=rest)
+    else:
+        if not _two_slashes(s):
+            return Reference(Kind.RELATIVE)
+        scheme = base_scheme if base_scheme in WEB_SCHEMES else "https"
+        rest = s
+    body = rest.lstrip(_SLASHES)
+    end = _AUTHORITY_END.search(body)
+    cut = end.start() if end else len(body)
+    tail = body[cut:]
+    if "\\" in tail:
+        q = _QUERY_OR_FRAGMENT.search(tail)
+        qpos = q.start() if q else len(tail)
+        tail = tail[:qpos].replace("\\", "/") + tail[qpos:]
+    return Reference(Kind.NETWORK, scheme, body[:cut], tail)
+
+
+def _two_slashes(s: str) -> bool:
+    return len(s) >= 2 and s[0] in _SLASHES and s[1] in _SLASHES
+
+
+def origin_of(scheme: str, authority: str) -> Origin | None:
+    """The origin an authority names under a web scheme (ws/wss give http/https), as the
+    WHATWG host parser reads it, or None when a browser would refuse the URL."""
+    try:
+        parts = ada_url.parse_url(f"{scheme}://{authority}/", attributes=("hostname", "port"))
+    except ValueError:
+        return None
+    port = parts["port"]
+    return Origin.of(WEB_SCHEMES[scheme], parts["hostname"], int(port) if port else None)
+
+
+def resolve(url: str, base: str) -> str | None:
+    """``url`` resolved against ``base`` as a browser does (the href), or None on failure."""
+    try:
+        return ada_url.join_url(base, url)
+    except ValueError:
+        return None
+
+
+def without_fragment(url: str) -> str:
+    cut = url.find("#")
+    return url if cut < 0 else url[:cut]
