@@ -263,7 +263,8 @@ def parse_ipv4_host(host: str) -> IPv4Address | None:
 def parse_host(host: str) -> IPAddress | None:
     """The IP address that ``host`` (a URL host, IPv6 possibly in brackets) denotes, or None.
 
-    Raises InvalidHost for numeric-looking hosts a browser would reject and for IPv6 zone ids.
+    Raises InvalidHost for numeric-looking hosts a browser would reject, for IPv6 zone ids and
+    for percent-encoded hosts.
     """
     text = host.strip()
     if text.startswith("[") and text.endswith("]"):
@@ -275,4 +276,8 @@ def parse_host(host: str) -> IPAddress | None:
             return IPv6Address(text)
         except ValueError as exc:
             raise InvalidHost(f"{host!r}: not a valid IPv6 address") from exc
+    if "%" in text:
+        # A browser percent-decodes a host before reading it (``%31%32%37.0.0.1`` is 127.0.0.1);
+        # no real name needs it, so it is refused rather than read a second way here.
+        raise InvalidHost(f"{host!r}: percent-encoded hosts are not accepted")
     return parse_ipv4_host(text)

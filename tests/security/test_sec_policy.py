@@ -87,7 +87,8 @@ async def every_path(server: Cobrowse, sid: str, real_origin: str) -> dict[str, 
     asking = origin_of(proxy(server, sid, "http://ok.test/"))
     return {
         "http": await server.request("GET", page),
-        "websocket": await server.request("GET", proxy(server, sid, real_origin + "/ws"), headers=WS_HEADERS),
+        "websocket": await server.request("GET", proxy(server, sid, real_origin + "/ws"),
+                                          headers={**WS_HEADERS, "Origin": asking}),
         "preflight": await server.request("OPTIONS", proxy(server, sid, real_origin + "/items"), cookies={},
                                           headers={"Origin": asking, "Access-Control-Request-Method": "POST"}),
         "cookie": await server.request("POST", proxy(server, sid, real_origin + "/__cb/cookie"),
@@ -106,7 +107,8 @@ async def allowed_paths_work(server: Cobrowse, sid: str, hits: Counter[str]) -> 
     netloc = proxy(server, sid, "http://ok.test/").split("/")[2]
     cookie = "; ".join(f"{k}={v}" for k, v in server.cookies.items())
     async with server.client.ws_connect(f"http://127.0.0.1:{server.port}/ws",
-                                        headers={"Host": netloc, "Cookie": cookie}) as ws:
+                                        headers={"Host": netloc, "Cookie": cookie,
+                                                 "Origin": f"http://{netloc}"}) as ws:
         await ws.send_str("ping")
         assert (await ws.receive(timeout=10)).data == "ping"
     preflight = await server.request("OPTIONS", proxy(server, sid, "http://ok.test/items"), cookies={},
