@@ -10,6 +10,11 @@
  * messages for another window are ignored; a value already equal is not set again (no
  * duplicate events for pages that watch them); a navigation the page is already making (the
  * replayed click on a link) is not started a second time.
+ * Nothing received is ever evaluated or parsed into the live document: a navigation target
+ * must be an http(s) URL that maps into this session's proxy space (cbNavTarget; the server
+ * checks the same, this is the second lock), and contentEditable markup is rebuilt from an
+ * inert DOMParser document through an allow-list (CB_RICH_TAGS): no script, frames, plugins,
+ * styles, event-handler attributes or URLs outside the proxy space survive.
  */
 const CB_NAV_GRACE_MS = 700;
 const CB_NAV_PENDING_MS = 15000;
@@ -55,9 +60,28 @@ function cbWithoutHash(url) {
   return cbTry(() => { const u = new CBN.URL(url); u.hash = ''; return u.href; }, url);
 }
 
+// A serialised http(s) URL, as URL.href gives it: no controls, spaces or backslash before the query.
+const CB_PLAIN_WEB_URL = /^https?:\/\/[^\\\u0000-\u0020\u007f/?#]+(?:[/?#][^\u0000-\u0020\u007f]*)?$/i;
+
+/** The proxy URL of a received real URL, or '' when it is not an http(s) URL of this session's
+ * proxy space (javascript:, data:, blob:, a proxy or control-plane host, an odd spelling). */
+function cbNavTarget(url) {
+  if (typeof url !== 'string' || url.length > 8192 || !CB_PLAIN_WEB_URL.test(url)) return '';
+  if (/^[^?#]*\\/.test(url)) return '';
+  return cbTry(() => {
+    const real = new CBN.URL(url);
+    const origin = cbOriginOfUrl(real);
+    if (!origin || (real.protocol !== 'http:' && real.protocol !== 'https:') || cbIsProxyHost(real.hostname)) return '';
+    const mapped = new CBN.URL(cbToProxy(url));
+    const back = mapped.protocol === CB.scheme + ':' ? cbOriginForHost(mapped.hostname) : null;
+    return back && cbOriginString(back) === cbOriginString(origin) ? mapped.href : '';
+  }, '');
+}
+
 /** Follow the controller to `url` unless this page gets there by itself within the grace. */
 function cbFollow(url, kind, graceMs) {
   if (typeof url !== 'string' || !url) return;
+  if (!cbNavTarget(url)) { cbSync.counters.refused += 1; return; }
   cbNav.want = url;
   cbNav.kind = kind;
   clearTimeout(cbNav.timer);
@@ -72,7 +96,8 @@ function cbFollowNow() {
   if (cbSyncInControl() || cbSync.status === 'ended') return;
   const want = cbNav.want;
   const here = cbRealHref();
-  if (!want || cbSameUrl(here, want)) return;
+  const target = cbNavTarget(want);
+  if (!target || cbSameUrl(here, want)) return;
   if (cbNavPending()) { cbFollow(want, cbNav.kind, CB_NAV_GRACE_MS); return; }
   cbApplying(() => {
     const sameDoc = cbSameUrl(cbWithoutHash(here), cbWithoutHash(want));
@@ -83,7 +108,7 @@ function cbFollowNow() {
       window.dispatchEvent(new PopStateEvent('popstate', { state: null }));
     } else {
       cbNav.pendingSince = Date.now();
-      window.location.assign(cbToProxy(want));
+      window.location.assign(target);
     }
   });
 }
@@ -158,13 +183,74 @@ function cbApplyInput(msg) {
     if (CB_FIELD_TAGS.has(el.localName)) {
       if (el.value !== msg.value) { cbSetValue(el, msg.value); changed = true; }
     } else if (el.isContentEditable && el.innerHTML !== msg.value) {
-      el.innerHTML = msg.value;
+      el.replaceChildren(cbInertRichText(msg.value));
       changed = true;
     }
   }
   if (changed) { cbFire(el, 'input'); cbFire(el, 'change'); }
   if (Array.isArray(msg.sel) && msg.sel.length === 2 && typeof el.setSelectionRange === 'function') {
     cbTry(() => el.setSelectionRange(Number(msg.sel[0]), Number(msg.sel[1])));
+  }
+}
+
+// -- contentEditable markup, rebuilt inert -----------------------------------------------------
+
+// tag -> its attributes kept (besides CB_RICH_ANY). Tags not listed are unwrapped (their text
+// stays); CB_RICH_DROP go whole, content too. No on* attribute, style or srcdoc is ever listed.
+const CB_RICH_ANY = ['title', 'dir', 'lang', 'class'];
+const CB_RICH_TAGS = {
+  a: ['href', 'target', 'rel'], abbr: [], b: [], bdi: [], bdo: [], blockquote: ['cite'], br: [], caption: [],
+  cite: [], code: [], dd: [], del: [], dfn: [], div: [], dl: [], dt: [], em: [], figcaption: [], figure: [],
+  font: ['color', 'face', 'size'], h1: [], h2: [], h3: [], h4: [], h5: [], h6: [], hr: [], i: [],
+  img: ['src', 'alt', 'width', 'height'], ins: [], kbd: [], li: ['value'], mark: [], ol: ['start', 'type', 'reversed'],
+  p: [], pre: [], q: ['cite'], s: [], samp: [], small: [], span: [], strike: [], strong: [], sub: [], sup: [],
+  table: [], tbody: [], td: ['colspan', 'rowspan'], tfoot: [], th: ['colspan', 'rowspan', 'scope'], thead: [],
+  tr: [], u: [], ul: [], var: [], wbr: [],
+};
+const CB_RICH_DROP = new Set(['script', 'style', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet',
+  'template', 'noscript', 'svg', 'math', 'link', 'meta', 'base', 'title', 'form', 'input', 'button', 'select',
+  'textarea', 'option', 'video', 'audio', 'source', 'track', 'canvas', 'portal', 'xmp', 'noembed', 'noframes']);
+// Attributes holding a URL: kept only when it is a page of this session's proxy space.
+const CB_RICH_URL_ATTRS = new Set(['href', 'src', 'cite']);
+const CB_RICH_MAX_DEPTH = 64;
+
+/** A received URL attribute as a proxy URL of this session, or '' (then the attribute goes). */
+function cbRichUrl(value) {
+  return cbTry(() => {
+    const u = new CBN.URL(value, document.baseURI);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return '';
+    if (cbOriginForHost(u.hostname)) return u.href; // the controller's DOM holds proxy URLs
+    return cbNavTarget(u.href);
+  }, '');
+}
+
+/** A fragment of this document built from received markup: parsed in an inert document (no
+ * script runs, nothing loads), then copied node by node through the allow-list. */
+function cbInertRichText(markup) {
+  const out = document.createDocumentFragment();
+  const parsed = cbTry(() => new DOMParser().parseFromString(String(markup), 'text/html'), null);
+  if (parsed && parsed.body) cbCopyInert(parsed.body, out, 0);
+  return out;
+}
+
+function cbCopyInert(from, to, depth) {
+  for (const node of Array.from(from.childNodes)) {
+    if (node.nodeType === 3) { to.appendChild(document.createTextNode(node.data)); continue; }
+    if (node.nodeType !== 1 || depth >= CB_RICH_MAX_DEPTH) continue;
+    const tag = node.localName;
+    if (CB_RICH_DROP.has(tag) || node.namespaceURI !== 'http://www.w3.org/1999/xhtml') continue;
+    const allowed = Object.prototype.hasOwnProperty.call(CB_RICH_TAGS, tag) ? CB_RICH_TAGS[tag] : null;
+    if (allowed === null) { cbCopyInert(node, to, depth + 1); continue; }
+    const copy = document.createElement(tag);
+    for (const name of CB_RICH_ANY.concat(allowed)) {
+      const value = node.getAttribute(name);
+      if (value === null) continue;
+      const safe = CB_RICH_URL_ATTRS.has(name) ? cbRichUrl(value) : value;
+      if (safe) CBN.setAttribute.call(copy, name, safe);
+    }
+    if (tag === 'a' && copy.hasAttribute('target')) CBN.setAttribute.call(copy, 'rel', 'noopener noreferrer');
+    cbCopyInert(node, copy, depth + 1);
+    to.appendChild(copy);
   }
 }
 

@@ -128,7 +128,7 @@ function cbApplyWindow(msg) {
   }
   if (msg.action !== 'open' || cbSync.win !== 'main' || cbWindows.has(id)) return;
   const name = id.startsWith('n-') ? id.slice(2) : '__cb_' + id;
-  const url = typeof msg.url === 'string' && /^https?:/i.test(msg.url) ? cbToProxy(msg.url) : 'about:blank';
+  const url = cbNavTarget(msg.url) || 'about:blank'; // only pages of this session's proxy space
   const win = window.open(url, name);
   if (win) cbWindows.set(id, win);
   else cbOfferWindow(url, name, id); // blocked without a user gesture: the toolbar offers it
