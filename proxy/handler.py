@@ -1,9 +1,10 @@
 """Host dispatch: requests to a session's proxy host never reach the control-plane routes.
 
 A middleware looks at the Host header first: ``<label>--<session>.<domain>`` goes to the
-proxy (admission, then the reserved ``/__cb/`` endpoints, a WebSocket relay, or an HTTP
-exchange); anything else falls through to the control plane's own routes. A request line in
-absolute form is refused first, on every host (400: cobrowse is not a forward proxy).
+proxy (admission, then the reserved ``/__cb/`` endpoints, a WebSocket relay for a page of
+the same session, or an HTTP exchange); anything else falls through to the control plane's
+own routes. A request line in absolute form is refused first, on every host (400: cobrowse
+is not a forward proxy).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp.typedefs import Handler
 from proxy import exchange, preflight, reserved, wsproxy
 from proxy.keys import CONFIG
 from proxy.pages import error_page
+from proxy.syncws import origin_allowed
 from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate
 
 
@@ -27,6 +29,11 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
     if request.path.startswith(reserved.PREFIX):
         return await reserved.handle(request, visit)
     if _is_websocket(request):
+        # A page of another session (same site, so the browser sends this session's cookie
+        # too) or of the real web must not drive a participant's target socket.
+        if not origin_allowed(request, visit):
+            return error_page(403, "Foreign origin",
+                              "WebSockets through cobrowse are accepted only from pages of the same session.")
         return await wsproxy.relay(request, visit)
     return await exchange.forward(request, visit)
 
