@@ -87,9 +87,10 @@ class Origin:
 
     @classmethod
     def of(cls, scheme: str, host: str, port: int | None) -> Origin | None:
-        """An origin from a WHATWG-parsed host (IPv6 may be bracketed); the trailing dot of a
-        DNS name is dropped (proxy labels cannot spell it). None for an empty host."""
-        host = host[1:-1] if host.startswith("[") else host.rstrip(".")
+        """An origin from a WHATWG-parsed host (IPv6 may be bracketed); the trailing dots of a
+        DNS name are dropped (proxy labels cannot spell them) unless nothing else is left (a
+        host of dots is kept: it gets an alias). None for an empty host."""
+        host = host[1:-1] if host.startswith("[") else host.rstrip(".") or host
         if not host:
             return None
         return cls(scheme, host, DEFAULT_PORTS[scheme] if port is None else port)

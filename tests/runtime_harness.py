@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
+from proxy.runtime_asset import RuntimeAsset
 from rewriter.origins import Origin
 from rewriter.space import ProxySpace
 
@@ -38,10 +39,8 @@ PNG_1PX = bytes.fromhex(
 
 
 def runtime_source() -> str:
-    """The runtime as the proxy serves it: the ORDER files joined inside one strict IIFE."""
-    names = [line.strip() for line in (RUNTIME_DIR / "ORDER").read_text().splitlines()]
-    parts = [(RUNTIME_DIR / name).read_text(encoding="utf-8") for name in names if name and not name.startswith("#")]
-    return '(function () {\n"use strict";\n' + "\n".join(parts) + "\n})();\n"
+    """The runtime exactly as the proxy serves it (``proxy.runtime_asset`` joins the parts)."""
+    return RuntimeAsset.load().body.decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ function cbOriginString(o) {
 function cbOriginOfUrl(u) {
   const scheme = CB_WEB_SCHEMES[u.protocol];
   if (!scheme || !u.hostname) return null;
-  let host = u.hostname.toLowerCase().replace(/\.$/, '');
+  // Trailing dots go (labels cannot spell them), unless the host is nothing but dots.
+  let host = u.hostname.toLowerCase().replace(/\.+$/, '') || u.hostname;
   if (host.startsWith('[')) host = host.slice(1, -1);
   if (!host) return null;
   return { scheme, host, port: u.port ? parseInt(u.port, 10) : CB_DEFAULT_PORTS[scheme] };

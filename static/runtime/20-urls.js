@@ -1,16 +1,26 @@
-/* cobrowse runtime, part 20: real URLs <-> proxy URLs (the JS twin of rewriter/space.py).
+/* cobrowse runtime, part 20: real URLs <-> proxy URLs (the JS twin of rewriter/space.py and
+ * rewriter/urls.py).
  *
- * Job: cbToProxy maps an absolute or protocol-relative http(s)/ws(s) URL into the session's
- * proxy space; cbFromProxy maps a proxy URL of this session back to the real URL.
- * Invariants: relative and root-relative URLs are returned unchanged (they already resolve
- * on the proxy host); URLs already on a proxy host, and non-web schemes (javascript:, data:,
- * blob:, mailto:, ...), are returned unchanged; only the scheme and authority are replaced,
- * so the path, query and fragment bytes the page wrote are kept as written; both functions
- * take and return strings and never throw (on any doubt the input is returned).
+ * Job: cbToProxy(url, base) gives what to use in place of a URL a page wrote, in a document whose
+ * real base URL is base (default: this document's real base); cbFromProxy maps a proxy URL of
+ * this session back to the real URL.
+ * A URL is read as the WHATWG URL parser reads it against the real base (cbSplitReference):
+ * LOCAL (non-web scheme: javascript:, data:, blob:, mailto:...), RELATIVE (no scheme and not
+ * "//"; or the base's own scheme followed by fewer than two slashes: "http:foo" on an http page
+ * is http://<same host>/<dir>/foo), or NETWORK ("//host", or a web scheme then the authority
+ * after any number of "/" or "\", none included: "https:evil.example/x" on an http page).
+ * Hosts are read by the browser's own URL parser (CBN.URL), so IPv4 spellings, IDN, escapes
+ * and IPv6 come out as the browser has them.
+ * Invariants: LOCAL and plain RELATIVE URLs, and URLs already on a proxy host, are returned
+ * unchanged; a NETWORK URL gets its origin's proxy host and keeps the path, query and fragment
+ * as written ("\" before the query written "/"); a RELATIVE URL with a scheme loses the scheme
+ * (the proxy page's scheme may differ) and keeps the rest; both functions take and return
+ * strings and never throw (on any doubt the input is returned).
  */
-const CB_ABS_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):[/\\]*([^/\\?#]*)([\s\S]*)$/;
+const CB_SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 const CB_PROXY_PORT = CB.port !== null && CB.port !== CB_DEFAULT_PORTS[CB.scheme] ? ':' + CB.port : '';
 const CB_WS_SCHEME = { http: 'ws', https: 'wss' };
+const cbNativeBaseURI = Object.getOwnPropertyDescriptor(Node.prototype, 'baseURI').get;
 
 function cbProxyHostFor(o) {
   const label = cbLabelFor(o);
@@ -57,29 +67,68 @@ function cbRealOriginForAuthority(authority) {
   return o ? cbOriginString(o) : '';
 }
 
-function cbToProxy(input) {
-  const url = String(input);
-  return cbTry(() => cbToProxyUnsafe(url), url);
+function cbTwoSlashes(s) {
+  return s.length >= 2 && (s[0] === '/' || s[0] === '\\') && (s[1] === '/' || s[1] === '\\');
 }
 
-function cbToProxyUnsafe(url) {
-  let s = cbTrimUrl(url);
-  if (/^[/\\]{2}/.test(s)) s = cbRealScheme() + ':' + s;
-  const m = CB_ABS_RE.exec(s);
-  if (!m) return url;
-  const scheme = m[1].toLowerCase();
-  if (!CB_WEB_SCHEMES[scheme + ':']) return url;
-  const proxyHost = cbCached(cbToProxyHosts, scheme + '://' + m[2],
-    () => cbProxyHostForAuthority(scheme, m[2]));
-  if (!proxyHost) return url;
-  const proxyScheme = scheme === 'ws' || scheme === 'wss' ? CB_WS_SCHEME[CB.scheme] : CB.scheme;
-  let rest = m[3];
-  // Special-scheme URLs read "\" as "/" before the query; keep that reading explicit.
-  const cut = rest.search(/[?#]/);
-  if (rest.includes('\\')) {
-    rest = cut < 0 ? rest.replace(/\\/g, '/') : rest.slice(0, cut).replace(/\\/g, '/') + rest.slice(cut);
+/** {kind, scheme, authority, tail}: the URL as read against a base of scheme baseScheme
+ * (a function, called only when the answer depends on it). Mirrors rewriter/urls.py. */
+function cbSplitReference(url, baseScheme) {
+  const s = cbTrimUrl(url);
+  const m = CB_SCHEME_RE.exec(s);
+  let scheme;
+  let rest;
+  if (m) {
+    scheme = m[1].toLowerCase();
+    rest = s.slice(m[0].length);
+    if (!CB_WEB_SCHEMES[scheme + ':']) return { kind: 'local' };
+    if (!cbTwoSlashes(rest) && scheme === baseScheme()) return { kind: 'relative', scheme, tail: rest };
+  } else {
+    if (!cbTwoSlashes(s)) return { kind: 'relative', scheme: '' };
+    const b = baseScheme();
+    scheme = CB_WEB_SCHEMES[b + ':'] ? b : 'https';
+    rest = s;
   }
-  return proxyScheme + '://' + proxyHost + CB_PROXY_PORT + rest;
+  const body = rest.replace(/^[/\\]+/, '');
+  const end = body.search(/[/\\?#]/);
+  const cut = end < 0 ? body.length : end;
+  let tail = body.slice(cut);
+  if (tail.includes('\\')) {
+    const q = tail.search(/[?#]/);
+    tail = q < 0 ? tail.replace(/\\/g, '/') : tail.slice(0, q).replace(/\\/g, '/') + tail.slice(q);
+  }
+  return { kind: 'network', scheme, authority: body.slice(0, cut), tail };
+}
+
+/** The real base URL of this document (its <base>, else its URL), as a string. */
+function cbRealBase() {
+  const native = cbNativeBaseURI.call(document);
+  const real = cbFromProxy(native);
+  return real !== native ? real : cbRealHref();
+}
+
+function cbToProxy(input, base) {
+  const url = String(input);
+  return cbTry(() => cbToProxyUnsafe(url, base === undefined ? null : String(base)), url);
+}
+
+function cbToProxyUnsafe(url, givenBase) {
+  let base = givenBase;
+  const baseScheme = () => {
+    if (base === null) base = cbRealBase();
+    return cbTry(() => new CBN.URL(base).protocol.slice(0, -1), '');
+  };
+  const ref = cbSplitReference(url, baseScheme);
+  if (ref.kind === 'relative' && ref.scheme) {
+    if (!ref.tail) return cbToProxyUnsafe(new CBN.URL(base).href.replace(/#[\s\S]*$/, ''), base);
+    return /^[/\\?#]/.test(ref.tail) ? ref.tail : './' + ref.tail;
+  }
+  if (ref.kind !== 'network') return url;
+  const proxyHost = cbCached(cbToProxyHosts, ref.scheme + '://' + ref.authority,
+    () => cbProxyHostForAuthority(ref.scheme, ref.authority));
+  if (!proxyHost) return url;
+  const proxyScheme = ref.scheme === 'ws' || ref.scheme === 'wss' ? CB_WS_SCHEME[CB.scheme] : CB.scheme;
+  return proxyScheme + '://' + proxyHost + CB_PROXY_PORT + ref.tail;
 }
 
 function cbFromProxy(input) {
@@ -89,14 +138,12 @@ function cbFromProxy(input) {
 
 function cbFromProxyUnsafe(url) {
   if (!url.toLowerCase().includes(CB.domain)) return url;
-  const m = CB_ABS_RE.exec(cbTrimUrl(url));
-  if (!m) return url;
-  const scheme = m[1].toLowerCase();
-  if (!CB_WEB_SCHEMES[scheme + ':']) return url;
-  let origin = cbCached(cbFromProxyOrigins, m[2], () => cbRealOriginForAuthority(m[2]));
+  const ref = cbSplitReference(url, () => '');
+  if (ref.kind !== 'network') return url;
+  let origin = cbCached(cbFromProxyOrigins, ref.authority, () => cbRealOriginForAuthority(ref.authority));
   if (!origin) return url;
-  if (scheme === 'ws' || scheme === 'wss') origin = origin.replace(/^http/, 'ws');
-  return origin + m[3];
+  if (ref.scheme === 'ws' || ref.scheme === 'wss') origin = origin.replace(/^http/, 'ws');
+  return origin + ref.tail;
 }
 
 /** The real URL of this document now (follows pushState), falling back to the config's. */
@@ -157,7 +204,7 @@ function cbMapList(value, fn) {
 /** Map url(...) and @import "..." inside CSS text (style attributes, <style>, cssText). */
 function cbMapCss(css, fn) {
   const s = String(css);
-  if (!s.includes('//') && !s.includes('\\')) return s;
+  if (!/url\(|@import/i.test(s)) return s;
   return s
     .replace(/(url\(\s*)(["']?)([^"')]*)(\2\s*\))/gi, (all, a, q, u, b) => a + q + fn(u) + b)
     .replace(/(@import\s+)(["'])([^"']*)(\2)/gi, (all, a, q, u, b) => a + q + fn(u) + b);
