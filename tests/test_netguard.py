@@ -172,7 +172,8 @@ def test_names_are_not_addresses(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["1.2.3.4.5", "08", "0x7g.1", "256.1.1.1", "1.2.3.256", "1.16777216", "foo.09", "1..1", "[fe80::1%eth0]"]
+    "host", ["1.2.3.4.5", "08", "0x7g.1", "256.1.1.1", "1.2.3.256", "1.16777216", "foo.09", "1..1", "[fe80::1%eth0]",
+             "%31%32%37.0.0.1", "127.0.0.1%2e", "loc%61lhost"]
 )
 def test_numeric_looking_hosts_a_browser_rejects_are_invalid(host: str) -> None:
     with pytest.raises(InvalidHost):

@@ -20,8 +20,9 @@ from world.harness import DOMAIN, Cobrowse, Reply, StartCobrowse
 from world.server import serve_app
 
 from proxy.keys import STORE
+from rewriter.origins import Origin
 from rewriter.space import ProxySpace
-from sessions.model import MAX_ALIASES
+from sessions.model import MAX_ALIASES, MAX_REACHED_ORIGINS, Session
 from sessions.policy import BAD_PORTS, SERVER_BAD_PORTS, DomainLists, TargetPolicy
 
 WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
@@ -282,3 +283,18 @@ async def test_policy_is_a_required_argument_of_every_upstream_call() -> None:
             await client.open("GET", "http://example.test/", [])  # type: ignore[call-arg]
         with pytest.raises(TypeError):
             await client.ws_connect("ws://example.test/", [])  # type: ignore[call-arg]
+
+
+def test_session_keeps_reached_origins_and_capped_aliases_through_its_json_form() -> None:
+    session = Session(id="s1", target_url="http://ok.test/", created_at=0.0, expires_at=1.0, leader_id="p1")
+    origins = {f"a-{i}": Origin("http", f"{'z' * 60}{i}.test", 80) for i in range(MAX_ALIASES + 3)}
+    refused = session.add_aliases(origins)
+    assert len(refused) == 3 and len(session.aliases) == MAX_ALIASES
+    assert session.add_aliases({"a-0": origins["a-0"]}) == []  # one already held is no new alias
+    assert session.note_reached("http://ok.test") and session.note_reached("http://ok.test")
+    copy = Session.from_json(session.to_json())
+    assert copy.reached_origins == {"http://ok.test"} and copy.aliases == session.aliases
+    for i in range(MAX_REACHED_ORIGINS):
+        session.note_reached(f"http://h{i}.test")
+    assert not session.note_reached("http://one-too-many.test")
+    assert len(session.reached_origins) == MAX_REACHED_ORIGINS
