@@ -16,16 +16,20 @@
  * one realm is harmless: every mapping is idempotent and the navigate hook skips events
  * already handled.
  */
+// typeof: a copy joined without the named wrapper (tests/runtime_harness.py) has no cbGiven.
+const cbArgs = typeof cbGiven === 'object' && cbGiven ? cbGiven : null;
 const cbPrior = window.__cbRuntime;
 if (cbPrior && !(cbPrior.armed && cbPrior.document !== document)) return;
-const CB = cbReadConfig(cbGiven);
+const CB = cbReadConfig(cbArgs);
 if (!CB) return;
-// The runtime's own source, read before any page script could touch Function.prototype.
-const CB_SOURCE = cbGiven ? cbGiven.source : Function.prototype.toString.call(cbRuntime);
+// The runtime's own source, read before any page script could touch Function.prototype
+// (empty when a copy was joined without the name: part 85 then falls back to patching `open`).
+const CB_SOURCE = cbArgs ? String(cbArgs.source)
+  : typeof cbRuntime === 'function' ? Function.prototype.toString.call(cbRuntime) : '';
 // Claimed first, so a second copy of the runtime for this document stands down even if this
 // one fails half-way; part 90 fills it in.
 const cbApi = {};
-Object.defineProperty(window, '__cbRuntime', { value: cbApi, configurable: !!cbGiven, enumerable: false });
+Object.defineProperty(window, '__cbRuntime', { value: cbApi, configurable: !!cbArgs, enumerable: false });
 
 function cbReadConfig(given) {
   try {

@@ -32,7 +32,7 @@ function cbArm(win) {
   } catch (e) {
     return; // cross-origin
   }
-  try {
+  if (CB_SOURCE) try {
     const run = win.Function('return ' + CB_SOURCE)();
     run({ config: JSON.stringify(cbChildConfig()), source: CB_SOURCE });
   } catch (e) {

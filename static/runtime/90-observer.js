@@ -27,7 +27,12 @@ function cbFixTree(node) {
 function cbOnMutations(records) {
   for (const r of records) {
     if (r.type === 'attributes') cbTry(() => cbFixElement(r.target));
-    else for (const node of r.addedNodes) cbTry(() => cbFixTree(node));
+    else {
+      for (const node of r.addedNodes) cbTry(() => cbFixTree(node));
+      // Frames the parser inserted: armed before the next parser-inserted script runs (the
+      // parser performs a microtask checkpoint first), so `frames[i]` is covered there too.
+      cbTry(() => cbArmFrames(r.addedNodes));
+    }
   }
 }
 
