@@ -128,7 +128,10 @@ function cbApplyWindow(msg) {
   }
   if (msg.action !== 'open' || cbSync.win !== 'main' || cbWindows.has(id)) return;
   const name = id.startsWith('n-') ? id.slice(2) : '__cb_' + id;
-  const url = cbNavTarget(msg.url) || 'about:blank'; // only pages of this session's proxy space
+  // A blank window, or a page of this session's proxy space: nothing else is opened.
+  const blank = msg.url === undefined || msg.url === null || msg.url === '' || msg.url === 'about:blank';
+  const url = blank ? 'about:blank' : cbNavTarget(msg.url);
+  if (!url) { cbSync.counters.refused += 1; return; }
   const win = window.open(url, name);
   if (win) cbWindows.set(id, win);
   else cbOfferWindow(url, name, id); // blocked without a user gesture: the toolbar offers it
