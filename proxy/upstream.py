@@ -2,7 +2,7 @@
 
 One ``UpstreamClient`` per application (started and closed by its owner, e.g. in a
 ``cleanup_ctx``) holds one ``aiohttp.ClientSession`` whose connector resolves names through
-``GuardedResolver``.
+``GuardedResolver`` (``proxy.resolver``).
 
 Invariants:
 
@@ -27,20 +27,18 @@ Invariants:
   read is bounded by ``read_timeout``; connecting by ``connect_timeout``.
 - TLS certificates of https/wss targets are verified against the system's trust store; a
   certificate that does not verify is ``UpstreamUnavailable`` saying so, never trusted.
-- Failures surface as the typed errors below, never as aiohttp exceptions.
+- Failures surface as the typed errors of ``proxy.upstream_errors`` (re-exported here), never
+  as aiohttp exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, ip_address
 from types import TracebackType
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -52,8 +50,17 @@ from proxy.decoding import (
     parse_encodings,
     supported,
 )
-from proxy.netguard import AddressPolicy, InvalidHost, IPNetwork, Verdict, parse_host
-from sessions.policy import Refusal, TargetPolicy
+from proxy.netguard import AddressPolicy, InvalidHost, IPNetwork, parse_host
+from proxy.resolver import GuardedResolver, Lookup, blocked_message
+from proxy.upstream_errors import (
+    BadUpstreamResponse,
+    BlockedTarget,
+    PolicyRefused,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from sessions.policy import TargetPolicy
 
 __all__ = [
     "BadUpstreamResponse",
@@ -87,42 +94,6 @@ WS_HANDSHAKE_HEADERS = HOP_HEADERS | frozenset(
 NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
-class UpstreamError(Exception):
-    """Base of the failures the proxy turns into a clear error page."""
-
-
-class BlockedTarget(UpstreamError):
-    """The target's address is refused by the SSRF guard (or its URL is not one we fetch)."""
-
-    def __init__(self, message: str, verdicts: tuple[Verdict, ...] = ()) -> None:
-        super().__init__(message)
-        self.verdicts = verdicts
-
-
-class PolicyRefused(BlockedTarget):
-    """The target is refused by target policy (a bad port, a domain list); ``refusal`` says which rule."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.reason)
-        self.refusal = refusal
-
-
-class UpstreamTimeout(UpstreamError):
-    """The target did not answer within the deadline, or stalled between reads."""
-
-
-class UpstreamUnavailable(UpstreamError):
-    """The target could not be reached, or the connection broke."""
-
-
-class BadUpstreamResponse(UpstreamUnavailable):
-    """The target answered with something we cannot use (bad encoding, refused WS handshake)."""
-
-
-# (name, port, family) -> [(numeric address, port), ...]: a DNS lookup. Its answers are vetted.
-Lookup = Callable[[str, int, socket.AddressFamily], Awaitable[list[tuple[str, int]]]]
-
-
 @dataclass(frozen=True, slots=True)
 class UpstreamSettings:
     allow_private: bool = False
@@ -141,68 +112,6 @@ class UpstreamSettings:
     max_header_size: int = 64 * 1024
     max_ws_message: int = 16 * 1024 * 1024
     pool_limit: int = 100
-
-
-def _blocked_message(host: str, verdicts: Iterable[Verdict]) -> str:
-    return f"{host} is not an allowed address: " + "; ".join(v.describe() for v in verdicts)
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves, vets every answer, and returns numeric results the connector dials as is."""
-
-    def __init__(self, policy: AddressPolicy, overrides: Mapping[str, tuple[str, int]],
-                 lookup: Lookup | None = None) -> None:
-        self._policy = policy
-        self._overrides = {key.lower().rstrip("."): value for key, value in overrides.items()}
-        self._lookup: Lookup = lookup or system_lookup
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        name = host.rstrip(".").lower()
-        try:
-            literal = parse_host(name)
-        except InvalidHost as exc:
-            raise BlockedTarget(str(exc)) from exc
-        if literal is not None:
-            answers = [(str(literal), port)]
-        elif f"{name}:{port}" in self._overrides:
-            answers = [self._overrides[f"{name}:{port}"]]
-        else:
-            answers = await self._lookup(name, port, family)
-        verdicts = tuple(self._policy.judge(ip_address(ip.split("%", 1)[0])) for ip, _ in answers)
-        refused = tuple(v for v in verdicts if not v.allowed)
-        if refused:
-            raise BlockedTarget(_blocked_message(host, refused), refused)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=ip,
-                port=p,
-                family=socket.AF_INET if isinstance(v.address, IPv4Address) else socket.AF_INET6,
-                proto=0,
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            )
-            for (ip, p), v in zip(answers, verdicts, strict=True)
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
-async def system_lookup(name: str, port: int, family: socket.AddressFamily) -> list[tuple[str, int]]:
-    """The system resolver's numeric answers for ``name`` (the default ``Lookup``)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM, family=family)
-    answers: list[tuple[str, int]] = []
-    for fam, _, _, _, sockaddr in infos:
-        ip, p = str(sockaddr[0]), int(sockaddr[1])
-        if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in ip:
-            ip = f"{ip}%{sockaddr[3]}"  # keep the scope id so a link-local answer dials right
-        if (ip, p) not in answers:
-            answers.append((ip, p))
-    if not answers:
-        raise OSError(f"no address for {name}")
-    return answers
 
 
 class UpstreamResponse:
@@ -352,7 +261,7 @@ class UpstreamClient:
             return target
         verdict = self.policy.judge(literal)
         if not verdict.allowed:
-            raise BlockedTarget(_blocked_message(target.raw_host, (verdict,)), (verdict,))
+            raise BlockedTarget(blocked_message(target.raw_host, (verdict,)), (verdict,))
         return target.with_host(str(literal))
 
     async def open(

@@ -1,11 +1,47 @@
-"""Upstream failures -> the clear page the browser gets. A table, not a chain of excepts."""
+"""Upstream failures: the typed errors of the upstream client, and the clear page each one
+becomes for the browser (a table, not a chain of excepts)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.decoding import BodyTooLarge
+from proxy.netguard import Verdict
 from proxy.pages import error_page
-from proxy.upstream import BlockedTarget, BodyTooLarge, PolicyRefused, UpstreamTimeout, UpstreamUnavailable
+from sessions.policy import Refusal
+
+
+class UpstreamError(Exception):
+    """Base of the failures the proxy turns into a clear error page."""
+
+
+class BlockedTarget(UpstreamError):
+    """The target's address is refused by the SSRF guard (or its URL is not one we fetch)."""
+
+    def __init__(self, message: str, verdicts: tuple[Verdict, ...] = ()) -> None:
+        super().__init__(message)
+        self.verdicts = verdicts
+
+
+class PolicyRefused(BlockedTarget):
+    """The target is refused by target policy (a bad port, a domain list); ``refusal`` says which rule."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
+class UpstreamTimeout(UpstreamError):
+    """The target did not answer within the deadline, or stalled between reads."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The target could not be reached, or the connection broke."""
+
+
+class BadUpstreamResponse(UpstreamUnavailable):
+    """The target answered with something we cannot use (bad encoding, refused WS handshake)."""
+
 
 # First match wins: subclasses before their bases.
 _REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
