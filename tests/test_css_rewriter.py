@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fuzz import scaled
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from playwright.async_api import Browser, Route
 
@@ -215,9 +215,46 @@ def test_never_raises_on_css_like_soup(text: str) -> None:
     assert isinstance(rewrite_css(text, TO_PROXY), str)
 
 
-@given(st.binary(), st.sampled_from([None, "utf-8", "latin1", "shift_jis", "utf-16", "bogus"]))
+# Python-only codecs (hex, rot13, base64, zlib, utf-7) are not encodings a browser knows.
+_CHARSET_LABELS = [None, "utf-8", "latin1", "shift_jis", "utf-16", "bogus", "hex", "rot13", "base64", "zlib", "utf-7",
+                   "iso-2022-kr", "x-user-defined", "\u00e9", ""]
+_CHARSET_RULE_BODIES = st.builds(
+    lambda label, rest: b'@charset "' + label.encode("utf-8", "replace")[:64] + b'";' + rest,
+    st.one_of(st.sampled_from([c or "" for c in _CHARSET_LABELS]), st.text(max_size=10)),
+    st.binary(max_size=40),
+)
+
+
+@given(st.one_of(st.binary(), _CHARSET_RULE_BODIES), st.sampled_from(_CHARSET_LABELS))
+@example(b'@charset "hex";a{}', None)
+@example(b"a{}", "rot13")
 def test_bytes_never_raise_and_output_is_valid_utf8(body: bytes, charset: str | None) -> None:
     rewrite_css_bytes(body, TO_PROXY, charset).decode("utf-8")
+
+
+@pytest.mark.parametrize(("body", "charset"), [(b'@charset "hex";a{background:url(http:evil.example/x)}', None),
+                                               (b"a{background:url(http:evil.example/x)}", "rot13"),
+                                               (b'@charset "base64";a{background:url(http:evil.example/x)}', "zlib")])
+def test_python_only_codec_labels_are_ignored_as_browsers_ignore_them(body: bytes, charset: str | None) -> None:
+    """Issue 6, hole 12: these raised LookupError (a 500 for every participant)."""
+    out = rewrite_css_bytes(body, TO_PROXY, charset).decode("utf-8")
+    assert f"url(http://h-evil-example{PROXY_SUFFIX}/x)" in out
+
+
+@pytest.mark.parametrize(
+    ("css", "expected"),
+    [
+        ("a{background:url(http:evil.example/x.png)}", "a{background:url(http://h-evil-example{}/x.png)}"),
+        ("a{background:url( ' http:\\\\evil.example/x' )}", "a{background:url( \"http://h-evil-example{}/x\" )}"),
+        ("@import 'http:evil.example/s.css';", "@import 'http://h-evil-example{}/s.css';"),
+        ('@import url("http:///evil.example/s.css");', '@import url("http://h-evil-example{}/s.css");'),
+        ('a{b:image-set("http:evil.example/1x.png" 1x)}', 'a{b:image-set("http://h-evil-example{}/1x.png" 1x)}'),
+        ("a{background:url(https:rel.png)}", "a{background:url(./rel.png)}"),
+    ],
+)
+def test_slashless_cross_scheme_urls_in_css_are_mapped_into_proxy_space(css: str, expected: str) -> None:
+    """Issue 6, hole 2: "http:host" on an https stylesheet names host; "https:x" is relative."""
+    assert rewrite_css(css, TO_PROXY) == expected.replace("{}", PROXY_SUFFIX)
 
 
 @given(css_soup.filter(lambda t: "sourceMappingURL" not in t))

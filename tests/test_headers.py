@@ -368,3 +368,45 @@ def test_header_rewriting_never_raises_on_hostile_values(
     rewrite_request_headers(headers, ctx(), websocket=True)
     out = rewrite_response_headers(headers, ctx(), request_origin)
     assert all(name.lower() != "set-cookie" for name, _ in out.headers)
+
+
+# -- slash-less URLs (issue 6, hole 2): read as the WHATWG URL parser reads them ----------------
+# The page is https://example.com/page: "https:x" is relative to it, "http:x" is absolute.
+
+EVIL = f"http://s-evil-example{P}"  # proxy origin of https://evil.example
+EVIL_HTTP = f"http://h-evil-example{P}"  # proxy origin of http://evil.example
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("Location", "http:evil.example/x", f"{EVIL_HTTP}/x"),
+        ("Location", "http:\\\\evil.example\\x?a\\b", f"{EVIL_HTTP}/x?a\\b"),
+        ("Location", " \x01ht\ttp:evil.example/x\n", f"{EVIL_HTTP}/x"),
+        ("Location", "https:next", "./next"),
+        ("Content-Location", "http:/\\evil.example/doc", f"{EVIL_HTTP}/doc"),
+        ("Refresh", "0; url=http:evil.example/x", f"0; url={EVIL_HTTP}/x"),
+        ("Refresh", "0; url='http:\\\\evil.example'", f"0; url='{EVIL_HTTP}'"),
+        ("Link", "<http:evil.example/s.css>; rel=preload; as=style", f"<{EVIL_HTTP}/s.css>; rel=preload; as=style"),
+        ("Link", "<\thttp:evil.example>; rel=preconnect", f"<{EVIL_HTTP}>; rel=preconnect"),
+    ],
+)
+def test_slashless_cross_scheme_urls_in_headers_are_mapped_into_proxy_space(
+    name: str, value: str, expected: str
+) -> None:
+    assert resp([(name, value)])[name.lower()] == expected
+
+
+@pytest.mark.parametrize(
+    ("refresh", "expected"),
+    [
+        ("0;url=data:text/html,<script>alert(1)</script>", None),
+        ("1, JAVA\tSCRIPT:alert(1)", None),
+        ("0; url = 'vbscript:x'", None),
+        ("0 url=https://evil.example/", f"0 url={EVIL}/"),
+        ("x; url=https://evil.example/", "x; url=https://evil.example/"),  # no delay: the browser ignores it
+        ("0; url.html", "0; url.html"),
+    ],
+)
+def test_refresh_header_follows_the_shared_declarative_refresh_steps(refresh: str, expected: str | None) -> None:
+    assert resp([("Refresh", refresh)]).get("refresh") == expected

@@ -209,7 +209,8 @@ def test_tag_like_text_never_raises_and_output_parses(parts: list[str], charset:
 _HOSTS = st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){1,2}", fullmatch=True)
 _URLS = st.builds(
     lambda scheme, host, path: f"{scheme}{host}{path}",
-    st.sampled_from(["http://", "https://", "//", "HTTPS://"]),
+    # "http:" alone names a host on this https page; "HTTP:\\\\" reads as "http://".
+    st.sampled_from(["http://", "https://", "//", "HTTPS://", "http:", "HTTP:\\\\", "http:/\\", "\\\\"]),
     _HOSTS,
     st.from_regex(r"(/[a-z0-9,._~-]{0,6}){0,3}(\?[a-z0-9=&;]{0,8})?", fullmatch=True),
 )
@@ -252,6 +253,50 @@ def test_every_absolute_url_in_url_attributes_lands_in_proxy_space(doc: str) -> 
             values = value if isinstance(value, list) else [value]
             urls = [v.split()[0] for v in ", ".join(values).split(", ") if v.strip()]
             for url in urls:
-                if url.lower().startswith(("http:", "https:", "//")):
+                if url.lower().startswith(("http:", "https:", "//", "\\")):
                     host = url.split("//", 1)[1].split("/")[0].split("?")[0].split(":")[0]
                     assert host.endswith("--abcdefghij." + DOMAIN), (url, out)
+
+
+# -- slash-less URLs and meta refresh (issue 6, holes 2 and 12) --------------------------------
+# The page is https://example.com/dir/page.html: "http:x" names host x, "https:x" is relative.
+
+EVIL_HTTP = "http://h-evil-example--abcdefghij.cobrowse.localhost:8080"
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ('<img src="http:evil.example/x.png">', f'<img src="{EVIL_HTTP}/x.png">'),
+        ('<a href=" \thttp:\\\\evil.example\\a">', f'<a href="{EVIL_HTTP}/a">'),
+        ("<a href='ht&#9;tp:evil.example'>", f"<a href='{EVIL_HTTP}'>"),
+        ('<img srcset="http:evil.example/1.png 1x, http:evil.example/2.png 2x">',
+         f'<img srcset="{EVIL_HTTP}/1.png 1x, {EVIL_HTTP}/2.png 2x">'),
+        ('<div style="background:url(http:evil.example/b.png)">', f'<div style="background:url({EVIL_HTTP}/b.png)">'),
+        ("<style>@import 'http:evil.example/s.css';</style>", f"<style>@import '{EVIL_HTTP}/s.css';</style>"),
+        ('<meta http-equiv=refresh content="0;url=http:evil.example/">',
+         f'<meta http-equiv=refresh content="0;url={EVIL_HTTP}/">'),
+        ('<form action="http:evil.example/post">', f'<form action="{EVIL_HTTP}/post">'),
+        ('<a href="https:next.html">', '<a href="./next.html">'),
+        ('<a href="https:/root?q">', '<a href="/root?q">'),
+    ],
+)
+def test_slashless_cross_scheme_urls_in_html_are_mapped_into_proxy_space(html: str, expected: str) -> None:
+    assert rewrite(html).endswith(expected)
+
+
+def test_base_element_is_resolved_as_a_browser_does_so_later_slashless_urls_use_its_scheme() -> None:
+    out = rewrite('<base href="http:evil.example/d/"><a href="https:evil.example/x"><a href="http:y">')
+    assert f'<base href="{EVIL_HTTP}/d/">' in out
+    assert '<a href="http://s-evil-example--abcdefghij.cobrowse.localhost:8080/x">' in out
+    assert '<a href="./y">' in out  # http: is now the base's own scheme: relative
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["0;url=javascript:alert(1)", "0; URL='data:text/html,<script>alert(1)</script>'", "1, java\tscript:x",
+     " 0 ; url = vbscript:x"],
+)
+def test_meta_refresh_to_a_non_http_url_is_made_inert_like_the_refresh_header(content: str) -> None:
+    out = rewrite(f'<meta http-equiv="refresh" content="{content}"><p>x</p>')
+    assert "content=" not in out and "script:" not in out.lower().replace(INJECT.lower(), "")
