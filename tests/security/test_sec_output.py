@@ -12,6 +12,7 @@ an absolute-form request line for a session host raised inside the handler (500)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from world import World
 from world.harness import AGENT, DOMAIN, Cobrowse, free_port
 
 from proxy.app import build_app
-from proxy.cli import banner, config_from, parse_args
+from proxy.cli import banner, config_from, parse_args, serve
 from proxy.config import Config
 from proxy.serving import make_runner
 
@@ -89,6 +90,29 @@ def test_banner_prints_a_generated_key_and_says_it_is_shown_once(monkeypatch: py
     assert config.api_key_generated and len(config.api_key) >= 32
     text = banner(config, "")
     assert f"API key:  {config.api_key}" in text and "shown only here" in text
+
+
+async def test_cobrowse_serve_prints_no_supplied_key_and_answers_bad_requests_quietly(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The real entry point: its banner, and its runner (the one that echoes nothing)."""
+    port = free_port()
+    config = Config(host="127.0.0.1", port=port, domain=DOMAIN, api_key=API_KEY)
+    task = asyncio.ensure_future(serve(config, demo=False))
+    try:
+        for _ in range(200):  # the positive event: the banner is printed once the port listens
+            if "cobrowse listening" in capsys.readouterr().out or task.done():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("cobrowse serve printed no banner")
+        answer = await raw_exchange(port, f"GET / HTTP/1.1\r\nHost: x\r\nBad Cookie: {API_KEY}\r\n\r\n".encode())
+        assert answer.split(b" ")[1] == b"400" and b"could not be read as HTTP" in answer
+        assert API_KEY.encode() not in answer
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert API_KEY not in capsys.readouterr().out
 
 
 # -- bad requests ----------------------------------------------------------------------------
