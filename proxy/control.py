@@ -1,13 +1,16 @@
 """The control plane on ``<domain>``: the REST API, the console page and the entry links.
 
 REST (``Authorization: Bearer <api key>``):
-- ``POST   /api/v1/sessions``             ``{"url", "agent": {"id", "name"}}`` -> 201
+- ``POST   /api/v1/sessions``             ``{"url", "agent": {"id", "name"}, "end_redirect_url"?}`` -> 201
+  (``end_redirect_url``: where participants go when the session ends; absolute http(s), printable
+  ASCII, else 400)
 - ``GET    /api/v1/sessions/{id}``        -> 200 session description
 - ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
 - ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
 - ``POST   /api/v1/sessions/{id}/follower-link`` -> a new follower link; the old one stops working
 Browser:
-- ``GET /``                               the console (starts sessions through the API)
+- ``GET /``                               the console (starts sessions through the API; strict CSP,
+                                          its one script allowed by hash)
 - ``GET /enter/{id}?ticket=...``          redeems a ticket, sets the participant cookie,
                                           redirects into the session
 """
