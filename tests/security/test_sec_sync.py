@@ -281,7 +281,7 @@ def assert_acceptable(message: Inbound) -> None:
     json.dumps(message.fields, allow_nan=False)
 
 
-VALID = [
+VALID: list[dict[str, Any]] = [
     {"type": "hello", "page": "p1", "window": "main", "url": "http://example.com/", "last": 0, "vw": 1280, "vh": 800},
     {"type": "nav", "seq": 1, "url": "https://example.com/a?b=c#d", "kind": "push"},
     {"type": "scroll", "seq": 1, "target": None, "x": 0, "y": 1200, "anchor": {"path": ["#p", "p:3"], "dy": -4}},
@@ -300,7 +300,7 @@ VALID = [
 ]
 
 
-@pytest.mark.parametrize("data", VALID, ids=[d["type"] for d in VALID])
+@pytest.mark.parametrize("data", VALID, ids=[str(d["type"]) for d in VALID])
 def test_every_message_the_runtime_sends_is_accepted_whole(data: dict[str, Any]) -> None:
     message = parse(json.dumps(data), URL_OK)
     assert_acceptable(message)
