@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
@@ -35,7 +36,7 @@ from sync_helpers import (
 )
 from world.harness import DOMAIN, Cobrowse, StartCobrowse
 
-from proxy.keys import SYNC
+from proxy.keys import SERVICE, STORE, SYNC
 from proxy.synchub import SOCKETS_PER_PARTICIPANT
 from rewriter.space import ProxySpace
 from sessions.protocol import (
@@ -217,6 +218,19 @@ async def test_a_landing_url_outside_the_space_falls_back_to_the_start_url(serve
     room.relay._state.set_window_url("main", _spell(planted, server, await _other_session_host(server)))
     reply = await post_join(server, created)
     assert reply.status == 303
+    assert reply.headers["Location"] == server.proxy_url(created["id"], "example.com", "/start")
+
+
+@pytest.mark.parametrize("planted", ["javascript:alert(1)", "https:evil.example/x", "http://cobrowse.localhost/"])
+async def test_enter_with_a_ticket_for_a_url_outside_the_space_lands_on_the_start_url(
+        server: Cobrowse, planted: str) -> None:
+    """``/enter`` passes through the same landing check as ``/join``."""
+    created, _ = await start_session(server)
+    session = await server.runner.app[STORE].get(created["id"])
+    assert session is not None
+    ticket = await server.runner.app[SERVICE].issue_ticket(session.id, session.leader_id, planted, time.time())
+    reply = await server.request("GET", f"{server.control}/enter/{session.id}?ticket={quote(ticket)}", cookies={})
+    assert reply.status == 302
     assert reply.headers["Location"] == server.proxy_url(created["id"], "example.com", "/start")
 
 
