@@ -331,7 +331,8 @@ async def test_websocket_follower_gets_copy_and_its_sends_never_reach_target(par
     host = party.url("/ws").split("/")[2]
 
     def headers(who: dict[str, str]) -> dict[str, str]:
-        return {"Host": host, "Cookie": "; ".join(f"{k}={v}" for k, v in who.items())}
+        # A page of the session opens it (sockets from foreign origins are refused before dialling).
+        return {"Host": host, "Origin": f"http://{host}", "Cookie": "; ".join(f"{k}={v}" for k, v in who.items())}
 
     async with client.ws_connect(base, headers=headers(party.leader)) as leader:
         assert (await leader.receive_str(timeout=5)) == "welcome"
@@ -352,7 +353,8 @@ async def test_websocket_follower_first_waits_for_the_drivers_socket(party: Part
     host = party.url("/ws").split("/")[2]
 
     def headers(who: dict[str, str]) -> dict[str, str]:
-        return {"Host": host, "Cookie": "; ".join(f"{k}={v}" for k, v in who.items())}
+        # A page of the session opens it (sockets from foreign origins are refused before dialling).
+        return {"Host": host, "Origin": f"http://{host}", "Cookie": "; ".join(f"{k}={v}" for k, v in who.items())}
 
     follower_ws = asyncio.ensure_future(client.ws_connect(base, headers=headers(party.follower)))
     await asyncio.sleep(0.2)
