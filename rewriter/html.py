@@ -44,7 +44,7 @@ from rewriter.charset import decode_html, detect_charset
 from rewriter.html_tables import DROPPED_HTTP_EQUIV, GLOBAL_ATTRS, HEAD_WRAPPERS, RAW_TEXT, TAG_RULES, Kind
 from rewriter.importmap import rewrite_importmap
 from rewriter.refresh import rewrite_refresh
-from rewriter.space import ProxySpace
+from rewriter.space import REFUSED, ProxySpace
 from rewriter.srcset import rewrite_srcset
 from rewriter.urls import resolve
 
@@ -177,9 +177,10 @@ class _Rewriter:
         key = plain.group() if plain else value
         mapped = self.cache.get(key)
         if mapped is None:
-            mapped = self.space.to_proxy(key + "/", self.base)[:-1] if plain else self.space.to_proxy(value, self.base)
+            mapped = self.space.to_proxy(key + "/", self.base) if plain else self.space.to_proxy(value, self.base)
+            mapped = mapped[:-1] if plain and mapped != REFUSED else mapped
             self.cache[key] = mapped
-        return mapped + value[len(key) :] if plain else mapped
+        return mapped + value[len(key) :] if plain and mapped != REFUSED else mapped
 
     def run(self, text: str) -> str:
         edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in order

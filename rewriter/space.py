@@ -24,6 +24,9 @@ from rewriter.origins import (
 from rewriter.urls import Kind, Reference, base_scheme, origin_of, split_reference, without_fragment
 
 _WS_SCHEME = {"http": "ws", "https": "wss"}
+# What a URL naming a host the WHATWG parser refuses becomes: Chromium's own parser is laxer
+# in places (it reads "https://a b/" as host "a%20b"), so such a URL is never left as written.
+REFUSED = "about:invalid"
 
 
 @dataclass(slots=True)
@@ -77,8 +80,9 @@ class ProxySpace:
         one naming an authority gets the proxy host of its origin, with its path, query and
         fragment kept as written; ``http:foo`` relative to an http base loses its scheme (the
         proxy page's scheme may differ) and keeps the rest; other relative URLs, non-web
-        schemes, URLs already in the proxy domain and URLs a browser refuses are returned
-        unchanged. Pass the base: without it ``http:foo`` reads as ``http://foo/``.
+        schemes and URLs already in the proxy domain are returned unchanged; one whose host
+        the standard refuses becomes ``REFUSED`` (inert). Pass the base: without it
+        ``http:foo`` reads as ``http://foo/``.
         """
         ref = split_reference(url, base_scheme(base))
         if ref.kind is Kind.NETWORK:
@@ -89,7 +93,9 @@ class ProxySpace:
 
     def _network_to_proxy(self, ref: Reference, url: str) -> str:
         origin = origin_of(ref.scheme, ref.authority)
-        if origin is None or self.is_proxy_host(origin.host):
+        if origin is None:
+            return REFUSED
+        if self.is_proxy_host(origin.host):
             return url
         proxy_scheme = self.scheme if ref.scheme in ("http", "https") else _WS_SCHEME[self.scheme]
         return f"{proxy_scheme}://{self.netloc_for(origin)}{ref.tail}"

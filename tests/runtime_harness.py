@@ -147,7 +147,10 @@ class RuntimeHarness:
         if path == "/__cb/cookie":
             return await self._cookie(request)
         if path == "/__cb/alias":
-            return web.Response(text=self.space.proxy_origin(Origin.parse(request.query["origin"])))
+            try:
+                return web.Response(text=self.space.proxy_origin(Origin.parse(request.query.get("origin", ""))))
+            except ValueError:
+                return web.Response(status=400, text="not an origin")
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._echo(request)
         if path in self.pages:

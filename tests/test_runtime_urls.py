@@ -185,6 +185,27 @@ def test_fetch_to_the_pages_own_real_origin_and_native_location_origin_both_work
     tab.assert_stayed_in_proxy_space()
 
 
+def test_slashless_urls_read_as_chromium_reads_them_against_the_real_base(tab: Tab) -> None:
+    """Issue 6, hole 2: on https://example.com/page, "http:host/x" names host (absolute, another
+    scheme) and "https:x" is relative; both must land on the right proxy host."""
+    tab.run("""async () => {
+        await fetch('http:cdn.example.com/slashless');
+        await fetch(' \\t\\x01http:\\\\cdn.example.com\\\\backslash ');
+        await fetch('https:same-scheme-relative');
+        const img = new Image();
+        img.src = 'HTTP:cdn.example.com/img.png';
+        await img.decode().catch(() => null);
+        const div = document.createElement('div');
+        document.body.appendChild(div);
+        div.style.cssText = 'background-image:url(http:cdn.example.com/bg.png)';
+        getComputedStyle(div).backgroundImage;
+    }""")
+    wait_for_hit(tab, "http://cdn.example.com", "/bg.png")
+    assert {"/slashless", "/backslash", "/img.png"} <= set(tab.harness.paths_for("http://cdn.example.com"))
+    assert "/same-scheme-relative" in tab.harness.paths_for("https://example.com")
+    tab.assert_stayed_in_proxy_space()
+
+
 def test_xhr_open_absolute_url_goes_to_proxy_and_response_url_reads_real(tab: Tab) -> None:
     result = tab.run("""() => new Promise(resolve => {
         const x = new XMLHttpRequest();

@@ -12,7 +12,7 @@
  * Hosts are read by the browser's own URL parser (CBN.URL), so IPv4 spellings, IDN, escapes
  * and IPv6 come out as the browser has them.
  * Invariants: LOCAL and plain RELATIVE URLs, and URLs already on a proxy host, are returned
- * unchanged; a NETWORK URL gets its origin's proxy host and keeps the path, query and fragment
+ * unchanged; a NETWORK URL whose host gets no proxy host becomes CB_REFUSED (inert); a NETWORK URL gets its origin's proxy host and keeps the path, query and fragment
  * as written ("\" before the query written "/"); a RELATIVE URL with a scheme loses the scheme
  * (the proxy page's scheme may differ) and keeps the rest; both functions take and return
  * strings and never throw (on any doubt the input is returned).
@@ -20,6 +20,8 @@
 const CB_SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 const CB_PROXY_PORT = CB.port !== null && CB.port !== CB_DEFAULT_PORTS[CB.scheme] ? ':' + CB.port : '';
 const CB_WS_SCHEME = { http: 'ws', https: 'wss' };
+// What a URL whose host cannot be given a proxy host becomes (rewriter/space.py REFUSED).
+const CB_REFUSED = 'about:invalid';
 const cbNativeBaseURI = Object.getOwnPropertyDescriptor(Node.prototype, 'baseURI').get;
 
 function cbProxyHostFor(o) {
@@ -55,11 +57,13 @@ function cbCached(cache, key, compute) {
   return value;
 }
 
+/** The proxy host for an authority; '' when it already is one; null when none can be had (the
+ * URL then becomes CB_REFUSED). Throws when the browser refuses the authority itself. */
 function cbProxyHostForAuthority(scheme, authority) {
   const parsed = new CBN.URL(scheme + '://' + authority + '/');
   if (cbIsProxyHost(parsed.hostname)) return '';
   const o = cbOriginOfUrl(parsed);
-  return (o && cbProxyHostFor(o)) || '';
+  return (o && cbProxyHostFor(o)) || null;
 }
 
 function cbRealOriginForAuthority(authority) {
@@ -126,6 +130,7 @@ function cbToProxyUnsafe(url, givenBase) {
   if (ref.kind !== 'network') return url;
   const proxyHost = cbCached(cbToProxyHosts, ref.scheme + '://' + ref.authority,
     () => cbProxyHostForAuthority(ref.scheme, ref.authority));
+  if (proxyHost === null) return CB_REFUSED;
   if (!proxyHost) return url;
   const proxyScheme = ref.scheme === 'ws' || ref.scheme === 'wss' ? CB_WS_SCHEME[CB.scheme] : CB.scheme;
   return proxyScheme + '://' + proxyHost + CB_PROXY_PORT + ref.tail;

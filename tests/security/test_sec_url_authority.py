@@ -27,6 +27,9 @@ from playwright.sync_api import Page, sync_playwright
 from runtime_harness import DOMAIN, RuntimeHarness
 from world.browser import CHROMIUM, CHROMIUM_ARGS
 
+from rewriter.space import REFUSED
+from rewriter.urls import resolve
+
 BASES = ["http://page.example/dir/doc?q=1#top", "https://page.example:8443/a/b/"]
 
 # Chromium's reading, then each mapping followed as the browser would follow it.
@@ -105,6 +108,7 @@ def page(harness: RuntimeHarness) -> Iterator[Page]:
 
 
 def _in_proxy_space(url: str | None, page: Page) -> bool:
+    """Refused by Chromium (None), or on a proxy host."""
     if url is None:
         return True
     host: str = page.evaluate("(u) => new URL(u).hostname", url)
@@ -119,18 +123,20 @@ def check_agreement(page: Page, harness: RuntimeHarness, inputs: list[str]) -> N
     results: list[dict[str, Any]] = page.evaluate(READ_ALL, [cases, proxy_bases])
     for (url, base, py), r in zip(cases, results, strict=True):
         where = f"{url!r} against {base}: python {py!r}, runtime {r['js']!r}, chromium {r['truth']!r}"
-        if r["truth"] is None:
-            # Refused by Chromium: the mapped URL is refused too, or stays in the proxy space.
-            assert _in_proxy_space(r["pyFollowed"], page), where
-            assert _in_proxy_space(r["jsFollowed"], page), where
-            continue
-        if r["norm"] is None:
+        if r["truth"] is not None and r["norm"] is None:
             assert py == url and r["js"] == url, where  # a non-web scheme: left as written
             continue
-        for followed in (r["pyFollowed"], r["jsFollowed"]):
-            assert followed is not None and _in_proxy_space(followed, page), where
-        real = page.evaluate(NORM, [space.from_proxy(r["pyFollowed"]), space.from_proxy(r["jsFollowed"])])
-        assert real == [r["norm"], r["norm"]], where
+        mapped = [(py, r["pyFollowed"]), (r["js"], r["jsFollowed"])]
+        if REFUSED in (py, r["js"]):
+            # Made inert: only for a URL the standard refuses (Chromium is laxer in places).
+            assert resolve(url, base) is None, where
+            mapped = [(m, f) for m, f in mapped if m != REFUSED]
+        for _, followed in mapped:
+            assert _in_proxy_space(followed, page), where
+        if r["truth"] is None:
+            continue  # refused by Chromium: refused too, or kept inside the proxy space
+        real = page.evaluate(NORM, [space.from_proxy(f) for _, f in mapped])
+        assert real == [r["norm"]] * len(mapped), where
 
 
 def test_python_runtime_and_chromium_name_the_same_real_url_for_hand_picked_tricky_urls(
@@ -178,6 +184,7 @@ def tricky_urls(draw: st.DrawFn) -> str:
 @settings(max_examples=scaled(25), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(tricky_urls(), min_size=1, max_size=20))
 @example(["https:\\\\EX%41mple.com:0443/a%2e/../b?q#f", "\x01 ht\ttps:evil.example"])
+@example(["https:A 2", "http:A 2"])  # found by the deep profile: Chromium reads host "a%202"
 def test_python_runtime_and_chromium_agree_on_generated_urls(
     page: Page, harness: RuntimeHarness, inputs: list[str]
 ) -> None:
