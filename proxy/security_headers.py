@@ -3,8 +3,8 @@
 Three kinds of answer, three policies:
 
 - **Proxied answers** (any response on a session host: exchanges, preflights, reserved
-  endpoints, error pages there). ``apply`` runs for every response before its head is sent
-  (``on_response_prepare``, see ``preparer``), so no path can forget it:
+  endpoints, error pages there). The hook ``preparer`` makes runs for every response before its
+  head is sent (``on_response_prepare``), so no path can forget it:
   ``Content-Security-Policy`` keeps the page inside the proxy space (``proxy_csp``; a response
   that already carries a policy of its own, such as an error page, keeps it),
   ``X-Content-Type-Options: nosniff``, and a ``Referrer-Policy`` no looser than
@@ -27,7 +27,13 @@ session's hosts are proxy hosts, and the proxy maps a proxy ``Referer`` back to 
 cross-origin requests inside the session must keep their origin-only referrer (CDNs and
 hotlink checks rely on it, as they do without the proxy). Only the origin ever leaves a page,
 never its path or query; the origin names the session id, which is not a credential (the
-participant cookie is). A target's own policy is kept when it is at least as strict.
+participant cookie is). A target's own policy is kept when it is at least as strict; a page's
+``<meta name="referrer">`` can still loosen it (limit: the HTML rewriter does not touch it).
+
+Why ``nosniff`` on every proxied answer: only HTML the rewriter saw may render as a page. A body
+streamed untouched (``text/plain``, JSON, an upload) must not be sniffed into HTML or script
+that never got the runtime. The cost: a target script or stylesheet served with a wrong type
+is refused where a browser without the proxy might have sniffed it.
 """
 
 from __future__ import annotations
