@@ -62,9 +62,13 @@ WAYS: dict[str, str] = {
     "open-srcdoc-iframe": "twin",
     "open-javascript-iframe": "twin",
     "open-document-open": "twin",
+    "open-parser-iframe": "twin",
+    "open-sandboxed-iframe": "twin",
+    "anchor-blank-iframe": "twin",
     "popup-location-href": "twin",
     "popup-location-prop": "twin",
     "popup-location-assign": "twin",
+    "popup-location-replace": "twin",
     "popup-written-open": "twin",
     "location-href": "twin",
     "location-assign": "twin",
@@ -98,6 +102,8 @@ _MARKUP = f"""
 <a id="download" href="{REAL}/hit/a-download" download="x.bin">download</a>
 <img id="slashless" src="https:slashless-https.{HOST}/hit/slashless-https">
 <iframe srcdoc="<script>open('{REAL}/hit/open-srcdoc-iframe')</script>"></iframe>
+<iframe name="parsed"></iframe>
+<iframe name="sandboxed" sandbox="allow-same-origin allow-popups"></iframe>
 """
 
 _SCRIPT = f"""<script>
@@ -159,9 +165,15 @@ const jsdoc = '<script>open("' + REAL + '/hit/open-javascript-iframe")<\\/script
 jsframe.src = 'javascript:' + encodeURIComponent(JSON.stringify(jsdoc));
 document.body.appendChild(jsframe);
 document.open(REAL + '/hit/open-document-open', '', '');
+window.parsed.open(REAL + '/hit/open-parser-iframe');
+window.sandboxed.open(REAL + '/hit/open-sandboxed-iframe');
+const anchored = document.createElement('iframe'); document.body.appendChild(anchored);
+anchored.contentDocument.body.innerHTML = '<a id="x" target="_blank" href="' + REAL + '/hit/anchor-blank-iframe">x</a>';
+anchored.contentDocument.getElementById('x').click();
 const p1 = open('about:blank'); p1.location.href = REAL + '/hit/popup-location-href';
 const p2 = open(''); p2.location = REAL + '/hit/popup-location-prop';
 const p3 = open(''); p3.location.assign(REAL + '/hit/popup-location-assign');
+open('').location.replace(REAL + '/hit/popup-location-replace');
 const p4 = open('');
 p4.document.write('<script>open("' + REAL + '/hit/popup-written-open")<\\/script>');
 // location in all its forms, each in a proxied top-level page of its own
