@@ -9,6 +9,7 @@ page can stand in for a proxied iframe.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -19,14 +20,21 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
 h1{{font-size:1.4rem}}p.code{{color:#777;font-size:.9rem}}</style></head>
-<body><h1>{title}</h1><p>{message}</p><p class="code">cobrowse &middot; HTTP {status}</p></body></html>
+<body><h1>{title}</h1><p>{message}</p><p class="code">cobrowse &middot; HTTP {status}</p>{sweep}</body></html>
 """
 
 
-def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = _PAGE.format(title=html.escape(title), message=html.escape(message), status=status)
+def error_page(status: int, title: str, message: str, headers: dict[str, str] | None = None, *,
+               clear_origins: Sequence[str] = ()) -> web.Response:
+    """A clear page. ``clear_origins``: origins the page loads one tiny image from, each answered
+    with ``Clear-Site-Data`` (see ``proxy.visit.ended_page``); they are the only images its CSP allows
+    beyond its own origin."""
+    sweep = "".join(f'<img src="{html.escape(origin, quote=True)}/" alt="" width="1" height="1" hidden>'
+                    for origin in clear_origins)
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message), status=status, sweep=sweep)
+    security = page_headers(body, framable=True, images=" ".join(clear_origins))
     response = web.Response(status=status, text=body, content_type="text/html",
-                            headers={**page_headers(body, framable=True), **(headers or {})})
+                            headers={**security, **(headers or {})})
     response.headers["Cache-Control"] = "no-store"
     return response
 

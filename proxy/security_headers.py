@@ -16,7 +16,9 @@ Three kinds of answer, three policies:
   plane URLs carry tickets and invitations.
 - **After the end**: a session's hosts answer ``Clear-Site-Data: "cache", "storage"``
   (``CLEAR_SITE_DATA``) so what the session left in the browser for that origin (local and
-  session storage, IndexedDB, Cache Storage, service workers, HTTP cache) is gone.
+  session storage, IndexedDB, Cache Storage, service workers, HTTP cache) is gone. The ended
+  page also loads a hidden image from each other origin the session reached, so one visit
+  clears them all (Chromium honours the header on subresource answers too).
   Not ``"cookies"``: it would clear the whole registrable domain, which is every session's
   hosts and the control plane, and log every participant of every other session out.
   Not ``"executionContexts"``: it asks the browser to reload the origin's documents, and the
@@ -84,7 +86,8 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def page_csp(page: str, *, connect: str = "'none'", form_action: str = "'none'", framable: bool = False) -> str:
+def page_csp(page: str, *, connect: str = "'none'", form_action: str = "'none'", framable: bool = False,
+             images: str = "") -> str:
     """A strict CSP for one of our own HTML pages: its inline scripts and styles by hash, nothing else."""
     blocks: dict[str, list[str]] = {"script": [], "style": []}
     for kind, body in _INLINE.findall(page):
@@ -92,7 +95,7 @@ def page_csp(page: str, *, connect: str = "'none'", form_action: str = "'none'",
     scripts = " ".join(blocks["script"]) or "'none'"
     styles = " ".join(blocks["style"]) or "'none'"
     directives = [
-        "default-src 'none'", f"script-src {scripts}", f"style-src {styles}", "img-src 'self' data:",
+        "default-src 'none'", f"script-src {scripts}", f"style-src {styles}", f"img-src 'self' data: {images}".rstrip(),
         f"connect-src {connect}", f"form-action {form_action}", "base-uri 'none'",
     ]
     if not framable:
@@ -101,10 +104,11 @@ def page_csp(page: str, *, connect: str = "'none'", form_action: str = "'none'",
 
 
 def page_headers(page: str, *, connect: str = "'none'", form_action: str = "'none'",
-                 framable: bool = False) -> dict[str, str]:
+                 framable: bool = False, images: str = "") -> dict[str, str]:
     """Every security header of one of our own pages (see ``page_csp``)."""
     headers = {
-        "Content-Security-Policy": page_csp(page, connect=connect, form_action=form_action, framable=framable),
+        "Content-Security-Policy": page_csp(page, connect=connect, form_action=form_action, framable=framable,
+                                            images=images),
         "Referrer-Policy": "no-referrer",
         NOSNIFF[0]: NOSNIFF[1],
     }

@@ -26,6 +26,8 @@ from sessions.protocol import proxy_url
 from sessions.service import Admission
 
 log = logging.getLogger(__name__)
+# Other origins an ended page clears at once (the rest are cleared when next visited).
+SWEEP_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ async def locate(request: web.Request) -> Place | web.Response:
     if session is None:
         return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
     if not session.is_live(time.time()):
-        return ended_page(session)
+        return ended_page(session, space_for(config, session))
     space = space_for(config, session)
     origin = space.origin_for_host(request.host)
     if origin is None:
@@ -131,15 +133,18 @@ async def admit(request: web.Request) -> Visit | web.Response:
     return Visit(place.session, participant, place.space, place.origin, place.real_url(request))
 
 
-def ended_page(session: Session) -> web.Response:
+def ended_page(session: Session, space: ProxySpace) -> web.Response:
     """The 410 every host of an ended (or expired) session answers: it clears what the session
-    left for that origin in the browser (``security_headers.CLEAR_SITE_DATA``) and, when the
-    session has one, sends the participant on to its (validated http(s)) ``end_redirect_url``."""
+    left for that origin in the browser (``security_headers.CLEAR_SITE_DATA``), and through a
+    hidden image from each origin the session reached (at most ``SWEEP_LIMIT``) theirs too;
+    when the session has one, it sends the participant on to its (validated http(s))
+    ``end_redirect_url``."""
     headers = {"Clear-Site-Data": CLEAR_SITE_DATA}
     if session.end_redirect_url:
         headers["Refresh"] = f"3; url={session.end_redirect_url}"
+    sweep = [space.proxy_origin(Origin.parse(o)) for o in sorted(session.reached_origins)[:SWEEP_LIMIT]]
     return error_page(410, "This session has ended",
-                      "The co-browsing session is over. You can close this tab.", headers)
+                      "The co-browsing session is over. You can close this tab.", headers, clear_origins=sweep)
 
 
 def set_participant_cookie(response: web.StreamResponse, config: Config, admission: Admission) -> None:

@@ -6,7 +6,8 @@ and the sync socket's send-queue cap.
 - ``end_redirect_url`` is accepted only as an absolute http(s) URL of printable ASCII, and is
   what the end sends participants to (before: CR/LF and ``javascript:`` were accepted).
 - After the end, the participant's browser's next request to a session host clears that
-  origin's storage, caches and service workers, and nothing of another live session.
+  origin's storage, caches and service workers, and (through the ended page) those of every
+  other origin the session reached, and nothing of another live session.
 - A participant that stops reading is cut off at ``OUTBOX_LIMIT`` queued messages.
 """
 
@@ -180,10 +181,20 @@ async def test_after_the_end_the_next_visit_clears_the_origins_storage_caches_an
         assert await page.evaluate(TRACES) == {"local": 1, "caches": 1, "workers": 1}
         pages.append(page)
         created.append(made)
+    # Session A also reached a second origin, left open in another tab.
+    cdn = await context.new_page()
+    await cdn.goto(server.proxy_url(created[0]["id"], "cdn.keep.test", "/other"))
+    await cdn.wait_for_selector("#t", timeout=WAIT_MS)
+    await cdn.evaluate(LEAVE_TRACES)
     assert (await server.api("DELETE", f"/api/v1/sessions/{created[0]['id']}")).status == 200
     ended = await pages[0].goto(server.proxy_url(created[0]["id"], "keep.test", "/other"))
     assert ended is not None and ended.status == 410
     assert await pages[0].evaluate(TRACES) == {"local": 0, "caches": 0, "workers": 0}
+    # The ended page's hidden images reached each origin of the session (positive event:
+    # each was answered), and their answers cleared those origins too.
+    await pages[0].wait_for_function(
+        "() => document.images.length === 2 && [...document.images].every((i) => i.complete)", timeout=WAIT_MS)
+    assert await cdn.evaluate(TRACES) == {"local": 0, "caches": 0, "workers": 0}
     await pages[1].reload()
     assert await pages[1].evaluate(TRACES) == {"local": 1, "caches": 1, "workers": 1}
     await context.close()
