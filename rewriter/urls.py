@@ -42,6 +42,9 @@ _SCHEME: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _AUTHORITY_END: Final = re.compile(r"[/\\?#]")
 _QUERY_OR_FRAGMENT: Final = re.compile(r"[?#]")
 _SLASHES: Final = "/\\"
+# An authority that needs no parsing beyond this: lower-case ASCII host, optional port.
+_SIMPLE_AUTHORITY: Final = re.compile(r"([a-z0-9.-]+)(?::([0-9]{1,5}))?\Z")
+_ENDS_IN_NUMBER: Final = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)\Z")
 # Schemes a browser lets a page navigate to or fetch through the proxy.
 NAVIGABLE_SCHEMES: Final = frozenset({"http", "https"})
 
@@ -68,7 +71,8 @@ class Reference:
 
 def browser_form(url: str) -> str:
     """The string the URL parser really reads: outer C0/space stripped, tabs/newlines removed."""
-    return url.strip(_C0_AND_SPACE).translate(_TABS_NEWLINES)
+    url = url.strip(_C0_AND_SPACE)
+    return url.translate(_TABS_NEWLINES) if "\t" in url or "\n" in url or "\r" in url else url
 
 
 def scheme_of(url: str) -> str | None:
@@ -85,7 +89,10 @@ def is_navigable(url: str) -> bool:
 
 def base_scheme(base: str | None) -> str | None:
     """The scheme of a base URL (None without a base)."""
-    return scheme_of(base) if base else None
+    if not base:
+        return None
+    m = _SCHEME.match(base)  # a base is a URL the proxy holds: already in its parsed form
+    return m.group(1).lower() if m else scheme_of(base)
 
 
 def split_reference(url: str, base_scheme: str | None) -> Reference:
@@ -122,12 +129,26 @@ def _two_slashes(s: str) -> bool:
 def origin_of(scheme: str, authority: str) -> Origin | None:
     """The origin an authority names under a web scheme (ws/wss give http/https), as the
     WHATWG host parser reads it, or None when a browser would refuse the URL."""
-    try:
-        parts = ada_url.parse_url(f"{scheme}://{authority}/", attributes=("hostname", "port"))
-    except ValueError:
-        return None
-    port = parts["port"]
-    return Origin.of(WEB_SCHEMES[scheme], parts["hostname"], int(port) if port else None)
+    simple = _SIMPLE_AUTHORITY.match(authority)
+    if simple is not None and _plain_dns(simple.group(1)) and int(simple.group(2) or 0) < 65536:
+        host, port = simple.group(1), simple.group(2)  # already in the form the parser gives
+    else:
+        try:
+            parts = ada_url.parse_url(f"{scheme}://{authority}/", attributes=("hostname", "port"))
+        except ValueError:
+            return None
+        host, port = parts["hostname"], parts["port"]
+    return Origin.of(WEB_SCHEMES[scheme], host, int(port) if port else None)
+
+
+def _plain_dns(host: str) -> bool:
+    """A lower-case ASCII name the WHATWG host parser returns as it is: no A-label to check,
+    and not ending in a number (which makes it an IPv4 address, or a failure)."""
+    if "xn--" in host:
+        return False
+    labels = host.split(".")
+    last = labels[-1] or (labels[-2] if len(labels) > 1 else "")
+    return not _ENDS_IN_NUMBER.match(last)
 
 
 def resolve(url: str, base: str) -> str | None:
