@@ -40,7 +40,7 @@ from rewriter.origins import Origin
 from rewriter.refresh import rewrite_refresh
 from rewriter.sites import is_same_site
 from rewriter.space import ProxySpace
-from rewriter.urls import is_navigable
+from rewriter.urls import Kind, is_navigable, origin_of, split_reference
 
 Headers = list[tuple[str, str]]
 
@@ -76,11 +76,9 @@ def _origin_str(url: str) -> str | None:
 
 def _real_origin(value: str, space: ProxySpace) -> str | None:
     """The real origin behind a proxy origin or URL of this session, else None."""
-    try:
-        netloc = urlsplit(value.strip()).netloc
-    except ValueError:
-        return None
-    origin = space.origin_for_host(netloc) if netloc else None
+    ref = split_reference(value, None)
+    proxy = origin_of(ref.scheme, ref.authority) if ref.kind is Kind.NETWORK else None
+    origin = space.origin_for_host(proxy.host) if proxy is not None else None
     return str(origin) if origin is not None else None
 
 
