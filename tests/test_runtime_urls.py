@@ -199,8 +199,13 @@ def test_slashless_urls_read_as_chromium_reads_them_against_the_real_base(tab: T
         document.body.appendChild(div);
         div.style.cssText = 'background-image:url(http:cdn.example.com/bg.png)';
         getComputedStyle(div).backgroundImage;
+        const set = document.createElement('div');
+        document.body.appendChild(set);
+        set.style.cssText = 'width:9px;height:9px;background-image:image-set("http:cdn.example.com/set.png" 1x)';
+        getComputedStyle(set).backgroundImage;
     }""")
     wait_for_hit(tab, "http://cdn.example.com", "/bg.png")
+    wait_for_hit(tab, "http://cdn.example.com", "/set.png")
     assert {"/slashless", "/backslash", "/img.png"} <= set(tab.harness.paths_for("http://cdn.example.com"))
     assert "/same-scheme-relative" in tab.harness.paths_for("https://example.com")
     tab.assert_stayed_in_proxy_space()

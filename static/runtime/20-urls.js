@@ -206,11 +206,38 @@ function cbMapList(value, fn) {
   return String(value).replace(/[^\s]+/g, (u) => fn(u));
 }
 
-/** Map url(...) and @import "..." inside CSS text (style attributes, <style>, cssText). */
+/** Map url(...), @import "..." and the bare strings of image-set() inside CSS text (style
+ * attributes, <style>, cssText). A cheap approximation of rewriter/css.py for runtime writes. */
 function cbMapCss(css, fn) {
   const s = String(css);
-  if (!/url\(|@import/i.test(s)) return s;
-  return s
+  if (!/url\(|@import|image-set\(/i.test(s)) return s;
+  return cbMapImageSets(s
     .replace(/(url\(\s*)(["']?)([^"')]*)(\2\s*\))/gi, (all, a, q, u, b) => a + q + fn(u) + b)
-    .replace(/(@import\s+)(["'])([^"']*)(\2)/gi, (all, a, q, u, b) => a + q + fn(u) + b);
+    .replace(/(@import\s+)(["'])([^"']*)(\2)/gi, (all, a, q, u, b) => a + q + fn(u) + b), fn);
+}
+
+/** The strings directly inside each image-set(...) (not inside a nested function) are URLs. */
+function cbMapImageSets(s, fn) {
+  const re = /image-set\(/gi;
+  let out = '';
+  let last = 0;
+  let m;
+  while ((m = re.exec(s)) !== null) {
+    let i = m.index + m[0].length;
+    let depth = 1;
+    while (i < s.length && depth > 0) {
+      const c = s[i];
+      if (c === '(') depth += 1;
+      else if (c === ')') depth -= 1;
+      else if (c === '"' || c === "'") {
+        let end = i + 1;
+        while (end < s.length && s[end] !== c) end += s[end] === '\\' ? 2 : 1;
+        if (depth === 1) { out += s.slice(last, i + 1) + fn(s.slice(i + 1, end)); last = end; }
+        i = end;
+      }
+      i += 1;
+    }
+    re.lastIndex = Math.max(i, re.lastIndex);
+  }
+  return out + s.slice(last);
 }
