@@ -33,6 +33,7 @@ from proxy.ending import EXPIRIES, end_session
 from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page, json_error
 from proxy.security_headers import page_headers
+from proxy.targets import judge_origin, server_policy
 from proxy.visit import landing_url, set_participant_cookie
 from rewriter.origins import Origin
 from sessions.model import Session
@@ -140,6 +141,10 @@ async def create_session(request: web.Request) -> web.Response:
     except ValueError as exc:
         return json_error(400, str(exc))
     config = request.app[CONFIG]
+    refusal = judge_origin(server_policy(config), Origin.parse(url))
+    if refusal is not None:
+        # Refused now, not on the agent's first page load: the caller learns why at once.
+        return json_error(403, f'"url" is not allowed on this server: {refusal}')
     now = time.time()
     try:
         created = await request.app[SERVICE].create(url, agent_id, agent_name, now,

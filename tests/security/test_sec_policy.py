@@ -167,6 +167,22 @@ async def test_bad_ports_are_refused_on_every_path(
     assert canary.connections == 0, canary.report()
 
 
+async def test_a_session_cannot_start_on_a_denied_domain_or_bad_port(
+        start_server: StartCobrowse, target: tuple[Counter[str], int], canary: Canary) -> None:
+    # The start URL is judged by the same policy at create: the caller learns why at once,
+    # instead of an agent link that lands on a 403.
+    hits, port = target
+    server = await start_server(deny_domains=("denied.test",), resolve_overrides={
+        "ok.test:80": ("127.0.0.1", port), "denied.test:80": canary.address})
+    for url, words in (("http://denied.test/", "deny list"), ("http://ok.test:22/", "port 22")):
+        reply = await server.api("POST", "/api/v1/sessions", {"url": url, "agent": {"id": "a1"}})
+        assert reply.status == 403, (url, reply.status, reply.text)
+        assert words in json.loads(reply.body)["error"], reply.text
+    await enter(server)  # the fence: an allowed start URL creates and loads
+    assert hits["/"] == 1
+    assert canary.connections == 0, canary.report()
+
+
 async def test_cookie_writes_are_accepted_only_from_the_origins_own_page(
         start_server: StartCobrowse, target: tuple[Counter[str], int]) -> None:
     # Hole 6: POST /__cb/cookie took writes whatever the Origin (evil.example, another session).

@@ -138,6 +138,7 @@ async def start_cobrowse(**config_fields: Any) -> Cobrowse:
     """Build and start the server; ``config_fields`` override the test defaults."""
     from proxy.app import build_app
     from proxy.config import Config
+    from proxy.serving import make_runner
 
     port = free_port()
     fields: dict[str, Any] = {
@@ -149,7 +150,7 @@ async def start_cobrowse(**config_fields: Any) -> Cobrowse:
         **config_fields,
     }
     config = Config(**fields)
-    runner = web.AppRunner(build_app(config), access_log=None, shutdown_timeout=0.5)
+    runner = make_runner(build_app(config), access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()
