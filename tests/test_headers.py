@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from fuzz import scaled
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewriter.header_tables import RESPONSE_ACTIONS, ResponseAction
@@ -15,8 +16,10 @@ from rewriter.headers import (
     rewrite_request_headers,
     rewrite_response_headers,
 )
+from rewriter.refresh import rewrite_refresh, url_span
 from rewriter.sites import is_same_site
 from rewriter.space import ProxySpace
+from rewriter.urls import is_navigable
 
 SID = "abcdefghij"
 P = f"--{SID}.cobrowse.localhost:8080"  # suffix of every proxy netloc in these tests
@@ -410,3 +413,24 @@ def test_slashless_cross_scheme_urls_in_headers_are_mapped_into_proxy_space(
 )
 def test_refresh_header_follows_the_shared_declarative_refresh_steps(refresh: str, expected: str | None) -> None:
     assert resp([("Refresh", refresh)]).get("refresh") == expected
+
+
+_REFRESH_PARTS = st.lists(st.sampled_from(
+    ["0", "5", ".", "1.5", ";", ",", " ", "\t", "url", "URL", "u", "ur", "=", " = ", "'", '"', "https:", "http://",
+     "javascript:", "java\tscript:", "data:", "evil.example", "/x", "\\\\", "\x01", "é"]), max_size=12).map("".join)
+
+
+@settings(max_examples=scaled(300))
+@given(st.one_of(_REFRESH_PARTS, st.text(max_size=40)))
+def test_refresh_parser_never_raises_changes_only_the_url_and_refuses_only_non_http(value: str) -> None:
+    """The one refresh parser (header and <meta>): identity mapping leaves the value as it is
+    unless its URL names a non-http(s) scheme, which is refused (None)."""
+    span = url_span(value)
+    kept = rewrite_refresh(value, lambda url: url)
+    if span is not None and not is_navigable(value[span[0] : span[1]]):
+        assert kept is None
+    else:
+        assert kept == value
+    mapped = rewrite_refresh(value, lambda url: "<" + url + ">")
+    if span is not None and mapped is not None:
+        assert mapped == value[: span[0]] + "<" + value[span[0] : span[1]] + ">" + value[span[1] :]

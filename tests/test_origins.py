@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 
@@ -69,12 +70,19 @@ def test_url_round_trips_through_the_proxy_space(origin: Origin, rest: str) -> N
     assert space.from_proxy(proxied) == url
 
 
-@given(st.text(max_size=80))
-def test_decode_label_and_host_parsing_never_raise(text: str) -> None:
+_URL_SOUP = st.lists(st.sampled_from(
+    ["http:", "HTTPS:", "ws:", "//", "/", "\\", "\t", "\n", " ", "\x00", "@", ":", "[", "]", "::1", "%", "2e",
+     "0x7f", ".", "1", "a", "é", "xn--", "?", "#", "javascript:"]), max_size=16).map("".join)
+
+
+@given(st.one_of(st.text(max_size=80), _URL_SOUP), st.sampled_from([None, "http://a.test/d/p", "https://b.test/"]))
+def test_decode_label_and_host_parsing_never_raise(text: str, base: str | None) -> None:
     decode_label(text)
     parse_proxy_host(text, "cobrowse.localhost")
-    ProxySpace(SID, "cobrowse.localhost").to_proxy(text)
+    ProxySpace(SID, "cobrowse.localhost").to_proxy(text, base)
     ProxySpace(SID, "cobrowse.localhost").from_proxy(text)
+    with contextlib.suppress(ValueError):
+        Origin.parse(text)
 
 
 @pytest.mark.parametrize(("url", "label"), [
@@ -121,3 +129,22 @@ def test_protocol_relative_urls_take_the_documents_real_scheme() -> None:
         "http://h-cdn-test--abcdefghij.cobrowse.localhost:8080/x.js"
     assert space.to_proxy("//cdn.test/x.js", "https://page.test/") == \
         "http://s-cdn-test--abcdefghij.cobrowse.localhost:8080/x.js"
+
+
+@pytest.mark.parametrize(("url", "origin"), [
+    ("http://0x7f.1/", Origin("http", "127.0.0.1", 80)),
+    ("http://2130706433:8080", Origin("http", "127.0.0.1", 8080)),
+    ("https:evil.example/x", Origin("https", "evil.example", 443)),
+    (" \tHTTP:\\\\EVIL.example:080\\x", Origin("http", "evil.example", 80)),
+    ("https://u:p@a@B%C3%BCcher.de./", Origin("https", "xn--bcher-kva.de", 443)),
+    ("wss://[0:0::1]:443/", Origin("https", "::1", 443)),
+])
+def test_origin_parse_reads_hosts_as_the_whatwg_parser_and_chromium_do(url: str, origin: Origin) -> None:
+    assert Origin.parse(url) == origin
+
+
+@pytest.mark.parametrize("bad", ["http://a.0/", "http://[::1", "https://a b/", "http://x:65536/", "//a.test/",
+                                 "javascript:alert(1)", "http://"])
+def test_origin_parse_refuses_what_the_standard_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        Origin.parse(bad)
