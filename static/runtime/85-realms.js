@@ -32,11 +32,13 @@ function cbArm(win) {
   } catch (e) {
     return; // cross-origin
   }
-  if (CB_SOURCE) try {
-    const run = win.Function('return ' + CB_SOURCE)();
-    run({ config: JSON.stringify(cbChildConfig()), source: CB_SOURCE });
-  } catch (e) {
-    cbReport(e);
+  if (CB_SOURCE) {
+    try {
+      const run = win.Function('return ' + CB_SOURCE)();
+      run({ config: JSON.stringify(cbChildConfig()), source: CB_SOURCE });
+    } catch (e) {
+      cbReport(e);
+    }
   }
   cbTry(() => { if (!win.__cbRuntime) cbArmOpenOnly(win); });
 }
