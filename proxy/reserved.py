@@ -60,6 +60,12 @@ async def cookie(request: web.Request, visit: Visit) -> web.StreamResponse:
     store = request.app[STORE]
     now = time.time()
     if request.method == "GET":
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None and site != "same-origin":
+            # Only this origin's own pages read its cookies (CORS and nosniff stop the rest; this
+            # refuses before the jar is even read).
+            return web.Response(status=403, text="cookies are read only by this site's own pages "
+                                                 f"(Sec-Fetch-Site was {site[:40]})")
         page = _document_url(visit, request.query.get("url"))
         if isinstance(page, web.Response):
             return page

@@ -211,7 +211,10 @@ async def test_cookie_writes_are_accepted_only_from_the_origins_own_page(
         assert "cookie write" in reply.text
     accepted = await write("mine", {"Origin": own, "Sec-Fetch-Site": "same-origin"})
     assert accepted.status == 200 and accepted.text == "mine=1"
-    seen = await server.request("GET", endpoint + "?url=http://ok.test/")
+    for site in ("cross-site", "same-site"):  # reads too come only from the origin's own pages
+        refused = await server.request("GET", endpoint + "?url=http://ok.test/", headers={"Sec-Fetch-Site": site})
+        assert refused.status == 403 and "mine" not in refused.text, (site, refused.status, refused.text)
+    seen = await server.request("GET", endpoint + "?url=http://ok.test/", headers={"Sec-Fetch-Site": "same-origin"})
     assert seen.text == "mine=1"
 
 
