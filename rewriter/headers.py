@@ -90,6 +90,10 @@ def _is_control_plane(value: str, space: ProxySpace) -> bool:
     return host is not None and host.rstrip(".") == space.domain
 
 
+def _opaque_origin(headers: Headers) -> bool:
+    return any(n.lower() == "origin" and v.strip() == "null" for n, v in headers)
+
+
 def initiator_origin(headers: Headers, ctx: RequestContext) -> str | None:
     """Real origin that caused this request (from Origin, else Referer), if known."""
     for wanted in ("origin", "referer"):
@@ -108,6 +112,11 @@ def _fetch_site(browser_value: str, initiator: str | None, headers: Headers, ctx
     as good as typed in: "none".
     """
     value = browser_value.strip().lower()
+    if value == "cross-site" or _opaque_origin(headers):
+        # The browser's "cross-site" (an initiator outside every session host) and an opaque
+        # Origin are facts page script cannot forge: never upgraded by a Referer (as the jar's
+        # SameSite judgement in sessions/cookie_rules.py reads them too).
+        return "cross-site"
     if initiator is None:
         named = (v for n, v in headers if n.lower() in ("origin", "referer"))
         if any(_is_control_plane(v, ctx.space) for v in named):

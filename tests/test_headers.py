@@ -110,7 +110,9 @@ def test_ping_headers_are_mapped_back_to_real_urls() -> None:
         ([("Referer", f"{OTHER}/p")], "https://example.com/x", "cross-site"),
         # Schemeful: http and https of one domain are different sites.
         ([("Origin", PLAIN)], "https://example.com/x", "cross-site"),
-        ([("Origin", "null"), ("Referer", f"{WWW}/p")], "https://api.example.com/", "same-site"),
+        # An opaque initiator (sandboxed frame, tainted redirect) is cross-site to everything,
+        # whatever the Referer says (as the jar's SameSite judgement reads it).
+        ([("Origin", "null"), ("Referer", f"{WWW}/p")], "https://api.example.com/", "cross-site"),
         ([], "https://example.com/", "none"),
         # Unknown initiator: "same-site" between proxy hosts says nothing about real sites.
         ([("Origin", "https://evil.test")], "https://example.com/", "cross-site"),
@@ -123,6 +125,13 @@ def test_sec_fetch_site_is_recomputed_from_real_origins(
     browser_value = "none" if not headers else "same-site"
     out = req([*headers, ("Sec-Fetch-Site", browser_value)], url=target)
     assert out["sec-fetch-site"] == expected
+
+
+def test_browsers_cross_site_is_never_upgraded_by_a_known_initiator() -> None:
+    # The browser says cross-site only when the initiator is outside every session host: a
+    # Referer naming a proxied page (which page script can choose) does not overrule it.
+    out = req([("Referer", f"{EXAMPLE}/p"), ("Sec-Fetch-Site", "cross-site")], url="https://example.com/x")
+    assert out["sec-fetch-site"] == "cross-site"
 
 
 def test_sec_fetch_site_same_origin_from_browser_survives_unknown_initiator() -> None:
