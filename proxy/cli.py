@@ -53,9 +53,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--allow-network", action="append", default=[], metavar="CIDR",
                        help="allow targets in this private network (repeatable)")
     serve.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
-                       help="only these target domains (and their subdomains) may be visited (repeatable)")
+                       help="only these target domains (and their subdomains) may be co-browsed, checked on every "
+                            "path: pages, WebSockets, CORS preflights, cookies, and the start URL (repeatable)")
     serve.add_argument("--deny-domain", action="append", default=[], metavar="DOMAIN",
-                       help="never visit these target domains (repeatable)")
+                       help="never these target domains or their subdomains; deny wins over allow (repeatable). Ports "
+                            "browsers refuse (22, 25, ...; the Fetch standard's bad ports) and 6379 are always refused")
     serve.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=IP:PORT",
                        help="send requests for HOST:PORT to IP:PORT (like curl --resolve; repeatable)")
     serve.add_argument("--timeout", type=float, default=60.0,
