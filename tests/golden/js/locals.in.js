@@ -1,0 +1,13 @@
+// Local bindings named `location` are not the global: left alone.
+function f(location) { return location.href; }
+const g = (location) => location.x;
+const h = location => location.y;
+function k({ location }) { return location; }
+function m() { var location = 1; return location + 1; }
+function n() { return location.href; }
+{ let location = {}; location.z; }
+location.afterBlock;
+try { x(); } catch (location) { location.message; }
+(function location() { return location; });
+class C { location = 1; location() { return this.location; } static location = 2; #location; }
+const o = { location: 1, location() {}, get location() { return 1; } };

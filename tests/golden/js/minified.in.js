@@ -1,0 +1,1 @@
+!function(e,t){"use strict";var n=e.location,r=t.location.protocol+"//"+t.location.host;e.addEventListener("hashchange",function(){n.hash&&(e.location.hash=n.hash)});t.location.href=r+"/?q="+encodeURIComponent(location.search.slice(1))}(window,document);

@@ -1,0 +1,1 @@
+!function(e,t){"use strict";var n=__cb$loc(e.location),r=__cb$loc(t.location).protocol+"//"+__cb$loc(t.location).host;e.addEventListener("hashchange",function(){n.hash&&(__cb$loc(e.location).hash=n.hash)});__cb$loc(t.location).href=r+"/?q="+encodeURIComponent(__cb$loc(location).search.slice(1))}(window,document);

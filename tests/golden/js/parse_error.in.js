@@ -1,0 +1,2 @@
+// Not JavaScript this grammar accepts: served unchanged.
+location.href = ;

@@ -1,0 +1,186 @@
+"""The JavaScript rewriter (``rewriter/js.py``): golden files, the hot path, failing open,
+real scripts, and Hypothesis for "never raises; output parses when input parses".
+
+Golden files are ``tests/golden/js/NAME.in.js`` (classic scripts) and ``NAME.in.mjs``
+(modules) with the expected ``NAME.out.*`` beside them. Whether output parses is judged by
+the same tree-sitter grammar the rewriter uses; the Chromium test in
+``tests/test_runtime_location.py`` runs rewritten code for real.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from fuzz import scaled
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import rewriter.js as js
+from rewriter.js import parses, rewrite_js, rewrite_js_bytes
+
+GOLDEN = Path(__file__).parent / "golden" / "js"
+
+
+def golden_cases() -> list[str]:
+    return sorted(p.name.split(".in.")[0] + "." + p.suffix[1:] for p in GOLDEN.glob("*.in.*"))
+
+
+def load(case: str) -> tuple[bytes, bytes, bool]:
+    name, ext = case.rsplit(".", 1)
+    return (GOLDEN / f"{name}.in.{ext}").read_bytes(), (GOLDEN / f"{name}.out.{ext}").read_bytes(), ext == "mjs"
+
+
+# -- golden files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", golden_cases())
+def test_golden_js_rewrites_to_expected_output(case: str) -> None:
+    source, expected, module = load(case)
+    assert rewrite_js_bytes(source, module=module) == expected
+
+
+@pytest.mark.parametrize("case", golden_cases())
+def test_golden_output_parses_whenever_input_parses(case: str) -> None:
+    source, expected, _ = load(case)
+    assert parses(expected) or not parses(source)
+
+
+def is_subsequence(short: bytes, long: bytes) -> bool:
+    it = iter(long)
+    return all(any(b == c for c in it) for b in short)
+
+
+@pytest.mark.parametrize("case", golden_cases())
+def test_golden_output_keeps_every_input_byte_in_order(case: str) -> None:
+    """The edits only insert (``.`` -> ``?.`` keeps its dot), so the input is a subsequence of
+    the output and nothing outside the rewritten spans moves or changes."""
+    source, expected, _ = load(case)
+    assert is_subsequence(source, expected)
+
+
+def test_golden_set_covers_every_construct_in_the_brief() -> None:
+    assert {
+        "bare_reads.js",
+        "members.js",
+        "writes.js",
+        "locals.js",
+        "destructuring.js",
+        "with_block.js",
+        "optional_and_new.js",
+        "no_rewrite.js",
+        "source_map.js",
+        "minified.js",
+        "module.mjs",
+        "module_local.mjs",
+        "parse_error.js",
+    } <= set(golden_cases())
+
+
+def test_source_map_comment_is_kept_byte_for_byte() -> None:
+    source, expected, _ = load("source_map.js")
+    assert expected.endswith(b"//# sourceMappingURL=bundle.min.js.map\n")
+    assert expected != source
+
+
+# -- the hot path and failing open ------------------------------------------------------------
+
+
+def test_script_without_location_comes_back_as_the_same_object_without_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_parser(*_: object) -> None:
+        raise AssertionError("parsed a script that cannot mention location")
+
+    monkeypatch.setattr(js, "Parser", no_parser)
+    data = b"var a = window.loc + 'ation'; document.title = a;"
+    assert rewrite_js_bytes(data) is data
+    text = "const locatio = 1; // no name here"
+    assert rewrite_js(text) is text
+
+
+def test_script_that_mentions_location_only_in_strings_and_comments_is_byte_identical() -> None:
+    source, expected, _ = load("no_rewrite.js")
+    assert expected == source
+    assert rewrite_js_bytes(source) is source
+
+
+def test_script_that_does_not_parse_is_served_unchanged() -> None:
+    for bad in (b"location.href = ;", b"if (location { x", b"location.href\x00 = 'a' +"):
+        assert rewrite_js_bytes(bad) is bad
+
+
+def test_text_api_round_trips_non_ascii_and_leaves_lone_surrogates_alone() -> None:
+    assert rewrite_js("const é = '☃'; location.href") == "const é = '☃'; __cb$loc(location).href"
+    odd = "location.href; '\ud800'"
+    assert rewrite_js(odd) is odd
+
+
+def test_module_top_level_binding_shadows_but_a_classic_scripts_global_var_does_not() -> None:
+    assert rewrite_js("var location; location.href", module=False) == "var location; __cb$loc(location).href"
+    assert rewrite_js("var location; location.href", module=True) == "var location; location.href"
+
+
+def test_inner_function_binding_shadows_only_inside_that_function() -> None:
+    src = "function a(){ var location = {}; return location.x } function b(){ return location.x }"
+    out = rewrite_js(src)
+    assert out == "function a(){ var location = {}; return location.x } function b(){ return __cb$loc(location).x }"
+
+
+# -- real scripts -------------------------------------------------------------------------------
+
+
+def django_admin_scripts() -> list[Path]:
+    root = Path(str(resources.files("django"))) / "contrib" / "admin" / "static" / "admin" / "js"
+    return sorted(p for p in root.rglob("*.js") if b"location" in p.read_bytes())
+
+
+def test_real_django_admin_scripts_are_rewritten_and_still_parse() -> None:
+    scripts = django_admin_scripts()
+    assert scripts, "Django admin ships scripts that read location"
+    rewritten = 0
+    for path in scripts:
+        data = path.read_bytes()
+        out = rewrite_js_bytes(data)
+        if not parses(data):
+            assert out is data
+            continue
+        assert parses(out), path
+        rewritten += out != data
+    assert rewritten > 0
+
+
+# -- Hypothesis ----------------------------------------------------------------------------------
+
+TOKENS = [
+    "location", "window", "document", "top", "self", "x", "a", "this", ".", "?.", "[", "]", "(", ")",
+    "{", "}", "=", "+=", "==", ",", ";", ":", "...", "'location'", '"href"', "`location`", "new ", "delete ",
+    "typeof ", "var ", "let ", "const ", "function ", "=>", "with ", "for ", " in ", " of ", "++", "\n",
+    " ", "/* location */", "// c\n", "return ", "if ", "class ", "import ", "export ", "#", "1", "0x1",
+]
+
+
+@settings(max_examples=scaled(300))
+@given(st.lists(st.sampled_from(TOKENS), max_size=40), st.booleans())
+@example(["(", "location", ")", "=", "1"], False)
+@example(["x", "?.", "location", "[", "'location'", "]", ".", "x"], False)
+@example(["new ", "x", ".", "location", ".", "x", "(", ")"], False)
+def test_token_soup_never_raises_and_output_parses_when_input_parses(tokens: list[str], module: bool) -> None:
+    data = "".join(tokens).encode()
+    out = rewrite_js_bytes(data, module=module)
+    assert is_subsequence(data, out)
+    if parses(data):
+        assert parses(out), (data, out)
+    else:
+        assert out is data
+
+
+@settings(max_examples=scaled(200))
+@given(st.text(max_size=200), st.booleans())
+def test_arbitrary_text_with_location_never_raises(text: str, module: bool) -> None:
+    source = text[: len(text) // 2] + "location" + text[len(text) // 2 :]
+    out = rewrite_js(source, module=module)
+    assert isinstance(out, str)
+    if "location" not in text and "__cb$" not in out:
+        assert out == source
