@@ -1,0 +1,369 @@
+"""One scenario, three ways: directly, through the proxy alone, and co-browsed by a leader and a follower.
+
+A ``Feature`` is a short visit to one app: open ``start``, then do each ``Step``'s act. After
+each step the page must show the step's ``path`` (the path of the last document response, so an
+error page still has one) and pass its ``ready`` check; ``observe`` then reads the step's
+outcome as text. The direct run is the reference (and must show each step's ``expect``);
+through the proxy, and as the co-browsing leader, the outcomes must be the same. Co-browsed,
+after every step the follower shows the same path and the same visible text as the leader, and
+the app's hits (counted at the front in front of it) equal those of the proxy-alone run.
+Through the proxy no participant may request anything outside the proxy space.
+
+``Modes`` holds what a module shares (the app, two Chromiums, one cobrowse server) and keeps
+each feature's direct outcome and proxy-alone run, so a mode's test reuses a run another test
+already made instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from compat_apps import RunningApp
+from playwright.async_api import Browser, BrowserContext, Download, HttpCredentials, Page, Response, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from world.browser import CHROMIUM, RequestRecorder, launch
+from world.harness import DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
+
+MODES = ("direct", "proxy", "cobrowse")
+SETTLE_SECONDS = 15.0
+
+Act = Callable[[Page], Awaitable[None]]
+Observe = Callable[[Page, "Tracker"], Awaitable[str]]
+HitKey = tuple[str, str, str]
+
+# Visible text of the body, without scripts, styles or the co-browsing toolbar.
+VISIBLE_TEXT = """() => {
+  if (!document.body) return '';
+  const out = [];
+  const skip = new Set(['script', 'style', 'noscript', 'template', 'cobrowse-ui']);
+  const walk = (node) => {
+    for (let c = node.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType === 3) { const t = c.data.replace(/\\s+/g, ' ').trim(); if (t) out.push(t); }
+      else if (c.nodeType === 1 && !skip.has(c.localName)) walk(c);
+    }
+  };
+  walk(document.body);
+  return out.join('\\n');
+}"""
+
+
+@dataclass(slots=True)
+class Tracker:
+    """The main frame's last document response (status and URL), and any download it started."""
+
+    status: int | None = None
+    url: str = ""
+    download: str = ""
+
+    def attach(self, page: Page) -> None:
+        def on_response(response: Response) -> None:
+            if response.request.is_navigation_request() and response.frame == page.main_frame:
+                self.status, self.url = response.status, response.url
+
+        def on_download(download: Download) -> None:
+            self.download = download.suggested_filename or "(unnamed)"
+
+        page.on("response", on_response)
+        page.on("download", on_download)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+async def visible_text(page: Page, tracker: Tracker) -> str:
+    if tracker.download:
+        return f"download started: {tracker.download}"
+    text: str = await page.evaluate(VISIBLE_TEXT)
+    return text
+
+
+async def status_and_text(page: Page, tracker: Tracker) -> str:
+    # Chromium's own error page (an empty error response) names the host it was asked for, which
+    # is the proxy's through the proxy: that it is shown is the outcome, not its words.
+    shown = "(the browser's error page)" if page.url.startswith("chrome-error:") else await visible_text(page, tracker)
+    return f"HTTP {tracker.status}\n{shown}"
+
+
+def json_fields(*names: str) -> Observe:
+    """The named top-level fields of a JSON document, as canonical JSON (the rest varies by client)."""
+
+    async def observe(page: Page, tracker: Tracker) -> str:
+        text = await visible_text(page, tracker)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return f"not JSON: {text[:300]}"
+        return json.dumps({n: data.get(n) for n in names}, sort_keys=True)
+
+    return observe
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    path: str
+    expect: str  # the direct run's observation must contain this
+    act: Act | None = None  # None for the first step (opening the start URL)
+    ready: str = "() => true"
+    observe: Observe = visible_text
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    app: str
+    name: str
+    start: str  # the path the visit (and the session) starts at
+    steps: tuple[Step, ...]
+    credentials: tuple[str, str] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.app}-{self.name.replace(' ', '-')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one participant showed after one step."""
+
+    step: str
+    path: str
+    observed: str
+
+
+@dataclass(slots=True)
+class Run:
+    seen: list[Seen] = field(default_factory=list)
+    hits: Counter[HitKey] = field(default_factory=Counter)
+    outside: list[str] = field(default_factory=list)
+    out_of_step: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Party:
+    context: BrowserContext
+    page: Page
+    tracker: Tracker
+
+
+async def _open(browser: Browser, feature: Feature | None, recorder: RequestRecorder | None) -> Party:
+    credentials: HttpCredentials | None = None
+    if feature is not None and feature.credentials is not None:
+        credentials = {"username": feature.credentials[0], "password": feature.credentials[1]}
+    context = await browser.new_context(http_credentials=credentials)
+    if recorder is not None:
+        recorder.attach(context)
+    page = await context.new_page()
+    tracker = Tracker()
+    tracker.attach(page)
+    return Party(context, page, tracker)
+
+
+async def _goto(party: Party, url: str) -> None:
+    # A download or an error page is an outcome to compare, not a reason to stop.
+    with contextlib.suppress(PlaywrightError):
+        await party.page.goto(url)
+
+
+def _deadline() -> float:
+    return asyncio.get_running_loop().time() + SETTLE_SECONDS
+
+
+async def _settle(party: Party, step: Step, deadline: float) -> bool:
+    loop = asyncio.get_running_loop()
+    while True:
+        if party.tracker.path == step.path:
+            if party.tracker.download:
+                return True
+            with contextlib.suppress(PlaywrightError):
+                await party.page.wait_for_load_state("load", timeout=2_000)
+                if await party.page.evaluate(step.ready):
+                    return True
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+async def _see(party: Party, step: Step, deadline: float | None = None) -> Seen:
+    settled = await _settle(party, step, _deadline() if deadline is None else deadline)
+    try:
+        observed = await step.observe(party.page, party.tracker)
+    except PlaywrightError as exc:
+        observed = f"unreadable: {exc.message.splitlines()[0]}"
+    if not settled:
+        observed = f"never settled (last document {party.tracker.url!r}): {observed[:300]}"
+    return Seen(step.name, party.tracker.path, observed)
+
+
+async def _act(party: Party, step: Step) -> None:
+    assert step.act is not None, f"step {step.name!r} does nothing"
+    with contextlib.suppress(PlaywrightError):
+        await step.act(party.page)
+
+
+async def _idle(parties: list[Party]) -> None:
+    for party in parties:
+        with contextlib.suppress(PlaywrightError):
+            await party.page.wait_for_load_state("networkidle", timeout=5_000)
+
+
+def _hits(app: RunningApp) -> Counter[HitKey]:
+    # Chromium asks for /favicon.ico after the load, whenever it likes: left out of the comparison.
+    return Counter((h.method, h.path, h.query) for h in app.log if h.path != "/favicon.ico")
+
+
+@dataclass(slots=True)
+class Modes:
+    app: RunningApp
+    direct_browser: Browser  # resolves the app's host name to the app (its front)
+    proxy_browser: Browser  # knows no app address: only the proxy space
+    server: Cobrowse
+    _direct: dict[str, Run] = field(default_factory=dict)
+    _proxy: dict[str, Run] = field(default_factory=dict)
+
+    async def direct(self, feature: Feature) -> Run:
+        if feature.id not in self._direct:
+            self._direct[feature.id] = await self._run_direct(feature)
+        return self._direct[feature.id]
+
+    async def proxy(self, feature: Feature) -> Run:
+        if feature.id not in self._proxy:
+            self._proxy[feature.id] = await self._run_proxied(feature, followers=0)
+        return self._proxy[feature.id]
+
+    async def cobrowse(self, feature: Feature) -> Run:
+        return await self._run_proxied(feature, followers=1)
+
+    async def _run_direct(self, feature: Feature) -> Run:
+        run = Run()
+        party = await _open(self.direct_browser, feature, None)
+        try:
+            await _goto(party, self.app.url(feature.start))
+            for step in feature.steps:
+                if step.act is not None:
+                    await _act(party, step)
+                run.seen.append(await _see(party, step))
+        finally:
+            await party.context.close()
+        return run
+
+    async def _run_proxied(self, feature: Feature, followers: int) -> Run:
+        run = Run()
+        self.app.log.clear()
+        recorder = RequestRecorder()
+        created: dict[str, Any] = await self.server.create_session(self.app.url(feature.start))
+        leader = await _open(self.proxy_browser, feature, recorder)
+        parties = [leader]
+        try:
+            await _goto(leader, created["leader_url"])
+            for i, step in enumerate(feature.steps):
+                if step.act is not None:
+                    await _act(leader, step)
+                seen = await _see(leader, step)
+                run.seen.append(seen)
+                if i == 0:
+                    # Followers join once the leader shows the first step (they have no credentials).
+                    for n in range(followers):
+                        parties.append(await self._join(created, recorder, f"Follower {n + 1}"))
+                for n, follower in enumerate(parties[1:], 1):
+                    theirs, ours = await _see_same(follower, step, leader)
+                    if theirs != ours:
+                        run.out_of_step.append(
+                            f"after {step.name!r} follower {n} shows {theirs.path} {theirs.observed[:300]!r}, "
+                            f"the leader {ours.path} {ours.observed[:300]!r}")
+            await _idle(parties)
+        finally:
+            for party in parties:
+                await party.context.close()
+        run.hits = _hits(self.app)
+        run.outside = recorder.outside(DOMAIN)
+        return run
+
+    async def _join(self, created: dict[str, Any], recorder: RequestRecorder, name: str) -> Party:
+        party = await _open(self.proxy_browser, None, recorder)
+        await _goto(party, created["follower_url"])
+        with contextlib.suppress(PlaywrightError):
+            await party.page.fill("#name", name)
+            await party.page.click("button[type=submit]")
+        return party
+
+
+async def _see_same(follower: Party, step: Step, leader: Party) -> tuple[Seen, Seen]:
+    """The follower's path and visible text after ``step``, once they are the leader's (or time is up)."""
+    deadline = _deadline()
+    plain = replace(step, observe=visible_text)
+    want = await _see(leader, plain)
+    seen = await _see(follower, plain, deadline)
+    while seen != want and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        seen = await _see(follower, plain, deadline)
+    return seen, want
+
+
+def check(mode: str, feature: Feature, run: Run, reference: Run, alone: Run | None = None) -> None:
+    """Assert what ``mode`` promises for ``run``; ``reference`` is the direct run."""
+    if mode == "direct":
+        for step, seen in zip(feature.steps, run.seen, strict=True):
+            assert step.expect in seen.observed, (
+                f"directly, after {step.name!r} the app showed {seen.observed[:500]!r}, expected {step.expect!r}")
+        return
+    assert run.hits, f"{mode}: the app was never reached"
+    assert run.seen == reference.seen, f"{mode}: outcome differs from the direct run"
+    assert run.outside == [], f"{mode}: requests outside the proxy space: {run.outside}"
+    if mode == "cobrowse":
+        assert run.out_of_step == [], "; ".join(run.out_of_step)
+        assert alone is not None
+        assert run.hits == alone.hits, (
+            f"app hits with a follower {dict(run.hits)} differ from the leader alone {dict(alone.hits)}")
+
+
+@contextlib.asynccontextmanager
+async def open_modes(app: RunningApp, **config: Any) -> AsyncIterator[Modes]:
+    """Two Chromiums (one that reaches the app directly, one that knows only the proxy) and a
+    cobrowse server whose resolver maps the app's host name to it; skips without Chromium."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
+    server = await start_cobrowse(resolve_overrides=app.resolve_overrides(), **config)
+    try:
+        async with async_playwright() as playwright:
+            direct = await launch(playwright, (f"--host-resolver-rules={app.host_resolver_rules()}",))
+            proxied = await launch(playwright)
+            try:
+                yield Modes(app, direct, proxied, server)
+            finally:
+                await proxied.close()
+                await direct.close()
+    finally:
+        await stop_cobrowse(server)
+
+
+def matrix(features: tuple[Feature, ...], known: dict[tuple[str, str], str]) -> list[Any]:
+    """``(feature, mode)`` parameters; a known failure (keyed by feature name and mode) is a strict
+    xfail whose reason names its cause."""
+    params = []
+    for feature in features:
+        for mode in MODES:
+            reason = known.get((feature.name, mode))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(pytest.param(feature, mode, id=f"{feature.id}-{mode}", marks=marks))
+    return params
+
+
+async def check_mode(modes: Modes, feature: Feature, mode: str) -> None:
+    """The test body every app shares: run ``feature`` in ``mode`` and assert its promises."""
+    reference = await modes.direct(feature)
+    if mode == "direct":
+        check(mode, feature, reference, reference)
+    elif mode == "proxy":
+        check(mode, feature, await modes.proxy(feature), reference)
+    else:
+        alone = await modes.proxy(feature)
+        check(mode, feature, await modes.cobrowse(feature), reference, alone)
