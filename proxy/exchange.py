@@ -7,8 +7,12 @@ Steps, in order (each delegated to its authority):
 2. the request sent through the guarded upstream client (target policy, SSRF guard,
    deadline, no redirects followed);
 3. response headers rewritten, ``Set-Cookie`` captured into the jar, unsafe redirects refused;
-4. HTML and CSS bodies decoded (bounded), rewritten and sent as UTF-8; every other body
-   streamed through untouched with bounded memory (``Range`` passes through for them).
+4. HTML and CSS bodies, and XML ones loaded as documents (``rewriter.body``), decoded
+   (bounded), rewritten and sent as UTF-8; every other body streamed through untouched with
+   bounded memory (``Range`` passes through for them). A body without ``Content-Type`` leaves
+   without one (``security_headers.UNTYPED``), unless it is a document that sniffs as HTML or
+   XML (``rewriter.body.sniff`` on its first bytes, when it is not content-encoded): that one
+   is rewritten and sent with the type the browser would have given it.
 
 Fetch once: only the session's *driver* (the participant in control, ``Session.controller``)
 reaches the target. Each of its exchanges is recorded in the session's response store
@@ -37,11 +41,12 @@ from aiohttp import web
 
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, SYNC, UPSTREAM
 from proxy.pages import error_page
+from proxy.security_headers import UNTYPED
 from proxy.targets import policy_for
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit, persist_aliases
-from rewriter.body import BodyRewriter, charset_of, rewriter_for
+from rewriter.body import SNIFF_BYTES, BodyRewriter, charset_of, rewriter_for, sniff
 from rewriter.headers import (
     RequestContext,
     ResponseHeaders,
@@ -65,6 +70,8 @@ STREAM_CHUNK = 64 * 1024
 # Dropped from the driver's request so the target answers with a body followers can share.
 _CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})
 _DOCUMENT_DESTS = frozenset({"document", "iframe", "frame"})
+# Destinations the browser renders as a document (XML rewritten, type-less bodies sniffed).
+_RENDERED_DESTS = _DOCUMENT_DESTS | {"object", "embed"}
 
 
 class RequestTooLarge(Exception):
@@ -142,7 +149,8 @@ class _Plan:
     response: web.StreamResponse
 
 
-def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head) -> _Plan | web.Response:
+def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *, document: bool,
+          sniffed: str | None = None) -> _Plan | web.Response:
     browser_origin = request.headers.get("Origin")
     real_origin = visit.space.from_proxy(browser_origin) if browser_origin else None
     rewritten = rewrite_response_headers(list(head.headers), ctx, real_origin)
@@ -151,13 +159,16 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head) -
         return error_page(502, "Refused redirect",
                           "The site tried to redirect to an address that is not a web page "
                           "(for example a javascript: URL). The redirect was blocked.")
-    body_rewriter = rewriter_for(head.header("Content-Type"))
+    content_type = head.header("Content-Type")
+    body_rewriter = rewriter_for(content_type or sniffed, document=document)
     no_body = request.method == "HEAD" or head.status in NO_BODY_STATUSES
     out_headers = [(k, v) for k, v in rewritten.headers if k.lower() not in _RESET_ON_REWRITE] \
         if body_rewriter and not no_body else rewritten.headers
     response = web.StreamResponse(status=head.status, reason=head.reason)
     for name, value in out_headers:
         response.headers.add(name, value)
+    if content_type is None and body_rewriter is None:
+        response[UNTYPED] = True
     # CSP, nosniff and Referrer-Policy are added as the head is sent (proxy.security_headers).
     return _Plan(rewritten, body_rewriter, no_body, response)
 
@@ -167,10 +178,25 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     """The driver's copy: cookies into the jar, the exchange into the store, the body to the browser."""
     config = request.app[CONFIG]
     head = Head(upstream.status, upstream.reason, tuple(upstream.headers), visit.real_url)
-    plan = _plan(request, visit, ctx, head)
+    document = _loads_as_document(request)
+    plan = _plan(request, visit, ctx, head, document=document)
     if isinstance(plan, web.Response):
         responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan))
         return plan
+    prefix = b""
+    if plan.response.get(UNTYPED) and document and not plan.no_body and not head.header("Content-Encoding"):
+        try:
+            prefix = await _peek(upstream, SNIFF_BYTES)
+        except Exception as exc:
+            refusal = refusal_for(exc)
+            if refusal is None:
+                raise
+            responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal))
+            return refusal
+        sniffed = sniff(prefix)
+        if sniffed is not None:
+            plan = _plan(request, visit, ctx, head, document=document, sniffed=sniffed)
+            assert not isinstance(plan, web.Response)  # the head was accepted just above
     now = time.time()
     if plan.headers.set_cookies:
         cookies = plan.headers.set_cookies
@@ -185,9 +211,9 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         responses.finish(entry)
         return await _send_empty(request, plan.response)
     if plan.rewriter is None:
-        return await stream_through(request, plan.response, upstream, responses, entry)
+        return await stream_through(request, plan.response, upstream, responses, entry, prefix)
     try:
-        decoded = await upstream.read_decoded(config.max_rewrite_body)
+        decoded = prefix + await upstream.read_decoded(config.max_rewrite_body - len(prefix))
     except BodyTooLarge as exc:
         page = error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
         responses.fail(entry, _failure_of(page))
@@ -222,14 +248,16 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal
-    plan = _plan(request, visit, ctx, entry.head)
+    # What the driver's copy was decides: a body it got rewritten is rewritten again.
+    decoded = None if entry.raw else await responses.body(entry)
+    sniffed = sniff(decoded) if decoded is not None and entry.head.header("Content-Type") is None else None
+    plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed)
     if isinstance(plan, web.Response):
         return plan
     if plan.no_body:
         return await _send_empty(request, plan.response)
-    if entry.raw:
+    if decoded is None:
         return await _stream_entry(request, plan.response, responses, entry)
-    decoded = await responses.body(entry)
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal
@@ -262,6 +290,24 @@ def _is_navigation(request: web.Request) -> bool:
     """A top-level page load (not a frame, not a subresource)."""
     return (request.headers.get("Sec-Fetch-Mode") == "navigate"
             and request.headers.get("Sec-Fetch-Dest") == "document")
+
+
+def _loads_as_document(request: web.Request) -> bool:
+    """The browser renders the answer as a document (a request without Fetch Metadata counts)."""
+    dest = request.headers.get("Sec-Fetch-Dest")
+    return dest is None or dest in _RENDERED_DESTS
+
+
+async def _peek(upstream: UpstreamResponse, size: int) -> bytes:
+    """At least ``size`` raw bytes of the body (fewer only if it is shorter); the rest stays unread."""
+    chunks: list[bytes] = []
+    got = 0
+    async for chunk in upstream.iter_raw(STREAM_CHUNK):
+        chunks.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            break
+    return b"".join(chunks)
 
 
 def _is_document(request: web.Request, head: Head) -> bool:
@@ -299,10 +345,13 @@ _RESET_ON_REWRITE = frozenset({"content-length", "content-encoding", "content-ty
 
 
 async def stream_through(request: web.Request, response: web.StreamResponse, upstream: UpstreamResponse,
-                         responses: ResponseStore, entry: Entry) -> web.StreamResponse:
-    """The driver's streamed body, teed into the store as it passes."""
+                         responses: ResponseStore, entry: Entry, prefix: bytes = b"") -> web.StreamResponse:
+    """The driver's streamed body, teed into the store as it passes (``prefix``: bytes already read)."""
     try:
         await response.prepare(request)
+        if prefix:
+            responses.append(entry, prefix)
+            await response.write(prefix)
         async for chunk in upstream.iter_raw(STREAM_CHUNK, until_deadline=False):
             responses.append(entry, chunk)
             await response.write(chunk)

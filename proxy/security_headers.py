@@ -36,6 +36,16 @@ Why ``nosniff`` on every proxied answer: only HTML the rewriter saw may render a
 streamed untouched (``text/plain``, JSON, an upload) must not be sniffed into HTML or script
 that never got the runtime. The cost: a target script or stylesheet served with a wrong type
 is refused where a browser without the proxy might have sniffed it.
+
+Why not on a type-less answer (``UNTYPED``: the target sent no ``Content-Type``, the body passes
+untouched): nosniff changes what such a body is. Checked in Chromium: without the header a
+type-less HTML document renders as HTML (its scripts run) and ``<?xml`` shows as XML; with it
+both show as plain text. The proxy promises the page behaves as it does directly, and the body
+is exactly what the target sent, so the browser must sniff it as it would directly. Type-less
+documents that sniff as HTML or XML never get here untyped: the proxy rewrites them and sends
+the type (``rewriter.body.sniff``). The same hook removes the ``application/octet-stream``
+aiohttp gives any body without a type (it is set before ``on_response_prepare`` runs), which
+makes Chromium download the page.
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ from proxy.config import Config
 from rewriter.space import parse_proxy_host
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
+# Set on a response that must leave without Content-Type (and so without nosniff).
+UNTYPED = web.ResponseKey("untyped", bool)
 PROXY_REFERRER_POLICY = "strict-origin-when-cross-origin"
 CLEAR_SITE_DATA = '"cache", "storage"'
 # Policies that never send more than ``strict-origin-when-cross-origin`` would: a target's own
@@ -123,11 +135,14 @@ def session_hosts(config: Config) -> str:
 
 
 def preparer(config: Config) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """The ``on_response_prepare`` hook: nosniff on every answer; on session hosts, the proxied policy."""
+    """The ``on_response_prepare`` hook: nosniff on every typed answer; on session hosts, the proxied policy."""
     csp = proxy_csp(config)
 
     async def apply(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.setdefault(*NOSNIFF)
+        if response.get(UNTYPED):
+            response.headers.popall("Content-Type", None)
+        else:
+            response.headers.setdefault(*NOSNIFF)
         if parse_proxy_host(request.host, config.domain) is None:
             return
         response.headers.setdefault("Content-Security-Policy", csp)

@@ -47,8 +47,8 @@ async def _with_policy(request: web.Request) -> web.Response:
 
 
 async def _leak_svg(request: web.Request) -> web.Response:
-    """An SVG document (passed through unrewritten, no runtime in it): only the CSP stands
-    between its script and image and the real origin named in ``?to=``."""
+    """An SVG document (no runtime in it; its script builds both URLs, so the XML rewriter never
+    sees them): only the CSP stands between its fetch and image and the real origin in ``?to=``."""
     to = request.query["to"]
     svg = f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
 <script>
@@ -57,8 +57,12 @@ document.addEventListener('securitypolicyviolation', (e) => {{
   root.setAttribute('data-blocked', (root.getAttribute('data-blocked') || '') + ' ' + e.effectiveDirective);
 }});
 fetch('http://{to}/fetch').catch(() => {{}});
+const image = document.createElementNS('http://www.w3.org/2000/svg', 'image');
+image.setAttribute('width', '10');
+image.setAttribute('height', '10');
+image.setAttribute('href', 'http://{to}/img.png');
+document.documentElement.appendChild(image);
 </script>
-<image href="http://{to}/img.png" width="10" height="10"/>
 </svg>"""
     return web.Response(text=svg, content_type="image/svg+xml")
 
