@@ -1,14 +1,12 @@
 /* cobrowse runtime, part 50: requests the page's JS starts.
  *
- * Job: fetch (string, URL and Request inputs), XMLHttpRequest.open, WebSocket, EventSource,
- * navigator.sendBeacon, window.open, Worker, SharedWorker and service worker registration
- * send absolute real URLs to the proxy URL instead; the URLs they report back (Response.url,
- * xhr.responseURL, ws.url, es.url) read as real URLs again.
+ * Job: fetch (string, URL and Request inputs), XMLHttpRequest.open, WebSocket,
+ * WebSocketStream, EventSource, navigator.sendBeacon and window.open send absolute real URLs
+ * to the proxy URL instead; the URLs they report back (Response.url, xhr.responseURL, ws.url,
+ * es.url) read as real URLs again. Workers and worklets: part 55.
  * Invariants: relative URLs pass untouched; the page's own objects are passed through when
  * nothing needs mapping; the cookie cache is dropped whenever a fetch or XHR finishes.
  * RTCPeerConnection is refused (NotSupportedError): see the end of this part.
- * Out of scope: importScripts() inside workers and dynamic import() (page JS is not rewritten,
- * and workers do not get this runtime): they are left to the proxy's CSP to contain.
  */
 
 // -- fetch ------------------------------------------------------------------------------------
@@ -75,15 +73,15 @@ cbPatchAccessor(XMLHttpRequest.prototype, 'responseURL', (v) => cbFromProxy(v));
 
 cbPatchCtor('WebSocket', (args) => cbMapArg(args, 0, cbToProxy));
 cbPatchAccessor(WebSocket.prototype, 'url', (v) => cbFromProxy(v));
+if (window.WebSocketStream) {
+  cbPatchCtor('WebSocketStream', (args) => cbMapArg(args, 0, cbToProxy));
+  cbPatchAccessor(WebSocketStream.prototype, 'url', (v) => cbFromProxy(v));
+}
 cbPatchCtor('EventSource', (args) => cbMapArg(args, 0, cbToProxy));
 if (window.EventSource) cbPatchAccessor(EventSource.prototype, 'url', (v) => cbFromProxy(v));
 cbPatchMethod(Navigator.prototype, 'sendBeacon', (args) => cbMapArg(args, 0, cbToProxy));
 cbPatchMethod(window, 'open', (args) => cbMapArg(args, 0, cbToProxy));
-cbPatchCtor('Worker', (args) => cbMapArg(args, 0, cbToProxy));
-cbPatchCtor('SharedWorker', (args) => cbMapArg(args, 0, cbToProxy));
-if (window.ServiceWorkerContainer) {
-  cbPatchMethod(ServiceWorkerContainer.prototype, 'register', (args) => cbMapArg(args, 0, cbToProxy));
-}
+// Workers, worklets and service workers: part 55.
 
 // -- WebRTC: refused ----------------------------------------------------------------------------
 // ICE (STUN/TURN and host candidates) dials any address the page names, over UDP, and no CSP

@@ -133,13 +133,4 @@ function cbAttrNodeToProxy(v) {
   return kind ? cbAttrToProxy(kind, v) : v;
 }
 cbPatchAccessor(Attr.prototype, 'value', null, cbAttrNodeToProxy);
-cbPatchAccessor(Node.prototype, 'nodeValue', null, cbAttrNodeToProxy);
-
-// -- inline CSS (a nice-to-have: the common writes only) ------------------------------------
-
-cbPatchAccessor(CSSStyleDeclaration.prototype, 'cssText', null, (v) => cbMapCss(v, cbToProxy));
-cbPatchMethod(CSSStyleDeclaration.prototype, 'setProperty', (args) => cbMapArg(args, 1, (v) => cbMapCss(v, cbToProxy)));
-cbPatchAccessor(Node.prototype, 'textContent', null, function (v) {
-  if (typeof v !== 'string') return v;
-  return this instanceof HTMLStyleElement ? cbMapCss(v, cbToProxy) : cbAttrNodeToProxy.call(this, v);
-});
+// Node.nodeValue/textContent writes (an Attr's, a style's) and inline CSS: part 65.

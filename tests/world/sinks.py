@@ -1,0 +1,325 @@
+"""The sinks site (``http://sinks.test``): one page whose script loads through every sink it can.
+
+Each check builds its URLs the way bundles do, absolute, from ``document.baseURI`` (so through
+the proxy they are real URLs the runtime must map), loads through one sink, and reports what
+the page itself reads back (its *view*: the rule's ``cssText``, the declaration's value, the
+worker's message...) as ``view <json>``, or ``error <name>: <message>``. ``SINKS`` names, for
+each check, the paths the site must receive when the sink really loaded: the tests count them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+from world.hits import HitLog, hit_middleware
+from world.pages import PNG_1X1
+
+HOST = "sinks.test"
+ORIGIN = f"http://{HOST}"
+# A real font, so that "loaded" is what the page sees; without it both runs see "error" alike.
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+FONT_BYTES = web.AppKey("font_bytes", bytes)
+
+
+def _png(*names: str) -> tuple[str, ...]:
+    return tuple(f"/a/{n}.png" for n in names)
+
+
+# check id -> paths the site must receive for it (none: the view alone is the evidence)
+SINKS: dict[str, tuple[str, ...]] = {
+    "style-textcontent": _png("style-textcontent"),
+    "style-innertext": _png("style-innertext"),
+    "style-innerhtml": _png("style-innerhtml"),
+    "style-appendchild-text-node": _png("style-appendchild-text-node"),
+    "style-insertbefore-text-node": _png("style-insertbefore-text-node"),
+    "style-append-string": _png("style-append-string"),
+    "style-append-fragment": _png("style-append-fragment"),
+    "style-text-node-data": _png("style-text-node-data"),
+    "style-text-node-nodevalue": _png("style-text-node-nodevalue"),
+    "style-text-node-textcontent": _png("style-text-node-textcontent"),
+    "style-font-face-rule": ("/a/style-font-face-rule.ttf",),
+    "sheet-insertrule": _png("sheet-insertrule"),
+    "sheet-addrule": _png("sheet-addrule"),
+    "sheet-media-insertrule": _png("sheet-media-insertrule"),
+    "sheet-import-rule": ("/a/sheet-import-rule.css", "/a/sheet-import-rule.png"),
+    "constructed-replacesync-adopted": _png("constructed-replacesync-adopted"),
+    "constructed-replace-shadow-adopted": _png("constructed-replace-shadow-adopted"),
+    "rule-style-setproperty": _png("rule-style-setproperty"),
+    "rule-style-named-property": _png("rule-style-named-property"),
+    "inline-csstext": _png("inline-csstext"),
+    "inline-setproperty": _png("inline-setproperty"),
+    "inline-style-assign": _png("inline-style-assign"),
+    "inline-computed-style": _png("inline-computed-style"),
+    "inline-typed-om": _png("inline-typed-om"),
+    "inline-named-property": _png("inline-named-property"),
+    "inline-declaration-identity": (),
+    "inline-url-properties": _png("list-style-image", "border-image-source", "mask-image", "content"),
+    "font-face-constructor": ("/a/font-face-constructor.ttf",),
+    "websocketstream": ("/ws",),
+    "worker-module": ("/a/worker-module.js",),
+    "shared-worker": ("/a/shared-worker.js",),
+    "worklet-audio": ("/a/worklet-audio.js",),
+    "worklet-paint": ("/a/worklet-paint.js",),
+    "service-worker": ("/a/sw.js",),
+    "link-preload": _png("link-preload"),
+    "link-preload-href-first": _png("link-preload-href-first"),
+    "link-modulepreload": ("/a/link-modulepreload.js",),
+    "link-stylesheet-sheet-href": ("/a/link-stylesheet-sheet-href.css",),
+}
+
+_SCRIPT = r"""<script>
+const A = document.baseURI.replace(/[^/]*$/, '') + 'a/';
+const url = (file) => 'url(' + A + file + ')';
+const bg = (name) => 'background-image:' + url(name + '.png');
+const rule = (name) => '.' + name + '{width:8px;height:8px;' + bg(name) + '}';
+
+function box(name) {
+  const d = document.createElement('div');
+  d.className = name;
+  document.getElementById('boxes').appendChild(d);
+  return d;
+}
+function styleEl() {
+  const s = document.createElement('style');
+  document.head.appendChild(s);
+  return s;
+}
+function sheet() { return styleEl().sheet; }
+function nextFrame() { return new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))); }
+function message(target, start) {
+  return new Promise((resolve, reject) => {
+    target.onmessage = (e) => resolve(e.data);
+    target.onerror = () => reject(new Error('worker error'));
+    if (start) start();
+  });
+}
+
+async function check(name, fn) {
+  const el = document.getElementById(name);
+  try {
+    el.textContent = 'view ' + JSON.stringify(await fn(name));
+  } catch (e) {
+    el.textContent = 'error ' + e.name + ': ' + e.message;
+  }
+}
+
+check('style-textcontent', (n) => { const s = styleEl(); s.textContent = rule(n); box(n); return s.textContent; });
+check('style-innertext', (n) => { const s = styleEl(); s.innerText = rule(n); box(n); return s.innerText; });
+check('style-innerhtml', (n) => { const s = styleEl(); s.innerHTML = rule(n); box(n); return s.innerHTML; });
+check('style-appendchild-text-node', (n) => {
+  const s = styleEl(); s.appendChild(document.createTextNode(rule(n))); box(n); return s.textContent;
+});
+check('style-insertbefore-text-node', (n) => {
+  const s = styleEl(); s.appendChild(document.createTextNode(''));
+  s.insertBefore(document.createTextNode(rule(n)), s.firstChild); box(n);
+  return s.firstChild.data;
+});
+check('style-append-string', (n) => { const s = styleEl(); s.append(rule(n)); box(n); return s.textContent; });
+check('style-append-fragment', (n) => {
+  const f = document.createDocumentFragment(); f.appendChild(document.createTextNode(rule(n)));
+  const s = styleEl(); s.appendChild(f); box(n); return s.firstChild.nodeValue;
+});
+check('style-text-node-data', (n) => {
+  const s = styleEl(); const t = s.appendChild(document.createTextNode('')); t.data = rule(n); box(n); return t.data;
+});
+check('style-text-node-nodevalue', (n) => {
+  const s = styleEl(); const t = s.appendChild(document.createTextNode(''));
+  t.nodeValue = rule(n); box(n); return t.nodeValue;
+});
+check('style-text-node-textcontent', (n) => {
+  const s = styleEl(); const t = s.appendChild(document.createTextNode(''));
+  t.textContent = rule(n); box(n); return [t.textContent, s.textContent];
+});
+check('style-font-face-rule', async (n) => {
+  const s = styleEl();
+  s.appendChild(document.createTextNode('@font-face{font-family:SinkRule;src:' + url(n + '.ttf') + '}'));
+  const faces = await document.fonts.load('12px SinkRule');
+  return [s.textContent, faces.length, s.sheet.cssRules[0].cssText];
+});
+check('sheet-insertrule', (n) => {
+  const sh = sheet(); sh.insertRule(rule(n), 0); box(n); return sh.cssRules[0].cssText;
+});
+check('sheet-addrule', (n) => {
+  const sh = sheet(); sh.addRule('.' + n, 'width:8px;height:8px;' + bg(n)); box(n); return sh.cssRules[0].cssText;
+});
+check('sheet-media-insertrule', (n) => {
+  const sh = sheet(); sh.insertRule('@media all {}', 0); sh.cssRules[0].insertRule(rule(n), 0); box(n);
+  return [sh.cssRules[0].cssRules[0].cssText, sh.cssRules[0].cssText];
+});
+check('sheet-import-rule', (n) => {
+  const sh = sheet(); sh.insertRule('@import ' + url(n + '.css') + ';', 0); box(n);
+  return [sh.cssRules[0].href, sh.cssRules[0].cssText];
+});
+check('constructed-replacesync-adopted', (n) => {
+  const sh = new CSSStyleSheet(); sh.replaceSync(rule(n));
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sh]; box(n);
+  return sh.cssRules[0].cssText;
+});
+check('constructed-replace-shadow-adopted', async (n) => {
+  const host = box('shadow-host'); const root = host.attachShadow({ mode: 'open' });
+  const sh = await new CSSStyleSheet().replace(rule(n));
+  root.adoptedStyleSheets = [sh];
+  const inner = document.createElement('div'); inner.className = n; root.appendChild(inner);
+  return sh.cssRules[0].cssText;
+});
+check('rule-style-setproperty', (n) => {
+  const sh = sheet(); sh.insertRule('.' + n + '{width:8px;height:8px}', 0);
+  sh.cssRules[0].style.setProperty('background-image', url(n + '.png')); box(n);
+  return [sh.cssRules[0].style.getPropertyValue('background-image'), sh.cssRules[0].style.cssText];
+});
+check('rule-style-named-property', (n) => {
+  const sh = sheet(); sh.insertRule('.' + n + '{width:8px;height:8px}', 0);
+  sh.cssRules[0].style.backgroundImage = url(n + '.png'); box(n);
+  return [sh.cssRules[0].style.backgroundImage, sh.cssRules[0].cssText];
+});
+check('inline-csstext', (n) => {
+  const d = box(n); d.style.cssText = 'width:8px;height:8px;' + bg(n);
+  return [d.style.cssText, d.getAttribute('style')];
+});
+check('inline-setproperty', (n) => {
+  const d = box(n); d.style.cssText = 'width:8px;height:8px';
+  d.style.setProperty('background-image', url(n + '.png'));
+  return [d.style.getPropertyValue('background-image'), d.style.cssText];
+});
+check('inline-style-assign', (n) => {
+  const d = box(n); d.style = 'width:8px;height:8px;' + bg(n); return d.style.cssText;
+});
+check('inline-computed-style', async (n) => {
+  const d = box(n); d.setAttribute('style', 'width:8px;height:8px;' + bg(n));
+  await nextFrame();
+  return [getComputedStyle(d).getPropertyValue('background-image'), getComputedStyle(d).backgroundImage];
+});
+check('inline-typed-om', (n) => {
+  const d = box(n); d.style.cssText = 'width:8px;height:8px';
+  d.attributeStyleMap.set('background-image', url(n + '.png'));
+  return d.style.getPropertyValue('background-image');
+});
+check('inline-named-property', async (n) => {
+  const d = box(n); d.style.width = '8px'; d.style.height = '8px'; d.style.backgroundImage = url(n + '.png');
+  await nextFrame();
+  return [d.style.backgroundImage, d.style.getPropertyValue('background-image')];
+});
+check('inline-declaration-identity', () => {
+  const d = box('identity'); const st = d.style;
+  st.color = 'red'; st.setProperty('--x', '1'); st.removeProperty('color'); st.cssFloat = 'left';
+  const setProperty = CSSStyleDeclaration.prototype.setProperty; setProperty.call(st, 'width', '8px');
+  return [st === d.style, st instanceof CSSStyleDeclaration, Object.prototype.toString.call(st),
+    st.setProperty === setProperty, st.length, [...st], Object.keys(st).length > 0, 'width' in st,
+    st[0], getComputedStyle(d) instanceof CSSStyleDeclaration, st.parentRule, st.cssText];
+});
+check('inline-url-properties', async () => {
+  const set = (css) => { const d = box('props'); d.style.cssText = css; return d; };
+  const els = [
+    set('display:list-item;margin-left:20px;list-style-image:' + url('list-style-image.png')),
+    set('width:8px;height:8px;border:4px solid;border-image-source:' + url('border-image-source.png')),
+    set('width:8px;height:8px;background:red;mask-image:' + url('mask-image.png')),
+    set('width:8px;height:8px;content:' + url('content.png')),
+    set('width:8px;height:8px;cursor:' + url('cursor.png') + ', auto'),
+  ];
+  await nextFrame();
+  return els.map((d) => d.style.cssText);
+});
+check('font-face-constructor', async (n) => {
+  const face = new FontFace('SinkCtor', url(n + '.ttf'));
+  await face.load().catch(() => null);
+  return face.status;
+});
+check('websocketstream', async () => {
+  const wss = new WebSocketStream(A.replace(/^http/, 'ws').replace(/a\/$/, 'ws'));
+  const { writable, readable } = await wss.opened;
+  const writer = writable.getWriter(); await writer.write('ping');
+  const { value } = await readable.getReader().read();
+  wss.close();
+  return [wss.url, value];
+});
+check('worker-module', (n) => message(new Worker(A + n + '.js', { type: 'module' })));
+check('shared-worker', (n) => {
+  const w = new SharedWorker(A + n + '.js'); return message(w.port, () => w.port.start());
+});
+check('worklet-audio', async (n) => {
+  await new AudioContext().audioWorklet.addModule(A + n + '.js'); return 'added';
+});
+check('worklet-paint', async (n) => { await CSS.paintWorklet.addModule(A + n + '.js'); return 'added'; });
+check('service-worker', async () => {
+  const reg = await navigator.serviceWorker.register(A + 'sw.js', { scope: A });
+  const worker = reg.installing || reg.waiting || reg.active;
+  return [reg.scope, worker.scriptURL];
+});
+check('link-preload', (n) => {
+  const l = document.createElement('link'); l.rel = 'preload'; l.as = 'image'; l.href = A + n + '.png';
+  document.head.appendChild(l); return l.href;
+});
+check('link-preload-href-first', (n) => {
+  const l = document.createElement('link'); l.setAttribute('href', A + n + '.png');
+  l.setAttribute('as', 'image'); l.setAttribute('rel', 'preload');
+  document.head.appendChild(l); return [l.getAttribute('href'), l.href];
+});
+check('link-modulepreload', (n) => {
+  const l = document.createElement('link'); l.setAttribute('rel', 'modulepreload'); l.href = A + n + '.js';
+  document.head.appendChild(l); return l.href;
+});
+check('link-stylesheet-sheet-href', (n) => new Promise((resolve, reject) => {
+  const l = document.createElement('link'); l.rel = 'stylesheet'; l.href = A + n + '.css';
+  l.onload = () => resolve([l.href, l.sheet.href]); l.onerror = () => reject(new Error('stylesheet failed'));
+  document.head.appendChild(l);
+}));
+</script>"""
+
+_JS: dict[str, str] = {
+    "/a/worker-module.js": "postMessage('module ' + typeof import.meta);\n",
+    "/a/shared-worker.js": "onconnect = (e) => e.ports[0].postMessage('shared');\n",
+    "/a/worklet-audio.js": (
+        "registerProcessor('sink', class extends AudioWorkletProcessor { process() { return false; } });\n"
+    ),
+    "/a/worklet-paint.js": "registerPaint('sink', class { paint() {} });\n",
+    "/a/sw.js": "self.addEventListener('install', () => self.skipWaiting());\n",
+    "/a/link-modulepreload.js": "export const loaded = true;\n",
+}
+_CSS: dict[str, str] = {
+    "/a/sheet-import-rule.css": ".sheet-import-rule { width: 8px; height: 8px;"
+    " background-image: url(sheet-import-rule.png); }\n",
+    "/a/link-stylesheet-sheet-href.css": "#boxes { min-height: 1px; }\n",
+}
+
+
+def page() -> str:
+    checks = "".join(f"<b id={name}>pending</b>\n" for name in SINKS)
+    return f"<!doctype html><title>sinks</title>\n<div id=checks>{checks}</div><div id=boxes></div>\n{_SCRIPT}"
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=page(), content_type="text/html", charset="utf-8")
+
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    path = request.path
+    font = request.app[FONT_BYTES]
+    if path in _JS:
+        return web.Response(text=_JS[path], content_type="application/javascript", charset="utf-8")
+    if path in _CSS:
+        return web.Response(text=_CSS[path], content_type="text/css", charset="utf-8")
+    if path.endswith(".png"):
+        return web.Response(body=PNG_1X1, content_type="image/png")
+    if path.endswith(".ttf"):
+        return web.Response(body=font, content_type="font/ttf")
+    raise web.HTTPNotFound()
+
+
+async def echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+    return ws
+
+
+def make_app(log: HitLog, name: str) -> web.Application:
+    app = web.Application(middlewares=[hit_middleware(log, name)])
+    app[FONT_BYTES] = FONT.read_bytes() if FONT.exists() else b""
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", echo)
+    app.router.add_get("/a/{name}", asset)
+    return app
