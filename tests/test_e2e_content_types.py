@@ -43,6 +43,12 @@ SVG = b"""<?xml version="1.0" encoding="UTF-8"?>
   <rect class="paint" x="150" y="150" width="10" height="10"/>
   <a id="next" href="http://types.test/next"><rect x="20" y="20" width="100" height="100" fill="black"/></a>
 </svg>"""
+XHTML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml"><head><title>xhtml</title></head>
+<body><p id="ran">pending</p><a id="out" href="http://types.test/next">next</a>
+<script>document.getElementById('ran').textContent = typeof window.open === 'function' ? 'ok' : 'no';</script>
+</body></html>"""
 DATA = {"self": "http://types.test/data.json", "next": "https://types.test/page/2"}
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
@@ -77,6 +83,7 @@ def make_site(log: HitLog, name: str) -> web.Application:
         "/untyped-text": lambda r: _untyped(b"just words, no markup"),
         "/untyped-gzip": lambda r: _untyped(gzip.compress(PAGE), **{"Content-Encoding": "gzip"}),
         "/next": lambda r: web.Response(text="<!doctype html><p id=next>next</p>", content_type="text/html"),
+        "/page.xhtml": lambda r: web.Response(body=XHTML, content_type="application/xhtml+xml"),
         "/doc.svg": lambda r: web.Response(body=SVG, content_type="image/svg+xml"),
         "/img.png": lambda r: web.Response(body=PNG, content_type="image/png"),
         "/grad.svg": lambda r: web.Response(body=b'<svg xmlns="http://www.w3.org/2000/svg"/>',
@@ -221,6 +228,21 @@ async def test_an_rss_feed_made_by_django_shows_its_links_in_the_proxy_space(
     for n in range(3):
         assert f"--{sid}.{DOMAIN}:{server.port}/story/{n}" in text
     assert "http://types.test/story" not in text
+    assert recorder.outside(DOMAIN) == []
+
+
+async def test_an_xhtml_document_gets_the_runtime_and_renders_as_directly(
+        direct: Browser, browser: Browser, server: Cobrowse) -> None:
+    page = await direct.new_page()
+    await page.goto(f"{TARGET}/page.xhtml")
+    expected = await _view(page)
+    assert expected["type"] == "application/xhtml+xml" and expected["ran"] == "ok"
+    proxied, sid, recorder = await _through_proxy(browser, server, "/page.xhtml")
+    await proxied.wait_for_function("document.getElementById('ran')?.textContent === 'ok'", timeout=WAIT_MS)
+    assert await _view(proxied) == expected
+    await proxied.wait_for_function("() => !!window.__cbRuntime", timeout=WAIT_MS)  # the runtime ran
+    await proxied.click("#out")
+    await proxied.wait_for_url(f"**--{sid}.{DOMAIN}:{server.port}/next")
     assert recorder.outside(DOMAIN) == []
 
 
