@@ -71,3 +71,26 @@ LEAVE_OPERAND: Final = frozenset({"update_expression", "for_in_statement"})
 CALLS: Final = frozenset({"call_expression"})
 MEMBERS: Final = frozenset({"member_expression", "subscript_expression"})
 CHAINS: Final = frozenset({"member_expression", "subscript_expression", "call_expression"})
+
+# The MIME types a browser runs as a classic script: HTML's "JavaScript MIME type essence
+# match" list (a <script type>, a response's Content-Type).
+JS_MIME_TYPES: Final = frozenset(
+    {
+        "application/ecmascript",
+        "application/javascript",
+        "application/x-ecmascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "text/javascript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
+        "text/jscript",
+        "text/livescript",
+        "text/x-ecmascript",
+        "text/x-javascript",
+    }
+)

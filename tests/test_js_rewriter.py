@@ -184,3 +184,46 @@ def test_arbitrary_text_with_location_never_raises(text: str, module: bool) -> N
     assert isinstance(out, str)
     if "location" not in text and "__cb$" not in out:
         assert out == source
+
+
+# -- the cache ---------------------------------------------------------------------------------
+
+
+def test_cache_rewrites_each_distinct_script_once_and_serves_repeats_from_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rewriter.js_cache as js_cache
+
+    calls: list[bytes] = []
+    real = js_cache.rewrite_js_bytes
+
+    def counting(data: bytes, *, module: bool = False) -> bytes:
+        calls.append(data)
+        return real(data, module=module)
+
+    monkeypatch.setattr(js_cache, "rewrite_js_bytes", counting)
+    cache = js_cache.ScriptCache()
+    script = b"location.href"
+    assert cache.rewrite(script) == b"__cb$loc(location).href"
+    assert cache.rewrite(bytes(script)) == b"__cb$loc(location).href"
+    assert cache.rewrite(script, module=True) == b"__cb$loc(location).href"
+    assert len(calls) == 2  # classic and module are separate entries
+    plain = b"var a = 1;"
+    assert cache.rewrite(plain) is plain
+    assert len(calls) == 2 and len(cache) == 2  # no location: neither hashed nor stored
+    assert cache.rewrite_text("x.location = 1") == "__cb$set(x).location = 1"
+
+
+def test_cache_stays_within_its_byte_bound_evicting_the_least_recently_used() -> None:
+    from rewriter.js_cache import ScriptCache
+
+    cache = ScriptCache(max_bytes=1000)
+    scripts = [f"location.href + {i:0300d}".encode() for i in range(10)]
+    for s in scripts:
+        cache.rewrite(s)
+        assert cache.size <= 1000
+    assert 0 < len(cache) < 10
+    cache.rewrite(scripts[-1])
+    assert cache.hits == 1
+    cache.rewrite(scripts[0])
+    assert cache.misses == 11
