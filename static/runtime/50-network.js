@@ -1,6 +1,6 @@
 /* cobrowse runtime, part 50: requests the page's JS starts.
  *
- * Job: fetch (string, URL and Request inputs), XMLHttpRequest.open, WebSocket,
+ * Job: fetch and fetchLater (string, URL and Request inputs), XMLHttpRequest.open, WebSocket,
  * WebSocketStream, EventSource, navigator.sendBeacon and window.open send absolute real URLs
  * to the proxy URL instead; the URLs they report back (Response.url, xhr.responseURL, ws.url,
  * es.url) read as real URLs again. Workers and worklets: part 55.
@@ -57,6 +57,16 @@ cbTry(() => {
   Object.defineProperty(wrapper, 'length', { value: native.length });
   Object.defineProperty(window, 'fetch', { ...d, value: wrapper });
 });
+// fetchLater (secure contexts) is synchronous: a Request whose body would need reading first
+// is left as it is (the proxy's CSP refuses it if it names a real URL).
+if (typeof window.fetchLater === 'function') {
+  cbPatchMethod(window, 'fetchLater', (args) => {
+    const input = args[0];
+    if (typeof Request === 'function' && input instanceof Request && input.body) return args;
+    const mapped = cbFetchArgs(args);
+    return Array.isArray(mapped) ? mapped : args;
+  });
+}
 cbPatchAccessor(Response.prototype, 'url', (v) => cbFromProxy(v));
 cbPatchAccessor(Request.prototype, 'url', (v) => cbFromProxy(v));
 

@@ -5,11 +5,13 @@
  * reads CSS text back shows the real URLs again, as the page wrote them:
  * - <style> text: textContent/innerText/innerHTML of the element; text nodes (and strings)
  *   inserted into it by appendChild/insertBefore/replaceChild/append/prepend/replaceChildren
- *   (webpack's style-loader); data/nodeValue/textContent written to a text node inside it;
+ *   (webpack's style-loader) or a child's before/after/replaceWith; data/nodeValue/textContent
+ *   written to a text node inside it, and its appendData/insertData/replaceData;
  * - the CSSOM: insertRule/addRule/replace/replaceSync of a sheet, insertRule of grouping and
  *   nesting rules, appendRule of @keyframes (constructed and adopted sheets included), rule
  *   and declaration cssText, setProperty,
  *   `element.style = text`, CSS Typed OM (CSSStyleValue.parse, StylePropertyMap.set/append);
+ * - Web Animations keyframes (animate, KeyframeEffect, setKeyframes; getKeyframes reads back);
  * - FontFace sources (`new FontFace(name, 'url(...)')`).
  * Read-backs (cssText, getPropertyValue, text and data of nodes, sheet and @import href) are
  * mapped only when they hold a proxy host, so the common read costs one `includes`.
@@ -70,17 +72,29 @@ function cbMapInsertedCss(node) {
 }
 
 // Each method: how many leading arguments are nodes the style receives (-1: all of them).
+// A text node's before/after/replaceWith insert into its parent: for those, the parent counts.
 const CB_STYLE_INSERTIONS = [
   [Node.prototype, 'appendChild', 1], [Node.prototype, 'insertBefore', 1], [Node.prototype, 'replaceChild', 1],
   [Element.prototype, 'append', -1], [Element.prototype, 'prepend', -1], [Element.prototype, 'replaceChildren', -1],
+  [CharacterData.prototype, 'before', -1, true], [CharacterData.prototype, 'after', -1, true],
+  [CharacterData.prototype, 'replaceWith', -1, true],
 ];
-for (const [proto, name, count] of CB_STYLE_INSERTIONS) {
+for (const [proto, name, count, viaParent] of CB_STYLE_INSERTIONS) {
   cbPatchMethod(proto, name, function (args) {
-    if (!cbIsStyle(this)) return args;
+    if (!cbIsStyle(viaParent ? this.parentNode : this)) return args;
     const n = count < 0 ? args.length : Math.min(count, args.length);
     const out = Array.prototype.slice.call(args);
     for (let i = 0; i < n; i++) out[i] = cbMapInsertedCss(out[i]);
     return out;
+  });
+}
+
+// Edits of a style's text node in place: the whole text is mapped again afterwards, since a
+// url( may be split across edits.
+for (const name of ['appendData', 'insertData', 'replaceData']) {
+  cbPatchMethod(CharacterData.prototype, name, null, function (result) {
+    if (cbIsStyleText(this)) cbMapInsertedCss(this);
+    return result;
   });
 }
 
@@ -175,6 +189,34 @@ for (const iface of ['HTMLElement', 'SVGElement', 'MathMLElement', 'CSSStyleRule
 cbPatchMethod(window, 'getComputedStyle', null, cbDeclProxy);
 if (window.CSSImportRule) cbPatchAccessor(CSSImportRule.prototype, 'href', (v) => cbFromProxy(v));
 cbPatchAccessor(StyleSheet.prototype, 'href', (v) => (typeof v === 'string' ? cbFromProxy(v) : v));
+
+// -- Web Animations: keyframes that animate a property taking a URL -----------------------------
+
+/** A copy of keyframes (an array of objects, or one object of arrays) with URL values mapped. */
+function cbMapKeyframes(keyframes, fn) {
+  if (!keyframes || typeof keyframes !== 'object') return keyframes;
+  if (Array.isArray(keyframes)) return keyframes.map((k) => cbMapKeyframes(k, fn));
+  let out = keyframes;
+  for (const key of Object.keys(keyframes)) {
+    if (!CB_CSS_URL_PROPS.has(key)) continue;
+    const v = keyframes[key];
+    const mapped = Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? fn(x) : x)) : typeof v === 'string' ? fn(v) : v;
+    if (out === keyframes) out = { ...keyframes };
+    out[key] = mapped;
+  }
+  return out;
+}
+
+const cbKeyframesToProxy = (k) => cbMapKeyframes(k, cbCssToProxy);
+cbPatchMethod(Element.prototype, 'animate', (args) => (args.length < 1 ? args
+  : [cbKeyframesToProxy(args[0])].concat(Array.prototype.slice.call(args, 1))));
+if (window.KeyframeEffect) {
+  cbPatchCtor('KeyframeEffect', (args) => (args.length < 2 ? args
+    : [args[0], cbKeyframesToProxy(args[1])].concat(Array.prototype.slice.call(args, 2))));
+  cbPatchMethod(KeyframeEffect.prototype, 'setKeyframes', (args) => (args.length < 1 ? args
+    : [cbKeyframesToProxy(args[0])].concat(Array.prototype.slice.call(args, 1))));
+  cbPatchMethod(KeyframeEffect.prototype, 'getKeyframes', null, (frames) => cbMapKeyframes(frames, cbCssFromProxy));
+}
 
 // -- web fonts -------------------------------------------------------------------------------
 

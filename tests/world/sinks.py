@@ -39,6 +39,8 @@ SINKS: dict[str, tuple[str, ...]] = {
     "style-text-node-data": _png("style-text-node-data"),
     "style-text-node-nodevalue": _png("style-text-node-nodevalue"),
     "style-text-node-textcontent": _png("style-text-node-textcontent"),
+    "style-text-node-appenddata": _png("style-text-node-appenddata"),
+    "style-text-node-after": _png("style-text-node-after"),
     "style-font-face-rule": ("/a/style-font-face-rule.ttf",),
     "sheet-insertrule": _png("sheet-insertrule"),
     "sheet-addrule": _png("sheet-addrule"),
@@ -56,8 +58,11 @@ SINKS: dict[str, tuple[str, ...]] = {
     "inline-named-property": _png("inline-named-property"),
     "inline-declaration-identity": (),
     "inline-url-properties": _png("list-style-image", "border-image-source", "mask-image", "content"),
+    "animation-keyframes": _png("animation-keyframes"),
+    "keyframe-effect-setkeyframes": _png("keyframe-effect-setkeyframes"),
     "font-face-constructor": ("/a/font-face-constructor.ttf",),
     "websocketstream": ("/ws",),
+    "fetch-later": ("/a/fetch-later",),
     "worker-module": ("/a/worker-module.js",),
     "shared-worker": ("/a/shared-worker.js",),
     "worklet-audio": ("/a/worklet-audio.js",),
@@ -131,6 +136,14 @@ check('style-text-node-nodevalue', (n) => {
 check('style-text-node-textcontent', (n) => {
   const s = styleEl(); const t = s.appendChild(document.createTextNode(''));
   t.textContent = rule(n); box(n); return [t.textContent, s.textContent];
+});
+check('style-text-node-appenddata', (n) => {
+  const s = styleEl(); const t = s.appendChild(document.createTextNode('.' + n + '{width:8px;height:8px;'));
+  t.appendData(bg(n)); t.appendData('}'); box(n); return t.data;
+});
+check('style-text-node-after', (n) => {
+  const s = styleEl(); const t = s.appendChild(document.createTextNode('')); t.after(rule(n)); box(n);
+  return s.textContent;
 });
 check('style-font-face-rule', async (n) => {
   const s = styleEl();
@@ -221,6 +234,18 @@ check('inline-url-properties', async () => {
   await nextFrame();
   return els.map((d) => d.style.cssText);
 });
+check('animation-keyframes', (n) => {
+  const d = box(n); d.style.cssText = 'width:8px;height:8px';
+  const a = d.animate([{ backgroundImage: url(n + '.png') }, { backgroundImage: url(n + '.png') }], 100000);
+  return a.effect.getKeyframes().map((k) => k.backgroundImage);
+});
+check('keyframe-effect-setkeyframes', (n) => {
+  const d = box(n); d.style.cssText = 'width:8px;height:8px';
+  const effect = new KeyframeEffect(d, null, 100000);
+  effect.setKeyframes({ backgroundImage: [url(n + '.png'), url(n + '.png')] });
+  new Animation(effect).play();
+  return effect.getKeyframes().map((k) => k.backgroundImage);
+});
 check('font-face-constructor', async (n) => {
   const face = new FontFace('SinkCtor', url(n + '.ttf'));
   await face.load().catch(() => null);
@@ -234,6 +259,7 @@ check('websocketstream', async () => {
   wss.close();
   return [wss.url, value];
 });
+check('fetch-later', (n) => { const r = fetchLater(A + n, { activateAfter: 0 }); return typeof r.activated; });
 check('worker-module', (n) => message(new Worker(A + n + '.js', { type: 'module' })));
 check('shared-worker', (n) => {
   const w = new SharedWorker(A + n + '.js'); return message(w.port, () => w.port.start());
@@ -300,6 +326,8 @@ async def asset(request: web.Request) -> web.StreamResponse:
         return web.Response(text=_JS[path], content_type="application/javascript", charset="utf-8")
     if path in _CSS:
         return web.Response(text=_CSS[path], content_type="text/css", charset="utf-8")
+    if path == "/a/fetch-later":
+        return web.Response(text="later")
     if path.endswith(".png"):
         return web.Response(body=PNG_1X1, content_type="image/png")
     if path.endswith(".ttf"):
