@@ -24,6 +24,9 @@ Invariants:
 * A script in which the bytes ``location`` do not occur is returned as the same object,
   without being parsed (the hot path: most scripts).
 * A script that does not parse without error is returned unchanged (fail open).
+* A changed script starts (after its directives) with ``PROLOGUE``, which makes the three
+  functions the identity where the runtime is absent, so a rewritten script never fails for
+  want of them (workers get no runtime, yet load scripts as ``Sec-Fetch-Dest: script``).
 * Edits are insertions of whole tokens plus, in optional chains, ``.`` -> ``?.``; every byte
   outside them is kept in place, comments and source-map comments included. Each insertion
   turns an expression into a call on the same expression, so output parses whenever input
@@ -55,6 +58,13 @@ _LANGUAGE: Final = Language(tree_sitter_javascript.language())
 READ: Final = "__cb$loc"
 SET: Final = "__cb$set"
 PATTERN: Final = "__cb$pat"
+# Put after the directive prologue of every script that was changed: where the runtime is not
+# (a worker's importScripts, which Chromium fetches as Sec-Fetch-Dest: script like a page's
+# script; a blob worker; a realm whose runtime failed) the calls become the identity, so the
+# script runs as it would have unrewritten. One line, so line numbers do not move.
+PROLOGUE: Final = (
+    f';if(typeof {READ}>"u")globalThis.{READ}=globalThis.{SET}=globalThis.{PATTERN}=function(v){{return v}};'
+).encode()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -94,7 +104,23 @@ def rewrite_js_bytes(data: bytes, *, module: bool = False) -> bytes:
     edits = _Rewriter(data, root, module).edits()
     if not edits:
         return data
+    at = _after_directives(data, root)
+    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE))
     return _apply(data, edits)
+
+
+def _after_directives(data: bytes, root: Node) -> int:
+    """Where a statement can go without ending the directive prologue (``"use strict"``)."""
+    at = 0
+    for child in root.children:
+        if child.type == "hash_bang_line":
+            newline = data.find(b"\n", child.end_byte)
+            at = len(data) if newline < 0 else newline + 1
+        elif child.type == "expression_statement" and [c.type for c in child.named_children] == ["string"]:
+            at = child.end_byte
+        elif child.type != "comment":
+            break
+    return at
 
 
 def _apply(data: bytes, edits: list[_Edit]) -> bytes:

@@ -18,7 +18,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rewriter.js as js
-from rewriter.js import parses, rewrite_js, rewrite_js_bytes
+from rewriter.js import PROLOGUE, parses, rewrite_js, rewrite_js_bytes
+
+P = PROLOGUE.decode()
 
 GOLDEN = Path(__file__).parent / "golden" / "js"
 
@@ -112,20 +114,27 @@ def test_script_that_does_not_parse_is_served_unchanged() -> None:
 
 
 def test_text_api_round_trips_non_ascii_and_leaves_lone_surrogates_alone() -> None:
-    assert rewrite_js("const é = '☃'; location.href") == "const é = '☃'; __cb$loc(location).href"
+    assert rewrite_js("const é = '☃'; location.href") == P + "const é = '☃'; __cb$loc(location).href"
     odd = "location.href; '\ud800'"
     assert rewrite_js(odd) is odd
 
 
+def test_prologue_goes_after_the_directives_so_strict_scripts_stay_strict() -> None:
+    assert rewrite_js('"use strict"\nlocation.href') == '"use strict"' + P + "\n__cb$loc(location).href"
+    assert rewrite_js("/* c */ 'use strict'; 'b'; location") == "/* c */ 'use strict'; 'b';" + P + " __cb$loc(location)"
+    assert rewrite_js("#!/usr/bin/env x\nlocation") == "#!/usr/bin/env x\n" + P + "__cb$loc(location)"
+    assert rewrite_js("'a' + b; location") == P + "'a' + b; __cb$loc(location)"
+
+
 def test_module_top_level_binding_shadows_but_a_classic_scripts_global_var_does_not() -> None:
-    assert rewrite_js("var location; location.href", module=False) == "var location; __cb$loc(location).href"
+    assert rewrite_js("var location; location.href", module=False) == P + "var location; __cb$loc(location).href"
     assert rewrite_js("var location; location.href", module=True) == "var location; location.href"
 
 
 def test_inner_function_binding_shadows_only_inside_that_function() -> None:
     src = "function a(){ var location = {}; return location.x } function b(){ return location.x }"
     out = rewrite_js(src)
-    assert out == "function a(){ var location = {}; return location.x } function b(){ return __cb$loc(location).x }"
+    assert out == P + "function a(){ var location = {}; return location.x } function b(){ return __cb$loc(location).x }"
 
 
 # -- real scripts -------------------------------------------------------------------------------
@@ -204,14 +213,14 @@ def test_cache_rewrites_each_distinct_script_once_and_serves_repeats_from_memory
     monkeypatch.setattr(js_cache, "rewrite_js_bytes", counting)
     cache = js_cache.ScriptCache()
     script = b"location.href"
-    assert cache.rewrite(script) == b"__cb$loc(location).href"
-    assert cache.rewrite(bytes(script)) == b"__cb$loc(location).href"
-    assert cache.rewrite(script, module=True) == b"__cb$loc(location).href"
+    assert cache.rewrite(script) == PROLOGUE + b"__cb$loc(location).href"
+    assert cache.rewrite(bytes(script)) == PROLOGUE + b"__cb$loc(location).href"
+    assert cache.rewrite(script, module=True) == PROLOGUE + b"__cb$loc(location).href"
     assert len(calls) == 2  # classic and module are separate entries
     plain = b"var a = 1;"
     assert cache.rewrite(plain) is plain
     assert len(calls) == 2 and len(cache) == 2  # no location: neither hashed nor stored
-    assert cache.rewrite_text("x.location = 1") == "__cb$set(x).location = 1"
+    assert cache.rewrite_text("x.location = 1") == P + "__cb$set(x).location = 1"
 
 
 def test_cache_stays_within_its_byte_bound_evicting_the_least_recently_used() -> None:

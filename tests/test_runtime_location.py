@@ -32,7 +32,8 @@ def harness() -> Iterator[RuntimeHarness]:
     h.pages["/child"] = "<script>" + rewrite_js(
         "parent.__childSaw = [top.location.href, parent.location.hostname, window.location.pathname];"
     ) + "</script>"
-    h.pages["/inline"] = "<script>" + rewrite_js("window.__inline = location.origin + ' ' + document.location.host;") + "</script>"
+    inline = rewrite_js("window.__inline = location.origin + ' ' + document.location.host;")
+    h.pages["/inline"] = "<script>" + inline + "</script>"
     for path in ("/x", "/y", "/z"):
         h.pages[path] = f"<p>{path}</p>"
     yield h
@@ -143,6 +144,25 @@ def test_glue_functions_are_not_enumerable_nor_replaceable(page: Page) -> None:
     assert page.evaluate("""() => {
         const names = ['__cb$loc', '__cb$set', '__cb$pat'];
         const listed = Object.keys(window).filter((k) => names.includes(k));
-        const kept = names.every((n) => { try { window[n] = null; } catch (e) {} return typeof window[n] === 'function'; });
+        const kept = names.every((n) => {
+            try { window[n] = null; } catch (e) { /* non-writable */ }
+            return typeof window[n] === 'function';
+        });
         return [listed, kept];
     }""") == [[], True]
+
+
+def test_rewritten_script_runs_where_the_runtime_is_absent_as_if_unrewritten(page: Page) -> None:
+    """A worker gets no runtime, yet loads scripts (importScripts) as a page does: the prologue
+    makes the glue the identity there, so the worker reads its own WorkerLocation unharmed."""
+    worker = rewrite_js("postMessage([location.protocol, self.location.href.slice(0, 5), typeof __cb$loc]);")
+    assert "__cb$loc(" in worker
+    got = page.evaluate(
+        """(src) => new Promise((resolve, reject) => {
+            const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+            w.onmessage = (e) => resolve(e.data);
+            w.onerror = (e) => reject(new Error(e.message));
+        })""",
+        worker,
+    )
+    assert got == ["blob:", "blob:", "function"]

@@ -1,4 +1,4 @@
-// Free references to the global `location` are read through the runtime.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Free references to the global `location` are read through the runtime.
 var host = __cb$loc(location).hostname + ":" + __cb$loc(location).port;
 console.log(__cb$loc(location).origin, __cb$loc(location).href, __cb$loc(location).protocol);
 if (typeof __cb$loc(location) !== "undefined" && __cb$loc(location).search) go(__cb$loc(location));

@@ -1,4 +1,4 @@
-// Destructuring: from `location` itself, and `location` keyed out of a window or document.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Destructuring: from `location` itself, and `location` keyed out of a window or document.
 const { hostname, port } = __cb$loc(location);
 let { href: where } = __cb$loc(window.location);
 const { location: loc } = __cb$pat(window);

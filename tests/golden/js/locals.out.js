@@ -1,4 +1,4 @@
-// Local bindings named `location` are not the global: left alone.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Local bindings named `location` are not the global: left alone.
 function f(location) { return location.href; }
 const g = (location) => location.x;
 const h = location => location.y;

@@ -1,4 +1,4 @@
-// Any expression's `.location` / `["location"]` goes through __cb$loc; plain objects keep theirs.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Any expression's `.location` / `["location"]` goes through __cb$loc; plain objects keep theirs.
 __cb$loc(window.location).origin;
 __cb$loc(document.location).host;
 __cb$loc(self.location).href;

@@ -1,4 +1,4 @@
-// Optional chains keep short-circuiting; `new` keeps its callee; callees and operands stay.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Optional chains keep short-circuiting; `new` keeps its callee; callees and operands stay.
 __cb$loc(a?.location)?.href;
 __cb$loc(a?.location)?.["href"];
 __cb$loc(a?.location);

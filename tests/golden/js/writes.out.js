@@ -1,4 +1,4 @@
-// Writes: bare `location` through the stand-in's href; `X.location = v` through __cb$set.
+;if(typeof __cb$loc>"u")globalThis.__cb$loc=globalThis.__cb$set=globalThis.__cb$pat=function(v){return v};// Writes: bare `location` through the stand-in's href; `X.location = v` through __cb$set.
 __cb$loc(location).href = "/next";
 __cb$loc(location).href = "https://example.com/x";
 __cb$loc(location).href += "#top";
