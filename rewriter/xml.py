@@ -42,9 +42,12 @@ from lxml import etree
 
 from rewriter.charset import REPLACEMENT, decode_text, lookup
 from rewriter.css import rewrite_css
+from rewriter.html import _PLAIN_URL as PLAIN_URL
 from rewriter.html import PageContext, rewrite_html, rewrite_html_text
+from rewriter.html import _is_relative as is_relative
 from rewriter.html_tables import DROPPED_HTTP_EQUIV, Kind, rules_for
 from rewriter.refresh import rewrite_refresh
+from rewriter.space import REFUSED
 from rewriter.srcset import rewrite_srcset
 from rewriter.urls import resolve
 from rewriter.xml_tables import (
@@ -65,6 +68,9 @@ _PI_HREF: Final = re.compile(r"""(\bhref[ \t\r\n]*=[ \t\r\n]*)(?:"([^"]*)"|'([^'
 _CONTENT_CHARSET: Final = re.compile(r"(charset[\t\n\f\r ]*=[\t\n\f\r ]*)[^\t\n\f\r ;\"']*", re.I)
 _NON_SPACE: Final = re.compile(r"[^\t\n\f\r ]+")
 _XHTML_HEAD: Final = f"{{{XHTML}}}head"
+_TEXT_ELEMENTS: Final = TEXT_URLS | STYLESHEETS
+_HAS_XML_BASE: Final = etree.XPath("boolean(//@xml:base)")
+_WITH_ATTRIBUTES: Final = etree.XPath("//*[@*]")
 _XHTML_META: Final = f"{{{XHTML}}}meta"
 
 
@@ -118,22 +124,41 @@ class _Rewriter:
         self.injected = False
 
     def url(self, value: str, base: str) -> str:
-        key = (value, base)
+        if is_relative(value):
+            return value  # relative URLs work unchanged on the proxy host
+        # As in the HTML rewriter: "scheme://host[:port]" is mapped once per document and the
+        # rest of the URL kept as written (nothing in it can change the origin).
+        plain = PLAIN_URL.match(value)
+        key = (plain.group() if plain else value, base)
         mapped = self.cache.get(key)
         if mapped is None:
-            mapped = self.cache[key] = self.ctx.space.to_proxy(value, base)
-        return mapped
+            if plain:
+                mapped = self.ctx.space.to_proxy(key[0] + "/", base)
+                mapped = mapped if mapped == REFUSED else mapped[:-1]
+            else:
+                mapped = self.ctx.space.to_proxy(value, base)
+            self.cache[key] = mapped
+        return mapped + value[len(key[0]):] if plain and mapped != REFUSED else mapped
 
     def run(self, tree: Any) -> None:
         root = tree.getroot()
         for pi in root.itersiblings(preceding=True):
             if isinstance(pi, etree._ProcessingInstruction) and pi.target == STYLESHEET_PI and pi.text:
                 pi.text = _PI_HREF.sub(lambda m: self.pi_href(m, self.ctx.url), pi.text)
-        stack: list[tuple[Any, str]] = [(root, self.ctx.url)]
-        while stack:
-            el, base = stack.pop()
-            base = self.element(el, base)
-            stack.extend((child, base) for child in reversed(el) if isinstance(child.tag, str))
+        if not _HAS_XML_BASE(root):
+            # One base for the whole document: lxml finds the few elements with work in C.
+            base = self.ctx.url
+            for el in _WITH_ATTRIBUTES(root):
+                self.attributes_of(el, base)
+            for el in root.iter(*_TEXT_ELEMENTS):
+                self.text_of(el, base)
+        else:
+            stack: list[tuple[Any, str]] = [(root, self.ctx.url)]
+            while stack:
+                el, base = stack.pop()
+                base = self.attributes_of(el, base)
+                self.text_of(el, base)
+                stack.extend((child, base) for child in reversed(el) if isinstance(child.tag, str))
         if root.tag == f"{{{XHTML}}}html" or (root.tag == "html" and root.nsmap.get(None) == XHTML):
             self.inject(root)
 
@@ -144,8 +169,8 @@ class _Rewriter:
         escaped = new.replace("&", "&amp;").replace(quote, "&quot;" if quote == '"' else "&#39;")
         return f"{m.group(1)}{quote}{escaped}{quote}"
 
-    def element(self, el: Any, base: str) -> str:
-        """Rewrite one element's own attributes and text; return the base for its children."""
+    def attributes_of(self, el: Any, base: str) -> str:
+        """Rewrite one element's attributes; return the base for its content."""
         tag: str = el.tag
         xml_base = el.get(XML_BASE)
         if xml_base is not None:
@@ -157,11 +182,15 @@ class _Rewriter:
         else:
             rules = ELEMENT_ATTRS.get(tag) or NAMESPACE_ATTRS.get(ns)
             self.attributes(el, rules, base)
+        return base
+
+    def text_of(self, el: Any, base: str) -> None:
+        """Rewrite the text of an element whose text is a URL or a stylesheet."""
+        tag = el.tag
         if tag in TEXT_URLS and el.text and len(el) == 0:
             el.text = self.text_url(el.text, base)
         elif tag in STYLESHEETS and el.text and _CSS_HINT.search(el.text):
             el.text = rewrite_css(el.text, lambda u: self.url(u, base))
-        return base
 
     def attributes(self, el: Any, rules: Mapping[str, Kind] | None, base: str) -> None:
         for name, value in el.items():
