@@ -81,6 +81,24 @@ for (const [iface, prop, kind] of CB_URL_PROPS) {
   if (proto) cbPatchAccessor(proto, prop, CB_KINDS[kind][1], CB_KINDS[kind][0]);
 }
 
+// new Audio(url) sets src inside the browser, past the accessor above, on an element the
+// mutation net never sees (it is not in the document). Not cbPatchCtor: the prototype is
+// HTMLAudioElement's, whose `constructor` must stay HTMLAudioElement.
+cbTry(() => {
+  const d = Object.getOwnPropertyDescriptor(window, 'Audio');
+  const Native = d && d.value;
+  if (typeof Native !== 'function' || !(d.configurable || d.writable)) return;
+  const Audio = function Audio(...args) {
+    if (!new.target) return Native.apply(this, args);
+    const mapped = cbTry(() => cbMapArg(args, 0, cbToProxy), args);
+    return Reflect.construct(Native, mapped, new.target === Audio ? Native : new.target);
+  };
+  Audio.prototype = Native.prototype;
+  Object.setPrototypeOf(Audio, Object.getPrototypeOf(Native));
+  cbTry(() => Object.defineProperty(Audio, 'length', { value: Native.length }));
+  Object.defineProperty(window, 'Audio', { ...d, value: Audio });
+});
+
 // a.hostname and friends: read from, and write through, the real URL.
 for (const iface of ['HTMLAnchorElement', 'HTMLAreaElement']) {
   const proto = window[iface] && window[iface].prototype;

@@ -68,6 +68,9 @@ SINKS: dict[str, tuple[str, ...]] = {
     "worklet-audio": ("/a/worklet-audio.js",),
     "worklet-paint": ("/a/worklet-paint.js",),
     "service-worker": ("/a/sw.js",),
+    "audio-constructor": ("/a/audio-constructor.wav",),
+    "served-style-readback": ("/a/served-style.png",),
+    "served-inline-style-readback": ("/a/served-inline.png",),
     "link-preload": _png("link-preload"),
     "link-preload-href-first": _png("link-preload-href-first"),
     "link-modulepreload": ("/a/link-modulepreload.js",),
@@ -273,6 +276,18 @@ check('service-worker', async () => {
   const worker = reg.installing || reg.waiting || reg.active;
   return [reg.scope, worker.scriptURL];
 });
+check('audio-constructor', (n) => {
+  const a = new Audio(A + n + '.wav');
+  return [a.src, a instanceof HTMLAudioElement, a.constructor === HTMLAudioElement, Audio.name];
+});
+check('served-style-readback', () => {
+  const s = document.getElementById('served-style');
+  return [s.textContent, s.sheet.cssRules[0].cssText, s.sheet.cssRules[0].style.backgroundImage];
+});
+check('served-inline-style-readback', () => {
+  const d = document.getElementById('served-inline');
+  return [d.getAttribute('style'), d.style.backgroundImage, d.style.cssText];
+});
 check('link-preload', (n) => {
   const l = document.createElement('link'); l.rel = 'preload'; l.as = 'image'; l.href = A + n + '.png';
   document.head.appendChild(l); return l.href;
@@ -310,9 +325,17 @@ _CSS: dict[str, str] = {
 }
 
 
+# CSS the page was served with (absolute real URLs, rewritten by the proxy): what scripts read back.
+_SERVED = (
+    f"<style id=served-style>.served {{ background-image: url({ORIGIN}/a/served-style.png); }}</style>\n"
+    "<div class=served style='width:8px;height:8px'></div>\n"
+    f"<div id=served-inline style='width:8px;height:8px;background-image:url({ORIGIN}/a/served-inline.png)'></div>\n"
+)
+
+
 def page() -> str:
     checks = "".join(f"<b id={name}>pending</b>\n" for name in SINKS)
-    return f"<!doctype html><title>sinks</title>\n<div id=checks>{checks}</div><div id=boxes></div>\n{_SCRIPT}"
+    return f"<!doctype html><title>sinks</title>\n{_SERVED}<div id=checks>{checks}</div><div id=boxes></div>\n{_SCRIPT}"
 
 
 async def index(request: web.Request) -> web.Response:
@@ -328,6 +351,8 @@ async def asset(request: web.Request) -> web.StreamResponse:
         return web.Response(text=_CSS[path], content_type="text/css", charset="utf-8")
     if path == "/a/fetch-later":
         return web.Response(text="later")
+    if path.endswith(".wav"):
+        return web.Response(body=b"", content_type="audio/wav")
     if path.endswith(".png"):
         return web.Response(body=PNG_1X1, content_type="image/png")
     if path.endswith(".ttf"):
