@@ -68,6 +68,8 @@ SINKS: dict[str, tuple[str, ...]] = {
     "worklet-audio": ("/a/worklet-audio.js",),
     "worklet-paint": ("/a/worklet-paint.js",),
     "service-worker": ("/a/sw.js",),
+    "fresh-iframe-style-text-node": _png("fresh-iframe-style-text-node"),
+    "fresh-iframe-named-property": _png("fresh-iframe-named-property"),
     "audio-constructor": ("/a/audio-constructor.wav",),
     "served-style-readback": ("/a/served-style.png",),
     "served-inline-style-readback": ("/a/served-inline.png",),
@@ -275,6 +277,23 @@ check('service-worker', async () => {
   const reg = await navigator.serviceWorker.register(A + 'sw.js', { scope: A });
   const worker = reg.installing || reg.waiting || reg.active;
   return [reg.scope, worker.scriptURL];
+});
+// A fresh same-origin realm (about:blank iframe): its own natives, armed with the runtime.
+function frameDoc() {
+  const f = document.createElement('iframe'); f.style.cssText = 'width:40px;height:40px';
+  document.getElementById('boxes').appendChild(f);
+  return f.contentDocument;
+}
+check('fresh-iframe-style-text-node', (n) => {
+  const doc = frameDoc(); const s = doc.createElement('style'); doc.head.appendChild(s);
+  s.appendChild(doc.createTextNode(rule(n)));
+  const d = doc.createElement('div'); d.className = n; doc.body.appendChild(d);
+  return [s.textContent, s.sheet.cssRules[0].cssText];
+});
+check('fresh-iframe-named-property', (n) => {
+  const doc = frameDoc(); const d = doc.createElement('div'); doc.body.appendChild(d);
+  d.style.width = '8px'; d.style.height = '8px'; d.style.backgroundImage = url(n + '.png');
+  return d.style.backgroundImage;
 });
 check('audio-constructor', (n) => {
   const a = new Audio(A + n + '.wav');
