@@ -45,6 +45,7 @@ SINKS: dict[str, tuple[str, ...]] = {
     "sheet-insertrule": _png("sheet-insertrule"),
     "sheet-addrule": _png("sheet-addrule"),
     "sheet-media-insertrule": _png("sheet-media-insertrule"),
+    "sheet-keyframes-appendrule": _png("sheet-keyframes-appendrule"),
     "sheet-import-rule": ("/a/sheet-import-rule.css", "/a/sheet-import-rule.png"),
     "constructed-replacesync-adopted": _png("constructed-replacesync-adopted"),
     "constructed-replace-shadow-adopted": _png("constructed-replace-shadow-adopted"),
@@ -165,6 +166,12 @@ check('sheet-addrule', (n) => {
 check('sheet-media-insertrule', (n) => {
   const sh = sheet(); sh.insertRule('@media all {}', 0); sh.cssRules[0].insertRule(rule(n), 0); box(n);
   return [sh.cssRules[0].cssRules[0].cssText, sh.cssRules[0].cssText];
+});
+check('sheet-keyframes-appendrule', (n) => {
+  const sh = sheet(); sh.insertRule('@keyframes ' + n + ' {}', 0);
+  sh.cssRules[0].appendRule('0%, 100% {' + bg(n) + '}');
+  box(n).style.cssText = 'width:8px;height:8px;animation:' + n + ' 100s';
+  return sh.cssRules[0].cssText;
 });
 check('sheet-import-rule', (n) => {
   const sh = sheet(); sh.insertRule('@import ' + url(n + '.css') + ';', 0); box(n);
