@@ -4,13 +4,17 @@ lxml parses the body, the tables of ``xml_tables`` say which attributes and text
 each goes through the one URL authority (``ProxySpace.to_proxy``, with the document's real URL,
 or the ``xml:base`` in scope, as base), and the tree is serialised again. Unlike HTML, XML has
 one parse a browser and lxml agree on, so parse and serialise loses no meaning (quote style,
-attribute spacing and blank lines in the prolog may change).
+attribute spacing and blank lines in the prolog may change; under an XHTML 1.x DOCTYPE libxml2
+writes its XHTML compatibility form: ``<br />`` and a ``<meta http-equiv="Content-Type">``).
+Where a URL is mapped, the HTML rewriter's micro-syntax is reused (``html._PLAIN_URL``: each
+origin mapped once per document), never a copy of it.
 
-Safe parsing (``_parser``): no entity is expanded (a billion-laughs body stays as small as it
-came: references are kept as references for the browser, whose own parser limits them), no
-DTD or external entity is loaded, nothing is read from the network or the file system, and
-libxml2's default limits hold (``huge_tree`` off: depth, text node and name sizes bounded).
-The body itself is already bounded by the proxy (``Config.max_rewrite_body``).
+Safe parsing (``_parser``): no entity is expanded (references stay references, and the internal
+DTD subset that declares them is written back for the browser to expand), no DTD or external
+entity is loaded, nothing is read from the network or the file system, and libxml2's default
+limits hold (``huge_tree`` off: depth, text node and name sizes bounded; its amplification
+limit refuses a billion-laughs body even unexpanded, which then fails open as below, and
+Chromium's parser refuses it too). The body is already bounded by ``Config.max_rewrite_body``.
 
 Fail open, but never leave a rendered page's links in the real web:
 - a body that does not parse, as XHTML or SVG (documents a browser renders, whose links a user
@@ -116,12 +120,11 @@ def _fallback(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
 class _Rewriter:
     """One pass over one parsed document."""
 
-    __slots__ = ("cache", "ctx", "injected")
+    __slots__ = ("cache", "ctx")
 
     def __init__(self, ctx: PageContext) -> None:
         self.ctx = ctx
         self.cache: dict[tuple[str, str], str] = {}
-        self.injected = False
 
     def url(self, value: str, base: str) -> str:
         if is_relative(value):
