@@ -283,6 +283,13 @@ def xml_documents(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=scaled(100))
+@given(st.binary(max_size=2000))
+def test_sniff_never_raises_and_reads_only_the_first_1445_bytes(body: bytes) -> None:
+    assert sniff(body) in (None, "text/html", "text/xml")
+    assert sniff(body) == sniff(body[:1445])
+
+
+@settings(max_examples=scaled(100))
 @given(st.binary(max_size=400))
 def test_rewrite_xml_never_raises_on_any_bytes(body: bytes) -> None:
     assert isinstance(rewrite_xml(body, CTX, None), bytes)
