@@ -18,10 +18,11 @@ from proxy import control, join, security_headers
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, SERVICE, STORE, SYNC, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient, UpstreamSettings
+from rewriter.js_cache import ScriptCache
 from sessions.credentials import Signer
 from sessions.responses import ResponseLimits, ResponseRegistry
 from sessions.service import Lifetimes, SessionService
@@ -50,6 +51,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
                                   Lifetimes(config.session_lifetime, config.ticket_lifetime),
                                   max_followers=config.max_followers)
     app[RUNTIME] = RuntimeAsset.load()
+    app[SCRIPTS] = ScriptCache()
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
     app[SYNC] = SyncHub()
     app.add_routes(control.routes)

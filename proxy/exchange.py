@@ -33,13 +33,14 @@ Later features (the audit trail) hook in here and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, STORE, SYNC, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, UPSTREAM
 from proxy.pages import error_page
 from proxy.security_headers import UNTYPED
 from proxy.targets import policy_for
@@ -150,7 +151,7 @@ class _Plan:
 
 
 def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *, document: bool,
-          sniffed: str | None = None) -> _Plan | web.Response:
+          sniffed: str | None = None, script: bool = False) -> _Plan | web.Response:
     browser_origin = request.headers.get("Origin")
     real_origin = visit.space.from_proxy(browser_origin) if browser_origin else None
     rewritten = rewrite_response_headers(list(head.headers), ctx, real_origin)
@@ -160,7 +161,7 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *
                           "The site tried to redirect to an address that is not a web page "
                           "(for example a javascript: URL). The redirect was blocked.")
     content_type = head.header("Content-Type")
-    body_rewriter = rewriter_for(content_type or sniffed, document=document)
+    body_rewriter = rewriter_for(content_type or sniffed, document=document, script=script)
     no_body = request.method == "HEAD" or head.status in NO_BODY_STATUSES
     out_headers = [(k, v) for k, v in rewritten.headers if k.lower() not in _RESET_ON_REWRITE] \
         if body_rewriter and not no_body else rewritten.headers
@@ -179,7 +180,8 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     config = request.app[CONFIG]
     head = Head(upstream.status, upstream.reason, tuple(upstream.headers), visit.real_url)
     document = _loads_as_document(request)
-    plan = _plan(request, visit, ctx, head, document=document)
+    script = request.headers.get("Sec-Fetch-Dest") == "script"
+    plan = _plan(request, visit, ctx, head, document=document, script=script)
     if isinstance(plan, web.Response):
         responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan))
         return plan
@@ -195,7 +197,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
             return refusal
         sniffed = sniff(prefix)
         if sniffed is not None:
-            plan = _plan(request, visit, ctx, head, document=document, sniffed=sniffed)
+            plan = _plan(request, visit, ctx, head, document=document, sniffed=sniffed, script=script)
             assert not isinstance(plan, web.Response)  # the head was accepted just above
     now = time.time()
     if plan.headers.set_cookies:
@@ -251,7 +253,7 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     # What the driver's copy was decides: a body it got rewritten is rewritten again.
     decoded = None if entry.raw else await responses.body(entry)
     sniffed = sniff(decoded) if decoded is not None and entry.head.header("Content-Type") is None else None
-    plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed)
+    plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed, script=not entry.raw)
     if isinstance(plan, web.Response):
         return plan
     if plan.no_body:
@@ -326,8 +328,14 @@ async def _send_empty(request: web.Request, response: web.StreamResponse) -> web
 async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head: Head,
                           decoded: bytes) -> web.StreamResponse:
     assert plan.rewriter is not None
-    page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit))
-    body = plan.rewriter.rewrite(decoded, page, charset_of(head.header("Content-Type")))
+    page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit),
+                       js=request.app[SCRIPTS].rewrite_text)
+    charset = charset_of(head.header("Content-Type"))
+    if plan.rewriter.scripts_only and len(decoded) > _SCRIPT_IN_THREAD:
+        # tree-sitter parses without the GIL: a large bundle's first rewrite does not stall the loop
+        body = await asyncio.to_thread(plan.rewriter.rewrite, decoded, page, charset)
+    else:
+        body = plan.rewriter.rewrite(decoded, page, charset)
     await persist_aliases(request, visit)
     response = plan.response
     response.headers["Content-Type"] = plan.rewriter.content_type
@@ -340,6 +348,7 @@ async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head:
     return response
 
 
+_SCRIPT_IN_THREAD = 64 * 1024  # scripts larger than this are rewritten off the event loop
 _RESET_ON_REWRITE = frozenset({"content-length", "content-encoding", "content-type", "content-md5",
                                "digest", "etag", "accept-ranges", "content-range"})
 

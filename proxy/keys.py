@@ -8,6 +8,7 @@ from proxy.config import Config
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
+from rewriter.js_cache import ScriptCache
 from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
 from sessions.store import SessionStore
@@ -19,3 +20,4 @@ UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)
 SYNC = web.AppKey("sync", SyncHub)
 RESPONSES = web.AppKey("responses", ResponseRegistry)
+SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session

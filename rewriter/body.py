@@ -1,7 +1,10 @@
 """Which response bodies are rewritten, and by which rewriter: one table, read like data.
 
-Bodies of other types (images, video, fonts, downloads, JavaScript, JSON) pass through
-untouched and are streamed by the proxy; URLs that scripts build are the runtime's job.
+Bodies of other types (images, video, fonts, downloads, JSON) pass through untouched and
+are streamed by the proxy; URLs that scripts build are the runtime's job. JavaScript that a
+page loads with ``<script>`` has its references to ``location`` rewritten (``rewriter.js``,
+through the server's cache that ``PageContext.js`` names); scripts loaded by workers and
+worklets, which do not get the runtime, stream untouched.
 JSON is never rewritten: it is data a script reads, and a script must read the real URLs.
 
 XML types are rewritten only when the browser loads them as a document (a navigation, a frame,
@@ -25,8 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from rewriter.charset import decode_text, lookup
 from rewriter.css import rewrite_css_bytes
 from rewriter.html import PageContext, rewrite_html
+from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.xml import rewrite_xml
 
 Rewrite = Callable[[bytes, PageContext, "str | None"], bytes]
@@ -47,11 +52,32 @@ def _xml(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
     return rewrite_xml(body, ctx, charset)
 
 
+def _js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
+    # Sent as UTF-8: a declared charset is honoured, else UTF-8 (a body that is not valid
+    # UTF-8 is read as windows-1252, what browsers mostly assume for legacy pages).
+    codec = lookup(charset) or "utf-8"
+    if codec == "utf-8" and b"location" not in body:
+        return body  # the hot path: nothing to rewrite, nothing to decode
+    if codec == "utf-8":
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = decode_text(body, "windows-1252")
+    else:
+        text = decode_text(body, codec)
+    if ctx.js is not None:
+        text = ctx.js(text, False)
+    return text.encode("utf-8", "surrogatepass")
+
+
 @dataclass(frozen=True, slots=True)
 class BodyRewriter:
     rewrite: Rewrite
     content_type: str  # what the rewritten body is sent as (always UTF-8)
     documents_only: bool = False  # rewritten only when loaded as a document (see above)
+    # Rewritten only when loaded by a page's <script> (Sec-Fetch-Dest: script): workers and
+    # worklets do not get the runtime whose functions rewritten scripts call.
+    scripts_only: bool = False
 
 
 def _xml_type(mime: str) -> BodyRewriter:
@@ -65,16 +91,18 @@ BY_MIME: dict[str, BodyRewriter] = {
         "application/xhtml+xml", "image/svg+xml", "application/rss+xml", "application/atom+xml",
         "application/rdf+xml", "application/xml", "text/xml",
     )},
+    **{mime: BodyRewriter(_js, "text/javascript; charset=utf-8", scripts_only=True) for mime in JS_MIME_TYPES},
 }
 
 
-def rewriter_for(content_type: str | None, *, document: bool = True) -> BodyRewriter | None:
-    """The rewriter for a body of this type; ``document``: the browser loads it as a document."""
+def rewriter_for(content_type: str | None, *, document: bool = True, script: bool = False) -> BodyRewriter | None:
+    """The rewriter for a body of this type; ``document``: the browser loads it as a document;
+    ``script``: a page loads it as a script."""
     if not content_type:
         return None
     mime = content_type.split(";", 1)[0].strip().lower()
     found = BY_MIME.get(mime)
-    if found is None or (found.documents_only and not document):
+    if found is None or (found.documents_only and not document) or (found.scripts_only and not script):
         return None
     return found
 

@@ -37,12 +37,13 @@ from __future__ import annotations
 import html as _entities
 import re
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from rewriter.charset import decode_html, detect_charset
 from rewriter.html_tables import DROPPED_HTTP_EQUIV, GLOBAL_ATTRS, HEAD_WRAPPERS, RAW_TEXT, TAG_RULES, Kind
 from rewriter.importmap import rewrite_importmap
+from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.refresh import rewrite_refresh
 from rewriter.space import REFUSED, ProxySpace
 from rewriter.srcset import rewrite_srcset
@@ -124,6 +125,8 @@ _ANY_ATTR = re.compile(rf"""([^{_WS}/>][^{_WS}/>=]*+){_VALUE}""")
 _RAW_END = {name: re.compile(rf"</{name}[{_WS}/>]", re.I) for name in RAW_TEXT}
 # A CSS value needs the CSS rewriter only if it may hold a URL (escapes can spell url).
 _CSS_HINT = re.compile(r"url|image-set|@import|\\", re.I)
+# One attribute with its value, for the few tags whose non-URL attributes matter (<script type>).
+_ANY_ATTR = re.compile(rf"""[{_WS}/]*+([^{_WS}/>][^{_WS}/>=]*+){_VALUE}""")
 _IMPORTMAP = re.compile(rf"""type[{_WS}]*+=[{_WS}]*+["']?[{_WS}]*+importmap""", re.I)
 _PLAIN_URL = re.compile(r"(?:[hH][tT][tT][pP][sS]?:)?//[a-zA-Z0-9.-]++(?::[0-9]{1,5})?(?=[/?#]|\Z)")
 # Surely relative (no scheme, not "//" even after the tab and backslash clean-up URL
@@ -140,6 +143,9 @@ class PageContext:
     url: str  # real URL of the document (base for protocol-relative URLs)
     space: ProxySpace
     inject: str  # HTML inserted as the first thing the browser executes (the runtime <script>)
+    # Rewrites an inline script's text, (source, is_module) -> source: the server's
+    # rewriter.js_cache.ScriptCache.rewrite_text; None leaves scripts as they are.
+    js: Callable[[str, bool], str] | None = None
 
 
 def rewrite_html(body: bytes, ctx: PageContext, charset: str | None = None) -> bytes:
@@ -214,6 +220,11 @@ class _Rewriter:
             return self.css(content)
         if lname == "script" and _IMPORTMAP.search(attrs):
             return rewrite_importmap(content, self.url)
+        if lname == "script" and self.ctx.js is not None and "location" in content:
+            module = _script_is_module(attrs)
+            if module is not None:
+                new = self.ctx.js(content, module)
+                return None if new == content else new
         return None
 
     def css(self, value: str) -> str | None:
@@ -304,6 +315,17 @@ def _inject_at(text: str) -> int:
         if lname == "head" or after < 0:
             after = m.end()
     return after if after >= 0 else len(text)
+
+
+def _script_is_module(attrs: str) -> bool | None:
+    """What a ``<script>`` with these attributes runs as: False classic, True module, None data."""
+    for a in _ANY_ATTR.finditer(attrs):
+        if a.group(1).lower() == "type":
+            value = (a.group(2) or a.group(3) or a.group(4) or "").strip(_WS).lower()
+            if value == "module":
+                return True
+            return False if not value or value in JS_MIME_TYPES else None
+    return False
 
 
 def _raw_end(text: str, lname: str, start: int) -> int:

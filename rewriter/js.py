@@ -33,11 +33,19 @@ Invariants:
   does (checked by the tests with the same parser).
 * Pure: no I/O, no state between calls.
 
+Where it runs: ``rewriter/body.py`` sends the bodies of scripts a page loads
+(``Sec-Fetch-Dest: script``) here and ``rewriter/html.py`` the inline classic and module
+scripts, both through the server's ``rewriter/js_cache.py``. External scripts are rewritten as
+classic scripts (the request does not say which they are): a module's own top-level
+``location`` binding is then read through ``__cb$loc``, which hands it back unchanged.
+
 Not covered (the runtime's native ``navigate`` fallback still maps the navigations): writes
 to a bare ``location`` inside ``with`` blocks and through destructuring assignment targets;
 patterns in function parameters; names built at run time (``window["loc" + "ation"]``) and
-identifiers spelled with escapes; ``x instanceof Location`` (the stand-in is not one); code
-built at run time (``eval``, ``new Function``, string timers), which is not rewritten yet.
+identifiers spelled with escapes; ``x instanceof Location`` (the stand-in is not one);
+event-handler attributes and ``javascript:`` URLs; code built at run time (``eval``,
+``new Function``, string timers, ``document.write`` of scripts): ``cbRewriteJs`` in part 45 is
+the hook for it, the identity today.
 """
 
 from __future__ import annotations

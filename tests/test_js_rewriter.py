@@ -18,7 +18,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rewriter.js as js
+from rewriter.body import rewriter_for
+from rewriter.html import PageContext, rewrite_html_text
 from rewriter.js import PROLOGUE, parses, rewrite_js, rewrite_js_bytes
+from rewriter.space import ProxySpace
 
 P = PROLOGUE.decode()
 
@@ -236,3 +239,45 @@ def test_cache_stays_within_its_byte_bound_evicting_the_least_recently_used() ->
     assert cache.hits == 1
     cache.rewrite(scripts[0])
     assert cache.misses == 11
+
+
+# -- inline scripts in HTML (rewriter/html.py) and script bodies (rewriter/body.py) -------------
+
+
+def html_ctx() -> PageContext:
+    return PageContext("https://example.com/", ProxySpace("abcdefghij", "cobrowse.localhost", port=8080), "",
+                       js=lambda source, module: rewrite_js(source, module=module))
+
+
+def test_inline_classic_and_module_scripts_are_rewritten_and_data_scripts_are_not() -> None:
+    page = (
+        "<script>location.href</script><script type=module>location.href</script>"
+        "<script type='text/javascript'>x.location</script><script type=text/template>location.href</script>"
+        '<script type="application/ld+json">{"location": "x"}</script><p>location.href</p>'
+    )
+    out = rewrite_html_text(page, html_ctx())
+    assert out == (
+        f"<script>{P}__cb$loc(location).href</script><script type=module>{P}__cb$loc(location).href</script>"
+        f"<script type='text/javascript'>{P}__cb$loc(x.location)</script><script type=text/template>location.href"
+        '</script><script type="application/ld+json">{"location": "x"}</script><p>location.href</p>'
+    )
+
+
+def test_html_without_a_script_rewriter_leaves_inline_scripts_alone() -> None:
+    ctx = PageContext("https://example.com/", ProxySpace("abcdefghij", "cobrowse.localhost", port=8080), "")
+    assert rewrite_html_text("<script>location.href</script>", ctx) == "<script>location.href</script>"
+
+
+def test_script_bodies_are_rewritten_only_for_a_pages_script_and_sent_as_utf8() -> None:
+    for mime in ("application/javascript", "text/javascript; charset=utf-8", "application/x-javascript"):
+        assert rewriter_for(mime) is None
+        found = rewriter_for(mime, script=True)
+        assert found is not None and found.content_type == "text/javascript; charset=utf-8"
+    js = rewriter_for("text/javascript", script=True)
+    assert js is not None
+    plain = b"var a = 1;"
+    assert js.rewrite(plain, html_ctx(), None) is plain
+    assert js.rewrite("location.href; '\u00e9'".encode("latin-1"), html_ctx(), "iso-8859-1") == (
+        PROLOGUE + "__cb$loc(location).href; '\u00e9'".encode()
+    )
+    assert js.rewrite(b"\xef\xbb\xbflocation", html_ctx(), None) == PROLOGUE + b"__cb$loc(location)"
