@@ -162,6 +162,8 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *
                           "(for example a javascript: URL). The redirect was blocked.")
     content_type = head.header("Content-Type")
     body_rewriter = rewriter_for(content_type or sniffed, document=document, script=script)
+    if body_rewriter is not None and body_rewriter.scripts_only and _too_big_to_rewrite(head):
+        body_rewriter = None  # streamed as it came: buffering it could exceed max_rewrite_body
     no_body = request.method == "HEAD" or head.status in NO_BODY_STATUSES
     out_headers = [(k, v) for k, v in rewritten.headers if k.lower() not in _RESET_ON_REWRITE] \
         if body_rewriter and not no_body else rewritten.headers
@@ -349,6 +351,14 @@ async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head:
 
 
 _SCRIPT_IN_THREAD = 64 * 1024  # scripts larger than this are rewritten off the event loop
+_SCRIPT_MAX_WIRE = 4 * 1024 * 1024  # scripts larger than this on the wire are not rewritten
+
+
+def _too_big_to_rewrite(head: Head) -> bool:
+    length = head.header("Content-Length")
+    return length is not None and length.isdigit() and int(length) > _SCRIPT_MAX_WIRE
+
+
 _RESET_ON_REWRITE = frozenset({"content-length", "content-encoding", "content-type", "content-md5",
                                "digest", "etag", "accept-ranges", "content-range"})
 

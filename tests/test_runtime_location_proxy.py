@@ -66,7 +66,9 @@ HTML = (
     "<script>new Worker('/worker.js').onmessage = (e) => { window.__views.worker = e.data; };</script>"
     "</head><body><p>loc</p></body></html>"
 )
-SCRIPTS = {"/ext.js": EXTERNAL, "/big.js": BIG, "/worker.js": WORKER, "/imp.js": IMPORTED}
+# Past the proxy's bound for buffering a script (4 MiB on the wire): streamed as it came.
+HUGE = IMPORTED + "/*" + "x" * (4 * 1024 * 1024) + "*/"
+SCRIPTS = {"/ext.js": EXTERNAL, "/big.js": BIG, "/worker.js": WORKER, "/imp.js": IMPORTED, "/huge.js": HUGE}
 
 
 def make_app(log: HitLog, name: str) -> web.Application:
@@ -173,3 +175,6 @@ async def test_scripts_are_rewritten_for_a_pages_script_only_and_each_once(loade
     misses = cache.misses
     again = await loaded.server.request("GET", url, headers={"Sec-Fetch-Dest": "script"})
     assert again.body == as_script.body and cache.misses == misses and cache.hits > 0
+    huge = await loaded.server.request("GET", loaded.server.proxy_url(session["id"], HOST, "/huge.js"),
+                                       headers={"Sec-Fetch-Dest": "script"}, max_body=8 << 20)
+    assert huge.status == 200 and huge.body == HUGE.encode()
