@@ -45,6 +45,7 @@ class AppSpec:
     ready_path: str = "/"
     cwd: Path | None = None
     env: tuple[tuple[str, str], ...] = ()
+    icons: tuple[str, ...] = ("/favicon.ico",)  # fetched by Chromium's favicon service, not by the page
 
 
 @dataclass(slots=True)

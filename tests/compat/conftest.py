@@ -61,19 +61,31 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         cell = _cell(item)
         if cell is not None and item.nodeid in results:
             rows.setdefault(cell[:2], {})[cell[2]] = results[item.nodeid]
-    lines = [_HEADER, "| app | feature | " + " | ".join(_MODES) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in _MODES) + " |"]
-    notes: list[str] = []
+    table: list[tuple[str, str]] = []  # (app, line): rows, then notes, each kept in order within an app
+    notes: list[tuple[str, str]] = []
     for (app, feature), cells in rows.items():
         shown = []
         for mode in _MODES:
             result, reason = cells.get(mode, ("not run", ""))
             if reason:
-                notes.append(f"- {app}, {feature}, {mode}: {reason}")
+                notes.append((app, f"- {app}, {feature}, {mode}: {reason}"))
             shown.append(result)
-        lines.append(f"| {app} | {feature} | " + " | ".join(shown) + " |")
-    if notes:
-        lines += ["", "## Known failures and their causes", "", *notes]
+        table.append((app, f"| {app} | {feature} | " + " | ".join(shown) + " |"))
     path = Path(session.config.rootpath) / "docs" / "compatibility.md"
+    # A run of some apps only keeps the other apps' rows and notes from the file as it was.
+    ran = {app for app, _ in rows}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            app = line[2:].split(" |" if line.startswith("| ") else ",", 1)[0]
+            if line.startswith("| ") and app not in ran | {"app", "---"}:
+                table.append((app, line))
+            elif line.startswith("- ") and app not in ran:
+                notes.append((app, line))
+    lines = [_HEADER, "| app | feature | " + " | ".join(_MODES) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in _MODES) + " |"]
+    lines += [line for _, line in sorted(table, key=lambda row: row[0])]
+    if notes:
+        lines += ["", "## Known failures and their causes", ""]
+        lines += [line for _, line in sorted(notes, key=lambda note: note[0])]
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -47,7 +47,7 @@ FEATURES = (
     Feature("httpbin", "redirect chain", "/redirect/3", (
         Step("three redirects land on /get", "/get", '"url": "http://httpbin.test/get"',
              observe=json_fields("url", "args")),
-    )),
+    ), reaches=("/redirect/3", "/relative-redirect/2", "/relative-redirect/1", "/get")),
     Feature("httpbin", "cookies", "/cookies/set?k=v", (
         Step("set k=v, redirected to /cookies", "/cookies", '{"cookies": {"k": "v"}}',
              observe=json_fields("cookies")),
