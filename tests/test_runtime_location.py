@@ -166,3 +166,22 @@ def test_rewritten_script_runs_where_the_runtime_is_absent_as_if_unrewritten(pag
         worker,
     )
     assert got == ["blob:", "blob:", "function"]
+
+
+def test_rewritten_real_jquery_runs_and_reads_the_real_url(page: Page) -> None:
+    """Django admin's vendored jQuery, rewritten, evaluates without error in Chromium and its
+    own ``location`` reads (ajax defaults) see the real URL."""
+    from importlib import resources
+    from pathlib import Path
+
+    vendor = Path(str(resources.files("django"))) / "contrib" / "admin" / "static" / "admin" / "js" / "vendor"
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for name in ("jquery.js", "jquery.min.js"):
+        source = (vendor / "jquery" / name).read_text("utf-8")
+        rewritten = rewrite_js(source)
+        assert "__cb$loc(" in rewritten
+        page.add_script_tag(content=rewritten)
+        assert page.evaluate("() => [typeof jQuery.fn.jquery, jQuery.ajaxSettings.url]") == ["string", REAL]
+        page.evaluate("() => { delete window.jQuery; delete window.$; }")
+    assert errors == []
