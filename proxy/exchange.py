@@ -160,7 +160,7 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *
         return error_page(502, "Refused redirect",
                           "The site tried to redirect to an address that is not a web page "
                           "(for example a javascript: URL). The redirect was blocked.")
-    content_type = head.header("Content-Type")
+    content_type = (head.header("Content-Type") or "").strip() or None  # an empty value is no type
     body_rewriter = rewriter_for(content_type or sniffed, document=document, script=script)
     if body_rewriter is not None and body_rewriter.scripts_only and _too_big_to_rewrite(head):
         body_rewriter = None  # streamed as it came: buffering it could exceed max_rewrite_body
@@ -254,7 +254,8 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
         return refusal
     # What the driver's copy was decides: a body it got rewritten is rewritten again.
     decoded = None if entry.raw else await responses.body(entry)
-    sniffed = sniff(decoded) if decoded is not None and entry.head.header("Content-Type") is None else None
+    untyped = not (entry.head.header("Content-Type") or "").strip()
+    sniffed = sniff(decoded) if decoded is not None and untyped else None
     plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed, script=not entry.raw)
     if isinstance(plan, web.Response):
         return plan

@@ -68,9 +68,20 @@ def _untyped(body: bytes, **headers: str) -> web.Response:
     return response
 
 
+_EMPTY_TYPE = web.ResponseKey("test_empty_type", bool)
+
+
 async def _strip_type(request: web.Request, response: web.StreamResponse) -> None:
     if response.get(_UNTYPED):
         response.headers.popall("Content-Type", None)
+    if response.get(_EMPTY_TYPE):
+        response.headers["Content-Type"] = ""
+
+
+def _empty_type(body: bytes) -> web.Response:
+    response = web.Response(body=body)
+    response[_EMPTY_TYPE] = True
+    return response
 
 
 def make_site(log: HitLog, name: str) -> web.Application:
@@ -81,6 +92,7 @@ def make_site(log: HitLog, name: str) -> web.Application:
         "/untyped": lambda r: _untyped(PAGE),
         "/untyped.js": lambda r: _untyped(SCRIPT),
         "/untyped-text": lambda r: _untyped(b"just words, no markup"),
+        "/empty-type": lambda r: _empty_type(PAGE),
         "/untyped-gzip": lambda r: _untyped(gzip.compress(PAGE), **{"Content-Encoding": "gzip"}),
         "/next": lambda r: web.Response(text="<!doctype html><p id=next>next</p>", content_type="text/html"),
         "/page.xhtml": lambda r: web.Response(body=XHTML, content_type="application/xhtml+xml"),
@@ -201,6 +213,16 @@ async def test_typeless_answers_keep_no_content_type_for_the_driver_and_the_foll
         assert f"--{created['id']}.{DOMAIN}:{server.port}/next".encode() in page.body
         assert b"/__cb/runtime.js" in page.body
     assert [h.path for h in site.log].count("/untyped-text") == 1  # the follower's came from the store
+
+
+async def test_an_empty_content_type_value_is_no_type(server: Cobrowse) -> None:
+    created, leader = await start_session(server, f"{TARGET}/empty-type")
+    url = server.proxy_url(created["id"], HOST, "/empty-type")
+    page = await server.request("GET", url, headers={"Sec-Fetch-Dest": "document"}, cookies=leader.cookies)
+    assert page.header("Content-Type") == "text/html; charset=utf-8"  # sniffed as HTML, rewritten
+    assert b"/__cb/runtime.js" in page.body
+    script = await server.request("GET", url, headers={"Sec-Fetch-Dest": "script"}, cookies=leader.cookies)
+    assert "Content-Type" not in script.headers and "X-Content-Type-Options" not in script.headers
 
 
 # -- XML documents and JSON ----------------------------------------------------------------
