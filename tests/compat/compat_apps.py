@@ -136,21 +136,21 @@ async def start_app(spec: AppSpec) -> RunningApp:
         *spec.argv, cwd=spec.cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
     output: list[str] = []
+    reader: asyncio.Task[None] | None = None
     try:
         port = await asyncio.wait_for(_read_port(process, re.compile(spec.port_pattern), output), START_SECONDS)
         reader = asyncio.create_task(_drain(process, output))
         await asyncio.wait_for(_wait_ready(port, spec.ready_path), START_SECONDS)
-    except BaseException:
+        front = await CountingFront(HitLog(), spec.host, port).start()
+    except BaseException as exc:
+        if reader is not None:
+            reader.cancel()
         await _end(process)
+        if isinstance(exc, TimeoutError):
+            tail = "".join(output[-40:])
+            raise RuntimeError(f"{spec.name} was not ready within {START_SECONDS} s:\n{tail}") from exc
         raise
-    log = HitLog()
-    try:
-        front = await CountingFront(log, spec.host, port).start()
-    except BaseException:
-        reader.cancel()
-        await _end(process)
-        raise
-    return RunningApp(spec, process, port, front, log, output, reader)
+    return RunningApp(spec, process, port, front, front.log, output, reader)
 
 
 def python_module(module: str, *args: str) -> tuple[str, ...]:
@@ -161,7 +161,7 @@ def python_module(module: str, *args: str) -> tuple[str, ...]:
 def gunicorn(wsgi_app: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
     # gthread: keep-alive and concurrent requests (a page's subresources arrive in parallel).
     return python_module("gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "--worker-class", "gthread",
-                         "--threads", "8", "--access-logfile", "-", *extra, wsgi_app)
+                         "--threads", "8", "--no-control-socket", "--access-logfile", "-", *extra, wsgi_app)
 
 
 GUNICORN_PORT = r"Listening at: http://127\.0\.0\.1:(\d+)"
