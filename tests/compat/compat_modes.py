@@ -225,8 +225,7 @@ async def _idle(parties: list[Party]) -> None:
 
 
 def _hits(app: RunningApp) -> Counter[HitKey]:
-    # Icons are fetched by Chromium's favicon service on its own schedule (again after a
-    # same-document navigation, or not, as its timing falls), not by the page: left out.
+    # Icons are fetched by Chromium's favicon service on its own schedule, not by the page: left out.
     return Counter((h.method, h.path, h.query) for h in app.log if h.path not in app.spec.icons)
 
 

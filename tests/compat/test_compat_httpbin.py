@@ -48,6 +48,10 @@ FEATURES = (
         Step("three redirects land on /get", "/get", '"url": "http://httpbin.test/get"',
              observe=json_fields("url", "args")),
     ), reaches=("/redirect/3", "/relative-redirect/2", "/relative-redirect/1", "/get")),
+    Feature("httpbin", "absolute redirects", "/absolute-redirect/2", (
+        Step("two absolute Location headers land on /get", "/get", '"url": "http://httpbin.test/get"',
+             observe=json_fields("url", "args")),
+    ), reaches=("/absolute-redirect/2", "/absolute-redirect/1", "/get")),
     Feature("httpbin", "cookies", "/cookies/set?k=v", (
         Step("set k=v, redirected to /cookies", "/cookies", '{"cookies": {"k": "v"}}',
              observe=json_fields("cookies")),

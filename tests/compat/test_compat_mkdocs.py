@@ -26,6 +26,7 @@ from playwright.async_api import Page
 pytestmark = [pytest.mark.compat, pytest.mark.asyncio(loop_scope="module")]
 
 HOST = "docs.test"
+SITE_MTIME = 946_684_800  # 2000-01-01
 MKDOCS_YML = f"""site_name: Compat docs
 site_url: http://{HOST}/
 theme:
@@ -54,6 +55,11 @@ async def _build(root: Path) -> Path:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await build.communicate()
     assert build.returncode == 0, f"mkdocs build failed:\n{output.decode(errors='replace')}"
+    # http.server sends each file's mtime as Last-Modified, and Chromium's heuristic freshness is
+    # a tenth of its age: files built seconds ago go stale mid-visit, so whether a page is asked
+    # for again would depend on timing. An old mtime (as a deployed site has) keeps them fresh.
+    for path in (root / "site").rglob("*"):
+        os.utime(path, (SITE_MTIME, SITE_MTIME))
     return root / "site"
 
 
@@ -91,6 +97,10 @@ async def _follow_guide_link(page: Page) -> None:
     await page.click(".md-content a[href$='guide/']")
 
 
+async def _back(page: Page) -> None:
+    await page.go_back()
+
+
 LOADED = "() => typeof window.document$ !== 'undefined' && !!document.querySelector('.md-content h1')"
 
 FEATURES = (
@@ -107,6 +117,9 @@ FEATURES = (
         Step("guide link", "/guide/", "Guide | bundle ran | same document", act=_follow_guide_link,
              ready="() => (document.querySelector('.md-content h1') || {}).textContent === 'Guide'",
              observe=_page_shown),
+        Step("history back", "/", "Compat docs | bundle ran | same document", act=_back,
+             ready="() => (document.querySelector('.md-content h1') || {}).textContent === 'Compat docs'",
+             observe=_page_shown),
     )),
 )
 
@@ -118,7 +131,7 @@ async def docs_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
     site = await _build(tmp_path_factory.mktemp("mkdocs"))
     spec = AppSpec("mkdocs-material", HOST,
                    python_module("http.server", "0", "--bind", "127.0.0.1", "--directory", str(site)),
-                   r"Serving HTTP on 127\.0\.0\.1 port (\d+)", icons=("/favicon.ico", "/assets/images/favicon.png"))
+                   r"Serving HTTP on 127\.0\.0\.1 port (\d+)")
     app = await start_app(spec)
     try:
         yield app
