@@ -9,8 +9,8 @@
  * `document.location` are [LegacyUnforgeable] (own, non-configurable properties), and so are
  * every member of the Location object (href, assign, replace, hostname, ...). Hence:
  * - `location.hostname`, `location.origin`, `location.href` read natively still show the
- *   proxy's values; `window.__cbLocation` is a stand-in with the real values for code that
- *   can use it (the proxy does not rewrite page JS).
+ *   proxy's values; `window.__cbLocation` is a stand-in with the real values, and the proxy
+ *   rewrites scripts (rewriter/js.py) so their `location` reads reach it through part 45.
  * - `location.href = 'https://example.com/y'` (and assign/replace with a real absolute URL)
  *   cannot be intercepted before it starts; the Navigation API's `navigate` event fires for
  *   it, is cancelable, and we cancel it and start the same navigation to the proxy URL.
