@@ -334,7 +334,11 @@ async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head:
     page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit),
                        js=request.app[SCRIPTS].rewrite_text)
     charset = charset_of(head.header("Content-Type"))
-    if plan.rewriter.scripts_only and len(decoded) > _SCRIPT_IN_THREAD:
+    if head.status >= 400 and not decoded.strip():
+        # An empty error body: Chromium shows its own error page for it, as it would directly; an
+        # injected runtime would make it a blank page (nothing in it can leave the proxy space).
+        body = decoded
+    elif plan.rewriter.scripts_only and len(decoded) > _SCRIPT_IN_THREAD:
         # tree-sitter parses without the GIL: a large bundle's first rewrite does not stall the loop
         body = await asyncio.to_thread(plan.rewriter.rewrite, decoded, page, charset)
     else:

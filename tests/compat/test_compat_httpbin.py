@@ -79,11 +79,7 @@ FEATURES = (
 )
 
 # (feature, mode) -> the cause found, for what fails today (strict: fixing it turns the test red).
-EMPTY_ERROR_BODY = ("the runtime is injected into an empty text/html error body (httpbin's 404 has Content-Length 0), "
-                    "so Chromium renders a blank page instead of its own error page")
 KNOWN: dict[tuple[str, str], str] = {
-    ("status 404", "proxy"): EMPTY_ERROR_BODY,
-    ("status 404", "cobrowse"): EMPTY_ERROR_BODY,
     ("cookies read back", "cobrowse"): (
         "the leader navigates from a JSON document, which gets no runtime (JSON is not rewritten), so no sync "
         "socket reports the navigation and the follower stays on the previous page"),
