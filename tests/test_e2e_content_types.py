@@ -9,7 +9,6 @@ Content-Type removed in ``on_response_prepare``, after aiohttp set its default.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -232,11 +231,9 @@ async def test_an_svg_document_through_the_proxy_loads_and_links_only_in_the_pro
         browser: Browser, server: Cobrowse, site: World) -> None:
     page, sid, recorder = await _through_proxy(browser, server, "/doc.svg")
     await page.wait_for_function("document.documentElement.localName === 'svg'", timeout=WAIT_MS)
-    for _ in range(WAIT_MS // 50):  # the positive event: the image and the CSS pattern reached the target
-        if {"/img.png", "/grad.svg"} <= site.log.paths(HOST):
-            break
-        await asyncio.sleep(0.05)
-    assert {"/img.png", "/grad.svg"} <= site.log.paths(HOST)
+    # The positive event: the image and the CSS pattern reached the target.
+    await site.log.wait_for(lambda log: {"/img.png", "/grad.svg"} <= log.paths(HOST), "the SVG's image and pattern",
+                            WAIT_MS / 1000)
     await page.click("#next")
     await page.wait_for_url(f"**--{sid}.{DOMAIN}:{server.port}/next")
     assert recorder.outside(DOMAIN) == []

@@ -83,8 +83,8 @@ class CountingFront:
             headers = tuple((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:] if line))
             named = {k.lower(): v for k, v in headers}
             parts = urlsplit(target)
-            self.log.hits.append(Hit(server=self.name, host=named.get("host", ""), method=method,
-                                     path=parts.path, query=parts.query, headers=headers, peer=peer))
+            self.log.add(Hit(server=self.name, host=named.get("host", ""), method=method,
+                             path=parts.path, query=parts.query, headers=headers, peer=peer))
             up.write(head)
             if "chunked" in named.get("transfer-encoding", "").lower():
                 await _copy_chunked(reader, up)

@@ -16,7 +16,6 @@ admission, before it would dial), or a later request of the other session arrivi
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -208,14 +207,7 @@ async def sites() -> AsyncIterator[World]:
 
 
 async def _hit(log: HitLog, server: str, path: str) -> Hit:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_MS / 1000
-    while loop.time() < deadline:
-        for hit in log.for_server(server):
-            if hit.path == path:
-                return hit
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{server} never received {path}")
+    return await log.first(lambda h: h.server == server and h.path == path, f"{server} {path}", WAIT_MS / 1000)
 
 
 async def test_a_proxied_origin_cannot_read_another_origins_dom_storage_or_cookies(

@@ -18,7 +18,6 @@ Expected, as a browser does it between real sites:
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -113,14 +112,8 @@ async def sites() -> AsyncIterator[World]:
 
 async def _hit(log: HitLog, via: str) -> Hit:
     """The request to A tagged ``via``, once it has arrived (the positive event)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_MS / 1000
-    while loop.time() < deadline:
-        for hit in log.for_server("a.test"):
-            if hit.path == "/echo" and f"via={via}" in hit.query:
-                return hit
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"A never received the {via!r} request")
+    return await log.first(lambda h: h.server == "a.test" and h.path == "/echo" and f"via={via}" in h.query,
+                           f"A receiving the {via!r} request", WAIT_MS / 1000)
 
 
 async def _sent(log: HitLog, via: str) -> set[str]:

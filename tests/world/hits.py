@@ -7,7 +7,8 @@ Headers are kept as a tuple of pairs: repeated headers (``Cookie``) stay visible
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -47,6 +48,32 @@ class HitLog:
     """All hits of a world, in arrival order (one event loop, so appends never race)."""
 
     hits: list[Hit] = field(default_factory=list)
+    _waiters: list[asyncio.Event] = field(default_factory=list)
+
+    def add(self, hit: Hit) -> None:
+        self.hits.append(hit)
+        for waiter in self._waiters:
+            waiter.set()
+        self._waiters.clear()
+
+    async def wait_for(self, found: Callable[[HitLog], bool], what: str, seconds: float = 15.0) -> None:
+        """Return once ``found(self)`` holds, checked again at every new hit (no polling);
+        AssertionError naming ``what`` if it does not within ``seconds``."""
+        async def arrived() -> None:
+            while not found(self):
+                arrival = asyncio.Event()
+                self._waiters.append(arrival)
+                await arrival.wait()
+
+        try:
+            await asyncio.wait_for(arrived(), seconds)
+        except TimeoutError:
+            raise AssertionError(f"never seen: {what}") from None
+
+    async def first(self, match: Callable[[Hit], bool], what: str, seconds: float = 15.0) -> Hit:
+        """The first hit that ``match`` accepts, once it has arrived."""
+        await self.wait_for(lambda log: any(match(h) for h in log.hits), what, seconds)
+        return next(h for h in self.hits if match(h))
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -68,7 +95,7 @@ def hit_middleware(log: HitLog, server: str) -> Middleware:
     @web.middleware
     async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         peer = request.transport.get_extra_info("peername") if request.transport else None
-        log.hits.append(
+        log.add(
             Hit(
                 server=server,
                 host=request.headers.get("Host", ""),
