@@ -18,9 +18,10 @@ from proxy import control, join, security_headers
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
+from proxy.targets import server_policy
 from proxy.upstream import UpstreamClient, UpstreamSettings
 from rewriter.js_cache import ScriptCache
 from sessions.credentials import Signer
@@ -52,6 +53,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
                                   max_followers=config.max_followers)
     app[RUNTIME] = RuntimeAsset.load()
     app[SCRIPTS] = ScriptCache()
+    app[TARGETS] = server_policy(config)
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
     app[SYNC] = SyncHub()
     app.add_routes(control.routes)

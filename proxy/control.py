@@ -30,10 +30,10 @@ from aiohttp import web
 
 from proxy.config import Config
 from proxy.ending import EXPIRIES, end_session
-from proxy.keys import CONFIG, SERVICE, STORE, SYNC
+from proxy.keys import CONFIG, SERVICE, STORE, SYNC, TARGETS
 from proxy.pages import error_page, json_error
 from proxy.security_headers import page_headers
-from proxy.targets import judge_origin, server_policy
+from proxy.targets import judge_origin
 from proxy.visit import landing_url, set_participant_cookie
 from rewriter.origins import Origin
 from sessions.model import Session
@@ -141,7 +141,7 @@ async def create_session(request: web.Request) -> web.Response:
     except ValueError as exc:
         return json_error(400, str(exc))
     config = request.app[CONFIG]
-    refusal = judge_origin(server_policy(config), Origin.parse(url))
+    refusal = judge_origin(request.app[TARGETS], Origin.parse(url))
     if refusal is not None:
         # Refused now, not on the agent's first page load: the caller learns why at once.
         return json_error(403, f'"url" is not allowed on this server: {refusal}')

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.security_headers import UNTYPED
 from proxy.targets import policy_for
@@ -95,7 +95,7 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     headers = [(k, v) for k, v in await upstream_headers(request, visit, ctx) if k.lower() not in _CONDITIONAL]
     try:
         upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body,
-                                                     policy=policy_for(config, visit.session))
+                                                     policy=policy_for(request.app[TARGETS], visit.session))
     except Exception as exc:  # typed upstream failures map to clear pages; anything else is a bug
         refusal = refusal_for(exc)
         if refusal is None:

@@ -9,6 +9,7 @@ from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
 from rewriter.js_cache import ScriptCache
+from sessions.policy import TargetPolicy
 from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
 from sessions.store import SessionStore
@@ -20,4 +21,5 @@ UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)
 SYNC = web.AppKey("sync", SyncHub)
 RESPONSES = web.AppKey("responses", ResponseRegistry)
+TARGETS = web.AppKey("targets", TargetPolicy)  # the server's target policy, built once
 SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from proxy.keys import CONFIG, RESPONSES, UPSTREAM
+from proxy.keys import RESPONSES, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.targets import policy_for
 from proxy.upstream_errors import refusal_for
@@ -54,7 +54,7 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
         headers = rewrite_request_headers(list(request.headers.items()), ctx)
         try:
             upstream = await request.app[UPSTREAM].open(
-                "OPTIONS", real_url, headers, None, policy=policy_for(request.app[CONFIG], place.session))
+                "OPTIONS", real_url, headers, None, policy=policy_for(request.app[TARGETS], place.session))
         except Exception as exc:
             refusal = refusal_for(exc)
             if refusal is None:

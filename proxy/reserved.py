@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from proxy import syncws
-from proxy.keys import CONFIG, RUNTIME, STORE
+from proxy.keys import RUNTIME, STORE, TARGETS
 from proxy.targets import judge_origin, policy_for, refusal_page
 from proxy.visit import Visit, store_aliases
 from rewriter.origins import Origin
@@ -116,7 +116,7 @@ async def alias(request: web.Request, visit: Visit) -> web.StreamResponse:
         origin = Origin.parse(request.query.get("origin", ""))
     except ValueError:
         return web.Response(status=400, text="origin must be an absolute http(s) origin")
-    refusal = judge_origin(policy_for(request.app[CONFIG], visit.session), origin)
+    refusal = judge_origin(policy_for(request.app[TARGETS], visit.session), origin)
     if refusal is not None:
         return refusal_page(refusal)
     proxy_origin = visit.space.proxy_origin(origin)
@@ -148,7 +148,7 @@ async def handle(request: web.Request, visit: Visit) -> web.StreamResponse:
     if endpoint is None:
         return web.Response(status=404, text="unknown cobrowse endpoint")
     if name in _FOR_ORIGIN:
-        refusal = judge_origin(policy_for(request.app[CONFIG], visit.session), visit.origin)
+        refusal = judge_origin(policy_for(request.app[TARGETS], visit.session), visit.origin)
         if refusal is not None:
             return refusal_page(refusal)
     return await endpoint(request, visit)

@@ -20,16 +20,17 @@ from sessions.model import Session
 from sessions.policy import Refusal, TargetPolicy
 
 
-def policy_for(config: Config, session: Session) -> TargetPolicy:
-    """The target policy of ``session``: the server's lists (a session's own lists narrow it
-    with ``TargetPolicy.narrowed`` and can never widen it)."""
-    del session  # per-session lists are not stored yet; they narrow here when they are
-    return server_policy(config)
-
-
 def server_policy(config: Config) -> TargetPolicy:
-    """The server's own layer: what any session may reach at most (checked again at create)."""
+    """The server's own layer: what any session may reach at most. Built once, at start-up
+    (``proxy.keys.TARGETS``): requests only narrow it."""
     return TargetPolicy.for_server(config.allow_domains, config.deny_domains)
+
+
+def policy_for(server: TargetPolicy, session: Session) -> TargetPolicy:
+    """The target policy of ``session``: the server's (a session's own lists narrow it with
+    ``TargetPolicy.narrowed`` and can never widen it)."""
+    del session  # per-session lists are not stored yet; they narrow here when they are
+    return server
 
 
 def judge_origin(policy: TargetPolicy, origin: Origin) -> Refusal | None:

@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy.exchange import is_driver, upstream_headers
-from proxy.keys import CONFIG, RESPONSES, UPSTREAM
+from proxy.keys import CONFIG, RESPONSES, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.targets import policy_for
 from proxy.upstream_errors import refusal_for
@@ -48,7 +48,7 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
     protocols = _offered(request)
     try:
         upstream = await request.app[UPSTREAM].ws_connect(ws_url, headers, protocols,
-                                                           policy=policy_for(config, visit.session))
+                                                           policy=policy_for(request.app[TARGETS], visit.session))
     except Exception as exc:
         refusal = refusal_for(exc)
         if refusal is None:
