@@ -115,9 +115,12 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
 async def upstream_headers(request: web.Request, visit: Visit, ctx: RequestContext, *,
                            websocket: bool = False) -> list[tuple[str, str]]:
     """The headers the target gets: the browser's, rewritten to the real URLs, plus the session
-    jar's cookies (SameSite judged on the real initiator, never on the proxy hosts)."""
+    jar's cookies (SameSite judged on the real initiator, never on the proxy hosts); none for
+    a request the browser sent without credentials."""
     browser_headers = list(request.headers.items())
     headers = rewrite_request_headers(browser_headers, ctx, websocket=websocket)
+    if not visit.credentialed:
+        return headers
     context = same_site_context_of(browser_headers, ctx)
     now = time.time()
     cookie = await request.app[STORE].with_jar(visit.session.id, lambda jar: jar.cookie_header(
@@ -202,7 +205,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
             plan = _plan(request, visit, ctx, head, document=document, sniffed=sniffed, script=script)
             assert not isinstance(plan, web.Response)  # the head was accepted just above
     now = time.time()
-    if plan.headers.set_cookies:
+    if plan.headers.set_cookies and visit.credentialed:
         cookies = plan.headers.set_cookies
         context = same_site_context_of(list(request.headers.items()), ctx)
         top_level = _is_navigation(request)

@@ -37,6 +37,10 @@ class Visit:
     space: ProxySpace
     origin: Origin
     real_url: str
+    # False for a request the browser sent without cookies (``fetch`` in its default mode
+    # across origins, fonts, ``crossorigin=anonymous``): no jar cookies go upstream and none
+    # come back into the jar, as the target would see it directly (docs/participant-hosts.md).
+    credentialed: bool = True
 
 
 def space_for(config: Config, session: Session) -> ProxySpace:
