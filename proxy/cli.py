@@ -107,7 +107,7 @@ async def _maybe_demo(enabled: bool) -> AsyncIterator[tuple[dict[str, tuple[str,
     if not enabled:
         yield {}, ""
         return
-    from proxy.demo import run_demo
+    from demo import run_demo
 
     async with run_demo() as world:
         yield dict(world.overrides), world.start_url

@@ -20,7 +20,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from world.browser import CHROMIUM, CHROMIUM_ARGS
 from yarl import URL
 
-from proxy.demo import DemoWorld, run_demo
+from demo import DemoWorld, run_demo
 
 SHOP = "http://shop.demo.test"
 API = "http://api.demo.test"

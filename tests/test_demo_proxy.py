@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Browser
 from world.harness import StartCobrowse
 
-from proxy.demo import DemoWorld, run_demo
+from demo import DemoWorld, run_demo
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from proxy.demo.catalogue import API, Product
+from demo.catalogue import API, Product
 
 # One simple drawing per product slug, drawn in a 200x200 box on the product's colour.
 _DRAWINGS: Mapping[str, str] = MappingProxyType(

@@ -25,9 +25,9 @@ from types import MappingProxyType
 
 from aiohttp import web
 
-from proxy.demo.api import api_app
-from proxy.demo.catalogue import API_HOST, BLOG_HOST, SHOP, SHOP_HOST
-from proxy.demo.sites import DemoState, blog_app, shop_app
+from demo.api import api_app
+from demo.catalogue import API_HOST, BLOG_HOST, SHOP, SHOP_HOST
+from demo.sites import DemoState, blog_app, shop_app
 
 __all__ = ["DemoWorld", "run_demo"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from proxy.demo.catalogue import POSTS, SHOP, Post
+from demo.catalogue import POSTS, SHOP, Post
 
 
 def _layout(title: str, body: str) -> str:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from proxy.demo.catalogue import COOKIE_DOMAIN, POSTS, PRODUCTS, USERS
-from proxy.demo.pages import assets, blog, shop
+from demo.catalogue import COOKIE_DOMAIN, POSTS, PRODUCTS, USERS
+from demo.pages import assets, blog, shop
 
 SESSION_COOKIE = "shop_session"
 THEME_COOKIE = "theme"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from proxy.demo.catalogue import BLOG, POSTS, PRODUCTS, SHOP, USERS, Product
-from proxy.demo.pages.assets import THEME_JS
+from demo.catalogue import BLOG, POSTS, PRODUCTS, SHOP, USERS, Product
+from demo.pages.assets import THEME_JS
 
 
 def _layout(title: str, body: str, user: str | None, head: str = "") -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.demo.catalogue import CORS_ORIGINS, PRODUCTS
-from proxy.demo.sites import STATE, DemoState, Handler
+from demo.catalogue import CORS_ORIGINS, PRODUCTS
+from demo.sites import STATE, DemoState, Handler
 
 CART_COOKIE = "cart"
 
