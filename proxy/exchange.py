@@ -440,7 +440,7 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         visit.session.id, lambda jar: jar.document_cookie(visit.real_url, now))
     config = request.app[CONFIG]
     return request.app[RUNTIME].tag({
-        "sid": visit.session.id, "domain": config.domain, "scheme": config.public_scheme,
+        "sid": visit.session.id, "view": visit.space.view, "domain": config.domain, "scheme": config.public_scheme,
         "port": config.browser_port, "url": visit.real_url,
         "aliases": {label: str(origin) for label, origin in visit.session.aliases.items()},
         "cookie": doc_cookie, "prefix": "/__cb/", "participant": visit.participant.id,
