@@ -42,6 +42,8 @@ function cbReadConfig(given) {
     return Object.freeze({
       ...cfg,
       sid: cfg.sid.toLowerCase(),
+      // The participant's view tag its proxy hosts carry (docs/participant-hosts.md), or ''.
+      view: typeof cfg.view === 'string' && /^[a-z0-9]{4}$/.test(cfg.view) ? cfg.view : '',
       domain: cfg.domain.toLowerCase().replace(/\.$/, ''),
       scheme: cfg.scheme === 'https' ? 'https' : 'http',
       port: typeof cfg.port === 'number' ? cfg.port : null,

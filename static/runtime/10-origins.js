@@ -1,6 +1,7 @@
 /* cobrowse runtime, part 10: origin <-> proxy host label (a port of rewriter/origins.py).
  *
- * Job: name a real origin's proxy host, `<label>--<sid>.<domain>`, and read one back.
+ * Job: name a real origin's proxy host, `<label>--<sid>-<view>.<domain>`, and read one back
+ * (every view of this session, and none, reads back as this session's).
  * Label grammar (must match rewriter/origins.py byte for byte):
  *   label = kind [port] "-" body; kind h/s = http/https DNS host ("-" doubled, "." as "-"),
  *   i/j = http/https IPv6 literal as 32 hex digits, "a-..." = alias kept by the session;
@@ -11,7 +12,7 @@
  * An origin here is {scheme, host, port}: scheme http/https, ASCII host as the WHATWG URL
  * parser gives it (IDN already punycode), IPv6 without brackets, numeric port.
  */
-const CB_MAX_LABEL = 63 - 2 - 10;
+const CB_MAX_LABEL = 63 - 2 - 10 - 1 - 4; // rewriter/origins.py MAX_ORIGIN_LABEL
 const CB_DEFAULT_PORTS = { http: 80, https: 443 };
 const CB_WEB_SCHEMES = { 'http:': 'http', 'https:': 'https', 'ws:': 'http', 'wss:': 'https' };
 const CB_DNS_KIND = { http: 'h', https: 's' };
@@ -137,7 +138,7 @@ function cbLabelFor(o) {
   return cbOriginAlias.get(key);
 }
 
-/** [label, sid] of a proxy host name (no port), or null. */
+/** [label, sid, view] of a proxy host name (no port), or null. */
 function cbParseProxyHost(hostname) {
   const host = hostname.toLowerCase().replace(/\.$/, '');
   const suffix = '.' + CB.domain;
@@ -145,9 +146,12 @@ function cbParseProxyHost(hostname) {
   const first = host.slice(0, -suffix.length);
   const cut = first.lastIndexOf('--');
   if (first.includes('.') || cut < 1) return null;
-  const sid = first.slice(cut + 2);
-  if (!sid || sid.includes('-')) return null;
-  return [first.slice(0, cut), sid];
+  const rest = first.slice(cut + 2);
+  const dash = rest.indexOf('-');
+  const sid = dash < 0 ? rest : rest.slice(0, dash);
+  const view = dash < 0 ? '' : rest.slice(dash + 1);
+  if (!sid || (dash >= 0 && !/^[a-z0-9]{4}$/.test(view))) return null;
+  return [first.slice(0, cut), sid, view];
 }
 
 /** The real origin a proxy host of this session names, or null. */

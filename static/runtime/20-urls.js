@@ -26,10 +26,10 @@ const cbNativeBaseURI = Object.getOwnPropertyDescriptor(Node.prototype, 'baseURI
 
 function cbProxyHostFor(o) {
   const label = cbLabelFor(o);
-  return label ? label + '--' + CB.sid + '.' + CB.domain : null;
+  return label ? label + '--' + CB.sid + (CB.view ? '-' + CB.view : '') + '.' + CB.domain : null;
 }
 
-/** "http://<label>--<sid>.<domain>[:port]" for a real origin, or null. */
+/** "http://<label>--<sid>-<view>.<domain>[:port]" for a real origin, or null. */
 function cbProxyOriginFor(o) {
   const host = cbProxyHostFor(o);
   return host ? CB.scheme + '://' + host + CB_PROXY_PORT : null;
