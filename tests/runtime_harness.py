@@ -24,6 +24,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
+from world.targets import serve
 
 from proxy.runtime_asset import RuntimeAsset
 from rewriter.origins import Origin
@@ -96,11 +97,8 @@ class RuntimeHarness:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = int(self._runner.addresses[0][1])
+        served = self._loop.run_until_complete(serve(app))
+        self._runner, self.port = served.runner, served.port
         self.space = ProxySpace(self.session_id, self.domain, "http", self.port)
         ready.set()
         self._loop.run_forever()

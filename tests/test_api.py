@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse
+from world.targets import serve_app
 
 
 async def _target() -> tuple[web.AppRunner, int]:
@@ -15,12 +16,7 @@ async def _target() -> tuple[web.AppRunner, int]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, port
+    return await serve_app(app)
 
 
 async def test_create_session_answers_201_with_links_and_times(start_server: StartCobrowse) -> None:

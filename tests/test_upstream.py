@@ -20,6 +20,7 @@ import brotli
 import pytest
 import zstandard
 from aiohttp import WSMsgType, web
+from world.targets import serve_app
 
 from proxy.decoding import PIECE
 from proxy.upstream import (
@@ -39,15 +40,6 @@ TEXT = b"".join(b"<p>item %d of the catalogue, see /page/%d</p>\n" % (i, i * 7) 
 
 
 # -- servers ---------------------------------------------------------------------------------
-
-
-async def serve_app(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, port
 
 
 def encoded(body: bytes, encoding: str) -> web.Response:

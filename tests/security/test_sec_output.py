@@ -19,16 +19,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiohttp
 import pytest
 from sync_helpers import Party, cookies_from, hello
 from world import World
-from world.harness import AGENT, DOMAIN, Cobrowse, free_port
+from world.harness import AGENT, DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
+from world.targets import free_port
 
-from proxy.app import build_app
 from proxy.cli import banner, config_from, parse_args, serve
 from proxy.config import Config
-from proxy.serving import make_runner
 
 SECRET_KEY = b"sec-output-signing-key-0123456789abcdef"
 API_KEY = "sec-output-api-key-8c2f0e1d9b7a"
@@ -37,18 +35,11 @@ API_KEY = "sec-output-api-key-8c2f0e1d9b7a"
 @pytest.fixture
 async def served(world: World) -> AsyncIterator[Cobrowse]:
     """The server as the CLI runs it (quiet runner, no access log), reaching the fixture world."""
-    port = free_port()
-    config = Config(host="127.0.0.1", port=port, domain=DOMAIN, api_key=API_KEY, secret_key=SECRET_KEY,
-                    allow_private=True, resolve_overrides=world.resolve_overrides())
-    runner = make_runner(build_app(config), access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
-    client = aiohttp.ClientSession(auto_decompress=False)
+    server = await start_cobrowse(api_key=API_KEY, secret_key=SECRET_KEY, resolve_overrides=world.resolve_overrides())
     try:
-        yield Cobrowse(port=port, config=config, runner=runner, client=client)
+        yield server
     finally:
-        await client.close()
-        await runner.cleanup()
+        await stop_cobrowse(server)
 
 
 async def create(server: Cobrowse, url: str) -> dict[str, Any]:

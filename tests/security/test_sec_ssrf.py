@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from world.harness import DOMAIN, Cobrowse, StartCobrowse
-from world.server import serve_app
+from world.targets import serve, serve_app
 
 from proxy.upstream import BlockedTarget, UpstreamClient, UpstreamSettings
 from rewriter.space import ProxySpace
@@ -239,12 +239,9 @@ async def tls_site(tmp_path: object) -> AsyncIterator[tuple[Counter[str], int]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     hits: Counter[str] = Counter()
-    runner = web.AppRunner(target_app(hits, {}), access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await tcp.start()
-    yield hits, int(runner.addresses[0][1])
-    await runner.cleanup()
+    served = await serve(target_app(hits, {}), ssl_context=context)
+    yield hits, served.port
+    await served.close()
 
 
 async def test_a_self_signed_target_certificate_is_refused_with_a_clear_502(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from world import api, cdn, site_a, site_b
 from world.hits import Hit, HitLog
-from world.server import AppFactory, World, serve_app, start_world
+from world.targets import AppFactory, World, open_world, serve, serve_app, start_world
 
 WORLD_APPS: dict[str, AppFactory] = {
     "site-a.test": site_a.make_app,
@@ -62,6 +62,8 @@ __all__ = [
     "Hit",
     "HitLog",
     "World",
+    "open_world",
+    "serve",
     "serve_app",
     "start_world",
 ]

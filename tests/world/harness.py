@@ -1,7 +1,8 @@
 """Run the cobrowse server under test in-process and talk to it like a non-browser client.
 
-The server is the lead's ``proxy.app.build_app(Config)`` run by an ``AppRunner`` on a port picked
-first (the port is part of every proxy URL, so Config must know it before start). A client that
+The server is the lead's ``proxy.app.build_app(Config)`` run by ``proxy.serving.make_runner`` (the
+runner ``cobrowse serve`` uses) on a socket bound first (the port is part of every proxy URL, so
+Config must know it before the app is built; see ``world.targets.listen``). A client that
 is not a browser cannot resolve ``*.localhost``: ``Cobrowse.request`` connects to 127.0.0.1 and
 sends the proxy host in the ``Host`` header. Cookies are carried by hand (the participant cookie
 is scoped to the domain, which no client jar on an IP address would apply).
@@ -10,7 +11,6 @@ is scoped to the domain, which no client jar on an IP address would apply).
 from __future__ import annotations
 
 import json as jsonlib
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -21,15 +21,14 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from world.targets import free_port, listen, serve
+
 DOMAIN = "cobrowse.localhost"
 API_KEY = "test-key"
 AGENT = {"id": "a1", "name": "Ann"}
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["AGENT", "API_KEY", "DOMAIN", "Cobrowse", "Reply", "StartCobrowse", "free_port", "start_cobrowse",
+           "stop_cobrowse", "view_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +124,20 @@ class Cobrowse:
                 self.cookies[name] = morsel.value
         return reply
 
-    def proxy_url(self, session_id: str, host: str, path: str = "/") -> str:
-        """Proxy URL of ``http://<host><path>`` in a session (DNS hosts on port 80 only)."""
+    def proxy_url(self, session_id: str, host: str, path: str = "/", view: str = "") -> str:
+        """Proxy URL of ``http://<host><path>`` in a session (DNS hosts on port 80 only), in a
+        participant's ``view`` (``view_in`` reads it from a URL the participant landed on)."""
         label = "h-" + host.replace("-", "--").replace(".", "-")
-        return f"http://{label}--{session_id}.{DOMAIN}:{self.port}{path}"
+        tag = f"-{view}" if view else ""
+        return f"http://{label}--{session_id}{tag}.{DOMAIN}:{self.port}{path}"
+
+
+def view_in(url: str) -> str:
+    """The participant view a proxy URL's host carries ("" when none)."""
+    from rewriter.space import parse_proxy_host
+
+    parsed = parse_proxy_host(urlsplit(url).netloc, DOMAIN)
+    return parsed.view if parsed else ""
 
 
 StartCobrowse = Callable[..., Awaitable[Cobrowse]]
@@ -140,7 +149,8 @@ async def start_cobrowse(**config_fields: Any) -> Cobrowse:
     from proxy.config import Config
     from proxy.serving import make_runner
 
-    port = free_port()
+    sock = listen()
+    port = int(sock.getsockname()[1])
     fields: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": port,
@@ -149,14 +159,13 @@ async def start_cobrowse(**config_fields: Any) -> Cobrowse:
         "allow_private": True,
         **config_fields,
     }
-    config = Config(**fields)
-    runner = make_runner(build_app(config), access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        config = Config(**fields)
+        served = await serve(make_runner(build_app(config), access_log=None, shutdown_timeout=0.5), sock=sock)
     except BaseException:
-        await runner.cleanup()
+        sock.close()
         raise
+    runner = served.runner
     client = aiohttp.ClientSession(auto_decompress=False)
     return Cobrowse(port=port, config=config, runner=runner, client=client)
 
