@@ -230,8 +230,8 @@ async def enter(request: web.Request) -> web.StreamResponse:
         return error_page(exc.status, "Cannot enter the session", exc.message)
     session = await request.app[STORE].get(request.match_info["sid"])
     assert session is not None  # redeem just found it
-    response = web.Response(status=302, headers={"Location": await landing_url(request.app, session,
-                                                                                admission.next_url)})
+    response = web.Response(status=302, headers={"Location": await landing_url(
+        request.app, session, admission.next_url, admission.participant.view)})
     set_participant_cookie(response, config, admission)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -1,6 +1,6 @@
 """Host dispatch: requests to a session's proxy host never reach the control-plane routes.
 
-A middleware looks at the Host header first: ``<label>--<session>.<domain>`` goes to the
+A middleware looks at the Host header first: ``<label>--<session>-<view>.<domain>`` goes to the
 proxy (admission, then the reserved ``/__cb/`` endpoints, a WebSocket relay for a page of
 the same session, or an HTTP exchange); anything else falls through to the control plane's
 own routes. A request line in absolute form is refused first, on every host (400: cobrowse
@@ -16,7 +16,7 @@ from proxy import exchange, preflight, reserved, wsproxy
 from proxy.keys import CONFIG
 from proxy.pages import error_page
 from proxy.syncws import origin_allowed
-from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate
+from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate, no_pass
 
 
 async def proxy_request(request: web.Request) -> web.StreamResponse:
@@ -27,7 +27,8 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
     if not isinstance(visit, Visit):
         return visit
     if request.path.startswith(reserved.PREFIX):
-        return await reserved.handle(request, visit)
+        # cobrowse's own endpoints (cookies, aliases, sync) serve only a participant's credential.
+        return await reserved.handle(request, visit) if visit.credentialed else no_pass()
     if _is_websocket(request):
         # A page of another session (same site, so the browser sends this session's cookie
         # too) or of the real web must not drive a participant's target socket.

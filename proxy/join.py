@@ -26,7 +26,7 @@ from proxy.pages import error_page
 from proxy.security_headers import page_headers, session_hosts
 from proxy.visit import landing_url, set_participant_cookie
 from sessions.credentials import cookie_name
-from sessions.model import Session
+from sessions.model import Participant, Session
 from sessions.service import AdmissionError
 
 MAX_FORM_BYTES = 8 * 1024
@@ -39,9 +39,10 @@ def _refused(exc: AdmissionError) -> web.Response:
     return error_page(exc.status, "Cannot join the session", exc.message)
 
 
-async def _landing(request: web.Request, session: Session) -> str:
-    """Where a follower lands: the driver's current page, in the session's proxy space."""
-    return await landing_url(request.app, session, request.app[SYNC].current_url(session.id) or session.target_url)
+async def _landing(request: web.Request, session: Session, participant: Participant) -> str:
+    """Where a follower lands: the driver's current page, in the follower's view of the session."""
+    return await landing_url(request.app, session, request.app[SYNC].current_url(session.id) or session.target_url,
+                             participant.view)
 
 
 @routes.get("/join/{sid}")
@@ -83,7 +84,8 @@ async def join(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     joined = await service.store.get(sid)
     assert joined is not None
-    response = web.Response(status=303, headers={**_HEADERS, "Location": await _landing(request, joined)})
+    landing = await _landing(request, joined, admission.participant)
+    response = web.Response(status=303, headers={**_HEADERS, "Location": landing})
     set_participant_cookie(response, config, admission)
     return response
 
@@ -101,4 +103,4 @@ async def _already_in(request: web.Request, sid: str, now: float) -> web.Respons
         return error_page(409, "Already in this session",
                           "This browser is the agent's in this session. Open the visitor link in another "
                           "browser or a private window.")
-    return web.Response(status=303, headers={**_HEADERS, "Location": await _landing(request, session)})
+    return web.Response(status=303, headers={**_HEADERS, "Location": await _landing(request, session, participant)})

@@ -1,9 +1,15 @@
 """Admission on a proxied host: which session, which participant, which real origin.
 
-Every request to ``<label>--<session>.<domain>`` passes here first. The answer is either a
-``Visit`` (everything the rest of the request needs) or an error response:
+Every request to ``<label>--<session>-<view>.<domain>`` passes here first. The answer is either
+a ``Visit`` (everything the rest of the request needs) or an error response:
 404 (not a host of ours / unknown session / unknown origin label), 410 (session ended or
 expired), 403 (no valid participant credential for this session).
+
+The participant is the one the signed credential names. A request the browser sent without
+cookies (``fetch`` across origins in its default mode, web fonts, ``crossorigin=anonymous``,
+``credentials: 'omit'``) is admitted for the participant whose view its host carries, as a
+subresource only, and only to an origin the session already reached with a credential; it goes
+upstream (or is served from the store) without the jar's cookies (docs/participant-hosts.md).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -43,18 +50,19 @@ class Visit:
     credentialed: bool = True
 
 
-def space_for(config: Config, session: Session) -> ProxySpace:
-    """The session's URL space, with a private copy of its aliases (see ``persist_aliases``)."""
+def space_for(config: Config, session: Session, view: str = "") -> ProxySpace:
+    """The URL space of one participant's ``view`` of the session (its hosts carry the view), with
+    a private copy of the session's aliases (see ``persist_aliases``)."""
     return ProxySpace(session.id, config.domain, config.public_scheme, config.browser_port,
-                      dict(session.aliases))
+                      dict(session.aliases), view)
 
 
-async def landing_url(app: web.Application, session: Session, real_url: str) -> str:
+async def landing_url(app: web.Application, session: Session, real_url: str, view: str) -> str:
     """Where a participant lands: ``real_url`` in the session's proxy space (a new alias, for a
     host too long for a label, is stored so the landing host resolves). A URL that does not map
     into the space (``javascript:``, a proxy or control-plane host, a spelling the URL authority
     cannot place) is never a landing: the session's start URL is used instead."""
-    space = space_for(app[CONFIG], session)
+    space = space_for(app[CONFIG], session, view)
     # The start URL was checked (absolute http(s)) when the session was made.
     url = proxy_url(space, real_url) or space.to_proxy(session.target_url)
     if await store_aliases(app, session, space):
@@ -84,7 +92,7 @@ async def store_aliases(app: web.Application, session: Session, space: ProxySpac
 def cookie_name_for(request: web.Request) -> str:
     """The participant cookie's name for the session a proxy host names ("" if none)."""
     parsed = parse_proxy_host(request.host, request.app[CONFIG].domain)
-    return cookie_name(parsed[1]) if parsed else ""
+    return cookie_name(parsed.session_id) if parsed else ""
 
 
 def is_proxy_host(request: web.Request, config: Config) -> bool:
@@ -98,6 +106,7 @@ class Place:
     session: Session
     space: ProxySpace
     origin: Origin
+    view: str  # the view the host carries ("" when none)
 
     def real_url(self, request: web.Request) -> str:
         return str(self.origin) + request.raw_path
@@ -109,16 +118,16 @@ async def locate(request: web.Request) -> Place | web.Response:
     parsed = parse_proxy_host(request.host, config.domain)
     if parsed is None:
         return error_page(404, "Not a cobrowse address", "This host name does not belong to a session.")
-    session = await request.app[STORE].get(parsed[1])
+    session = await request.app[STORE].get(parsed.session_id)
     if session is None:
         return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
     if not session.is_live(time.time()):
         return ended_page(session, space_for(config, session))
-    space = space_for(config, session)
+    space = space_for(config, session, parsed.view)
     origin = space.origin_for_host(request.host)
     if origin is None:
         return error_page(404, "Unknown site", "This address does not name a site of this session.")
-    return Place(session, space, origin)
+    return Place(session, space, origin, parsed.view)
 
 
 async def admit(request: web.Request) -> Visit | web.Response:
@@ -128,13 +137,61 @@ async def admit(request: web.Request) -> Visit | web.Response:
     participant = await request.app[SERVICE].authenticate(
         place.session, request.cookies.get(cookie_name(place.session.id)), time.time())
     if participant is None:
-        return error_page(403, "Not a participant",
-                          "This browser has no valid pass for this co-browsing session. "
-                          "Open the link you were given again, or ask the agent for a new one.")
+        return _without_credential(request, place)
+    if place.view and place.view != participant.view and _is_navigation(request):
+        # Another participant's host (a link passed around): go on in this participant's own view.
+        own = space_for(request.app[CONFIG], place.session, participant.view)
+        return web.Response(status=302, headers={"Location": own.to_proxy(place.real_url(request)),
+                                                 "Cache-Control": "no-store"})
     reached = str(place.origin)
     if reached not in place.session.reached_origins:  # CORS preflights from its pages may now pass
         await request.app[STORE].update(place.session.id, lambda s: s.note_reached(reached))
-    return Visit(place.session, participant, place.space, place.origin, place.real_url(request))
+    # A host without a view (made before views, or typed by hand) keeps its page view-less.
+    space = space_for(request.app[CONFIG], place.session, participant.view if place.view else "")
+    return Visit(place.session, participant, space, place.origin, place.real_url(request))
+
+
+def _is_navigation(request: web.Request) -> bool:
+    return request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Mode") in _NAVIGATIONS
+
+
+# What a browser sends without cookies is a subresource: never a document it navigates to.
+_NAVIGATIONS = frozenset({"navigate", "nested-navigate"})
+_DOCUMENTS = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def _without_credential(request: web.Request, place: Place) -> Visit | web.Response:
+    """The visit of a request sent without cookies, or the 403 saying why there is none: only a
+    subresource that a page of this participant's view made (its ``Origin``, else its
+    ``Referer``), on an origin the session reached with a credential (docs/participant-hosts.md)."""
+    mode = request.headers.get("Sec-Fetch-Mode", "")
+    dest = request.headers.get("Sec-Fetch-Dest", "")
+    participant = place.session.by_view(place.view)
+    if participant is None or not mode or mode in _NAVIGATIONS or dest in _DOCUMENTS:
+        return no_pass()
+    page = _initiator(request, place)
+    if page is None or str(page) not in place.session.reached_origins:
+        return no_pass()
+    return Visit(place.session, participant, place.space, place.origin, place.real_url(request), credentialed=False)
+
+
+def _initiator(request: web.Request, place: Place) -> Origin | None:
+    """The real origin of the page that made the request, when that page is in the same view of
+    the same session (browsers send ``Origin`` on CORS requests; ``Referer`` otherwise)."""
+    sent = request.headers.get("Origin", "")
+    if not sent or sent == "null":
+        sent = request.headers.get("Referer", "")
+    netloc = urlsplit(sent).netloc if "//" in sent else ""
+    parsed = parse_proxy_host(netloc, request.app[CONFIG].domain) if netloc else None
+    if parsed is None or parsed.view != place.view:
+        return None
+    return place.space.origin_for_host(netloc)
+
+
+def no_pass() -> web.Response:
+    return error_page(403, "Not a participant",
+                      "This browser has no valid pass for this co-browsing session. "
+                      "Open the link you were given again, or ask the agent for a new one.")
 
 
 def ended_page(session: Session, space: ProxySpace) -> web.Response:

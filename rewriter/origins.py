@@ -1,7 +1,8 @@
 """Target origin <-> proxy host label: the one authority on how origins are named.
 
-Every target origin a session visits gets a browser origin of its own,
-``<origin-label>--<session-id>.<domain>``. This module owns the origin label.
+Every target origin a session visits gets a browser origin of its own for each participant,
+``<origin-label>--<session-id>-<view>.<domain>`` (the view names the participant:
+docs/participant-hosts.md). This module owns the origin label.
 
 Label grammar (all lowercase, ``[a-z0-9-]``, at most ``MAX_ORIGIN_LABEL`` characters)::
 
@@ -18,8 +19,8 @@ Invariants:
 - Distinct origins never share a label (hosts whose DNS labels start or end with "-",
   are empty, or carry characters outside ``[a-z0-9-]`` are not encodable and get an alias).
 - The label never has "--" at positions 3-4 (so it is never mistaken for an IDNA A-label),
-  never ends with "-", and the session id never contains "-", so splitting a host label on
-  its last "--" is unambiguous.
+  never ends with "-", and neither the session id nor the view contains "-", so splitting a
+  host label on its last "--", then what follows on its one "-", is unambiguous.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import idna
 
 MAX_DNS_LABEL = 63
 SESSION_ID_LENGTH = 10
-MAX_ORIGIN_LABEL = MAX_DNS_LABEL - 2 - SESSION_ID_LENGTH
+VIEW_LENGTH = 4
+MAX_ORIGIN_LABEL = MAX_DNS_LABEL - len("--") - SESSION_ID_LENGTH - len("-") - VIEW_LENGTH
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # ws/wss URLs live on the same origin as their http/https twins.

@@ -3,18 +3,23 @@
 ``ProxySpace`` is the only object that turns a real URL into the URL the browser uses and
 back. Every rewriter (HTML, CSS, headers) is handed one; nobody re-derives the scheme.
 
-A proxy host is ``<origin-label>--<session-id>.<domain>`` (see ``origins``), served on the
-proxy's public scheme and port. Origins whose label would not fit get an alias, recorded in
-``aliases`` (a mapping the session owns and persists; this module never does I/O).
+A proxy host is ``<origin-label>--<session-id>-<view>.<domain>`` (see ``origins``), served on
+the proxy's public scheme and port. The view names the participant the space belongs to
+(docs/participant-hosts.md); a space without one writes ``<origin-label>--<session-id>``, and
+every view of the session (and none) reads back as the session's. Origins whose label would
+not fit get an alias, recorded in ``aliases`` (a mapping the session owns and persists; this
+module never does I/O).
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rewriter.origins import (
     DEFAULT_PORTS,
+    VIEW_LENGTH,
     Origin,
     alias_label,
     decode_label,
@@ -38,6 +43,7 @@ class ProxySpace:
     scheme: str = "http"
     port: int | None = None
     aliases: MutableMapping[str, Origin] = field(default_factory=dict)
+    view: str = ""
 
     # -- hosts ------------------------------------------------------------------------
 
@@ -50,7 +56,8 @@ class ProxySpace:
 
     def host_for(self, origin: Origin) -> str:
         """Proxy host name (no port) for a real origin."""
-        return f"{self.label_for(origin)}--{self.session_id}.{self.domain}"
+        view = f"-{self.view}" if self.view else ""
+        return f"{self.label_for(origin)}--{self.session_id}{view}.{self.domain}"
 
     def netloc_for(self, origin: Origin) -> str:
         host = self.host_for(origin)
@@ -64,9 +71,9 @@ class ProxySpace:
     def origin_for_host(self, host: str) -> Origin | None:
         """The real origin a proxy host (with or without port) names in this session."""
         parsed = parse_proxy_host(host, self.domain)
-        if parsed is None or parsed[1] != self.session_id:
+        if parsed is None or parsed.session_id != self.session_id:
             return None
-        label = parsed[0]
+        label = parsed.label
         if is_alias(label):
             return self.aliases.get(label)
         return decode_label(label)
@@ -125,8 +132,20 @@ class ProxySpace:
         return host == self.domain or host.endswith("." + self.domain)
 
 
-def parse_proxy_host(host: str, domain: str) -> tuple[str, str] | None:
-    """(origin label, session id) from a proxy Host header value, or None."""
+def _is_view(text: str) -> bool:
+    return len(text) == VIEW_LENGTH and text.isascii() and text.isalnum()
+
+
+class ProxyHost(NamedTuple):
+    """What a proxy host name says: the origin label, the session, the participant's view ("" if none)."""
+
+    label: str
+    session_id: str
+    view: str
+
+
+def parse_proxy_host(host: str, domain: str) -> ProxyHost | None:
+    """The parts of a proxy Host header value (with or without port), or None."""
     host = host.strip().lower()
     if host.startswith("["):
         return None
@@ -138,7 +157,9 @@ def parse_proxy_host(host: str, domain: str) -> tuple[str, str] | None:
     first = host[: -len(suffix)]
     if "." in first or "--" not in first:
         return None
-    label, _, session_id = first.rpartition("--")
-    if not label or not session_id or "-" in session_id:
+    label, _, rest = first.rpartition("--")
+    session_id, _, view = rest.partition("-")
+    has_view = view != "" or rest.endswith("-")
+    if not label or not session_id or (has_view and not _is_view(view)):
         return None
-    return label, session_id
+    return ProxyHost(label, session_id, view)

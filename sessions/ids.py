@@ -11,7 +11,7 @@ import base64
 import hashlib
 import secrets
 
-from rewriter.origins import SESSION_ID_LENGTH
+from rewriter.origins import SESSION_ID_LENGTH, VIEW_LENGTH
 
 
 def new_session_id() -> str:
@@ -21,6 +21,11 @@ def new_session_id() -> str:
 
 def is_session_id(value: str) -> bool:
     return len(value) == SESSION_ID_LENGTH and all(c in "abcdefghijklmnopqrstuvwxyz234567" for c in value)
+
+
+def new_view() -> str:
+    """A participant's view tag, as its proxy hosts carry it (``[a-z2-7]``, not a secret)."""
+    return base64.b32encode(secrets.token_bytes(5)).decode("ascii").lower()[:VIEW_LENGTH]
 
 
 def new_participant_id() -> str:

@@ -1,7 +1,8 @@
 """The session object: who takes part, what they were given, and the session's lifetime.
 
 A session is created by an agent for a target URL. It holds:
-- participants (the leader first; followers join through the invitation),
+- participants (the leader first; followers join through the invitation), each with a view
+  tag unique in the session that its proxy hosts carry (docs/participant-hosts.md),
 - outstanding single-use tickets (only their digests), each for one participant,
 - the follower invitation (digest), revocable,
 - origin aliases for hosts too long for a DNS label (see ``rewriter.origins``), at most
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewriter.origins import Origin
+from sessions.ids import new_view
 
 MAX_ALIASES = 256
 MAX_REACHED_ORIGINS = 1024
@@ -35,15 +37,16 @@ class Participant:
     joined_at: float
     external_id: str = ""
     revoked: bool = False
+    view: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "role": self.role, "name": self.name, "joined_at": self.joined_at,
-                "external_id": self.external_id, "revoked": self.revoked}
+                "external_id": self.external_id, "revoked": self.revoked, "view": self.view}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Participant:
         return cls(str(data["id"]), str(data["role"]), str(data["name"]), float(data["joined_at"]),
-                   str(data.get("external_id", "")), bool(data.get("revoked", False)))
+                   str(data.get("external_id", "")), bool(data.get("revoked", False)), str(data.get("view", "")))
 
 
 @dataclass(slots=True)
@@ -95,6 +98,22 @@ class Session:
 
     def is_live(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at
+
+    def add_participant(self, participant: Participant) -> None:
+        """Take ``participant`` in, with a view tag no other participant of the session has."""
+        taken = {p.view for p in self.participants.values()}
+        view = new_view()
+        while view in taken:
+            view = new_view()
+        participant.view = view
+        self.participants[participant.id] = participant
+
+    def by_view(self, view: str) -> Participant | None:
+        """The active participant whose proxy hosts carry ``view``, or None."""
+        for participant in self.participants.values():
+            if view and participant.view == view and not participant.revoked:
+                return participant
+        return None
 
     def active_participant(self, participant_id: str) -> Participant | None:
         participant = self.participants.get(participant_id)

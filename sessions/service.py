@@ -72,7 +72,7 @@ class SessionService:
         session = Session(id=sid, target_url=target_url, created_at=now,
                           expires_at=now + (lifetime or self.lifetimes.session), leader_id=leader.id,
                           controller=leader.id, end_redirect_url=end_redirect_url)
-        session.participants[leader.id] = leader
+        session.add_participant(leader)
         invitation = new_secret()
         session.invitation_digest = digest(invitation)
         ticket = new_secret()
@@ -139,7 +139,7 @@ class SessionService:
         def add(session: Session) -> AdmissionError | Session:
             refusal = self._join_refusal(session, invitation, now)
             if refusal is None:
-                session.participants[follower.id] = follower
+                session.add_participant(follower)
                 return session
             return refusal
 
