@@ -5,6 +5,7 @@
 - ``POST /__cb/cookie``                 ``{"url", "cookie"}``: a ``document.cookie`` write
 - ``GET  /__cb/alias?origin=<origin>`` the proxy origin for a real origin (long hosts)
 - ``GET  /__cb/sync``                   the sync WebSocket (``proxy.syncws``)
+- ``POST /__cb/js?kind=...``            rewrite script text built at run time (``proxy.jsendpoint``)
 
 The document URL a page names must belong to the origin of the host it is asked on, so a
 page can only read and write the cookies its own origin could. A write must also come from
@@ -25,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from proxy import syncws
+from proxy import jsendpoint, syncws
 from proxy.keys import RUNTIME, STORE, TARGETS
 from proxy.targets import judge_origin, policy_for, refusal_page
 from proxy.visit import Visit, store_aliases
@@ -135,6 +136,7 @@ ENDPOINTS: dict[str, Callable[[web.Request, Visit], Awaitable[web.StreamResponse
     "cookie": cookie,
     "alias": alias,
     "sync": syncws.sync_socket,
+    "js": jsendpoint.rewrite,
 }
 
 
