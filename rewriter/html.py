@@ -39,10 +39,21 @@ import re
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from rewriter.charset import decode_html, detect_charset
-from rewriter.html_tables import DROPPED_HTTP_EQUIV, GLOBAL_ATTRS, HEAD_WRAPPERS, RAW_TEXT, TAG_RULES, Kind
+from rewriter.html_tables import (
+    DROPPED_HTTP_EQUIV,
+    GLOBAL_ATTRS,
+    HEAD_WRAPPERS,
+    JAVASCRIPT_SCHEME,
+    RAW_TEXT,
+    TAG_RULES,
+    Kind,
+    attr_kind,
+)
 from rewriter.importmap import rewrite_importmap
+from rewriter.js import rewrite_js_body
 from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.refresh import rewrite_refresh
 from rewriter.space import REFUSED, ProxySpace
@@ -77,8 +88,9 @@ def _names(names: Iterable[str]) -> str:
 
 # Tags Python must always see: raw-text ones (their end is found in Python), <meta>, <base>.
 _SPECIAL_TAGS = _names(RAW_TEXT | {"meta", "base"})
-# Every attribute some table names, and those that hold one URL (the rest are lists, CSS...).
-_URL_ATTRS = _names({a for rules in TAG_RULES.values() for a in rules})
+# Every attribute some table names, event handlers (on<letters>), and those that hold one URL
+# (the rest are lists, CSS...).
+_URL_ATTRS = "(?:" + _names({a for rules in TAG_RULES.values() for a in rules}) + "|[oO][nN][a-zA-Z]++)"
 _SINGLE_URL_ATTRS = _names({a for rules in TAG_RULES.values() for a, k in rules.items() if k is Kind.URL})
 # One attribute as the tokenizer reads it: a name (may start with "="), then maybe a value.
 _ONE_ATTR = rf"""[^{_WS}/>][^{_WS}/>=]*+(?:{_S}*+={_S}*+(?:"[^"]*+"|'[^']*+'|[^{_WS}>]*+))?"""
@@ -135,6 +147,10 @@ _RELATIVE = re.compile(r"[^\x00-\x20a-zA-Z/\\]|/(?![/\\\x00-\x20])|[a-zA-Z][^\x0
 _is_relative = _RELATIVE.match
 _NON_SPACE = re.compile(rf"[^{_WS}]++")
 _NEEDS_QUOTES = re.compile(rf"""[{_WS}"'=<>`]""")
+# "javascript:" as a URL parser reads it: leading C0 and spaces dropped, tabs and newlines anywhere.
+_JAVASCRIPT_URL = re.compile(
+    r"[\x00-\x20]*+" + "".join(f"[{c}{c.upper()}][\t\n\r]*+" for c in JAVASCRIPT_SCHEME[:-1]) + ":"
+)
 _CONTENT_CHARSET = re.compile(r"(charset[\t\n\f\r ]*+=[\t\n\f\r ]*+)[^\t\n\f\r ;\"']*+", re.I)
 
 
@@ -144,8 +160,11 @@ class PageContext:
     space: ProxySpace
     inject: str  # HTML inserted as the first thing the browser executes (the runtime <script>)
     # Rewrites an inline script's text, (source, is_module) -> source: the server's
-    # rewriter.js_cache.ScriptCache.rewrite_text; None leaves scripts as they are.
+    # rewriter.js_cache.ScriptCache.rewrite_text; None leaves scripts (and handlers) as they are.
     js: Callable[[str, bool], str] | None = None
+    # Rewrites an event-handler attribute (a function body): ScriptCache.rewrite_body_text;
+    # None, when ``js`` is set, uses rewrite_js_body itself (uncached; handlers are short).
+    js_body: Callable[[str], str] | None = None
 
 
 def rewrite_html(body: bytes, ctx: PageContext, charset: str | None = None) -> bytes:
@@ -175,6 +194,9 @@ class _Rewriter:
     def url(self, value: str) -> str:
         if _is_relative(value):
             return value  # relative URLs work unchanged on the proxy host
+        script = _JAVASCRIPT_URL.match(value)
+        if script is not None:
+            return self.javascript_url(value, script.end())
         # Most URLs start "scheme://host[:port]" then "/", "?", "#" or nothing: the space maps
         # that origin once per document and the rest is kept as is. A browser reads the rest
         # the same whether or not to_proxy would have tidied it (tabs, backslashes), and
@@ -220,12 +242,30 @@ class _Rewriter:
             return self.css(content)
         if lname == "script" and _IMPORTMAP.search(attrs):
             return rewrite_importmap(content, self.url)
-        if lname == "script" and self.ctx.js is not None and "location" in content:
+        if lname == "script" and self.ctx.js is not None and ("location" in content or "eval" in content):
             module = _script_is_module(attrs)
             if module is not None:
                 new = self.ctx.js(content, module)
                 return None if new == content else new
         return None
+
+    def script_body(self, value: str) -> str:
+        """An event-handler attribute's code, its ``location`` reads routed through the runtime."""
+        if self.ctx.js is None or ("location" not in value and "eval" not in value):
+            return value
+        return (self.ctx.js_body or rewrite_js_body)(value)
+
+    def javascript_url(self, value: str, code_at: int) -> str:
+        """A ``javascript:`` URL: its code, percent-decoded as the browser runs it, rewritten
+        as a classic script and percent-encoded again (only ``%`` needs it)."""
+        raw = value[code_at:]
+        if self.ctx.js is None or ("location" not in raw and "eval" not in raw and "%" not in raw):
+            return value
+        code = unquote(raw, errors="strict") if "%" in raw else raw
+        if "location" not in code and "eval" not in code:
+            return value
+        new = self.ctx.js(code, False)
+        return value if new == code else value[:code_at] + new.replace("%", "%25")
 
     def css(self, value: str) -> str | None:
         if not _CSS_HINT.search(value):
@@ -246,7 +286,7 @@ class _Rewriter:
             aname, double, single, bare = a.groups()
             if aname is None:
                 break
-            kind = rules.get(aname.lower())
+            kind = attr_kind(rules, aname.lower())
             if kind is None:
                 continue
             if kind is Kind.DROP:
@@ -294,6 +334,8 @@ class _Rewriter:
             if equiv == "content-type":
                 return _CONTENT_CHARSET.sub(r"\g<1>utf-8", value)
             return value
+        if kind is Kind.SCRIPT:
+            return self.script_body(value)
         if kind is Kind.CHARSET:
             return "utf-8"
         if kind is Kind.HTML:

@@ -13,6 +13,7 @@ meaning of a non-URL part of its value (descriptors, refresh delays, CSS around 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -26,6 +27,7 @@ class Kind(enum.Enum):
     DROP = "drop"  # removed: rewritten bodies no longer match hashes and nonces
     META_CONTENT = "meta-content"  # meta[content]: a URL after http-equiv=refresh, a charset
     CHARSET = "charset"  # meta[charset]: the output is always UTF-8
+    SCRIPT = "script"  # an event-handler attribute: a function body, through rewriter.js
 
 
 _U, _L, _S = Kind.URL, Kind.URL_LIST, Kind.SRCSET
@@ -75,6 +77,14 @@ TAG_RULES: Final = MappingProxyType(
     {tag: MappingProxyType({**GLOBAL_ATTRS, **attrs}) for tag, attrs in _TAG_ATTRS.items()}
 )
 
+# Event-handler content attributes (onclick, onload, ...) are every ``on<letters>`` name: any
+# element may carry one and the list grows with the platform. A name that is no handler is
+# rewritten only if its value parses as a function body that reads ``location`` or calls eval.
+HANDLER_PREFIX: Final = "on"
+
+# A URL whose scheme is this runs its (percent-decoded) rest as a classic script.
+JAVASCRIPT_SCHEME: Final = "javascript:"
+
 # Elements whose content the tokenizer reads as text up to the matching end tag.
 # noscript is left out on purpose: reading its content as markup rewrites the URLs in it,
 # which is right whether or not the browser runs scripts.
@@ -91,3 +101,11 @@ HEAD_WRAPPERS: Final = frozenset({"html", "head"})
 
 def rules_for(tag: str) -> MappingProxyType[str, Kind]:
     return TAG_RULES.get(tag, GLOBAL_ATTRS)
+
+
+def attr_kind(rules: Mapping[str, Kind], name: str) -> Kind | None:
+    """The kind of a (lower-case) attribute under a tag's rules; handlers on any tag."""
+    kind = rules.get(name)
+    if kind is None and name.startswith(HANDLER_PREFIX) and name[2:].isalpha() and name[2:].isascii():
+        return Kind.SCRIPT
+    return kind

@@ -3,7 +3,7 @@
 Chromium makes ``window.location``, ``document.location`` and every member of a Location
 [LegacyUnforgeable], so a page that reads ``location.hostname`` through the proxy would see the
 proxy's host. The runtime (``static/runtime/45-jsglue.js``) defines three global functions and
-this module rewrites scripts to call them, as every proxy of this kind does (pywb's wombat,
+this module rewrites scripts to call them (and ``__cb$rw``, for eval), as every proxy of this kind does (pywb's wombat,
 Ultraviolet, Scramjet, hammerhead):
 
 * a read of ``location`` (the free global, not a local binding) or of ``X.location`` /
@@ -15,14 +15,22 @@ Ultraviolet, Scramjet, hammerhead):
   runtime hands back a target whose ``location`` setter navigates through the proxy, and ``X``
   itself otherwise;
 * ``const {location} = window`` (any object pattern keyed ``location``, in a declaration or an
-  assignment) wraps its value in ``__cb$pat(...)``, which reads ``location`` as the stand-in.
+  assignment) wraps its value in ``__cb$pat(...)``, which reads ``location`` as the stand-in;
+* the code of ``eval(code)``, ``(0, eval)(code)`` and ``window.eval(code)`` becomes
+  ``__cb$rw(code)``, which the runtime rewrites before it runs (via ``POST /__cb/js``). The
+  callee is kept as written: a direct eval is direct only while its callee is the name
+  ``eval`` bound to the real eval, so the runtime never wraps ``window.eval`` itself.
+
+``rewrite_js_body`` does the same for a function body (an event-handler attribute, a
+``new Function`` body; a ``javascript:`` URL's code is a classic script): parsed inside ``(function(){...})``, so
+``return`` is legal and a ``var location`` there is a local.
 
 The rules (which node kinds bind, which parents make a write) are data in ``rewriter/js_tables.py``.
 
 Invariants:
 
-* A script in which the bytes ``location`` do not occur is returned as the same object,
-  without being parsed (the hot path: most scripts).
+* A script in which neither the bytes ``location`` nor ``eval`` occur is returned as the same
+  object, without being parsed (the hot path: most scripts).
 * A script that does not parse without error is returned unchanged (fail open).
 * A changed script starts (after its directives) with ``PROLOGUE``, which makes the three
   functions the identity where the runtime is absent, so a rewritten script never fails for
@@ -35,21 +43,23 @@ Invariants:
 
 Where it runs: ``rewriter/body.py`` sends the bodies of scripts a page loads
 (``Sec-Fetch-Dest: script``) here and ``rewriter/html.py`` the inline classic and module
-scripts, both through the server's ``rewriter/js_cache.py``. External scripts are rewritten as
-classic scripts (the request does not say which they are): a module's own top-level
+scripts, event-handler attributes and ``javascript:`` URLs, both through the server's
+``rewriter/js_cache.py``; ``proxy/jsendpoint.py`` the code the runtime builds at run time.
+External scripts are rewritten as classic scripts (the request does not say which they are): a module's own top-level
 ``location`` binding is then read through ``__cb$loc``, which hands it back unchanged.
 
 Not covered (the runtime's native ``navigate`` fallback still maps the navigations): writes
 to a bare ``location`` inside ``with`` blocks and through destructuring assignment targets;
 patterns in function parameters; names built at run time (``window["loc" + "ation"]``) and
 identifiers spelled with escapes; ``x instanceof Location`` (the stand-in is not one);
-event-handler attributes and ``javascript:`` URLs; code built at run time (``eval``,
-``new Function``, string timers, ``document.write`` of scripts): ``cbRewriteJs`` in part 45 is
-the hook for it, the identity today.
+``obj.eval(code)`` on anything but the global object's names, and an eval reached through an
+alias (``const e = eval; e(code)``). Code built at run time through ``new Function``, string
+timers and script text is rewritten by the runtime (part 47), not here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,14 +68,25 @@ from tree_sitter import Language, Node, Parser
 
 from rewriter import js_tables as T
 
-__all__ = ["NAME", "parses", "rewrite_js", "rewrite_js_bytes"]
+__all__ = [
+    "NAME",
+    "may_rewrite",
+    "on_text",
+    "parses",
+    "rewrite_js",
+    "rewrite_js_body",
+    "rewrite_js_body_bytes",
+    "rewrite_js_bytes",
+]
 
 NAME: Final = b"location"
+EVAL: Final = b"eval"
 _LANGUAGE: Final = Language(tree_sitter_javascript.language())
 
 READ: Final = "__cb$loc"
 SET: Final = "__cb$set"
 PATTERN: Final = "__cb$pat"
+REWRITE: Final = "__cb$rw"
 # Put after the directive prologue of every script that was changed: where the runtime is not
 # (a worker's importScripts, which Chromium fetches as Sec-Fetch-Dest: script like a page's
 # script; a blob worker; a realm whose runtime failed) the calls become the identity, so the
@@ -73,6 +94,13 @@ PATTERN: Final = "__cb$pat"
 PROLOGUE: Final = (
     f';if(typeof {READ}>"u")globalThis.{READ}=globalThis.{SET}=globalThis.{PATTERN}=function(v){{return v}};'
 ).encode()
+# Added to PROLOGUE when the script calls eval: a separate test, so a runtime that lacks only
+# __cb$rw (one cached before it existed) gets it without its non-writable globals being assigned.
+EVAL_PROLOGUE: Final = f';if(typeof {REWRITE}>"u")globalThis.{REWRITE}=function(v){{return v}};'.encode()
+# A function body (event-handler attribute, ``javascript:`` URL, ``new Function``) is parsed
+# inside this wrapper, so ``return`` is legal and its ``var location`` is a local.
+_BODY_HEAD: Final = b"(function(){"
+_BODY_TAIL: Final = b"\n})"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -90,37 +118,90 @@ def parses(data: bytes) -> bool:
     return not Parser(_LANGUAGE).parse(data).root_node.has_error
 
 
+def may_rewrite(data: bytes) -> bool:
+    """False when the script surely comes out unchanged: neither name occurs (no parse needed)."""
+    return NAME in data or EVAL in data
+
+
 def rewrite_js(source: str, *, module: bool = False) -> str:
     """Rewrite script text; see the module docstring. ``module`` marks an ES module."""
-    if "location" not in source:
+    return on_text(source, lambda data: rewrite_js_bytes(data, module=module))
+
+
+def rewrite_js_body(source: str) -> str:
+    """Rewrite the text of a function body: an event-handler attribute, a ``javascript:`` URL's
+    code, a ``new Function`` body. Parsed inside a function, so ``return`` is legal there."""
+    return on_text(source, rewrite_js_body_bytes)
+
+
+def on_text(source: str, rewrite: Callable[[bytes], bytes]) -> str:
+    """Run a bytes rewriter on text: the same ``str`` back when nothing changed."""
+    if "location" not in source and "eval" not in source:
         return source
     try:
         data = source.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: not a script a browser was sent
         return source
-    out = rewrite_js_bytes(data, module=module)
+    out = rewrite(data)
     return source if out is data else out.decode("utf-8")
 
 
 def rewrite_js_bytes(data: bytes, *, module: bool = False) -> bytes:
     """Rewrite UTF-8 script bytes; returns ``data`` itself when nothing changed."""
-    if NAME not in data:
+    if not may_rewrite(data):
         return data
     root = Parser(_LANGUAGE).parse(data).root_node
     if root.has_error:
         return data
-    edits = _Rewriter(data, root, module).edits()
+    rewriter = _Rewriter(data, root, module)
+    edits = rewriter.edits()
     if not edits:
         return data
-    at = _after_directives(data, root)
-    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE))
+    at = _after_directives(data, root.children, 0)
+    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE + (EVAL_PROLOGUE if rewriter.evals else b"")))
     return _apply(data, edits)
 
 
-def _after_directives(data: bytes, root: Node) -> int:
-    """Where a statement can go without ending the directive prologue (``"use strict"``)."""
-    at = 0
-    for child in root.children:
+def rewrite_js_body_bytes(body: bytes) -> bytes:
+    """``rewrite_js_body`` on UTF-8 bytes; returns ``body`` itself when nothing changed."""
+    if not may_rewrite(body):
+        return body
+    data = _BODY_HEAD + body + _BODY_TAIL
+    root = Parser(_LANGUAGE).parse(data).root_node
+    block = _wrapped_body(root)
+    if root.has_error or block is None:
+        return body
+    rewriter = _Rewriter(data, root, False)
+    edits = rewriter.edits()
+    if not edits:
+        return body
+    at = _after_directives(data, block.children, len(_BODY_HEAD))
+    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE + (EVAL_PROLOGUE if rewriter.evals else b"")))
+    out = _apply(data, edits)
+    return out[len(_BODY_HEAD) : len(out) - len(_BODY_TAIL)]
+
+
+def _wrapped_body(root: Node) -> Node | None:
+    """The statement block of ``(function(){...})``, if the body did not break out of it."""
+    if root.named_child_count != 1:
+        return None
+    statement = root.named_children[0]
+    paren = statement.named_children[0] if statement.named_child_count == 1 else None
+    function = paren.named_children[0] if paren is not None and paren.named_child_count == 1 else None
+    if function is None or function.type != "function_expression":
+        return None
+    block = function.child_by_field_name("body")
+    if block is None or block.start_byte != len(_BODY_HEAD) - 1 or block.end_byte != root.end_byte - 1:
+        return None
+    return block
+
+
+def _after_directives(data: bytes, children: list[Node], at: int) -> int:
+    """Where a statement can go without ending the directive prologue (``"use strict"``) of
+    a program or function body whose ``children`` start at ``at``."""
+    for child in children:
+        if child.type in ("{", "}"):
+            continue
         if child.type == "hash_bang_line":
             newline = data.find(b"\n", child.end_byte)
             at = len(data) if newline < 0 else newline + 1
@@ -172,8 +253,13 @@ class _Rewriter:
         self.module = module
         self.out: list[_Edit] = []
         self.shadowing: set[int] = set()  # ids of scope nodes that declare a local `location`
+        self.evals = 0  # eval calls whose code is routed through __cb$rw
 
     def edits(self) -> list[_Edit]:
+        if EVAL in self.data:
+            self._eval_calls()
+        if NAME not in self.data:
+            return self.out
         nodes = self._occurrences()
         references: list[Node] = []
         for node in nodes:
@@ -224,6 +310,58 @@ class _Rewriter:
         if parent.type == "pair_pattern" and _is_field(parent, "key", node):
             return node
         return None
+
+    def _eval_calls(self) -> None:
+        """``eval(code)``, ``(0, eval)(code)``, ``window.eval(code)``: the code through ``__cb$rw``.
+
+        The callee is left as written, so a direct eval stays direct (local scope kept): the
+        runtime cannot wrap ``window.eval`` without making every direct eval indirect."""
+        start = self.data.find(EVAL)
+        while start >= 0:
+            end = start + len(EVAL)
+            node = self.root.named_descendant_for_byte_range(start, end)
+            start = self.data.find(EVAL, end)
+            if node is None or _text(self.data, node) != EVAL:
+                continue
+            call = self._eval_call(node)
+            arguments = call.child_by_field_name("arguments") if call is not None else None
+            if arguments is None or arguments.type != "arguments":
+                continue
+            code = next((c for c in arguments.named_children if c.type != "comment"), None)
+            if code is None or code.type == "spread_element" or self._inert(code):
+                continue
+            self.evals += 1
+            self._wrap(code, f"{REWRITE}(")
+
+    def _eval_call(self, node: Node) -> Node | None:
+        """The call whose callee is this ``eval`` name (bare, parenthesised, last in a
+        sequence, or a member of a global object), or None."""
+        callee = node
+        parent = node.parent
+        if node.type == "property_identifier":
+            obj = parent.child_by_field_name("object") if parent is not None else None
+            if parent is None or parent.type != "member_expression" or obj is None:
+                return None
+            if obj.type != "identifier" or _text(self.data, obj).decode() not in T.GLOBAL_OBJECTS:
+                return None
+            callee, parent = parent, parent.parent
+        elif node.type == "identifier":
+            if parent is not None and parent.type == "sequence_expression" and parent.children[-1].id == node.id:
+                callee, parent = parent, parent.parent
+            while parent is not None and parent.type == "parenthesized_expression":
+                callee, parent = parent, parent.parent
+        else:
+            return None
+        if parent is not None and parent.type in T.CALLS and _is_field(parent, "function", callee):
+            return parent
+        return None
+
+    def _inert(self, code: Node) -> bool:
+        """A literal that cannot hold code needing a rewrite (a string without either name)."""
+        if code.type in T.INERT_LITERALS:
+            return True
+        text = _text(self.data, code)
+        return code.type == "string" and NAME not in text and EVAL not in text
 
     # -- bindings ------------------------------------------------------------------------
 

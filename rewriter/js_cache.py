@@ -4,7 +4,9 @@ once per server, whichever session or page serves it.
 The cache is a value: the composition root (``proxy/app.py``) creates one and hands it down;
 nothing here is global. Bounded by the bytes it holds (keys and rewritten bodies), evicting the
 least recently used. A script the rewriter leaves unchanged costs its key only, and a script in
-which ``location`` does not occur never reaches the cache (no hash, no parse: the hot path).
+which neither ``location`` nor ``eval`` occurs never reaches the cache (no hash, no parse: the
+hot path). Classic scripts, modules and function bodies (event handlers, ``new Function``) are
+cached apart: one text rewrites differently as each.
 Thread-safe: the server rewrites large scripts in worker threads (tree-sitter parses without
 the GIL); the lock covers the table, never a rewrite, so two threads may rewrite one script.
 """
@@ -14,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
-from rewriter.js import NAME, rewrite_js, rewrite_js_bytes
+from rewriter.js import may_rewrite, on_text, rewrite_js_body_bytes, rewrite_js_bytes
 
 __all__ = ["ScriptCache"]
 
@@ -37,9 +40,20 @@ class ScriptCache:
         return len(self._entries)
 
     def rewrite(self, data: bytes, *, module: bool = False) -> bytes:
-        if NAME not in data:
+        if not may_rewrite(data):
             return data
-        key = hashlib.sha256(data).digest() + (b"m" if module else b"c")
+        if module:
+            return self._cached(data, b"m", lambda d: rewrite_js_bytes(d, module=True))
+        return self._cached(data, b"c", rewrite_js_bytes)
+
+    def rewrite_body(self, data: bytes) -> bytes:
+        """``rewrite_js_body_bytes``, remembered: event handlers repeat across rows and pages."""
+        if not may_rewrite(data):
+            return data
+        return self._cached(data, b"b", rewrite_js_body_bytes)
+
+    def _cached(self, data: bytes, kind: bytes, rewrite: Callable[[bytes], bytes]) -> bytes:
+        key = hashlib.sha256(data).digest() + kind
         with self._lock:
             if key in self._entries:
                 self.hits += 1
@@ -47,7 +61,7 @@ class ScriptCache:
                 found = self._entries[key]
                 return data if found is None else found
             self.misses += 1
-        out = rewrite_js_bytes(data, module=module)
+        out = rewrite(data)
         stored = None if out is data else out
         cost = _KEY_COST + (len(out) if stored is not None else 0)
         with self._lock:
@@ -61,11 +75,9 @@ class ScriptCache:
 
     def rewrite_text(self, source: str, module: bool = False) -> str:
         """The same for decoded text (inline ``<script>`` bodies)."""
-        if "location" not in source:
-            return source
-        try:
-            data = source.encode("utf-8")
-        except UnicodeEncodeError:
-            return rewrite_js(source, module=module)  # unchanged: see rewrite_js
-        out = self.rewrite(data, module=module)
-        return source if out is data else out.decode("utf-8")
+        return on_text(source, lambda data: self.rewrite(data, module=module))
+
+    def rewrite_body_text(self, source: str) -> str:
+        """``rewrite_body`` for decoded text (event-handler attributes, ``javascript:`` URLs)."""
+        return on_text(source, self.rewrite_body)
+

@@ -72,6 +72,14 @@ CALLS: Final = frozenset({"call_expression"})
 MEMBERS: Final = frozenset({"member_expression", "subscript_expression"})
 CHAINS: Final = frozenset({"member_expression", "subscript_expression", "call_expression"})
 
+# `X.eval(code)` is the global eval (so its code is rewritten) when X names the global object.
+GLOBAL_OBJECTS: Final = frozenset({"window", "self", "globalThis", "top", "parent", "frames"})
+# Arguments of eval that are never code: eval returns them as they are.
+INERT_LITERALS: Final = frozenset(
+    {"number", "true", "false", "null", "undefined", "regex", "object", "array"}
+    | {"arrow_function", "function_expression"}
+)
+
 # The MIME types a browser runs as a classic script: HTML's "JavaScript MIME type essence
 # match" list (a <script type>, a response's Content-Type).
 JS_MIME_TYPES: Final = frozenset(

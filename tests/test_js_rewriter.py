@@ -1,8 +1,9 @@
 """The JavaScript rewriter (``rewriter/js.py``): golden files, the hot path, failing open,
 real scripts, and Hypothesis for "never raises; output parses when input parses".
 
-Golden files are ``tests/golden/js/NAME.in.js`` (classic scripts) and ``NAME.in.mjs``
-(modules) with the expected ``NAME.out.*`` beside them. Whether output parses is judged by
+Golden files are ``tests/golden/js/NAME.in.js`` (classic scripts), ``NAME.in.mjs``
+(modules) and ``NAME.in.fnbody`` (function bodies: event-handler attributes, ``javascript:``
+code) with the expected ``NAME.out.*`` beside them. Whether output parses is judged by
 the same tree-sitter grammar the rewriter uses; the Chromium test in
 ``tests/test_runtime_location.py`` runs rewritten code for real.
 """
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 import rewriter.js as js
 from rewriter.body import rewriter_for
 from rewriter.html import PageContext, rewrite_html_text
-from rewriter.js import PROLOGUE, parses, rewrite_js, rewrite_js_bytes
+from rewriter.js import PROLOGUE, parses, rewrite_js, rewrite_js_body, rewrite_js_body_bytes, rewrite_js_bytes
 from rewriter.space import ProxySpace
 
 P = PROLOGUE.decode()
@@ -32,9 +33,14 @@ def golden_cases() -> list[str]:
     return sorted(p.name.split(".in.")[0] + "." + p.suffix[1:] for p in GOLDEN.glob("*.in.*"))
 
 
-def load(case: str) -> tuple[bytes, bytes, bool]:
+def load(case: str) -> tuple[bytes, bytes, str]:
     name, ext = case.rsplit(".", 1)
-    return (GOLDEN / f"{name}.in.{ext}").read_bytes(), (GOLDEN / f"{name}.out.{ext}").read_bytes(), ext == "mjs"
+    return (GOLDEN / f"{name}.in.{ext}").read_bytes(), (GOLDEN / f"{name}.out.{ext}").read_bytes(), ext
+
+
+def as_function(body: bytes) -> bytes:
+    """A function body as the browser compiles it (the oracle for "output parses")."""
+    return b"(function(event){" + body + b"\n})"
 
 
 # -- golden files ----------------------------------------------------------------------------
@@ -42,14 +48,20 @@ def load(case: str) -> tuple[bytes, bytes, bool]:
 
 @pytest.mark.parametrize("case", golden_cases())
 def test_golden_js_rewrites_to_expected_output(case: str) -> None:
-    source, expected, module = load(case)
-    assert rewrite_js_bytes(source, module=module) == expected
+    source, expected, ext = load(case)
+    if ext == "fnbody":
+        assert rewrite_js_body_bytes(source) == expected
+    else:
+        assert rewrite_js_bytes(source, module=ext == "mjs") == expected
 
 
 @pytest.mark.parametrize("case", golden_cases())
 def test_golden_output_parses_whenever_input_parses(case: str) -> None:
-    source, expected, _ = load(case)
-    assert parses(expected) or not parses(source)
+    source, expected, ext = load(case)
+    if ext == "fnbody":
+        assert parses(as_function(expected)) or not parses(as_function(source))
+    else:
+        assert parses(expected) or not parses(source)
 
 
 def is_subsequence(short: bytes, long: bytes) -> bool:
@@ -80,6 +92,11 @@ def test_golden_set_covers_every_construct_in_the_brief() -> None:
         "module.mjs",
         "module_local.mjs",
         "parse_error.js",
+        "eval_calls.js",
+        "handler.fnbody",
+        "handler_local.fnbody",
+        "handler_strict.fnbody",
+        "handler_escape.fnbody",
     } <= set(golden_cases())
 
 
@@ -281,3 +298,103 @@ def test_script_bodies_are_rewritten_only_for_a_pages_script_and_sent_as_utf8() 
         PROLOGUE + "__cb$loc(location).href; '\u00e9'".encode()
     )
     assert js.rewrite(b"\xef\xbb\xbflocation", html_ctx(), None) == PROLOGUE + b"__cb$loc(location)"
+
+
+# -- eval, function bodies, handlers and javascript: URLs ------------------------------------
+
+
+@settings(max_examples=scaled(300))
+@given(st.text(max_size=300), st.sampled_from(["classic", "module", "body"]))
+@example("var a = window.loc + 'ation'; evaluate(e)", "classic")
+def test_script_without_the_rewritten_names_comes_out_byte_identical(text: str, kind: str) -> None:
+    source = text.replace("location", "").replace("eval", "")
+    data = source.encode("utf-8", "surrogatepass")
+    if kind == "body":
+        assert rewrite_js_body(source) is source
+        assert rewrite_js_body_bytes(data) is data
+    else:
+        assert rewrite_js(source, module=kind == "module") is source
+        assert rewrite_js_bytes(data, module=kind == "module") is data
+
+
+BODY_TOKENS = [*TOKENS, "eval", "(0, eval)", "event", "arguments", "return false", "this", "'use strict';"]
+
+
+@settings(max_examples=scaled(300))
+@given(st.lists(st.sampled_from(BODY_TOKENS), max_size=40))
+@example(["eval", "(", "x", ")"])
+@example(["return false", ";", "location", ".", "x", "=", "1"])
+def test_function_bodies_never_raise_and_output_parses_when_input_parses(tokens: list[str]) -> None:
+    data = "".join(tokens).encode()
+    out = rewrite_js_body_bytes(data)
+    assert is_subsequence(data, out)
+    if parses(as_function(data)):
+        assert parses(as_function(out)), (data, out)
+    else:
+        assert out is data
+
+
+@settings(max_examples=scaled(200))
+@given(st.lists(st.sampled_from(BODY_TOKENS), max_size=40), st.booleans())
+def test_scripts_with_eval_never_raise_and_output_parses_when_input_parses(tokens: list[str], module: bool) -> None:
+    data = "".join(tokens).encode()
+    out = rewrite_js_bytes(data, module=module)
+    assert is_subsequence(data, out)
+    assert parses(out) if parses(data) else out is data
+
+
+def test_direct_eval_keeps_the_identifier_eval_as_its_callee() -> None:
+    out = rewrite_js("function f(c) { var x = 1; return eval(c) }")
+    assert out.endswith("function f(c) { var x = 1; return eval(__cb$rw(c)) }")
+    assert "__cb$rw" in out.split(";", 3)[-1] and out.startswith(P)  # the prologue defines __cb$rw too
+
+
+def test_cache_keeps_function_bodies_apart_from_scripts() -> None:
+    from rewriter.js_cache import ScriptCache
+
+    cache = ScriptCache()
+    text = b"var location = 1; return location.x"
+    assert cache.rewrite_body(text) is text  # a local inside a function
+    assert cache.rewrite(text) != text  # a classic script's global var is window.location
+    assert cache.rewrite_body(b"location.x") == PROLOGUE + b"__cb$loc(location).x"
+    assert cache.rewrite_body(b"location.x") == PROLOGUE + b"__cb$loc(location).x"
+    assert cache.hits == 1 and len(cache) == 3
+    assert cache.rewrite_body_text("return 1") == "return 1"
+
+
+def test_event_handler_attributes_are_rewritten_as_function_bodies() -> None:
+    page = (
+        '<button onclick="location.href = \'/x\'; return false">a</button>'
+        "<body ONLOAD='top.location.hash'><p onclick=\"go()\" data-location=\"location.x\">"
+        '<a onmouseover=location.reload()>b</a>'
+    )
+    out = rewrite_html_text(page, html_ctx())
+    assert out == (
+        '<button onclick="' + P.replace('"', "&quot;") + '__cb$loc(location).href = \'/x\'; return false">a</button>'
+        "<body ONLOAD='" + P + "__cb$loc(top.location).hash'><p onclick=\"go()\" data-location=\"location.x\">"
+        '<a onmouseover="' + P.replace('"', "&quot;") + '__cb$loc(location).reload()">b</a>'
+    )
+
+
+def test_javascript_urls_have_their_code_rewritten_and_percent_encoded_again() -> None:
+    page = (
+        '<a href="javascript:location.href=%27/y%27">a</a>'
+        "<iframe src=' JavaScript:parent.location.hostname'></iframe>"
+        '<a href="javascript:void(0)">b</a><a href="javascript:alert(%22100%25 location%22)">c</a>'
+        '<form action="javascript:eval(code)"></form>'
+    )
+    out = rewrite_html_text(page, html_ctx())
+    q = P.replace('"', "&quot;")
+    assert out == (
+        f'<a href="javascript:{q}__cb$loc(location).href=\'/y\'">a</a>'
+        f"<iframe src=' JavaScript:{P}__cb$loc(parent.location).hostname'></iframe>"
+        '<a href="javascript:void(0)">b</a><a href="javascript:alert(%22100%25 location%22)">c</a>'
+        f'<form action="javascript:{q}{js.EVAL_PROLOGUE.decode().replace(chr(34), "&quot;")}eval(__cb$rw(code))">'
+        "</form>"
+    )
+
+
+def test_handlers_and_javascript_urls_are_left_alone_without_a_script_rewriter() -> None:
+    ctx = PageContext("https://example.com/", ProxySpace("abcdefghij", "cobrowse.localhost", port=8080), "")
+    page = '<a onclick="location.href=1" href="javascript:location.reload()">a</a>'
+    assert rewrite_html_text(page, ctx) == page
