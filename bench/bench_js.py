@@ -22,7 +22,7 @@ output is parsed again and must have no error (counted as ``broken``).
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import json
 import shutil
 import statistics
@@ -53,15 +53,21 @@ NPM_BUNDLES = [
 SMALL = 400_000  # esprima only below this size: it runs at tens of KB/s
 
 
+def package_dir(package: str) -> Path | None:
+    """Where an installed package lives: imported here, or else in the project's ``.venv`` (when
+    this is another interpreter, e.g. the candidates' venv)."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return next(iter(sorted(ROOT.glob(f".venv/lib/python3*/site-packages/{package}"))), None)
+
+
 def python_scripts() -> list[Path]:
     found: list[Path] = []
     for package, pattern in [("django", "contrib/admin/static/admin/js/**/*.js"),
                              ("playwright", "driver/package/lib/*Bundle.js")]:
-        try:
-            bases = [Path(importlib.import_module(package).__file__ or "").parent]
-        except ImportError:  # another interpreter (the candidates' venv): the project's packages
-            bases = sorted(ROOT.glob(f".venv/lib/python3*/site-packages/{package}"))
-        for base in bases[:1]:
+        base = package_dir(package)
+        if base is not None:
             found += sorted(p for p in base.glob(pattern) if p.stat().st_size > 20_000)
     return found
 
@@ -82,22 +88,49 @@ def median_time(fn: Callable[[], object], rounds: int) -> float:
     return statistics.median(times)
 
 
-def acorn_times(bundles: Path, inputs: list[Path], rounds: int) -> dict[str, float]:
+ACORN_JS = (
+    "const acorn = require(process.argv[1]); const fs = require('fs'); const out = {};"
+    "for (const f of process.argv.slice(3)) { const s = fs.readFileSync(f, 'utf8'); const t = [];"
+    " for (let i = 0; i < +process.argv[2]; i++) { const a = process.cpuUsage();"
+    "  for (const type of ['script', 'module']) { try { acorn.parse(s, {ecmaVersion: 'latest', sourceType: type,"
+    "   allowReturnOutsideFunction: true, allowHashBang: true}); break; } catch (e) {} }"
+    "  const d = process.cpuUsage(a); t.push((d.user + d.system) / 1e6); }"
+    " out[f] = t; } console.log(JSON.stringify(out));"
+)
+
+
+def acorn_rounds(bundles: Path, inputs: list[Path], rounds: int) -> dict[str, list[float]]:
+    """Each input's parse times in one Node process, round by round: CPU time of the process
+    (``process.cpuUsage``, so Node's GC and JIT threads count, as Python's process time does);
+    start-up and reading the files are in none of them. Empty without node or acorn."""
     node = shutil.which("node")
     if node is None or not (bundles / "acorn").is_dir():
         return {}
-    script = (
-        "const acorn = require(process.argv[1]); const fs = require('fs'); const out = {};"
-        "for (const f of process.argv.slice(3)) { const s = fs.readFileSync(f, 'utf8'); const t = [];"
-        " for (let i = 0; i < +process.argv[2]; i++) { const a = process.hrtime.bigint();"
-        "  for (const type of ['script', 'module']) { try { acorn.parse(s, {ecmaVersion: 'latest', sourceType: type,"
-        "   allowReturnOutsideFunction: true, allowHashBang: true}); break; } catch (e) {} }"
-        "  t.push(Number(process.hrtime.bigint() - a) / 1e9); }"
-        " t.sort((x, y) => x - y); out[f] = t[t.length >> 1]; } console.log(JSON.stringify(out));"
-    )
-    done = subprocess.run([node, "-e", script, str(bundles / "acorn"), str(rounds), *map(str, inputs)],
-                          capture_output=True, text=True, check=False, timeout=600)
+    done = subprocess.run([node, "-e", ACORN_JS, str(bundles / "acorn"), str(rounds), *map(str, inputs)],
+                          capture_output=True, text=True, check=False, timeout=1800)
     return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+def acorn_times(bundles: Path, inputs: list[Path], rounds: int) -> dict[str, float]:
+    return {path: statistics.median(times) for path, times in acorn_rounds(bundles, inputs, rounds).items()}
+
+
+def python_candidates() -> dict[str, Callable[[bytes], object]]:
+    """The other Python parsers importable in this interpreter, by the name the tables show."""
+    candidates: dict[str, Callable[[bytes], object]] = {}
+    try:
+        import oxc_python
+
+        candidates["oxc_python.parse"] = lambda b: oxc_python.parse(b.decode("utf-8"))
+    except ImportError:
+        pass
+    try:
+        import esprima
+
+        candidates["esprima.parseScript"] = lambda b: esprima.parseScript(b.decode("utf-8"), {"range": True})
+    except ImportError:
+        pass
+    return candidates
 
 
 def main() -> None:
@@ -113,19 +146,7 @@ def main() -> None:
     from tree_sitter import Language, Parser
 
     parser = Parser(Language(tree_sitter_javascript.language()))
-    candidates: dict[str, Callable[[bytes], object]] = {}
-    try:
-        import oxc_python
-
-        candidates["oxc_python.parse"] = lambda b: oxc_python.parse(b.decode("utf-8"))
-    except ImportError:
-        pass
-    try:
-        import esprima
-
-        candidates["esprima.parseScript"] = lambda b: esprima.parseScript(b.decode("utf-8"), {"range": True})
-    except ImportError:
-        pass
+    candidates = python_candidates()
 
     rows = []
     totals: dict[str, float] = {}
