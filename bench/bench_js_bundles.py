@@ -5,7 +5,8 @@ Run from the repository root:
 
 Inputs: every ``.js`` file the compat apps serve, as installed (``APPS``: mkdocs-material's
 bundle, search worker and lunr languages; Jupyter Notebook 7's webpack chunks; Django admin's
-scripts and vendored libraries; httpbin's front page, flasgger's Swagger UI 3). Found through
+scripts and vendored libraries; httpbin's front page, flasgger's Swagger UI 3; Dash's React,
+renderer and component bundles; Datasette's CodeMirror and scripts). Found through
 this interpreter's packages, or the project's ``.venv`` when run from another interpreter (the
 candidates' venv, see bench/README.md). Nothing is downloaded.
 
@@ -67,6 +68,9 @@ APPS = (
     AppBundles("Jupyter Notebook 7", "notebook", ("static/**/*.js",)),
     AppBundles("Django admin", "django", ("contrib/admin/static/admin/js/**/*.js",)),
     AppBundles("httpbin (flasgger Swagger UI 3)", "flasgger", ("ui3/static/**/*.js",)),
+    # Dash's production builds (not its *.dev.js, nor dash_table, which the compat app does not use)
+    AppBundles("Dash", "dash", ("deps/*.min.js", "dash-renderer/build/*.min.js", "dcc/*.js", "html/*.js")),
+    AppBundles("Datasette", "datasette", ("static/**/*.js",)),
 )
 LARGE = 500_000  # files at least this big get a row of their own, and those the rewriter parses from
 PARSED = 100_000  # this size up
@@ -175,6 +179,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--bundles", type=Path, default=Path.home() / ".cache" / "cobrowse-bench-js" / "node_modules",
                     help="node_modules holding acorn (the Node reference); optional")
+    ap.add_argument("--candidate", action="append",
+                    help="time only this other Python parser (oxc_python, esprima; repeatable); default: all")
     args = ap.parse_args()
     scripts = find_scripts()
     if not scripts:
@@ -184,7 +190,8 @@ def main() -> None:
     from tree_sitter import Language, Parser
 
     parser = Parser(Language(tree_sitter_javascript.language()))
-    candidates = python_candidates()
+    candidates = {name: fn for name, fn in python_candidates().items()
+                  if args.candidate is None or name.split(".")[0] in args.candidate}
     load_at_start = os.getloadavg()[0]
     for _ in range(args.rounds):
         run_round(scripts, parser.parse, candidates)
