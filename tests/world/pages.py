@@ -8,6 +8,7 @@ read every check, so a failure names the feature and the reason.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 # A 1x1 transparent PNG: what every image of the world serves.
 PNG_1X1 = bytes.fromhex(
@@ -65,3 +66,12 @@ def html_response(text: str, status: int = 200) -> web.Response:
 
 def cookie_names(request: web.Request) -> list[str]:
     return sorted(request.cookies.keys())
+
+
+def static_html(text: str, headers: dict[str, str] | None = None) -> Handler:
+    """A handler that answers every request with the HTML ``text`` (and ``headers``)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=text, content_type="text/html", headers=headers)
+
+    return handler
