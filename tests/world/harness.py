@@ -27,8 +27,18 @@ DOMAIN = "cobrowse.localhost"
 API_KEY = "test-key"
 AGENT = {"id": "a1", "name": "Ann"}
 
-__all__ = ["AGENT", "API_KEY", "DOMAIN", "Cobrowse", "Reply", "StartCobrowse", "free_port", "start_cobrowse",
-           "stop_cobrowse", "view_in"]
+__all__ = ["AGENT", "API_KEY", "DOMAIN", "Cobrowse", "Reply", "StartCobrowse", "cookies_from", "free_port",
+           "start_cobrowse", "stop_cobrowse", "view_in"]
+
+
+def cookies_from(headers: Any) -> dict[str, str]:
+    """Name -> value of every ``Set-Cookie`` in ``headers`` (later ones win)."""
+    found: dict[str, str] = {}
+    for value in headers.getall("Set-Cookie", []):
+        parsed: SimpleCookie = SimpleCookie()
+        parsed.load(value)
+        found.update({name: morsel.value for name, morsel in parsed.items()})
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +127,7 @@ class Cobrowse:
     async def redeem(self, leader_url: str) -> Reply:
         """Open a leader link; on success the participant cookie joins ``self.cookies``."""
         reply = await self.request("GET", leader_url, cookies={})
-        for value in reply.headers.getall("Set-Cookie", []):
-            parsed: SimpleCookie = SimpleCookie()
-            parsed.load(value)
-            for name, morsel in parsed.items():
-                self.cookies[name] = morsel.value
+        self.cookies.update(cookies_from(reply.headers))
         return reply
 
     def proxy_url(self, session_id: str, host: str, path: str = "/", view: str = "") -> str:
