@@ -261,7 +261,10 @@ class _Rewriter:
         raw = value[code_at:]
         if self.ctx.js is None or ("location" not in raw and "eval" not in raw and "%" not in raw):
             return value
-        code = unquote(raw, errors="strict") if "%" in raw else raw
+        try:
+            code = unquote(raw, errors="strict") if "%" in raw else raw
+        except UnicodeDecodeError:  # not UTF-8 once decoded: left as the page wrote it
+            return value
         if "location" not in code and "eval" not in code:
             return value
         new = self.ctx.js(code, False)

@@ -394,6 +394,11 @@ def test_javascript_urls_have_their_code_rewritten_and_percent_encoded_again() -
     )
 
 
+def test_javascript_url_whose_code_is_not_utf8_once_decoded_is_left_alone() -> None:
+    page = '<a href="javascript:location.x%ff">a</a>'
+    assert rewrite_html_text(page, html_ctx()) == page
+
+
 def test_handlers_and_javascript_urls_are_left_alone_without_a_script_rewriter() -> None:
     ctx = PageContext("https://example.com/", ProxySpace("abcdefghij", "cobrowse.localhost", port=8080), "")
     page = '<a onclick="location.href=1" href="javascript:location.reload()">a</a>'

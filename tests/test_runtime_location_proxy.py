@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
-from world import HitLog, World, start_world
-from world.browser import CHROMIUM, RequestRecorder, launch
-from world.harness import DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
+from playwright.async_api import Page
+from runtime_compare import Compared, compared
+from world import HitLog
+from world.harness import DOMAIN
 from world.hits import hit_middleware
 
 from proxy.keys import SCRIPTS as SCRIPT_CACHE
@@ -86,15 +85,6 @@ def make_app(log: HitLog, name: str) -> web.Application:
     return app
 
 
-@dataclass(slots=True)
-class Loaded:
-    world: World
-    server: Cobrowse
-    browser: Browser
-    direct: dict[str, object]
-    recorder: RequestRecorder
-
-
 async def views(page: Page) -> dict[str, object]:
     await page.wait_for_function("() => window.__views && ['inline', 'external', 'big', 'worker']"
                                  ".every((k) => window.__views[k])")
@@ -102,40 +92,16 @@ async def views(page: Page) -> dict[str, object]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def loaded() -> AsyncIterator[Loaded]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM}")
-    world = await start_world({HOST: make_app})
-    server = await start_cobrowse(resolve_overrides=world.resolve_overrides())
-    try:
-        async with async_playwright() as p:
-            direct_browser = await launch(p, (f"--host-resolver-rules={world.host_resolver_rules()}",))
-            try:
-                page = await (await direct_browser.new_context()).new_page()
-                await page.goto(PAGE)
-                direct = await views(page)
-            finally:
-                await direct_browser.close()
-            browser = await launch(p)
-            try:
-                yield Loaded(world, server, browser, direct, RequestRecorder())
-            finally:
-                await browser.close()
-    finally:
-        await stop_cobrowse(server)
-        await world.close()
+async def loaded() -> AsyncIterator[Compared]:
+    async with compared({HOST: make_app}, PAGE, views) as c:
+        yield c
 
 
-async def proxied_page(loaded: Loaded) -> Page:
-    session = await loaded.server.create_session(PAGE)
-    context = await loaded.browser.new_context()
-    loaded.recorder.attach(context)
-    page = await context.new_page()
-    await page.goto(session["leader_url"])
-    return page
+async def proxied_page(loaded: Compared) -> Page:
+    return await loaded.proxied_page()
 
 
-async def test_inline_and_external_scripts_read_the_same_location_as_directly(loaded: Loaded) -> None:
+async def test_inline_and_external_scripts_read_the_same_location_as_directly(loaded: Compared) -> None:
     assert loaded.direct["inline"]["hostname"] == HOST  # type: ignore[index]
     assert loaded.direct["worker"] == ["/worker.js", "string"]
     page = await proxied_page(loaded)
@@ -147,7 +113,7 @@ async def test_inline_and_external_scripts_read_the_same_location_as_directly(lo
 
 @pytest.mark.parametrize(("how", "real"), [("href", f"{ORIGIN}/x"), ("assign", f"{ORIGIN}/y?z=1"),
                                           ("set", f"{ORIGIN}/w")])
-async def test_rewritten_location_writes_navigate_within_the_proxy_space(loaded: Loaded, how: str, real: str) -> None:
+async def test_rewritten_location_writes_navigate_within_the_proxy_space(loaded: Compared, how: str, real: str) -> None:
     page = await proxied_page(loaded)
     path = real.removeprefix(ORIGIN).split("?")[0]
     await views(page)
@@ -162,7 +128,7 @@ async def test_rewritten_location_writes_navigate_within_the_proxy_space(loaded:
     assert loaded.recorder.outside(DOMAIN) == []
 
 
-async def test_scripts_are_rewritten_for_a_pages_script_only_and_each_once(loaded: Loaded) -> None:
+async def test_scripts_are_rewritten_for_a_pages_script_only_and_each_once(loaded: Compared) -> None:
     session = await loaded.server.create_session(PAGE)
     await loaded.server.redeem(session["leader_url"])
     url = loaded.server.proxy_url(session["id"], HOST, "/imp.js")

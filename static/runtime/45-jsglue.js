@@ -10,14 +10,20 @@
  * - `__cb$set(o)`: for `o.location = v`; a window or document gives a target whose `location`
  *   setter navigates through the stand-in, anything else is returned unchanged;
  * - `__cb$pat(o)`: for `const {location} = o`; a window or document is read through a Proxy
- *   whose `location` is the stand-in, anything else is returned unchanged.
+ *   whose `location` is the stand-in, anything else is returned unchanged;
+ * - `__cb$rw(code)`: the code an `eval` is about to run, rewritten (a string), or `code` itself.
+ * `cbRewriteJs(source, kind)` rewrites script text built at run time (kind 'classic', 'module'
+ * or 'body', a function body): text that cannot touch `location` or call eval (a regex test)
+ * is returned at once; the rest is sent to the proxy (`POST /__cb/js`, a synchronous
+ * same-origin XHR, since the code must run now) and the answer kept in a bounded per-page
+ * cache. Fail open: any error, a refusal or an odd text (lone surrogates, which UTF-8 cannot
+ * carry) runs the text as it came.
  * Invariants: never throws more than the unrewritten expression would (a cross-origin frame's
  * stand-in throws SecurityError when read, as the native Location does); plain objects with a
  * `location` property are untouched; each verdict is cached per object in a WeakMap, so
  * `props.location` read in a render loop costs one lookup.
- * Not here yet: code built at run time (`eval`, `new Function`, string timers, scripts written
- * by `document.write`) runs unrewritten. `cbRewriteJs` is the hook for it: a later part can
- * ship the rewriter's rules (or ask the server) and patch those entry points to call it.
+ * Part 47 routes `new Function`, string timers and script text through `cbRewriteJs`; parts
+ * 60 and 70 event-handler attributes and `javascript:` URLs set at run time.
  */
 const cbStandIns = new WeakMap(); // native Location (or anything already judged) -> what to hand out
 
@@ -81,12 +87,63 @@ function cbLocPattern(o) {
   });
 }
 
-/** Rewrite script text built at run time; identity until the rules ship to the browser. */
-function cbRewriteJs(source) {
-  return source;
+// -- code built at run time --------------------------------------------------------------------
+
+const CB_JS_NAMES_RE = /location|eval/;
+const CB_LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
+const CB_JS_MAX = 4 * 1024 * 1024; // proxy/jsendpoint.py MAX_SOURCE (in UTF-16 units: a bound only)
+const CB_JS_CACHE_MAX = 500;
+const cbJsRewritten = new Map(); // kind + '\n' + source -> rewritten source
+
+/** Script text built at run time, rewritten as rewriter/js.py would (kind: 'classic',
+ * 'module' or 'body'); the text itself when it need not or cannot be. Never throws. */
+function cbRewriteJs(source, kind) {
+  if (typeof source !== 'string' || !CB_JS_NAMES_RE.test(source)) return source;
+  const key = (kind || 'classic') + '\n' + source;
+  let out = cbJsRewritten.get(key);
+  if (out === undefined) {
+    out = cbTry(() => cbAskRewrite(source, kind || 'classic'), source);
+    if (cbJsRewritten.size >= CB_JS_CACHE_MAX - 1) cbJsRewritten.clear();
+    cbJsRewritten.set(key, out);
+    // Rewritten text handed back to us (a script's text read and re-inserted) stays as it is.
+    if (out !== source) cbJsRewritten.set((kind || 'classic') + '\n' + out, out);
+  }
+  return out;
 }
 
-for (const [name, fn] of [['__cb$loc', cbLocStandIn], ['__cb$set', cbLocSetTarget], ['__cb$pat', cbLocPattern]]) {
+function cbAskRewrite(source, kind) {
+  if (source.length > CB_JS_MAX || CB_LONE_SURROGATE_RE.test(source)) return source;
+  const xhr = new CBN.XHR();
+  CBN.xhrOpen.call(xhr, 'POST', CB.prefix + 'js?kind=' + kind, false);
+  CBN.xhrSetHeader.call(xhr, 'Content-Type', 'text/plain;charset=UTF-8');
+  CBN.xhrSend.call(xhr, source);
+  // Only the endpoint's own answer counts (anything else on that path runs the text as it came).
+  const type = xhr.status === 200 ? xhr.getResponseHeader('Content-Type') : null;
+  return type && /^text\/javascript/i.test(type) ? xhr.responseText : source;
+}
+
+const CB_JS_URL_RE = /^[\u0000-\u0020]*j[\t\n\r]*a[\t\n\r]*v[\t\n\r]*a[\t\n\r]*s[\t\n\r]*c[\t\n\r]*r[\t\n\r]*i[\t\n\r]*p[\t\n\r]*t[\t\n\r]*:/i;
+
+/** A `javascript:` URL with its code rewritten as a classic script (rewriter/html.py does the
+ * same for served pages); any other URL unchanged. */
+function cbRewriteJsUrl(url) {
+  if (typeof url !== 'string') return url;
+  const m = CB_JS_URL_RE.exec(url);
+  if (!m) return url;
+  const raw = url.slice(m[0].length);
+  if (!CB_JS_NAMES_RE.test(raw) && !raw.includes('%')) return url;
+  const code = cbTry(() => decodeURIComponent(raw), null);
+  if (code === null || !CB_JS_NAMES_RE.test(code)) return url;
+  const out = cbRewriteJs(code, 'classic');
+  return out === code ? url : m[0] + out.replace(/%/g, '%25');
+}
+
+function cbRewriteEvalCode(code) {
+  return typeof code === 'string' ? cbRewriteJs(code, 'classic') : code;
+}
+
+for (const [name, fn] of [['__cb$loc', cbLocStandIn], ['__cb$set', cbLocSetTarget], ['__cb$pat', cbLocPattern],
+  ['__cb$rw', cbRewriteEvalCode]]) {
   // In a reused window (part 00) the first copy's functions stay.
   cbTry(() => Object.defineProperty(window, name, { value: fn, configurable: false, enumerable: false, writable: false }));
 }

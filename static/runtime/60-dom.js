@@ -5,6 +5,9 @@
  * `a.href` shows `https://example.com/x` while the element loads from the proxy host.
  * The tables below are the only place that says which attribute carries what; the HTML
  * string rewriter (part 70) and the mutation safety net (part 90) read them too.
+ * Event-handler attributes (`on<letters>`) set at run time have their code rewritten as a
+ * function body, and `javascript:` URLs their code as a script (part 45), as rewriter/html.py
+ * does for served pages.
  * Invariants: non-URL attributes are never touched; reading back a value that was never a
  * proxy URL returns it unchanged; `style`/`srcdoc` values are rewritten as CSS/HTML.
  */
@@ -55,19 +58,26 @@ const CB_URL_PROPS = [
 
 // kind -> [to proxy, from proxy]
 const CB_KINDS = {
-  url: [cbToProxy, cbFromProxy],
+  url: [(v) => cbToProxy(cbRewriteJsUrl(v)), cbFromProxy],
   list: [(v) => cbMapList(v, cbToProxy), (v) => cbMapList(v, cbFromProxy)],
   srcset: [(v) => cbMapSrcset(v, cbToProxy), (v) => cbMapSrcset(v, cbFromProxy)],
   css: [(v) => cbMapCss(v, cbToProxy), (v) => cbMapCss(v, cbFromProxy)],
   html: [(v) => cbSrcdoc(v), (v) => v],
+  script: [(v) => cbRewriteJs(v, 'body'), (v) => v],
 };
+// Event-handler content attributes (onclick...) on any element: code, a function body.
+const CB_HANDLER_RE = /^on[a-z]+$/;
 
 /** The kind of URL an attribute of an element carries, or undefined. */
 function cbAttrKind(el, name) {
   const attr = String(name).toLowerCase();
-  if (el.namespaceURI === CB_SVG_NS) return CB_SVG_ATTRS[attr] || CB_ANY_ATTRS[attr];
+  if (el.namespaceURI === CB_SVG_NS) return CB_SVG_ATTRS[attr] || CB_ANY_ATTRS[attr] || cbHandlerKind(attr);
   const table = CB_URL_ATTRS[el.localName];
-  return (table && table[attr]) || CB_ANY_ATTRS[attr];
+  return (table && table[attr]) || CB_ANY_ATTRS[attr] || cbHandlerKind(attr);
+}
+
+function cbHandlerKind(attr) {
+  return CB_HANDLER_RE.test(attr) ? 'script' : undefined;
 }
 
 function cbAttrToProxy(kind, value) {

@@ -19,7 +19,7 @@ const CB_SVG_TAGS = new Set(['svg', 'image', 'use', 'feimage', 'textpath', 'patt
 function cbHtmlAttrKind(tag, name) {
   if (name === 'xlink:href' || (name === 'href' && CB_SVG_TAGS.has(tag))) return 'url';
   const table = CB_URL_ATTRS[tag];
-  return (table && table[name]) || CB_ANY_ATTRS[name];
+  return (table && table[name]) || CB_ANY_ATTRS[name] || cbHandlerKind(name);
 }
 
 function cbDecodeEntities(s) {
@@ -48,7 +48,9 @@ function cbSrcdoc(html) {
 }
 
 function cbRewriteHtml(html) {
-  if (typeof html !== 'string' || (!html.includes('//') && !html.includes('\\'))) return html;
+  if (typeof html !== 'string' || (!html.includes('//') && !html.includes('\\') && !CB_JS_NAMES_RE.test(html))) {
+    return html;
+  }
   return cbTry(() => cbRewriteHtmlUnsafe(html), html);
 }
 
@@ -81,6 +83,7 @@ function cbRewriteHtmlUnsafe(s) {
     CB_TAG_NAME_RE.lastIndex = lt + 1;
     const tag = CB_TAG_NAME_RE.exec(s)[0].toLowerCase();
     let j = CB_TAG_NAME_RE.lastIndex;
+    let scriptType = null; // a <script>'s type attribute, decides classic, module or data
     while (j < n && s[j] !== '>') {
       CB_ATTR_RE.lastIndex = j;
       const a = CB_ATTR_RE.exec(s);
@@ -89,12 +92,15 @@ function cbRewriteHtmlUnsafe(s) {
       if (!a[1]) continue;
       const group = a[2] !== undefined ? 2 : a[4] !== undefined ? 4 : a[6] !== undefined ? 6 : 0;
       if (!group) continue;
+      if (tag === 'script' && a[1].toLowerCase() === 'type') scriptType = cbDecodeEntities(a[group]);
       const attrKind = cbHtmlAttrKind(tag, a[1].toLowerCase());
       if (!attrKind) continue;
       const raw = a[group];
       const vEnd = j - (group === 6 ? 0 : a[group + 1].length);
       const vStart = vEnd - raw.length;
-      let value = attrKind === 'html' ? cbEscapeAttr(cbSrcdoc(cbDecodeEntities(raw))) : CB_KINDS[attrKind][0](raw);
+      let value = attrKind === 'html' ? cbEscapeAttr(cbSrcdoc(cbDecodeEntities(raw)))
+        : attrKind === 'script' || CB_JS_URL_RE.test(raw) ? cbRewriteCodeAttr(attrKind, raw)
+          : CB_KINDS[attrKind][0](raw);
       if (value === raw) continue;
       if (group === 6 && /[\s"'=<>`]/.test(value)) value = '"' + value.replace(/"/g, '&quot;') + '"';
       else if (group === 4) value = value.replace(/'/g, '&#39;');
@@ -110,6 +116,11 @@ function cbRewriteHtmlUnsafe(s) {
         const css = s.slice(i, end);
         const mapped = cbMapCss(css, cbToProxy);
         if (mapped !== css) { out.push(s.slice(copied, i), mapped); copied = end; }
+      } else if (tag === 'script') {
+        const code = s.slice(i, end);
+        const kind = cbScriptKindOf(scriptType);
+        const mapped = kind ? cbRewriteJs(code, kind) : code;
+        if (mapped !== code) { out.push(s.slice(copied, i), mapped); copied = end; }
       }
       i = end;
     }
@@ -118,6 +129,13 @@ function cbRewriteHtmlUnsafe(s) {
   if (copied === 0) return s;
   out.push(s.slice(copied));
   return out.join('');
+}
+
+/** A handler attribute's or javascript: URL's raw (entity-encoded) value, its code rewritten. */
+function cbRewriteCodeAttr(kind, raw) {
+  const value = cbDecodeEntities(raw);
+  const out = kind === 'script' ? cbRewriteJs(value, 'body') : cbRewriteJsUrl(value);
+  return out === value ? raw : cbEscapeAttr(out).replace(/'/g, '&#39;');
 }
 
 // -- the entry points -----------------------------------------------------------------------

@@ -12,7 +12,9 @@
 function cbFixElement(el) {
   for (const attr of Array.from(el.attributes)) {
     const kind = cbAttrKind(el, attr.name);
-    if (!kind || kind === 'html') continue;
+    // Code (handlers, javascript: URLs) reaches the DOM rewritten or is set by the page's own
+    // parser-inserted markup, which the proxy rewrote: rewriting it again here would wrap twice.
+    if (!kind || kind === 'html' || kind === 'script' || CB_JS_URL_RE.test(attr.value)) continue;
     const mapped = cbAttrToProxy(kind, attr.value);
     if (mapped !== attr.value) CBN.setAttribute.call(el, attr.name, mapped);
   }
