@@ -122,7 +122,7 @@ async def locate(request: web.Request) -> Place | web.Response:
     if session is None:
         return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
     if not session.is_live(time.time()):
-        return ended_page(session, space_for(config, session))
+        return ended_page(session, space_for(config, session, parsed.view))
     space = space_for(config, session, parsed.view)
     origin = space.origin_for_host(request.host)
     if origin is None:

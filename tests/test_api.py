@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from aiohttp import web
-from world.harness import Cobrowse, StartCobrowse
+from world.harness import Cobrowse, StartCobrowse, view_in
 from world.targets import serve_app
 
 
@@ -63,7 +63,9 @@ async def test_leader_link_enters_the_proxied_page_and_delete_makes_hosts_answer
         created = await server.create_session("http://app.test/start")
         entered = await server.redeem(created["leader_url"])
         assert entered.status == 302
-        assert entered.header("Location") == server.proxy_url(created["id"], "app.test", "/start")
+        landing = entered.header("Location") or ""
+        assert view_in(landing) and landing == server.proxy_url(created["id"], "app.test", "/start",
+                                                                view=view_in(landing))
         cookie = entered.header("Set-Cookie") or ""
         assert "HttpOnly" in cookie and "Domain=cobrowse.localhost" in cookie and "SameSite=Lax" in cookie
 
@@ -117,7 +119,8 @@ async def test_leader_lands_on_a_host_too_long_for_a_label_through_its_stored_al
         created = await server.create_session(f"http://{long_host}/start")
         entered = await server.redeem(created["leader_url"])
         location = entered.header("Location") or ""
-        assert location.startswith("http://a-") and f"--{created['id']}.cobrowse.localhost" in location
+        assert location.startswith("http://a-")
+        assert f"--{created['id']}-{view_in(location)}.cobrowse.localhost" in location and view_in(location)
         page = await server.request("GET", location)
         assert page.status == 200 and "<p>hello</p>" in page.text
     finally:

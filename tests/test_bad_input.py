@@ -19,7 +19,7 @@ from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 from world import HitLog, World, start_world
 from world.bad import BIG_PAGE_BYTES, SET_COOKIE_COUNT, TcpFixture, make_app, start_canary, start_drip_server
-from world.harness import Cobrowse, StartCobrowse
+from world.harness import Cobrowse, StartCobrowse, view_in
 
 from rewriter.space import ProxySpace
 from sessions.credentials import Credential, Signer
@@ -76,8 +76,9 @@ async def enter(server: Cobrowse, url: str) -> tuple[str, str]:
     return str(session["id"]), location
 
 
-def space(server: Cobrowse, session_id: str) -> ProxySpace:
-    return ProxySpace(session_id, "cobrowse.localhost", "http", server.port)
+def space(server: Cobrowse, session_id: str, landed: str = "") -> ProxySpace:
+    """The session's space in the view of the participant who ``landed`` on that URL."""
+    return ProxySpace(session_id, "cobrowse.localhost", "http", server.port, view=view_in(landed))
 
 
 def reset_peak_rss() -> None:
@@ -282,7 +283,7 @@ async def test_redirect_loop_is_passed_to_the_browser_hop_by_hop(
 ) -> None:
     world, _ = bad_world
     session_id, start = await enter(tolerant, "http://bad.test/loop")
-    expected = space(tolerant, session_id).to_proxy("http://bad.test/loop")
+    expected = space(tolerant, session_id, start).to_proxy("http://bad.test/loop")
     url = start
     for hop in range(1, 4):
         reply = await tolerant.request("GET", url)

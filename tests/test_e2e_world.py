@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 from world import BROWSER_EXTRAS, JS_URLS_PATHS, SITE_A_INDEX_PATHS, World
 from world.browser import RequestRecorder, wait_checks
-from world.harness import DOMAIN, Cobrowse
+from world.harness import DOMAIN, Cobrowse, view_in
 from world.site_a import JS_URL_CHECKS, PASSWORD, SITE_A_CHECKS, USER
 from world.site_b import SITE_B_CHECKS
 
@@ -93,6 +93,7 @@ async def open_leader(browser: Browser, cobrowse: Cobrowse, url: str) -> tuple[P
     recorder.attach(context)
     page = await context.new_page()
     await page.goto(session["leader_url"])
+    assert view_in(page.url), f"the leader landed outside a view of its own: {page.url}"
     return page, recorder, str(session["id"])
 
 
@@ -110,7 +111,7 @@ async def test_site_a_features_all_work_through_proxy_and_no_request_escapes(
     browser: Browser, world: World, cobrowse: Cobrowse
 ) -> None:
     page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
-    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/")
+    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/", view=view_in(page.url))
     assert await wait_checks(page, SITE_A_CHECKS) == ALL_OK_A
     assert recorder.outside(DOMAIN) == []
     assert_paths_exact(world, SITE_A_INDEX_PATHS)
@@ -122,7 +123,7 @@ async def test_login_form_post_302_and_session_cookie_work_through_proxy(
 ) -> None:
     page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/login")
     await login(page)
-    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/me")
+    assert page.url == cobrowse.proxy_url(session_id, "site-a.test", "/me", view=view_in(page.url))
     assert await page.text_content("#user") == USER
     posts = [h for h in world.log.for_server("site-a.test") if h.method == "POST"]
     assert [(h.path, h.header("Origin")) for h in posts] == [("/login", "http://site-a.test")]
@@ -136,10 +137,11 @@ async def test_link_to_site_b_cross_site_cookies_and_samesite_navigation_through
     page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
     assert await wait_checks(page, SITE_A_CHECKS) == ALL_OK_A
     await page.click("#link-b")
-    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/"))
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/", view=view_in(page.url)))
     assert await wait_checks(page, SITE_B_CHECKS) == ALL_OK_B
     await page.click("#to-a-landing")
-    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-a.test", "/samesite-landing"))
+    await page.wait_for_url(
+        cobrowse.proxy_url(session_id, "site-a.test", "/samesite-landing", view=view_in(page.url)))
     # A cross-site top-level navigation carries Lax cookies but not Strict ones.
     assert (await page.text_content("#nav-lax"), await page.text_content("#nav-strict")) == ("yes", "no")
     assert recorder.outside(DOMAIN) == []
@@ -150,7 +152,7 @@ async def test_meta_refresh_to_other_origin_works_through_proxy(
     browser: Browser, world: World, cobrowse: Cobrowse
 ) -> None:
     page, recorder, session_id = await open_leader(browser, cobrowse, "http://site-a.test/refresh")
-    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/refreshed"))
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/refreshed", view=view_in(page.url)))
     assert await page.text_content("#refreshed") == "ok"
     assert recorder.outside(DOMAIN) == []
     assert world.log.paths("site-b.test") - BROWSER_EXTRAS == {"/refreshed"}
@@ -162,7 +164,7 @@ async def test_iframe_from_site_b_is_served_from_its_own_proxy_origin(
     page, _, session_id = await open_leader(browser, cobrowse, "http://site-a.test/")
     assert (await wait_checks(page, ("iframe",)))["iframe"] == "ok"
     frame_urls = [f.url for f in page.frames if f is not page.main_frame]
-    assert frame_urls == [cobrowse.proxy_url(session_id, "site-b.test", "/frame")]
+    assert frame_urls == [cobrowse.proxy_url(session_id, "site-b.test", "/frame", view=view_in(page.url))]
 
 
 async def test_urls_built_by_page_scripts_and_read_backs_work_through_proxy(
@@ -173,7 +175,7 @@ async def test_urls_built_by_page_scripts_and_read_backs_work_through_proxy(
     assert_paths_exact(world, JS_URLS_PATHS)
     # location.href = '<real absolute URL>' lands on the proxy URL, not the real web.
     await page.click("#js-nav")
-    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/?from=js"))
+    await page.wait_for_url(cobrowse.proxy_url(session_id, "site-b.test", "/?from=js", view=view_in(page.url)))
     assert recorder.outside(DOMAIN) == []
     assert_all_hits_came_through_proxy(world)
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bs4 import BeautifulSoup
 from sync_helpers import TARGET, connect, cookies_from, hello, join, post_join, send, start_session
-from world.harness import StartCobrowse
+from world.harness import StartCobrowse, view_in
 
 from proxy.keys import SERVICE
 
@@ -38,7 +38,10 @@ async def test_post_with_a_good_invitation_sets_the_follower_cookie_and_redirect
     created, _ = await start_session(server)
     reply = await post_join(server, created, "Vic")
     assert reply.status == 303
-    assert reply.header("Location") == server.proxy_url(created["id"], "example.com", "/start")
+    landing = reply.header("Location") or ""
+    # The follower lands in a view of its own (docs/participant-hosts.md).
+    assert view_in(landing)
+    assert landing == server.proxy_url(created["id"], "example.com", "/start", view=view_in(landing))
     cookie = next(v for v in reply.headers.getall("Set-Cookie") if v.startswith(f"cbp_{created['id']}="))
     attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")[1:]}
     assert "Domain=cobrowse.localhost" in attributes["domain"] and "httponly" in attributes
@@ -59,7 +62,8 @@ async def test_follower_lands_on_the_drivers_current_page_not_the_start_page(sta
     await hello(ws, leader, "page-l")
     await send(ws, leader, "nav", url="http://example.com/later/page?x=1", kind="load")
     reply = await post_join(server, created)
-    assert reply.header("Location") == server.proxy_url(created["id"], "example.com", "/later/page?x=1")
+    landing = reply.header("Location") or ""
+    assert landing == server.proxy_url(created["id"], "example.com", "/later/page?x=1", view=view_in(landing))
     assert TARGET not in (reply.header("Location") or "")
 
 
