@@ -46,6 +46,8 @@ class AppSpec:
     cwd: Path | None = None
     env: tuple[tuple[str, str], ...] = ()
     icons: tuple[str, ...] = ("/favicon.ico",)  # fetched by Chromium's favicon service, not by the page
+    polled: tuple[str, ...] = ()  # path prefixes the app's pages poll on a timer (counts depend on time)
+    random_query: tuple[str, ...] = ()  # paths whose query holds a fresh random value each time (not counted)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,16 @@ outcome as text. The direct run is the reference (and must show each step's ``ex
 through the proxy, and as the co-browsing leader, the outcomes must be the same. Co-browsed,
 after every step the follower shows the same path and the same visible text as the leader, and
 the app's hits (counted at the front in front of it) equal those of the proxy-alone run.
-Through the proxy no participant may request anything outside the proxy space.
+Through the proxy no participant may request anything outside the proxy space. A feature may
+``prepare`` the app before each run (put back a file the previous run saved), and an app that
+signs in on another app (``also``: a second origin) has its hits counted with it.
+
+Each direct and proxy-alone run also records the Chromium load event of its first page (from
+fetch start, so redirects before it are left out); when a module is done, if it made fewer
+than ``LOAD_ROUNDS`` of them each way, visits of its first feature's first page alone add the
+rest (timing is taken in the suite's own runs, never asserted).
+``Modes.load_times`` gives both lists, from which the suite's report shows a page-load ratio (a
+figure, never asserted).
 
 ``Modes`` holds what a module shares (the app, two Chromiums, one cobrowse server) and keeps
 each feature's direct outcome and proxy-alone run, so a mode's test reuses a run another test
@@ -34,10 +43,12 @@ from world.harness import DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
 
 MODES = ("direct", "proxy", "cobrowse")
 SETTLE_SECONDS = 15.0
+LOAD_ROUNDS = 3
 
 Act = Callable[[Page], Awaitable[None]]
 Observe = Callable[[Page, "Tracker"], Awaitable[str]]
-HitKey = tuple[str, str, str]
+HitKey = tuple[str, str, str, str]  # host, method, path, query
+Prepare = Callable[[RunningApp], Awaitable[None]]
 
 # Visible text of the body, without scripts, styles or the co-browsing toolbar.
 VISIBLE_TEXT = """() => {
@@ -115,6 +126,7 @@ class Step:
     act: Act | None = None  # None for the first step (opening the start URL)
     ready: str = "() => true"
     observe: Observe = visible_text
+    settle_seconds: float = SETTLE_SECONDS  # longer for a step that waits on a slow server (a kernel start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,7 @@ class Feature:
     steps: tuple[Step, ...]
     credentials: tuple[str, str] | None = None
     reaches: tuple[str, ...] = ()  # paths the app must receive through the proxy (e.g. a worker's fetches)
+    prepare: Prepare | None = None  # puts the app back as the run expects it (not counted as hits)
 
     @property
     def id(self) -> str:
@@ -150,6 +163,7 @@ class Run:
     hits: Counter[HitKey] = field(default_factory=Counter)
     outside: list[str] = field(default_factory=list)
     out_of_step: list[str] = field(default_factory=list)
+    load_ms: float | None = None  # the first page's load event, from fetch start
 
 
 @dataclass(slots=True)
@@ -178,8 +192,8 @@ async def _goto(party: Party, url: str) -> None:
         await party.page.goto(url)
 
 
-def _deadline() -> float:
-    return asyncio.get_running_loop().time() + SETTLE_SECONDS
+def _deadline(step: Step) -> float:
+    return asyncio.get_running_loop().time() + step.settle_seconds
 
 
 async def _settle(party: Party, step: Step, deadline: float) -> bool:
@@ -204,7 +218,7 @@ def _path(party: Party) -> str:
 
 
 async def _see(party: Party, step: Step, deadline: float | None = None) -> Seen:
-    settled = await _settle(party, step, _deadline() if deadline is None else deadline)
+    settled = await _settle(party, step, _deadline(step) if deadline is None else deadline)
     try:
         observed = await step.observe(party.page, party.tracker)
     except PlaywrightError as exc:
@@ -224,9 +238,26 @@ async def _idle(parties: list[Party]) -> None:
             await party.page.wait_for_load_state("networkidle", timeout=5_000)
 
 
-def _hits(app: RunningApp) -> Counter[HitKey]:
-    # Icons are fetched by Chromium's favicon service on its own schedule, not by the page: left out.
-    return Counter((h.method, h.path, h.query) for h in app.log if h.path not in app.spec.icons)
+LOAD_MS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  return nav && nav.loadEventEnd > 0 ? nav.loadEventEnd - nav.fetchStart : null;
+}"""
+
+
+async def _load_ms(party: Party) -> float | None:
+    with contextlib.suppress(PlaywrightError):
+        value = await party.page.evaluate(LOAD_MS)
+        return float(value) if value is not None else None
+    return None
+
+
+def _hits(apps: tuple[RunningApp, ...]) -> Counter[HitKey]:
+    # Icons are fetched by Chromium's favicon service on its own schedule, not by the page, and a
+    # polled path is asked for as often as time passes: both are left out. A random query (a
+    # request id) would make every run's hits differ: it is left out of the key.
+    return Counter((app.host, h.method, h.path, "" if h.path in app.spec.random_query else h.query)
+                   for app in apps for h in app.log
+                   if h.path not in app.spec.icons and not h.path.startswith(app.spec.polled))
 
 
 @dataclass(slots=True)
@@ -235,8 +266,11 @@ class Modes:
     direct_browser: Browser  # resolves the app's host name to the app (its front)
     proxy_browser: Browser  # knows no app address: only the proxy space
     server: Cobrowse
+    also: tuple[RunningApp, ...] = ()  # further apps (origins) the features reach
     _direct: dict[str, Run] = field(default_factory=dict)
     _proxy: dict[str, Run] = field(default_factory=dict)
+    _extra_loads: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
+    _first: Feature | None = None  # the first feature run, whose first page tops up the load times
 
     async def direct(self, feature: Feature) -> Run:
         if feature.id not in self._direct:
@@ -251,22 +285,54 @@ class Modes:
     async def cobrowse(self, feature: Feature) -> Run:
         return await self._run_proxied(feature, followers=1)
 
+    @property
+    def apps(self) -> tuple[RunningApp, ...]:
+        return (self.app, *self.also)
+
+    def load_times(self) -> tuple[list[float], list[float]]:
+        """Milliseconds to the first page's load event: directly, and through the proxy alone."""
+        def times(runs: dict[str, Run], extra: list[float]) -> list[float]:
+            return [run.load_ms for run in runs.values() if run.load_ms is not None] + extra
+
+        return times(self._direct, self._extra_loads[0]), times(self._proxy, self._extra_loads[1])
+
+    async def top_up_loads(self) -> None:
+        """Visit the first feature's first page alone, directly and through the proxy, until each
+        way has ``LOAD_ROUNDS`` load times (or a visit records none); nothing if no proxy run was made."""
+        if self._first is None or not self._proxy:
+            return
+        first = replace(self._first, steps=self._first.steps[:1])
+        while min(len(times) for times in self.load_times()) < LOAD_ROUNDS:
+            direct, proxied = await self._run_direct(first), await self._run_proxied(first, followers=0)
+            if direct.load_ms is None or proxied.load_ms is None:
+                return
+            self._extra_loads[0].append(direct.load_ms)
+            self._extra_loads[1].append(proxied.load_ms)
+
     async def _run_direct(self, feature: Feature) -> Run:
         run = Run()
+        self._first = self._first or feature
+        if feature.prepare is not None:
+            await feature.prepare(self.app)
         party = await _open(self.direct_browser, feature, None)
         try:
             await _goto(party, self.app.url(feature.start))
-            for step in feature.steps:
+            for i, step in enumerate(feature.steps):
                 if step.act is not None:
                     await _act(party, step)
                 run.seen.append(await _see(party, step))
+                if i == 0:
+                    run.load_ms = await _load_ms(party)
         finally:
             await party.context.close()
         return run
 
     async def _run_proxied(self, feature: Feature, followers: int) -> Run:
         run = Run()
-        self.app.log.clear()
+        if feature.prepare is not None:
+            await feature.prepare(self.app)
+        for app in self.apps:
+            app.log.clear()
         recorder = RequestRecorder()
         created: dict[str, Any] = await self.server.create_session(self.app.url(feature.start))
         leader = await _open(self.proxy_browser, feature, recorder)
@@ -278,6 +344,8 @@ class Modes:
                     await _act(leader, step)
                 seen = await _see(leader, step)
                 run.seen.append(seen)
+                if i == 0 and not followers:
+                    run.load_ms = await _load_ms(leader)
                 if i == 0:
                     # Followers join once the leader shows the first step (they have no credentials).
                     for n in range(followers):
@@ -290,7 +358,7 @@ class Modes:
         finally:
             for party in parties:
                 await party.context.close()
-        run.hits = _hits(self.app)
+        run.hits = _hits(self.apps)
         run.outside = recorder.outside(DOMAIN)
         return run
 
@@ -305,7 +373,7 @@ class Modes:
 
 async def _see_same(follower: Party, step: Step, leader: Party) -> tuple[Seen, Seen]:
     """The follower's path and visible text after ``step``, once they are the leader's (or time is up)."""
-    deadline = _deadline()
+    deadline = _deadline(step)
     plain = replace(step, observe=visible_text)
     want = await _see(leader, plain)
     seen = await _see(follower, plain, deadline)
@@ -324,7 +392,7 @@ def check(mode: str, feature: Feature, run: Run, reference: Run, alone: Run | No
                 f"directly, after {step.name!r} the app showed {seen.observed[:500]!r}, expected {step.expect!r}")
         return
     assert run.hits, f"{mode}: the app was never reached"
-    missing = [p for p in feature.reaches if not any(path == p for _, path, _ in run.hits)]
+    missing = [p for p in feature.reaches if not any(path == p for _, _, path, _ in run.hits)]
     assert not missing, f"{mode}: the app never received {missing}"
     pairs = zip(reference.seen, run.seen, strict=True)
     differs = [f"after {ours.step!r} directly {ours}, {mode} {theirs}" for ours, theirs in pairs if ours != theirs]
@@ -338,18 +406,24 @@ def check(mode: str, feature: Feature, run: Run, reference: Run, alone: Run | No
 
 
 @contextlib.asynccontextmanager
-async def open_modes(app: RunningApp, **config: Any) -> AsyncIterator[Modes]:
-    """Two Chromiums (one that reaches the app directly, one that knows only the proxy) and a
-    cobrowse server whose resolver maps the app's host name to it; skips without Chromium."""
+async def open_modes(app: RunningApp, *also: RunningApp, **config: Any) -> AsyncIterator[Modes]:
+    """Two Chromiums (one that reaches the apps directly, one that knows only the proxy) and a
+    cobrowse server whose resolver maps the apps' host names to them; skips without Chromium."""
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
-    server = await start_cobrowse(resolve_overrides=app.resolve_overrides(), **config)
+    apps = (app, *also)
+    overrides = {k: v for each in apps for k, v in each.resolve_overrides().items()}
+    rules = ", ".join(each.host_resolver_rules() for each in apps)
+    server = await start_cobrowse(resolve_overrides=overrides, **config)
     try:
         async with async_playwright() as playwright:
-            direct = await launch(playwright, (f"--host-resolver-rules={app.host_resolver_rules()}",))
+            direct = await launch(playwright, (f"--host-resolver-rules={rules}",))
             proxied = await launch(playwright)
             try:
-                yield Modes(app, direct, proxied, server)
+                modes = Modes(app, direct, proxied, server, also)
+                yield modes
+                with contextlib.suppress(Exception):  # the load times are a figure, never a failure
+                    await modes.top_up_loads()
             finally:
                 await proxied.close()
                 await direct.close()

@@ -12,15 +12,15 @@ document load: a global set before the click survives).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from compat_apps import AppSpec, RunningApp, python_module, start_app
-from compat_modes import Feature, Modes, Step, Tracker, check_mode, matrix, open_modes
+from compat_apps import AppSpec, RunningApp, python_module
+from compat_fixture import modes_fixture, started
+from compat_modes import Feature, Modes, Step, Tracker, check_mode, matrix
 from playwright.async_api import Page
 
 pytestmark = [pytest.mark.compat, pytest.mark.asyncio(loop_scope="module")]
@@ -126,23 +126,15 @@ FEATURES = (
 KNOWN: dict[tuple[str, str], str] = {}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def docs_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningApp]:
-    site = await _build(tmp_path_factory.mktemp("mkdocs"))
+async def _start(root: Path, stack: contextlib.AsyncExitStack) -> tuple[RunningApp, ...]:
+    site = await _build(root)
     spec = AppSpec("mkdocs-material", HOST,
                    python_module("http.server", "0", "--bind", "127.0.0.1", "--directory", str(site)),
                    r"Serving HTTP on 127\.0\.0\.1 port (\d+)")
-    app = await start_app(spec)
-    try:
-        yield app
-    finally:
-        await app.stop()
+    return (await started(stack, spec),)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def modes(docs_site: RunningApp) -> AsyncIterator[Modes]:
-    async with open_modes(docs_site, follower_wait=5.0) as opened:
-        yield opened
+modes = modes_fixture("mkdocs", _start, follower_wait=5.0)
 
 
 @pytest.mark.parametrize(("feature", "mode"), matrix(FEATURES, KNOWN))
