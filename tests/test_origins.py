@@ -16,6 +16,7 @@ from rewriter.space import ProxySpace, parse_proxy_host
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 SID = "abcdefghij"
+VIEW = "k2x4"
 
 dns_label = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?\Z")
 # A host whose last label is a number is read as IPv4 by the WHATWG host parser (Chromium
@@ -45,7 +46,7 @@ def test_decode_inverts_encode_for_every_encodable_origin(origin: Origin) -> Non
 
 @given(origins)
 def test_every_label_is_a_valid_dns_label_that_fits_with_the_session_id(origin: Origin) -> None:
-    host_label = f"{full_label(origin)}--{SID}"
+    host_label = f"{full_label(origin)}--{SID}-{VIEW}"
     assert len(host_label) <= 63
     assert LABEL.match(host_label)
     assert host_label[2:4] != "--"  # never mistaken for an IDNA A-label
@@ -58,16 +59,35 @@ def test_no_two_origins_share_a_label(many: list[Origin]) -> None:
     assert len(set(labels)) == len(labels)
 
 
+@pytest.mark.parametrize("view", ["", VIEW])
 @given(origins, st.from_regex(r"\A(/[a-zA-Z0-9._~%-]{0,10}){0,3}(\?[a-z0-9=&]{0,10})?(#[a-z]{0,5})?\Z"))
-def test_url_round_trips_through_the_proxy_space(origin: Origin, rest: str) -> None:
-    space = ProxySpace(SID, "cobrowse.localhost", "http", 8080)
+def test_url_round_trips_through_the_proxy_space(view: str, origin: Origin, rest: str) -> None:
+    space = ProxySpace(SID, "cobrowse.localhost", "http", 8080, view=view)
     url = str(origin) + rest
     proxied = space.to_proxy(url)
     assert proxied != url
     parsed = parse_proxy_host(proxied.split("//", 1)[1].split("/", 1)[0].split("?")[0].split("#")[0],
                               "cobrowse.localhost")
-    assert parsed is not None and parsed[1] == SID
+    assert parsed is not None and (parsed.session_id, parsed.view) == (SID, view)
     assert space.from_proxy(proxied) == url
+    # Every view of the session (and none) reads back as the session's.
+    for other in ("", "zz99"):
+        assert ProxySpace(SID, "cobrowse.localhost", "http", 8080, view=other).from_proxy(proxied) == url
+
+
+@pytest.mark.parametrize(("host", "parts"), [
+    ("h-a-com--abcdefghij.cobrowse.localhost", ("h-a-com", SID, "")),
+    ("h-a-com--abcdefghij-k2x4.cobrowse.localhost:8080", ("h-a-com", SID, "k2x4")),
+    ("h-a--b-com--abcdefghij-k2x4.cobrowse.localhost", ("h-a--b-com", SID, "k2x4")),
+    ("h-a-com--abcdefghij-.cobrowse.localhost", None),
+    ("h-a-com--abcdefghij-k2x.cobrowse.localhost", None),
+    ("h-a-com--abcdefghij-k2x45.cobrowse.localhost", None),
+    ("h-a-com--abcdefghij-k2-4.cobrowse.localhost", None),
+    ("h-a-com--abcdefghij-k2x4-.cobrowse.localhost", None),
+])
+def test_proxy_hosts_name_label_session_and_view(host: str, parts: tuple[str, str, str] | None) -> None:
+    parsed = parse_proxy_host(host, "cobrowse.localhost")
+    assert (tuple(parsed) if parsed else None) == parts
 
 
 _URL_SOUP = st.lists(st.sampled_from(
