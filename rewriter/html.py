@@ -53,7 +53,7 @@ from rewriter.html_tables import (
     attr_kind,
 )
 from rewriter.importmap import rewrite_importmap
-from rewriter.js import rewrite_js_body
+from rewriter.js import may_rewrite_text, rewrite_js_body
 from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.refresh import rewrite_refresh
 from rewriter.space import REFUSED, ProxySpace
@@ -242,7 +242,7 @@ class _Rewriter:
             return self.css(content)
         if lname == "script" and _IMPORTMAP.search(attrs):
             return rewrite_importmap(content, self.url)
-        if lname == "script" and self.ctx.js is not None and ("location" in content or "eval" in content):
+        if lname == "script" and self.ctx.js is not None and may_rewrite_text(content):
             module = _script_is_module(attrs)
             if module is not None:
                 new = self.ctx.js(content, module)
@@ -251,7 +251,7 @@ class _Rewriter:
 
     def script_body(self, value: str) -> str:
         """An event-handler attribute's code, its ``location`` reads routed through the runtime."""
-        if self.ctx.js is None or ("location" not in value and "eval" not in value):
+        if self.ctx.js is None or not may_rewrite_text(value):
             return value
         return (self.ctx.js_body or rewrite_js_body)(value)
 
@@ -259,13 +259,13 @@ class _Rewriter:
         """A ``javascript:`` URL: its code, percent-decoded as the browser runs it, rewritten
         as a classic script and percent-encoded again (only ``%`` needs it)."""
         raw = value[code_at:]
-        if self.ctx.js is None or ("location" not in raw and "eval" not in raw and "%" not in raw):
+        if self.ctx.js is None or (not may_rewrite_text(raw) and "%" not in raw):
             return value
         try:
             code = unquote(raw, errors="strict") if "%" in raw else raw
         except UnicodeDecodeError:  # not UTF-8 once decoded: left as the page wrote it
             return value
-        if "location" not in code and "eval" not in code:
+        if not may_rewrite_text(code):
             return value
         new = self.ctx.js(code, False)
         return value if new == code else value[:code_at] + new.replace("%", "%25")

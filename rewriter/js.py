@@ -2,9 +2,9 @@
 
 Chromium makes ``window.location``, ``document.location`` and every member of a Location
 [LegacyUnforgeable], so a page that reads ``location.hostname`` through the proxy would see the
-proxy's host. The runtime (``static/runtime/45-jsglue.js``) defines three global functions and
-this module rewrites scripts to call them (and ``__cb$rw``, for eval), as every proxy of this kind does (pywb's wombat,
-Ultraviolet, Scramjet, hammerhead):
+proxy's host. The runtime (``static/runtime/45-jsglue.js``) defines three global functions (and
+``__cb$rw``, ``__cb$po`` for calls) and this module rewrites scripts to call them, as every
+proxy of this kind does (pywb's wombat, Ultraviolet, Scramjet, hammerhead):
 
 * a read of ``location`` (the free global, not a local binding) or of ``X.location`` /
   ``X["location"]`` becomes ``__cb$loc(...)`` around the same expression; the runtime returns
@@ -16,10 +16,10 @@ Ultraviolet, Scramjet, hammerhead):
   itself otherwise;
 * ``const {location} = window`` (any object pattern keyed ``location``, in a declaration or an
   assignment) wraps its value in ``__cb$pat(...)``, which reads ``location`` as the stand-in;
-* the code of ``eval(code)``, ``(0, eval)(code)`` and ``window.eval(code)`` becomes
-  ``__cb$rw(code)``, which the runtime rewrites before it runs (via ``POST /__cb/js``). The
-  callee is kept as written: a direct eval is direct only while its callee is the name
-  ``eval`` bound to the real eval, so the runtime never wraps ``window.eval`` itself.
+* the code of ``eval(code)`` becomes ``__cb$rw(code)``, which the runtime rewrites before it
+  runs (via ``POST /__cb/js``), and the target origin of ``postMessage(m, origin)`` becomes
+  ``__cb$po(origin)``, mapped into the proxy space: ``rewriter/js_calls.py`` finds those
+  calls (and says why the callee of eval is never touched).
 
 ``rewrite_js_body`` does the same for a function body (an event-handler attribute, a
 ``new Function`` body; a ``javascript:`` URL's code is a classic script): parsed inside ``(function(){...})``, so
@@ -29,8 +29,8 @@ The rules (which node kinds bind, which parents make a write) are data in ``rewr
 
 Invariants:
 
-* A script in which neither the bytes ``location`` nor ``eval`` occur is returned as the same
-  object, without being parsed (the hot path: most scripts).
+* A script in which none of the bytes ``location``, ``eval``, ``postMessage`` occur is
+  returned as the same object, without being parsed (the hot path: most scripts).
 * A script that does not parse without error is returned unchanged (fail open).
 * A changed script starts (after its directives) with ``PROLOGUE``, which makes the three
   functions the identity where the runtime is absent, so a rewritten script never fails for
@@ -52,9 +52,10 @@ Not covered (the runtime's native ``navigate`` fallback still maps the navigatio
 to a bare ``location`` inside ``with`` blocks and through destructuring assignment targets;
 patterns in function parameters; names built at run time (``window["loc" + "ation"]``) and
 identifiers spelled with escapes; ``x instanceof Location`` (the stand-in is not one);
-``obj.eval(code)`` on anything but the global object's names, and an eval reached through an
-alias (``const e = eval; e(code)``). Code built at run time through ``new Function``, string
-timers and script text is rewritten by the runtime (part 47), not here.
+``obj.eval(code)`` on anything but the global object's names, an eval reached through an
+alias (``const e = eval; e(code)``), ``postMessage`` called through ``call``/``apply``.
+Code built at run time through ``new Function``, string timers and script text is rewritten
+by the runtime (part 47), not here.
 """
 
 from __future__ import annotations
@@ -67,10 +68,12 @@ import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser
 
 from rewriter import js_tables as T
+from rewriter.js_calls import EVAL, HELPERS, POST_MESSAGE, REWRITE, call_wraps
 
 __all__ = [
     "NAME",
     "may_rewrite",
+    "may_rewrite_text",
     "on_text",
     "parses",
     "rewrite_js",
@@ -80,13 +83,11 @@ __all__ = [
 ]
 
 NAME: Final = b"location"
-EVAL: Final = b"eval"
 _LANGUAGE: Final = Language(tree_sitter_javascript.language())
 
 READ: Final = "__cb$loc"
 SET: Final = "__cb$set"
 PATTERN: Final = "__cb$pat"
-REWRITE: Final = "__cb$rw"
 # Put after the directive prologue of every script that was changed: where the runtime is not
 # (a worker's importScripts, which Chromium fetches as Sec-Fetch-Dest: script like a page's
 # script; a blob worker; a realm whose runtime failed) the calls become the identity, so the
@@ -94,9 +95,8 @@ REWRITE: Final = "__cb$rw"
 PROLOGUE: Final = (
     f';if(typeof {READ}>"u")globalThis.{READ}=globalThis.{SET}=globalThis.{PATTERN}=function(v){{return v}};'
 ).encode()
-# Added to PROLOGUE when the script calls eval: a separate test, so a runtime that lacks only
-# __cb$rw (one cached before it existed) gets it without its non-writable globals being assigned.
-EVAL_PROLOGUE: Final = f';if(typeof {REWRITE}>"u")globalThis.{REWRITE}=function(v){{return v}};'.encode()
+# Added to PROLOGUE for each helper of rewriter/js_calls.py a script calls.
+EVAL_PROLOGUE: Final = HELPERS[REWRITE]
 # A function body (event-handler attribute, ``javascript:`` URL, ``new Function``) is parsed
 # inside this wrapper, so ``return`` is legal and its ``var location`` is a local.
 _BODY_HEAD: Final = b"(function(){"
@@ -119,8 +119,13 @@ def parses(data: bytes) -> bool:
 
 
 def may_rewrite(data: bytes) -> bool:
-    """False when the script surely comes out unchanged: neither name occurs (no parse needed)."""
-    return NAME in data or EVAL in data
+    """False when the script surely comes out unchanged: no name occurs (no parse needed)."""
+    return NAME in data or EVAL in data or POST_MESSAGE in data
+
+
+def may_rewrite_text(source: str) -> bool:
+    """``may_rewrite`` for text."""
+    return "location" in source or "eval" in source or "postMessage" in source
 
 
 def rewrite_js(source: str, *, module: bool = False) -> str:
@@ -136,7 +141,7 @@ def rewrite_js_body(source: str) -> str:
 
 def on_text(source: str, rewrite: Callable[[bytes], bytes]) -> str:
     """Run a bytes rewriter on text: the same ``str`` back when nothing changed."""
-    if "location" not in source and "eval" not in source:
+    if not may_rewrite_text(source):
         return source
     try:
         data = source.encode("utf-8")
@@ -158,7 +163,7 @@ def rewrite_js_bytes(data: bytes, *, module: bool = False) -> bytes:
     if not edits:
         return data
     at = _after_directives(data, root.children, 0)
-    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE + (EVAL_PROLOGUE if rewriter.evals else b"")))
+    edits.append(_Edit(at, -len(data) - 1, at, rewriter.prologue()))
     return _apply(data, edits)
 
 
@@ -176,7 +181,7 @@ def rewrite_js_body_bytes(body: bytes) -> bytes:
     if not edits:
         return body
     at = _after_directives(data, block.children, len(_BODY_HEAD))
-    edits.append(_Edit(at, -len(data) - 1, at, PROLOGUE + (EVAL_PROLOGUE if rewriter.evals else b"")))
+    edits.append(_Edit(at, -len(data) - 1, at, rewriter.prologue()))
     out = _apply(data, edits)
     return out[len(_BODY_HEAD) : len(out) - len(_BODY_TAIL)]
 
@@ -253,11 +258,15 @@ class _Rewriter:
         self.module = module
         self.out: list[_Edit] = []
         self.shadowing: set[int] = set()  # ids of scope nodes that declare a local `location`
-        self.evals = 0  # eval calls whose code is routed through __cb$rw
+        self.helpers: set[str] = set()  # the helpers of js_calls the edits call
 
     def edits(self) -> list[_Edit]:
-        if EVAL in self.data:
-            self._eval_calls()
+        if EVAL in self.data or POST_MESSAGE in self.data:
+            for wrap in call_wraps(self.data, self.root):
+                self.helpers.add(wrap.helper)
+                size = wrap.end - wrap.start
+                self._insert(wrap.start, f"{wrap.helper}(", -size)
+                self._insert(wrap.end, ")", size)
         if NAME not in self.data:
             return self.out
         nodes = self._occurrences()
@@ -274,6 +283,9 @@ class _Rewriter:
             if not self._local(node):
                 self._reference(node)
         return self.out
+
+    def prologue(self) -> bytes:
+        return PROLOGUE + b"".join(HELPERS[name] for name in sorted(self.helpers))
 
     # -- finding ---------------------------------------------------------------------------
 
@@ -310,58 +322,6 @@ class _Rewriter:
         if parent.type == "pair_pattern" and _is_field(parent, "key", node):
             return node
         return None
-
-    def _eval_calls(self) -> None:
-        """``eval(code)``, ``(0, eval)(code)``, ``window.eval(code)``: the code through ``__cb$rw``.
-
-        The callee is left as written, so a direct eval stays direct (local scope kept): the
-        runtime cannot wrap ``window.eval`` without making every direct eval indirect."""
-        start = self.data.find(EVAL)
-        while start >= 0:
-            end = start + len(EVAL)
-            node = self.root.named_descendant_for_byte_range(start, end)
-            start = self.data.find(EVAL, end)
-            if node is None or _text(self.data, node) != EVAL:
-                continue
-            call = self._eval_call(node)
-            arguments = call.child_by_field_name("arguments") if call is not None else None
-            if arguments is None or arguments.type != "arguments":
-                continue
-            code = next((c for c in arguments.named_children if c.type != "comment"), None)
-            if code is None or code.type == "spread_element" or self._inert(code):
-                continue
-            self.evals += 1
-            self._wrap(code, f"{REWRITE}(")
-
-    def _eval_call(self, node: Node) -> Node | None:
-        """The call whose callee is this ``eval`` name (bare, parenthesised, last in a
-        sequence, or a member of a global object), or None."""
-        callee = node
-        parent = node.parent
-        if node.type == "property_identifier":
-            obj = parent.child_by_field_name("object") if parent is not None else None
-            if parent is None or parent.type != "member_expression" or obj is None:
-                return None
-            if obj.type != "identifier" or _text(self.data, obj).decode() not in T.GLOBAL_OBJECTS:
-                return None
-            callee, parent = parent, parent.parent
-        elif node.type == "identifier":
-            if parent is not None and parent.type == "sequence_expression" and parent.children[-1].id == node.id:
-                callee, parent = parent, parent.parent
-            while parent is not None and parent.type == "parenthesized_expression":
-                callee, parent = parent, parent.parent
-        else:
-            return None
-        if parent is not None and parent.type in T.CALLS and _is_field(parent, "function", callee):
-            return parent
-        return None
-
-    def _inert(self, code: Node) -> bool:
-        """A literal that cannot hold code needing a rewrite (a string without either name)."""
-        if code.type in T.INERT_LITERALS:
-            return True
-        text = _text(self.data, code)
-        return code.type == "string" and NAME not in text and EVAL not in text
 
     # -- bindings ------------------------------------------------------------------------
 

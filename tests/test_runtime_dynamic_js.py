@@ -17,7 +17,6 @@ through the proxy would name the proxy host, so each comparison can fail.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -25,8 +24,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Page
-from playwright.async_api import TimeoutError as PlaywrightTimeout
-from runtime_compare import Compared, compared
+from runtime_compare import Compared, compared, window_views
 from world import HitLog
 from world.harness import DOMAIN
 from world.hits import hit_middleware
@@ -120,12 +118,7 @@ def make_app(log: HitLog, name: str) -> web.Application:
 
 
 async def views(page: Page) -> dict[str, object]:
-    """Every check's view, once all are in (a check that never reports shows as missing)."""
-    with contextlib.suppress(PlaywrightTimeout):  # the comparison names what is missing
-        await page.wait_for_function("(names) => window.__v && names.every((n) => n in window.__v)",
-                                     arg=list(NAMES), timeout=20_000)
-    seen: dict[str, object] = json.loads(await page.evaluate("() => JSON.stringify(window.__v || {})"))
-    return {name: seen.get(name, "missing") for name in NAMES}
+    return await window_views(page, NAMES)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -1,7 +1,7 @@
 /* cobrowse runtime, part 40: what the page reads back about where it is, and navigation.
  *
- * Job: document.URL/documentURI/referrer/domain/baseURI, window.origin and MessageEvent.origin
- * show the target's values; history.pushState/replaceState accept real URLs; navigations to
+ * Job: document.URL/documentURI/referrer/domain/baseURI, window.origin, isSecureContext,
+ * location.ancestorOrigins (of the stand-in) and MessageEvent.origin show the target's values; history.pushState/replaceState accept real URLs; navigations to
  * real URLs the page starts (location.href = ..., assign, replace, links, GET forms) are
  * caught and sent to the proxy URL instead.
  *
@@ -47,6 +47,15 @@ cbTry(() => {
   });
 });
 cbPatchAccessor(window, 'origin', (v) => (v === 'null' ? v : cbRealOrigin()));
+// *.localhost makes every proxy page a secure context; the target's own URL decides directly
+// (https, or a loopback host), and a frame is secure only if its parent is too.
+function cbRealSecure() {
+  const u = cbRealUrl();
+  const loopback = /^(?:localhost|.*\.localhost|127(?:\.\d+){3}|\[::1\])$/i.test(u.hostname);
+  return (u.protocol === 'https:' || u.protocol === 'wss:' || loopback)
+    && (window.parent === window || cbTry(() => window.parent.isSecureContext, true) !== false);
+}
+cbPatchAccessor(window, 'isSecureContext', (v) => (v ? cbTry(cbRealSecure, v) : v));
 cbPatchAccessor(MessageEvent.prototype, 'origin', (v) => (v && v !== 'null' ? cbFromProxy(v).replace(/\/$/, '') : v));
 
 // -- history --------------------------------------------------------------------------------
@@ -110,6 +119,21 @@ cbTry(() => {
 
 const CB_URL_PARTS = ['protocol', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
 
+/** location.ancestorOrigins with real origins: a frozen DOMStringList look-alike. */
+function cbAncestorOrigins(list) {
+  if (!list) return list;
+  const origins = Array.from(list, (o) => (o === 'null' ? o : cbFromProxy(o).replace(/\/$/, '')));
+  const out = Object.create(null);
+  origins.forEach((o, i) => { out[i] = o; });
+  Object.defineProperties(out, {
+    length: { value: origins.length },
+    item: { value: (i) => (origins[i] === undefined ? null : origins[i]) },
+    contains: { value: (s) => origins.includes(String(s)) },
+    [Symbol.iterator]: { value: () => origins[Symbol.iterator]() },
+  });
+  return Object.freeze(out);
+}
+
 /** A Location look-alike for `win` (this window or a same-origin one it opened). */
 function cbLocationFor(win) {
   const native = () => win.location;
@@ -141,7 +165,7 @@ function cbLocationFor(win) {
   Object.defineProperties(stand, {
     href: { enumerable: true, get: () => realHref(), set: (v) => go(v, false) },
     origin: { enumerable: true, get: () => (win === window ? cbRealOrigin() : realUrl().origin) },
-    ancestorOrigins: { get: () => native().ancestorOrigins },
+    ancestorOrigins: { get: () => cbAncestorOrigins(native().ancestorOrigins) },
     assign: { value: (url) => go(url, false) },
     replace: { value: (url) => go(url, true) },
     reload: { value: () => native().reload() },

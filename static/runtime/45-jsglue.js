@@ -11,7 +11,9 @@
  *   setter navigates through the stand-in, anything else is returned unchanged;
  * - `__cb$pat(o)`: for `const {location} = o`; a window or document is read through a Proxy
  *   whose `location` is the stand-in, anything else is returned unchanged;
- * - `__cb$rw(code)`: the code an `eval` is about to run, rewritten (a string), or `code` itself.
+ * - `__cb$rw(code)`: the code an `eval` is about to run, rewritten (a string), or `code` itself;
+ * - `__cb$po(targetOrigin)`: a postMessage target origin (or options) naming a real origin,
+ *   mapped to its proxy origin (this window's own postMessage maps it too).
  * `cbRewriteJs(source, kind)` rewrites script text built at run time (kind 'classic', 'module'
  * or 'body', a function body): text that cannot touch `location` or call eval (a regex test)
  * is returned at once; the rest is sent to the proxy (`POST /__cb/js`, a synchronous
@@ -138,12 +140,34 @@ function cbRewriteJsUrl(url) {
   return out === code ? url : m[0] + out.replace(/%/g, '%25');
 }
 
+/** A postMessage target origin (or options object) with a real origin mapped to its proxy
+ * origin: a window's message is delivered only where it names the receiver's (proxy) origin. */
+function cbTargetOrigin(v) {
+  if (typeof v === 'string') return cbProxyTargetOrigin(v);
+  if (v && typeof v === 'object' && !Array.isArray(v) && typeof v.targetOrigin === 'string') {
+    const mapped = cbProxyTargetOrigin(v.targetOrigin);
+    return mapped === v.targetOrigin ? v : { ...v, targetOrigin: mapped };
+  }
+  return v;
+}
+
+function cbProxyTargetOrigin(origin) {
+  if (origin === '*' || origin === '/') return origin;
+  const mapped = cbToProxy(origin);
+  return mapped === origin || mapped === CB_REFUSED ? origin : cbTry(() => new CBN.URL(mapped).origin, origin);
+}
+
+// Unrewritten callers of this window's own postMessage (other windows' are theirs, or
+// cross-origin natives the rewriter's __cb$po covers).
+cbPatchMethod(window, 'postMessage', (args) => (args.length >= 2 ? [args[0], cbTargetOrigin(args[1])]
+  .concat(Array.prototype.slice.call(args, 2)) : args));
+
 function cbRewriteEvalCode(code) {
   return typeof code === 'string' ? cbRewriteJs(code, 'classic') : code;
 }
 
 for (const [name, fn] of [['__cb$loc', cbLocStandIn], ['__cb$set', cbLocSetTarget], ['__cb$pat', cbLocPattern],
-  ['__cb$rw', cbRewriteEvalCode]]) {
+  ['__cb$rw', cbRewriteEvalCode], ['__cb$po', cbTargetOrigin]]) {
   // In a reused window (part 00) the first copy's functions stay.
   cbTry(() => Object.defineProperty(window, name, { value: fn, configurable: false, enumerable: false, writable: false }));
 }

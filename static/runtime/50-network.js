@@ -3,7 +3,8 @@
  * Job: fetch and fetchLater (string, URL and Request inputs), XMLHttpRequest.open, WebSocket,
  * WebSocketStream, EventSource, navigator.sendBeacon and window.open send absolute real URLs
  * to the proxy URL instead; the URLs they report back (Response.url, xhr.responseURL, ws.url,
- * es.url) read as real URLs again. Workers and worklets: part 55.
+ * es.url, Performance entries' names, Cache API keys) read as real URLs again; Cache API
+ * look-ups and adds by real URL go to the proxy URL. Workers and worklets: part 55.
  * Invariants: relative URLs pass untouched; the page's own objects are passed through when
  * nothing needs mapping; the cookie cache is dropped whenever a fetch or XHR finishes.
  * RTCPeerConnection is refused (NotSupportedError): see the end of this part.
@@ -92,6 +93,36 @@ if (window.EventSource) cbPatchAccessor(EventSource.prototype, 'url', (v) => cbF
 cbPatchMethod(Navigator.prototype, 'sendBeacon', (args) => cbMapArg(args, 0, cbToProxy));
 cbPatchMethod(window, 'open', (args) => cbMapArg(args, 0, cbToProxy));
 // Workers, worklets and service workers: part 55.
+
+// -- what the page reads back about its requests: Performance entries, the Cache API ----------
+
+if (window.PerformanceEntry) {
+  cbPatchAccessor(PerformanceEntry.prototype, 'name', function (v) {
+    return typeof v === 'string' && /^(?:resource|navigation)$/.test(this.entryType) ? cbFromProxy(v) : v;
+  });
+  // Each timing interface has a toJSON of its own.
+  for (const iface of ['PerformanceEntry', 'PerformanceResourceTiming', 'PerformanceNavigationTiming']) {
+    if (!window[iface]) continue;
+    cbPatchMethod(window[iface].prototype, 'toJSON', null, function (json) {
+      if (json && typeof json.name === 'string') json.name = this.name;
+      return json;
+    });
+  }
+  cbPatchMethod(Performance.prototype, 'getEntriesByName', (args) => cbMapArg(args, 0, cbToProxy));
+}
+if (window.Cache) {
+  // Keys: a real URL string is looked up (and fetched, for add) at its proxy URL; Requests
+  // read back through Request.prototype.url above.
+  for (const name of ['match', 'matchAll', 'add', 'delete', 'put']) {
+    cbPatchMethod(Cache.prototype, name, (args) => (typeof args[0] === 'string' ? cbMapArg(args, 0, cbToProxy) : args));
+  }
+  cbPatchMethod(Cache.prototype, 'addAll', (args) => (Array.isArray(args[0])
+    ? [args[0].map((r) => (typeof r === 'string' ? cbToProxy(r) : r))].concat(Array.prototype.slice.call(args, 1))
+    : args));
+  if (window.CacheStorage) {
+    cbPatchMethod(CacheStorage.prototype, 'match', (args) => (typeof args[0] === 'string' ? cbMapArg(args, 0, cbToProxy) : args));
+  }
+}
 
 // -- WebRTC: refused ----------------------------------------------------------------------------
 // ICE (STUN/TURN and host candidates) dials any address the page names, over UDP, and no CSP

@@ -161,4 +161,11 @@ function cbAttrNodeToProxy(v) {
   return kind ? cbAttrToProxy(kind, v) : v;
 }
 cbPatchAccessor(Attr.prototype, 'value', null, cbAttrNodeToProxy);
+
+// A MutationObserver's record of a URL attribute's old value reads as the page wrote it.
+cbPatchAccessor(MutationRecord.prototype, 'oldValue', function (v) {
+  if (typeof v !== 'string' || this.type !== 'attributes' || !this.target) return v;
+  const kind = cbAttrKind(this.target, this.attributeName);
+  return kind && kind !== 'html' ? CB_KINDS[kind][1](v) : v;
+});
 // Node.nodeValue/textContent writes (an Attr's, a style's) and inline CSS: part 65.

@@ -8,6 +8,8 @@
  * and raw-text element bodies are copied unchanged, and only attribute values in the tables
  * are replaced (scheme and authority only). A tag split across document.write calls escapes
  * it; the mutation net (part 90) catches those.
+ * Scripts and event-handler attributes in these strings get their code rewritten (part 45),
+ * and what the page reads back (innerHTML, outerHTML, getHTML) shows real URLs again.
  * Invariants: a string with no "//" or "\\" is returned as is (the common case costs one
  * scan); non-strings (TrustedHTML) pass through untouched; never throws.
  */
@@ -51,7 +53,14 @@ function cbRewriteHtml(html) {
   if (typeof html !== 'string' || (!html.includes('//') && !html.includes('\\') && !CB_JS_NAMES_RE.test(html))) {
     return html;
   }
-  return cbTry(() => cbRewriteHtmlUnsafe(html), html);
+  return cbTry(() => cbRewriteHtmlUnsafe(html, false), html);
+}
+
+/** Serialized markup (innerHTML, outerHTML, getHTML read back) with real URLs again: the
+ * inverse of cbRewriteHtml for URL-bearing attributes and <style> text; code is left as is. */
+function cbHtmlToReal(html) {
+  if (typeof html !== 'string' || !html.toLowerCase().includes(CB.domain)) return html;
+  return cbTry(() => cbRewriteHtmlUnsafe(html, true), html);
 }
 
 // One attribute, from just after the previous one: leading space and "/", the name, and an
@@ -60,7 +69,7 @@ const CB_ATTR_RE = /[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r />=]*)?(?:[\t\n\f\r ]
 const CB_TAG_NAME_RE = /[^\t\n\f\r />]*/y;
 const CB_TAG_START_RE = /<(?:!--|[!?/]|[a-zA-Z])/g;
 
-function cbRewriteHtmlUnsafe(s) {
+function cbRewriteHtmlUnsafe(s, toReal) {
   const n = s.length;
   const out = [];
   let copied = 0;
@@ -98,9 +107,11 @@ function cbRewriteHtmlUnsafe(s) {
       const raw = a[group];
       const vEnd = j - (group === 6 ? 0 : a[group + 1].length);
       const vStart = vEnd - raw.length;
-      let value = attrKind === 'html' ? cbEscapeAttr(cbSrcdoc(cbDecodeEntities(raw)))
-        : attrKind === 'script' || CB_JS_URL_RE.test(raw) ? cbRewriteCodeAttr(attrKind, raw)
-          : CB_KINDS[attrKind][0](raw);
+      if (toReal && (attrKind === 'html' || attrKind === 'script')) continue;
+      let value = toReal ? CB_KINDS[attrKind][1](raw)
+        : attrKind === 'html' ? cbEscapeAttr(cbSrcdoc(cbDecodeEntities(raw)))
+          : attrKind === 'script' || CB_JS_URL_RE.test(raw) ? cbRewriteCodeAttr(attrKind, raw)
+            : CB_KINDS[attrKind][0](raw);
       if (value === raw) continue;
       if (group === 6 && /[\s"'=<>`]/.test(value)) value = '"' + value.replace(/"/g, '&quot;') + '"';
       else if (group === 4) value = value.replace(/'/g, '&#39;');
@@ -114,9 +125,9 @@ function cbRewriteHtmlUnsafe(s) {
       const end = close < 0 ? n : close;
       if (tag === 'style') {
         const css = s.slice(i, end);
-        const mapped = cbMapCss(css, cbToProxy);
+        const mapped = cbMapCss(css, toReal ? cbFromProxy : cbToProxy);
         if (mapped !== css) { out.push(s.slice(copied, i), mapped); copied = end; }
-      } else if (tag === 'script') {
+      } else if (tag === 'script' && !toReal) {
         const code = s.slice(i, end);
         const kind = cbScriptKindOf(scriptType);
         const mapped = kind ? cbRewriteJs(code, kind) : code;
@@ -144,6 +155,12 @@ function cbHtmlTarget(el) {
   // innerHTML of a raw-text element is its text: only <style> text holds URLs (as CSS).
   return !(el && el.localName && CB_RAW_TEXT.has(el.localName) && el.namespaceURI !== CB_SVG_NS);
 }
+
+// Read-backs: what the page serializes shows the real URLs it wrote (style text: part 65).
+cbPatchAccessor(Element.prototype, 'innerHTML', function (v) { return cbHtmlTarget(this) ? cbHtmlToReal(v) : v; });
+cbPatchAccessor(Element.prototype, 'outerHTML', (v) => cbHtmlToReal(v));
+cbPatchAccessor(ShadowRoot.prototype, 'innerHTML', (v) => cbHtmlToReal(v));
+for (const proto of [Element.prototype, ShadowRoot.prototype]) cbPatchMethod(proto, 'getHTML', null, cbHtmlToReal);
 
 cbPatchAccessor(Element.prototype, 'innerHTML', null, function (v) {
   if (this instanceof HTMLStyleElement) return typeof v === 'string' ? cbMapCss(v, cbToProxy) : v;
