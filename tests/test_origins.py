@@ -72,7 +72,7 @@ def test_url_round_trips_through_the_proxy_space(view: str, origin: Origin, rest
     assert space.from_proxy(proxied) == url
     # Every view of the session (and none) reads back as the session's.
     for other in ("", "zz99"):
-        assert ProxySpace(SID, "cobrowse.localhost", "http", 8080, view=other).from_proxy(proxied) == url
+        assert ProxySpace(SID, "cobrowse.localhost", "http", 8080, space.aliases, other).from_proxy(proxied) == url
 
 
 @pytest.mark.parametrize(("host", "parts"), [
