@@ -1,14 +1,13 @@
 """The compat apps a benchmark can stand up, found in the compatibility suite itself.
 
-Every ``tests/compat/test_compat_*.py`` module starts its app in a fixture that yields a
-``RunningApp`` (``compat_apps.start_app`` with its counting front). ``discover`` imports each
-module and ``open_target`` runs that fixture's own function outside pytest (pytest keeps it as
-the fixture's ``__wrapped__``): an app added to the suite is picked up with no change here, as
-long as its fixture asks only for ``tmp_path_factory``, ``tmp_path`` or other app fixtures of
-its module (an app that needs a second one, e.g. an identity provider, gets it started first).
-A fixture may yield a tuple of apps (a sign-in across two origins): the first is the one the
-page is on, and every app's host is routed, directly and through the proxy.
-A module whose fixture asks for anything else is listed as skipped, with the reason.
+Every ``tests/compat/test_compat_*.py`` module stands up its apps in its ``modes`` fixture,
+made by ``compat_fixture.modes_fixture(name, start)``: ``start(tmp_dir, exit_stack)`` starts the
+module's apps (the first is the one the features open, the others further origins it reaches).
+``discover`` imports each module and takes that ``start`` from the fixture function's closure,
+so an app added to the suite is timed with no change here. A module in the older form (a
+fixture that yields a ``RunningApp`` itself) has that fixture run outside pytest (pytest keeps
+its function as ``__wrapped__``) when it asks only for ``tmp_path_factory`` / ``tmp_path``. A
+module the bench cannot start is listed as skipped, with the reason.
 
 The page a target is timed on is its app's ``LANDING`` entry, else the start of its feature
 named "page load", else the start of its first feature (with that feature's credentials).
@@ -24,7 +23,7 @@ import importlib
 import inspect
 import itertools
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,14 +83,17 @@ class _TempFactory:
         return path
 
 
-def _app_fixtures(module: Any) -> dict[str, Callable[..., Any]]:
-    """The module's fixtures that yield a ``RunningApp``, by name, as plain async generator functions."""
-    found = {}
-    for name, value in vars(module).items():
-        fn = getattr(value, "__wrapped__", None)
-        if inspect.isasyncgenfunction(fn) and "RunningApp" in str(inspect.signature(fn).return_annotation):
-            found[name] = fn
-    return found
+Start = Callable[[Path, contextlib.AsyncExitStack], Awaitable[tuple[Any, ...]]]
+
+
+def _start_of_modes(module: Any) -> Start | None:
+    """The ``start`` a module's ``modes`` fixture was made with (``compat_fixture.modes_fixture``),
+    read from the fixture function's closure."""
+    modes = getattr(getattr(module, "modes", None), "__wrapped__", None)
+    if modes is None:
+        return None
+    start = inspect.getclosurevars(modes).nonlocals.get("start")
+    return start if callable(start) else None
 
 
 def _apps(value: Any) -> tuple[Any, ...]:
@@ -99,21 +101,28 @@ def _apps(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, tuple) else (value,)
 
 
-def _main_fixture(module: Any, fixtures: dict[str, Callable[..., Any]]) -> str:
-    """The app the features visit: the one the ``modes`` fixture is opened on, else the last defined."""
+def _start_of_fixture(module: Any) -> Start | str:
+    """The older form, a fixture that yields the app itself, run as a ``Start``; else why not."""
+    fixtures = {}
+    for name, value in vars(module).items():
+        fn = getattr(value, "__wrapped__", None)
+        if inspect.isasyncgenfunction(fn) and "RunningApp" in str(inspect.signature(fn).return_annotation):
+            fixtures[name] = fn
+    if not fixtures:
+        return "no modes_fixture start and no fixture that yields a RunningApp"
     modes = getattr(getattr(module, "modes", None), "__wrapped__", None)
     asked = list(inspect.signature(modes).parameters) if modes is not None else []
-    return next((name for name in asked if name in fixtures), list(fixtures)[-1])
+    fixture = fixtures[next((name for name in asked if name in fixtures), list(fixtures)[-1])]
+    params = list(inspect.signature(fixture).parameters)
+    if any(param not in PROVIDED for param in params):
+        return f"its app fixture asks for {', '.join(p for p in params if p not in PROVIDED)}"
 
+    async def start(root: Path, stack: contextlib.AsyncExitStack) -> tuple[Any, ...]:
+        provided: dict[str, Any] = {"tmp_path_factory": _TempFactory(root), "tmp_path": root}
+        opened = contextlib.asynccontextmanager(fixture)(**{param: provided[param] for param in params})
+        return _apps(await stack.enter_async_context(opened))
 
-def _unmet(fixtures: dict[str, Callable[..., Any]], name: str, seen: frozenset[str] = frozenset()) -> list[str]:
-    missing = []
-    for param in inspect.signature(fixtures[name]).parameters:
-        if param in fixtures and param not in seen:
-            missing += _unmet(fixtures, param, seen | {name})
-        elif param not in PROVIDED:
-            missing.append(param)
-    return missing
+    return start
 
 
 def _page(module: Any, app: str) -> tuple[str, tuple[str, str] | None]:
@@ -125,36 +134,19 @@ def _page(module: Any, app: str) -> tuple[str, tuple[str, str] | None]:
 
 def _suite_entry(path: Path) -> Entry:
     module = importlib.import_module(path.stem)
-    fixtures = _app_fixtures(module)
     features = getattr(module, "FEATURES", ())
     app = features[0].app if features else path.stem.removeprefix("test_compat_")
     source = f"tests/compat/{path.name}"
-    if not fixtures:
-        return Entry(app, source, None, "no fixture yields a RunningApp")
-    main = _main_fixture(module, fixtures)
-    missing = _unmet(fixtures, main)
-    if missing:
-        return Entry(app, source, None, f"its app fixture asks for {', '.join(sorted(set(missing)))}")
+    start = _start_of_modes(module) or _start_of_fixture(module)
+    if isinstance(start, str):
+        return Entry(app, source, None, start)
     page, credentials = _page(module, app)
 
     @contextlib.asynccontextmanager
     async def open_suite_app(tmp: Path) -> AsyncIterator[Target]:
-        started: dict[str, Any] = {}
         async with contextlib.AsyncExitStack() as stack:
-            provided: dict[str, Any] = {"tmp_path_factory": _TempFactory(tmp), "tmp_path": tmp}
-
-            async def start(name: str) -> Any:
-                if name not in started:
-                    kwargs = {}
-                    for param in inspect.signature(fixtures[name]).parameters:
-                        kwargs[param] = provided[param] if param in provided else await start(param)
-                    started[name] = await stack.enter_async_context(
-                        contextlib.asynccontextmanager(fixtures[name])(**kwargs))
-                return started[name]
-
-            running = _apps(await start(main))
-            routes = {other.host: other.front_port for value in started.values() for other in _apps(value)}
-            yield Target(app, running[0].host, page, credentials, routes)
+            apps = await start(tmp, stack)
+            yield Target(app, apps[0].host, page, credentials, {a.host: a.front_port for a in apps})
 
     return Entry(app, source, open_suite_app)
 
