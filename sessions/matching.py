@@ -15,12 +15,13 @@ request and the follower's twin get the same key:
 - the ``Range`` header (a follower's media element asks its own ranges; only equal ranges
   share a response).
 
-``Ledger`` keeps the order: the k-th follower request with key K gets the k-th driver
-response with key K. A participant's history starts when it starts following: a participant
-that never drove lands on the page as it is now, not as it was first loaded (a late joiner):
-it replays, in order, the responses for K that the driver's current page got (those since
-the driver's latest document), or, when that page did not ask for K, the latest one recorded
-before; a former driver has seen all of its own responses, so it starts after them.
+``Ledger`` keeps the order, page by page: the driver's committed top-level documents cut its
+responses into one group per page, and the k-th request with key K a follower's page makes gets
+the k-th driver response with key K in the group of the page the follower was served (a
+stylesheet two pages share is paired with the copy made for the same page, never with the
+other page's). A participant's history starts when it starts following: one that never drove
+lands on a page first (a late joiner then replays, in order, what the driver's copy of that
+page got); a former driver is on its own latest page and has seen all of its own responses.
 
 Everything here is pure (no I/O, no clock); ``normalise_url`` and ``key_for`` never raise.
 The heuristics accept a known cost: two requests that differ only in a value that looks
@@ -33,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,81 +175,114 @@ def key_for(method: str, url: str, content_type: str | None = None, body: bytes 
 
 @dataclass(slots=True)
 class _Follower:
-    start: int  # entries up to this id are history for this follower
-    drove: bool  # it drove until ``start``: the history is its own, all "seen"
-    page: int  # the driver's latest document entry when this follower started (0: none)
-    consumed: dict[RequestKey, int] = field(default_factory=dict)
+    page: int  # the entry its current top-level page was served from (0: none known)
+    seen: int  # entries up to this id are its own (it drove until then): never handed back to it
+    consumed: dict[RequestKey, int] = field(default_factory=dict)  # per key, on ``page`` only
 
 
 @dataclass(slots=True)
 class Ledger:
-    """Driver responses per key, in order, and how far each follower has used them.
+    """Driver responses per key, in order, grouped by the driver's page, and how far each
+    follower has used the group of the page it shows.
 
     Entries are named by the caller's ids (ints, increasing). The ledger never forgets an id;
-    whether its body is still held is the response store's business. A follower's history is
-    what was recorded before it started following (a late joiner) or before it stopped
-    driving (a former driver).
+    whether its body is still held is the response store's business.
+
+    Pages: the driver's top-level documents that commit (``record(page=True)``) cut its history
+    into groups; a group holds the entries recorded while that page was the driver's latest
+    (its subresources, API calls, frames). A follower's page is the entry its own top-level
+    document was served from (``enter``); its k-th request for a key is paired with the k-th
+    entry for that key in that page's group, never with a copy another page of the driver got.
+    A participant starting to follow has no page until it lands on one (0: every document is
+    newer), except a former driver, which is on its own latest page and has seen its own entries.
     """
 
     by_key: dict[RequestKey, list[int]] = field(default_factory=dict)
     by_loose: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    pages: list[int] = field(default_factory=list)  # the driver's committed top-level documents
+    documents: dict[str, int] = field(default_factory=dict)  # normalised URL -> latest top-level response
     drove_until: dict[str, int] = field(default_factory=dict)  # participant -> its last entry id
     followers: dict[str, _Follower] = field(default_factory=dict)
     last_id: int = 0
-    last_document: int = 0
 
-    def record(self, driver: str, key: RequestKey, entry_id: int, *, document: bool = False) -> None:
-        """The driver got a response for ``key``; followers may now be paired with it."""
+    def record(self, driver: str, key: RequestKey, entry_id: int, *, navigation: bool = False,
+               page: bool = False) -> None:
+        """The driver got a response for ``key``; followers may now be paired with it.
+
+        ``navigation``: a top-level document response (a redirect included); ``page``: one
+        that commits, so later entries belong to it."""
         self.by_key.setdefault(key, []).append(entry_id)
         self.by_loose.setdefault(key.loose, []).append(entry_id)
         self.drove_until[driver] = entry_id
         self.followers.pop(driver, None)  # when it follows again, it starts afresh
         self.last_id = max(self.last_id, entry_id)
-        if document:
-            self.last_document = max(self.last_document, entry_id)
+        if navigation:
+            self.documents[key.url] = entry_id
+        if page:
+            self.pages.append(entry_id)
+
+    @property
+    def current_page(self) -> int:
+        """The driver's latest committed top-level document (0: none yet)."""
+        return self.pages[-1] if self.pages else 0
+
+    def _page_at(self, entry_id: int) -> int:
+        """The driver's page that was current when ``entry_id`` was recorded (0: none)."""
+        at = bisect_right(self.pages, entry_id)
+        return self.pages[at - 1] if at else 0
 
     def _follower(self, participant: str) -> _Follower:
         follower = self.followers.get(participant)
         if follower is None:
             drove = self.drove_until.get(participant)
-            start = self.last_id if drove is None else drove
-            follower = self.followers[participant] = _Follower(start, drove is not None, self.last_document)
+            page = 0 if drove is None else self._page_at(drove)
+            follower = self.followers[participant] = _Follower(page, drove or 0)
         return follower
 
-    def _baseline(self, follower: _Follower, key: RequestKey) -> int:
-        ids = self.by_key.get(key, ())
-        history = sum(1 for i in ids if i <= follower.start)
-        if follower.drove:
-            return history
-        # A page that asked for K twice (two images whose URLs differ only in random parts)
-        # gets both, in order, not the second one twice.
-        this_page = sum(1 for i in ids if follower.page <= i <= follower.start) if follower.page else 0
-        return history - this_page if this_page else max(0, history - 1)
+    def page_of(self, participant: str) -> int:
+        return self._follower(participant).page
 
-    def restart(self, participant: str) -> None:
-        """Forget how far a follower got: it follows again from the driver's current page."""
-        self.followers[participant] = _Follower(self.last_id, False, self.last_document)
+    def enter(self, participant: str, entry_id: int) -> None:
+        """The follower's top-level document was served from ``entry_id``: its page from now on."""
+        follower = self._follower(participant)
+        follower.page = entry_id
+        follower.consumed = {}
+
+    def _group(self, follower: _Follower) -> tuple[int, int | None]:
+        """The id range (start, end) of the follower's page group; end None while it is open."""
+        start = follower.page
+        after = bisect_right(self.pages, start)
+        return max(start, follower.seen), (self.pages[after] if after < len(self.pages) else None)
+
+    def _in_group(self, follower: _Follower, key: RequestKey) -> list[int]:
+        ids = self.by_key.get(key, [])
+        start, end = self._group(follower)
+        low = bisect_right(ids, start)
+        high = len(ids) if end is None else bisect_left(ids, end)
+        return ids[low:high]
 
     def claim(self, participant: str, key: RequestKey) -> int | None:
-        """The next driver entry for this follower and key, or None (not recorded yet)."""
+        """The next driver entry for this follower and key on its page, or None (none yet)."""
         follower = self._follower(participant)
-        used = follower.consumed.get(key)
-        if used is None:
-            used = self._baseline(follower, key)
-        ids = self.by_key.get(key, [])
-        if used < len(ids):
+        group = self._in_group(follower, key)
+        used = follower.consumed.get(key, 0)
+        if used < len(group):
             follower.consumed[key] = used + 1
-            return ids[used]
-        follower.consumed[key] = used
+            return group[used]
         return None
 
-    def used_up(self, participant: str, key: RequestKey) -> bool:
-        """The driver answered ``key`` before, but this follower has had all of those."""
-        ids = self.by_key.get(key)
-        if not ids:
-            return False
+    def fallback(self, participant: str, key: RequestKey) -> tuple[int | None, bool]:
+        """When this follower's page has no more driver entries for ``key``: the latest entry
+        recorded before the page's group ended (the copy the driver's browser had then), and
+        whether the group has ended (the driver left that page: nothing more will come)."""
         follower = self._follower(participant)
-        return follower.consumed.get(key, self._baseline(follower, key)) >= len(ids)
+        _, end = self._group(follower)
+        ids = self.by_key.get(key, [])
+        before = ids if end is None else ids[:bisect_left(ids, end)]
+        return (before[-1] if before else None), end is not None
+
+    def latest_document(self, url: str) -> int | None:
+        return self.documents.get(url)
 
     def latest(self, key: RequestKey) -> int | None:
         ids = self.by_key.get(key)

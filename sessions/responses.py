@@ -98,6 +98,15 @@ class Entry:
 
 
 _NO_CACHE = ("no-store", "no-cache", "max-age=0")
+_NO_COMMIT = frozenset({204, 205})
+
+
+def commits(head: Head) -> bool:
+    """Whether a top-level navigation answered with ``head`` replaces the page (not a redirect,
+    an empty answer or a download, after which the browser still shows the page it had)."""
+    if head.status in _NO_COMMIT or 300 <= head.status < 400:
+        return False
+    return not (head.header("Content-Disposition") or "").strip().lower().startswith("attachment")
 
 
 def browser_would_reuse(head: Head) -> bool:
@@ -204,8 +213,6 @@ class ResponseStore:
         # the event current at that moment (no await in between, so no wake-up is lost).
         self._changed = asyncio.Event()
         self._channels: dict[RequestKey, list[Channel]] = {}
-        self._documents: dict[str, int] = {}  # normalised URL -> the driver's latest document entry
-        self._page: int | None = None  # the driver's latest top-level document
         self.preflights = PreflightCache()  # CORS preflights carry no credential: shared answers
         self.closed = False
 
@@ -219,23 +226,20 @@ class ResponseStore:
               page: bool = False) -> Entry:
         """Record the driver's response (headers in, body to follow); followers may match it now.
 
-        ``page``: a top-level document of the driver's window (not a frame)."""
+        ``page``: a top-level document of the driver's window (not a frame); when it commits
+        (``commits``), the driver's later entries belong to it."""
         entry = Entry(self._next_id, key, head, raw, document, browser_would_reuse(head))
         self._next_id += 1
         self._entries[entry.id] = entry
-        self.ledger.record(driver, key, entry.id, document=document)
-        if document:
-            self._documents[key.url] = entry.id
-        if page:
-            self._page = entry.id
+        self.ledger.record(driver, key, entry.id, navigation=page, page=page and commits(head))
         while len(self._entries) > self.limits.max_entries:
             self._forget(next(iter(self._entries.values())))
         self._notify()
         return entry
 
-    def failed(self, driver: str, key: RequestKey, url: str, failure: Failure) -> Entry:
+    def failed(self, driver: str, key: RequestKey, url: str, failure: Failure, *, page: bool = False) -> Entry:
         """Record that the driver's exchange failed before any response came."""
-        entry = self.begin(driver, key, Head(failure.status, failure.title, (), url), raw=False)
+        entry = self.begin(driver, key, Head(failure.status, failure.title, (), url), raw=False, page=page)
         entry.failure = failure
         entry.complete = True
         return entry
@@ -271,49 +275,71 @@ class ResponseStore:
                     navigation: bool = False, spa_route: bool = False) -> Entry | None:
         """The entry to serve this follower request, waiting up to ``wait`` seconds for it.
 
-        Paired in order when the driver has (or soon has) a k-th response for the key. When
-        this follower has used up the driver's responses for the key: at once if the driver's
-        browser would have reused its copy, else after the wait, the latest one (for a non-GET
-        whose body matched nothing, the latest for its method and URL). None: nothing to serve.
+        A follower's top-level ``navigation`` follows the driver's page rather than pairing
+        requests: it is served the driver's latest top-level response for its URL, whatever the
+        driver's method (a page the driver got by posting a form, which the follower never
+        posts), as soon as the driver has one newer than the follower's page; with
+        ``spa_route`` (the driver's window shows this URL, reached by ``pushState``), the
+        driver's current page, whose router renders the route. A navigation to a page the
+        follower already has (a drift repair, a reload) waits ``CATCH_UP_WAIT`` for a newer
+        copy, then gets the latest. The served entry becomes the follower's page when it commits.
 
-        A follower's top-level ``navigation`` catches up rather than waits: a page it has
-        already had (a drift repair reload) is served again after ``CATCH_UP_WAIT``, and a page
-        the driver reached by a form post (a late joiner landing on it) is served from the
-        driver's latest document for that URL, whatever its method. With ``spa_route`` (the
-        driver's window shows this URL but never loaded it: it got there by ``pushState``), the
-        driver's latest page is served, and the page's own router renders the route.
+        Every other request is paired in order with the driver's entries for its key made for
+        the follower's page (``Ledger.claim``). When that page has none left: the latest copy
+        the driver had, at once if the driver has left that page or its browser would reuse
+        that copy, else after the wait (for a non-GET whose body matched nothing, the latest
+        for its method and URL). None: nothing to serve.
         """
+        if navigation:
+            return await self._land(participant, key, wait, spa_route)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        catch_up_at = loop.time() + min(wait, CATCH_UP_WAIT)
         while not self.closed:
             entry_id = self.ledger.claim(participant, key)
             if entry_id is not None:
                 return self._entries.get(entry_id) or self._latest(key)
-            latest = self._latest(key)
-            if latest is not None and latest.cacheable and self.ledger.used_up(participant, key):
-                return latest
-            now = loop.time()
-            if navigation and now >= catch_up_at:
-                landing = latest or self._by_id(self._documents.get(key.url))
-                if landing is None and spa_route:
-                    landing = self._by_id(self._page)
-                if landing is not None:
-                    # The follower starts over on the driver's current page, like a late joiner,
-                    # so that page's subresources are paired at once rather than waited for.
-                    self.ledger.restart(participant)
-                    return landing
-            remaining = (catch_up_at if navigation and now < catch_up_at else deadline) - now
-            if remaining <= 0 or self._waiters >= self.limits.max_waiters:
+            fallback_id, page_left = self.ledger.fallback(participant, key)
+            fallback = self._by_id(fallback_id)
+            if fallback is not None and (page_left or fallback.cacheable):
+                return fallback
+            if not await self._wait_until(loop, deadline):
                 break
-            self._waiters += 1
-            try:
-                await self._next_change(remaining)
-            finally:
-                self._waiters -= 1
         if key.method in ("GET", "HEAD"):
             return self._latest(key)
         return self._latest(key) or self._by_id(self.ledger.latest_loose(key))
+
+    async def _land(self, participant: str, key: RequestKey, wait: float, spa_route: bool) -> Entry | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        catch_up_at = loop.time() + min(wait, CATCH_UP_WAIT)
+        ledger = self.ledger
+        while not self.closed:
+            document = ledger.latest_document(key.url)
+            # A route the driver reached by pushState, never loaded as a document: its page.
+            route_page = ledger.current_page if spa_route and document is None else 0
+            fresh = max(document or 0, route_page)
+            landing = None
+            if fresh > ledger.page_of(participant) or loop.time() >= catch_up_at:
+                landing = self._by_id(fresh or None)
+            if landing is not None:
+                if commits(landing.head):
+                    ledger.enter(participant, landing.id)
+                return landing
+            if not await self._wait_until(loop, catch_up_at if loop.time() < catch_up_at else deadline):
+                break
+        return None
+
+    async def _wait_until(self, loop: asyncio.AbstractEventLoop, until: float) -> bool:
+        """Wait for the next change (or ``until``); False when the time is up or too many wait."""
+        remaining = until - loop.time()
+        if remaining <= 0 or self._waiters >= self.limits.max_waiters:
+            return False
+        self._waiters += 1
+        try:
+            await self._next_change(remaining)
+        finally:
+            self._waiters -= 1
+        return True
 
     async def body(self, entry: Entry) -> bytes:
         """A decoded body, once the driver has all of it."""

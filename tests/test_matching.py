@@ -1,12 +1,16 @@
-"""Request keys and the ledger (``sessions.matching``), as scripts of inputs and expected outputs."""
+"""Request keys and the ledger (``sessions.matching``), as scripts of inputs and expected outputs; and the
+response store's landing and per-page pairing built on them (``ResponseStore.match``)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sessions.matching import Ledger, RequestKey, key_for, normalise_body, normalise_url, volatile_placeholder
+from sessions.responses import Entry, Head, ResponseStore
 
 VALUES = [
     ("1712345678901", "{time}"),  # Date.now()
@@ -127,16 +131,25 @@ K = key_for("GET", "http://a.test/x")
 J = key_for("GET", "http://a.test/y")
 
 
-def test_ledger_pairs_kth_follower_request_with_kth_driver_response() -> None:
+def page(url: str) -> RequestKey:
+    return key_for("GET", url)
+
+
+P1, P2 = page("http://a.test/one"), page("http://a.test/two")
+CSS = key_for("GET", "http://a.test/style.css")
+
+
+def test_ledger_pairs_kth_follower_request_with_kth_driver_response_of_its_page() -> None:
     ledger = Ledger()
-    assert ledger.claim("f", K) is None  # f follows from here on: nothing recorded yet
-    for entry_id in (1, 2, 3):
+    ledger.record("d", P1, 1, navigation=True, page=True)
+    ledger.enter("f", 1)
+    assert ledger.claim("f", K) is None  # nothing recorded yet
+    for entry_id in (2, 3, 4):
         ledger.record("d", K, entry_id)
-    assert [ledger.claim("f", K) for _ in range(4)] == [1, 2, 3, None]
-    assert ledger.used_up("f", K)
-    ledger.record("d", K, 4)
-    assert not ledger.used_up("f", K)
-    assert ledger.claim("f", K) == 4
+    assert [ledger.claim("f", K) for _ in range(4)] == [2, 3, 4, None]
+    assert ledger.fallback("f", K) == (4, False)  # the driver is still on that page: more may come
+    ledger.record("d", K, 5)
+    assert ledger.claim("f", K) == 5
 
 
 def test_ledger_keys_are_counted_separately() -> None:
@@ -150,30 +163,58 @@ def test_ledger_keys_are_counted_separately() -> None:
     assert ledger.claim("f", K) == 3
 
 
-def test_late_joiner_starts_from_the_latest_response_recorded_before_it_came() -> None:
+def _two_pages_sharing_a_stylesheet() -> Ledger:
     ledger = Ledger()
-    for entry_id in (1, 2, 3):
-        ledger.record("d", K, entry_id)
-    assert ledger.claim("late", K) == 3
-    assert ledger.claim("late", K) is None
-    ledger.record("d", K, 4)
-    assert ledger.claim("late", K) == 4
+    ledger.record("d", P1, 1, navigation=True, page=True)
+    ledger.record("d", CSS, 2)
+    ledger.record("d", P2, 3, navigation=True, page=True)
+    ledger.record("d", CSS, 4)
+    ledger.record("d", P1, 5, navigation=True, page=True)
+    return ledger
 
 
-def test_late_joiner_history_is_fixed_when_it_starts_not_per_key() -> None:
+def test_stylesheet_shared_by_two_pages_is_paired_with_the_copy_made_for_the_same_page() -> None:
+    ledger = _two_pages_sharing_a_stylesheet()
+    ledger.enter("f", 3)
+    assert ledger.claim("f", CSS) == 4
+    ledger.enter("f", 5)  # back on page one: the copy page two got is not this page's
+    assert ledger.claim("f", CSS) is None
+    ledger.record("d", CSS, 6)
+    assert ledger.claim("f", CSS) == 6
+    ledger.enter("g", 1)  # a follower still on the first load of page one gets that load's copy
+    assert ledger.claim("g", CSS) == 2
+
+
+def test_page_the_driver_left_falls_back_at_once_to_the_copy_it_had_then() -> None:
+    ledger = _two_pages_sharing_a_stylesheet()
+    ledger.enter("f", 1)
+    assert ledger.claim("f", CSS) == 2
+    assert ledger.claim("f", CSS) is None  # this page asks twice; the driver's asked once
+    assert ledger.fallback("f", CSS) == (2, True)  # closed: entry 4 belongs to page two
+    assert ledger.fallback("f", K) == (None, True)
+
+
+def test_late_joiner_lands_then_replays_what_the_drivers_copy_of_that_page_got() -> None:
     ledger = Ledger()
     ledger.record("d", K, 1)
-    assert ledger.claim("late", J) is None  # "late" follows from here (after entry 1)
-    ledger.record("d", K, 2)
-    assert ledger.claim("late", K) == 1  # its latest history first, then in step
-    assert ledger.claim("late", K) == 2
+    ledger.record("d", P1, 2, navigation=True, page=True)
+    ledger.record("d", K, 3)
+    ledger.record("d", K, 4)
+    assert ledger.page_of("late") == 0  # no page until it lands
+    ledger.enter("late", ledger.latest_document(P1.url) or 0)
+    assert [ledger.claim("late", K) for _ in range(3)] == [3, 4, None]
+    assert ledger.claim("late", J) is None
+    ledger.record("d", J, 5)
+    assert ledger.claim("late", J) == 5
 
 
 def test_former_driver_has_seen_its_own_responses_and_follows_the_new_driver() -> None:
     ledger = Ledger()
-    ledger.record("a", K, 1)
-    ledger.record("b", K, 2)  # control moved to b, which re-fetched K
-    assert ledger.claim("a", K) == 2
+    ledger.record("a", P1, 1, navigation=True, page=True)
+    ledger.record("a", K, 2)
+    ledger.record("b", K, 3)  # control moved to b, which re-fetched K on the same page
+    assert ledger.page_of("a") == 1
+    assert ledger.claim("a", K) == 3
     assert ledger.claim("a", K) is None
 
 
@@ -185,6 +226,94 @@ def test_driver_becoming_follower_again_starts_afresh() -> None:
     ledger.record("b", K, 2)  # b drives
     ledger.record("a", K, 3)  # a drives again
     assert ledger.claim("b", K) == 3
+
+
+def test_documents_name_the_drivers_latest_top_level_answer_per_url_and_pages_only_commits() -> None:
+    ledger = Ledger()
+    ledger.record("d", P1, 1, navigation=True, page=True)
+    posted = key_for("POST", "http://a.test/two", "application/x-www-form-urlencoded", b"password=secret")
+    ledger.record("d", posted, 2, navigation=True, page=True)  # a form post answered 200
+    assert ledger.latest_document(P2.url) == 2  # what a follower's GET of that URL lands on
+    ledger.record("d", key_for("POST", "http://a.test/login"), 3, navigation=True)  # a 302: no page
+    assert ledger.current_page == 2
+    assert ledger.latest_document("http://a.test/login") == 3
+
+
+# -- the store: landing and pairing, with the waits they promise ------------------------------
+
+LONG = 3600.0  # a wait the test would hang on: every match below must come at once
+
+
+def _doc(status: int = 200, content_type: str = "text/html", **extra: str) -> Head:
+    return Head(status, "OK", (("Content-Type", content_type), *extra.items()), "http://a.test/")
+
+
+def _record(store: ResponseStore, key: RequestKey, head: Head | None = None, *, page: bool = False) -> Entry:
+    entry = store.begin("d", key, head or _doc(content_type="text/css"), raw=False, document=page, page=page)
+    store.append(entry, b"x")
+    store.finish(entry)
+    return entry
+
+
+async def test_follower_get_lands_at_once_on_the_page_the_driver_got_by_posting() -> None:
+    store = ResponseStore()
+    _record(store, P1, _doc(), page=True)
+    posted = key_for("POST", P2.url, "application/x-www-form-urlencoded", b"name=ann&password=secret")
+    answer = _record(store, posted, _doc(), page=True)  # POST answered 200, no redirect
+    got = await asyncio.wait_for(store.match("f", P2, LONG, navigation=True), 5)
+    assert got is answer
+
+
+async def test_follower_lands_on_the_final_page_of_a_post_and_redirect() -> None:
+    store = ResponseStore()
+    _record(store, key_for("POST", "http://a.test/login", "text/plain", b"pw"), _doc(302, Location="/home"),
+            page=True)
+    home = _record(store, key_for("GET", "http://a.test/home"), _doc(), page=True)
+    assert await asyncio.wait_for(store.match("f", key_for("GET", "http://a.test/home"), LONG, navigation=True),
+                                  5) is home
+    assert store.ledger.page_of("f") == home.id
+
+
+async def test_follower_back_on_a_page_gets_its_stylesheet_copy_not_the_other_pages() -> None:
+    store = ResponseStore()
+    _record(store, P1, _doc(), page=True)
+    _record(store, CSS)
+    _record(store, P2, _doc(), page=True)
+    css_two = _record(store, CSS)
+    again = _record(store, P1, _doc(), page=True)
+    assert await store.match("f", P1, LONG, navigation=True) is again
+    # Not page two's copy (no-cache, so the driver fetches it again for this page): it waits for that.
+    waiting = asyncio.ensure_future(store.match("f", CSS, LONG))
+    await asyncio.sleep(0)
+    css_again = _record(store, CSS)
+    assert await asyncio.wait_for(waiting, 5) is css_again
+    assert css_again is not css_two
+
+
+async def test_follower_on_a_page_the_driver_left_is_not_kept_waiting() -> None:
+    store = ResponseStore()
+    first = _record(store, P1, _doc(), page=True)
+    css_one = _record(store, CSS)
+    assert await store.match("f", P1, LONG, navigation=True) is first
+    assert await store.match("f", CSS, LONG) is css_one
+    _record(store, P2, _doc(), page=True)
+    _record(store, CSS)
+    # The follower's page asks once more; the driver's copy of that page asked once and left.
+    assert await asyncio.wait_for(store.match("f", CSS, LONG), 5) is css_one
+
+
+async def test_route_the_driver_reached_by_pushstate_is_served_its_page_at_once() -> None:
+    store = ResponseStore()
+    spa = _record(store, page("http://a.test/spa"), _doc(), page=True)
+    route = page("http://a.test/spa/one")
+    assert await asyncio.wait_for(store.match("f", route, LONG, navigation=True, spa_route=True), 5) is spa
+
+
+async def test_late_joiner_lands_on_the_page_the_driver_went_back_to() -> None:
+    store = ResponseStore()
+    first = _record(store, P1, _doc(), page=True)
+    _record(store, P2, _doc(), page=True)  # then back to P1 from the browser's cache: no request
+    assert await asyncio.wait_for(store.match("late", P1, LONG, navigation=True, spa_route=True), 5) is first
 
 
 def test_latest_and_latest_loose_name_the_fallbacks() -> None:
