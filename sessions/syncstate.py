@@ -6,8 +6,8 @@ URL per window, the latest form value per element, the latest scroll per target,
 per real origin. Values, not deltas: applying a snapshot twice is harmless.
 
 Invariants: every table is bounded (``StateLimits``); form and scroll entries describe the
-controller's main window and are cleared when it moves to another URL (a fragment change keeps
-them); keys of ``forms``/``scroll`` are protocol path keys (``protocol.path_key``).
+controller's main window and are cleared when it moves to another URL or loads a new document
+at the same one (a fragment change keeps them); keys of ``forms``/``scroll`` are protocol path keys (``protocol.path_key``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ FORM_FIELDS = ("value", "checked", "selected", "sel")
 SCROLL_FIELDS = ("x", "y", "anchor")
 # Message types that change the snapshot.
 STATE_TYPES = frozenset({"nav", "window", "storage", "scroll", "input"})
+# ``nav`` kinds that mean a new document was loaded (a form posted to its own URL included).
+NEW_DOCUMENT_KINDS = frozenset({"load", "reload"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ class SharedState:
         """One accepted event from the controller's page in ``window`` of ``origin``."""
         limits = self.limits
         if kind == "nav":
-            self.set_window_url(window, str(fields["url"]))
+            self.set_window_url(window, str(fields["url"]), new_document=fields.get("kind") in NEW_DOCUMENT_KINDS)
         elif kind == "window":
             opened = str(fields["window"])
             if fields["action"] == "close":
@@ -79,12 +81,13 @@ class SharedState:
             _put(self.forms, path_key(fields["target"]),
                  {k: fields[k] for k in FORM_FIELDS if k in fields}, limits.max_forms)
 
-    def set_window_url(self, window: str, url: str) -> None:
+    def set_window_url(self, window: str, url: str, *, new_document: bool = False) -> None:
         previous = self.windows.get(window)
         if previous is None and len(self.windows) >= self.limits.max_windows:
             return
         self.windows[window] = url
-        if window == "main" and previous is not None and _without_fragment(previous) != _without_fragment(url):
+        moved = previous is not None and _without_fragment(previous) != _without_fragment(url)
+        if window == "main" and (moved or new_document):
             self.scroll.clear()
             self.forms.clear()
 

@@ -3,8 +3,16 @@
  * Job: for each relayed input message, find the element by its path and do the same thing
  * the way a page notices it: real clicks (el.click(), after mousedown/mouseup), values through
  * the native setters followed by `input`/`change` events (frameworks track both), dispatched
- * KeyboardEvents, focus, selection ranges, media calls, form submission, scroll anchored to
- * an element, and navigation when this page's URL still differs after a short grace.
+ * KeyboardEvents, focus, selection ranges, media calls, scroll anchored to an element, and
+ * navigation when this page's URL still differs after a short grace.
+ * Forms: a participant not in control never submits one (replayed click or key, the page's own
+ * script, a `submit` message): its copy lacks what is not synced (masked fields), and the
+ * target must get the controller's request once. The submission is cancelled when it would
+ * navigate (the Navigation API's `navigate` event) and this page follows the controller's
+ * resulting navigation instead (the `nav` its next page sends, or the server sends for a page
+ * with no runtime), served from the response store; a same-URL result (a form posting to its
+ * own page) reloads this page. A submission the page handles itself (preventDefault, then
+ * fetch) is the page's business and goes ahead as on the controller.
  * Invariants: everything runs inside cbApplying (nothing is captured back); the controller
  * never applies input messages (a stale one that crosses a control change is dropped);
  * messages for another window are ignored; a value already equal is not set again (no
@@ -18,7 +26,7 @@
  */
 const CB_NAV_GRACE_MS = 700;
 const CB_NAV_PENDING_MS = 15000;
-const CB_SUBMIT_DEDUPE_MS = 3000;
+const CB_SUBMIT_HELD_MS = 15000;
 
 const cbNativeValue = {
   input: Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value'),
@@ -37,14 +45,33 @@ function cbForMe(msg) {
 
 // -- navigation -------------------------------------------------------------------------------
 
-const cbNav = { want: '', kind: '', timer: 0, pendingSince: 0 };
+const cbNav = { want: '', kind: '', timer: 0, pendingSince: 0, heldSubmit: 0 };
+
+/** Whether this page follows someone else (before the welcome: unless it is the leader's). */
+function cbFollowing() {
+  if (!cbSync.on || !cbSync.me || cbSync.status === 'ended') return false;
+  return cbSync.controller ? cbSync.controller !== cbSync.me.id : cbSync.me.role !== 'leader';
+}
+
+function cbIsFormSubmission(e) {
+  const source = e.sourceElement;
+  return !!e.formData || (!!source && (source.localName === 'form' || !!source.form));
+}
 
 // A cross-document navigation this page has started (replayed link click, page script, form):
-// the Navigation API announces it before the request goes out.
+// the Navigation API announces it before the request goes out. A follower's form submission
+// is cancelled here (see the header).
 cbTry(() => {
   if (!cbSync.on || !window.navigation) return;
   window.navigation.addEventListener('navigate', (e) => {
-    if (!e.hashChange && e.destination && !e.destination.sameDocument) cbNav.pendingSince = Date.now();
+    if (e.hashChange || !e.destination || e.destination.sameDocument) return;
+    if (e.cancelable && cbFollowing() && cbIsFormSubmission(e)) {
+      e.preventDefault();
+      cbNav.heldSubmit = Date.now();
+      cbSync.counters.held += 1;
+      return;
+    }
+    cbNav.pendingSince = Date.now();
   });
 });
 
@@ -115,7 +142,10 @@ function cbFollowNow() {
 
 function cbApplyNav(msg) {
   if (!cbForMe(msg)) return;
-  if (msg.kind === 'reload' && cbSameUrl(cbRealHref(), msg.url)) {
+  const heldSubmit = cbNav.heldSubmit > 0 && Date.now() - cbNav.heldSubmit < CB_SUBMIT_HELD_MS;
+  if (heldSubmit && msg.kind === 'load') cbNav.heldSubmit = 0;
+  // A reload, or the page a form posted to its own URL: this document is not the controller's.
+  if ((msg.kind === 'reload' || (heldSubmit && msg.kind === 'load')) && cbSameUrl(cbRealHref(), msg.url)) {
     cbNav.pendingSince = Date.now();
     window.location.reload();
     return;
@@ -146,8 +176,6 @@ function cbApplyScroll(msg) {
 }
 
 // -- clicks, fields, keys, focus, selection -------------------------------------------------
-
-const cbSubmitted = new WeakMap(); // form -> when a replay here submitted it
 
 function cbApplyClick(msg) {
   const el = cbResolve(msg.target);
@@ -292,23 +320,6 @@ function cbApplyMedia(msg) {
   if (msg.action === 'pause' && !el.paused) el.pause();
 }
 
-function cbApplySubmit(msg) {
-  const form = cbResolve(msg.target);
-  if (!(form instanceof HTMLFormElement)) return;
-  const at = cbSubmitted.get(form);
-  if (at && Date.now() - at < CB_SUBMIT_DEDUPE_MS) return; // the replayed click already sent it
-  cbSubmitted.set(form, Date.now());
-  cbNav.pendingSince = Date.now();
-  HTMLFormElement.prototype.submit.call(form);
-}
-
-// A submission this page makes while replaying (a replayed click on a submit button).
-if (cbSync.on) {
-  document.addEventListener('submit', (e) => {
-    if (cbSync.applying > 0 && !e.defaultPrevented && e.target instanceof HTMLFormElement) cbSubmitted.set(e.target, Date.now());
-  }, true);
-}
-
 // type -> [apply, input?]: input kinds are applied only by those not in control.
 const CB_APPLY = {
   nav: [cbApplyNav, true],
@@ -319,7 +330,7 @@ const CB_APPLY = {
   focus: [cbApplyFocus, true],
   select: [cbApplySelect, true],
   media: [cbApplyMedia, true],
-  submit: [cbApplySubmit, true],
+  // `submit` is not applied: followers never submit (see the header); its `nav` follows.
 };
 
 for (const [type, [apply, isInput]] of Object.entries(CB_APPLY)) {
