@@ -36,10 +36,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.security_headers import UNTYPED
@@ -57,10 +58,11 @@ from rewriter.headers import (
     rewrite_response_headers,
 )
 from rewriter.html import PageContext
+from rewriter.textview import shown_as_text, text_view
 from sessions.cookie_rules import FetchMetadata, SameSiteContext, same_site_context
 from sessions.cookies import CookieJar
 from sessions.matching import RequestKey, key_for
-from sessions.responses import Entry, Failure, Head, ResponseStore
+from sessions.responses import Entry, Failure, Head, ResponseStore, commits
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,8 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
             # The target's host is named, never the path or query (they may carry secrets).
             log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
                         visit.participant.id, visit.origin.host)
-        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal))
+        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
+                         page=_is_navigation(request))
         return refusal
     try:
         return await respond(request, visit, ctx, upstream, responses, key)
@@ -188,7 +191,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     script = request.headers.get("Sec-Fetch-Dest") == "script"
     plan = _plan(request, visit, ctx, head, document=document, script=script)
     if isinstance(plan, web.Response):
-        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan))
+        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan), page=_is_navigation(request))
         return plan
     prefix = b""
     if plan.response.get(UNTYPED) and document and not plan.no_body and not head.header("Content-Encoding"):
@@ -198,7 +201,8 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
             refusal = refusal_for(exc)
             if refusal is None:
                 raise
-            responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal))
+            responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
+                             page=_is_navigation(request))
             return refusal
         sniffed = sniff(prefix)
         if sniffed is not None:
@@ -212,8 +216,12 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         await request.app[STORE].with_jar(visit.session.id, lambda jar: _store_cookies(
             jar, visit.real_url, cookies, now, context, top_level))
     raw = plan.rewriter is None and not plan.no_body
+    top_level = _is_navigation(request)
     entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head),
-                            page=_is_navigation(request))
+                            page=top_level)
+    if top_level and commits(head) and not _carries_runtime(plan):
+        # No runtime in that page will say where the driver went: the server tells followers.
+        request.app[SYNC].announce(visit.session, visit.real_url, time.time(), time.monotonic())
     if plan.no_body:
         responses.finish(entry)
         return await _send_empty(request, plan.response)
@@ -255,6 +263,8 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal
+    if navigation and commits(entry.head) and shown_as_text(entry.head.header("Content-Type")):
+        return await _send_text_view(request, visit, ctx, responses, entry)
     # What the driver's copy was decides: a body it got rewritten is rewritten again.
     decoded = None if entry.raw else await responses.body(entry)
     untyped = not (entry.head.header("Content-Type") or "").strip()
@@ -270,6 +280,39 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     if refusal is not None:
         return refusal
     return await _send_rewritten(request, visit, plan, entry.head, decoded)
+
+
+async def _send_text_view(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
+                          entry: Entry) -> web.StreamResponse:
+    """A follower's copy of a page the browser shows as text (JSON, plain text): the page the
+    browser would build for it, with the runtime (``rewriter.textview``), so the follower still
+    hears where the leader goes next."""
+    body = await responses.body(entry)
+    refusal = _unservable(entry)
+    if refusal is not None:
+        return refusal
+    if entry.raw:
+        try:
+            body = decode_all(body, parse_encodings(entry.head.header("Content-Encoding")),
+                              DecodeLimits(limit=request.app[CONFIG].max_rewrite_body))
+        except (BodyTooLarge, DecodeError) as exc:
+            return error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
+    content_type = entry.head.header("Content-Type")
+    headers = tuple((k, v) for k, v in entry.head.headers if k.lower() != "content-type")
+    head = replace(entry.head, headers=(*headers, ("Content-Type", "text/html; charset=utf-8")))
+    plan = _plan(request, visit, ctx, head, document=True)
+    if isinstance(plan, web.Response):
+        return plan
+    return await _send_rewritten(request, visit, plan, head, text_view(body, charset_of(content_type)))
+
+
+# What a rewritten body is sent as, for the bodies the runtime is injected into.
+_RUNTIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _carries_runtime(plan: _Plan) -> bool:
+    rewriter = plan.rewriter
+    return rewriter is not None and not plan.no_body and rewriter.content_type.split(";")[0] in _RUNTIME_TYPES
 
 
 def _unservable(entry: Entry) -> web.Response | None:

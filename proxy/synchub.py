@@ -120,6 +120,12 @@ class SyncHub:
         if outbox is not None:
             outbox.put(CloseFrame(close.code, close.reason))
 
+    def announce(self, session: Session, url: str, now: float, mono: float) -> None:
+        """The driver's main window loaded ``url``, a page with no runtime to say so: tell the
+        followers (and keep it in the state a late joiner lands on)."""
+        room = self.room_for(session, session.target_url, now)
+        self.dispatch(room, room.relay.announce(url, mono))
+
     def current_url(self, session_id: str) -> str:
         room = self._rooms.get(session_id)
         return room.relay.current_url if room is not None else ""

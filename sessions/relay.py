@@ -9,7 +9,8 @@ What it keeps:
 - connections (one per participant page and window), each greeted by ``hello`` first;
 - per page, the last accepted ``seq`` (duplicates after a resend are dropped, acks are cumulative);
 - the controller and the leader's authority over it;
-- the shared state a late joiner catches up from (``sessions.syncstate``), fed with accepted input;
+- the shared state a late joiner catches up from (``sessions.syncstate``), fed with accepted input
+  and with the controller's loads of pages that carry no runtime (``announce``, from the proxy);
 - a replay buffer of numbered messages (``n``), bounded by count and age, for reconnects;
 - the controller's latest page digest per URL, to tell a drifting follower to reload;
 - counters: relayed, duplicates, drift, and input dropped per participant.
@@ -181,6 +182,16 @@ class Relay:
         notice = {"type": "ended", "redirect": self.end_redirect}
         return Outcome(sends=(Send(everyone, notice),) if everyone else (),
                        closes=tuple(Close(c, CLOSE_ENDED, "session ended") for c in everyone), end=True)
+
+    def announce(self, url: str, now: float) -> Outcome:
+        """The server saw the controller's main window load ``url``, a page without a runtime
+        (JSON, plain text, an image): relayed as the controller's ``nav`` (kind "load"), since
+        no socket of that page will send it."""
+        if self.ended:
+            return NOTHING
+        fields = {"url": url, "kind": "load"}
+        self._state.apply("nav", fields, "main", "")
+        return self._numbered("nav", fields, self.controller, "main", now)
 
     def receive(self, conn_id: str, message: Inbound, now: float) -> Outcome:
         conn = self._conns.get(conn_id)

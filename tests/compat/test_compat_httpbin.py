@@ -79,11 +79,7 @@ FEATURES = (
 )
 
 # (feature, mode) -> the cause found, for what fails today (strict: fixing it turns the test red).
-KNOWN: dict[tuple[str, str], str] = {
-    ("cookies read back", "cobrowse"): (
-        "the leader navigates from a JSON document, which gets no runtime (JSON is not rewritten), so no sync "
-        "socket reports the navigation and the follower stays on the previous page"),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
