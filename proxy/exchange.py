@@ -26,7 +26,10 @@ Streamed bodies are teed into the store while the driver receives them (up to
 ``Config.share_max_response``; a larger one reaches followers as a 502 "too large to share").
 The driver's conditional headers (``If-None-Match``, ``If-Modified-Since``) are not sent
 upstream, so every recorded answer has a body a follower can use (it costs bytes, never
-requests).
+requests). Following (``docs/sync-protocol.md``): when the driver's window loads a page that
+carries no runtime, the sync hub is told (``SyncHub.announce``), since nothing on that page will
+say where the driver went; a follower's top-level copy of a JSON or plain-text page is the page
+the browser builds to show it, with the runtime (``rewriter.textview``).
 
 Later features (the audit trail) hook in here and nowhere else.
 """
