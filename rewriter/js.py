@@ -60,6 +60,7 @@ by the runtime (part 47), not here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -97,6 +98,10 @@ PROLOGUE: Final = (
 ).encode()
 # Added to PROLOGUE for each helper of rewriter/js_calls.py a script calls.
 EVAL_PROLOGUE: Final = HELPERS[REWRITE]
+# eval or postMessage as a whole name, before what can follow a callee: "(", or ")" / "?." /
+# "," of `(0, eval)(x)` / `eval?.(x)` / `[eval, ...]`; comments in between are not looked for.
+_CALL_HINT_TEXT: Final = re.compile(r"(?<![\w$])(?:eval|postMessage)(?![\w$])\s*[(),?]")
+_CALL_HINT: Final = re.compile(_CALL_HINT_TEXT.pattern.encode())
 # A function body (event-handler attribute, ``javascript:`` URL, ``new Function``) is parsed
 # inside this wrapper, so ``return`` is legal and its ``var location`` is a local.
 _BODY_HEAD: Final = b"(function(){"
@@ -119,13 +124,16 @@ def parses(data: bytes) -> bool:
 
 
 def may_rewrite(data: bytes) -> bool:
-    """False when the script surely comes out unchanged: no name occurs (no parse needed)."""
-    return NAME in data or EVAL in data or POST_MESSAGE in data
+    """False when the script surely comes out unchanged (no parse needed): ``location`` does
+    not occur, nor ``eval``/``postMessage`` as a name that could be called."""
+    return NAME in data or ((EVAL in data or POST_MESSAGE in data) and _CALL_HINT.search(data) is not None)
 
 
 def may_rewrite_text(source: str) -> bool:
     """``may_rewrite`` for text."""
-    return "location" in source or "eval" in source or "postMessage" in source
+    return "location" in source or (
+        ("eval" in source or "postMessage" in source) and _CALL_HINT_TEXT.search(source) is not None
+    )
 
 
 def rewrite_js(source: str, *, module: bool = False) -> str:

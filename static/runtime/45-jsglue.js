@@ -15,7 +15,7 @@
  * - `__cb$po(targetOrigin)`: a postMessage target origin (or options) naming a real origin,
  *   mapped to its proxy origin (this window's own postMessage maps it too).
  * `cbRewriteJs(source, kind)` rewrites script text built at run time (kind 'classic', 'module'
- * or 'body', a function body): text that cannot touch `location` or call eval (a regex test)
+ * or 'body', a function body): text naming none of location, eval, postMessage (a regex test)
  * is returned at once; the rest is sent to the proxy (`POST /__cb/js`, a synchronous
  * same-origin XHR, since the code must run now) and the answer kept in a bounded per-page
  * cache. Fail open: any error, a refusal or an odd text (lone surrogates, which UTF-8 cannot
@@ -91,7 +91,7 @@ function cbLocPattern(o) {
 
 // -- code built at run time --------------------------------------------------------------------
 
-const CB_JS_NAMES_RE = /location|eval/;
+const CB_JS_NAMES_RE = /location|eval|postMessage/;
 const CB_LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
 const CB_JS_MAX = 4 * 1024 * 1024; // proxy/jsendpoint.py MAX_SOURCE (in UTF-16 units: a bound only)
 const CB_JS_CACHE_MAX = 500;
