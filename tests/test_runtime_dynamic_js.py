@@ -86,6 +86,19 @@ CHECKS: dict[str, str] = {
         const s = document.createElement('script'); s.type = 'module';
         s.textContent = "window.__v['script-module'] = location.href";
         document.head.appendChild(s);""",
+    "innerhtml-handler": """
+        const d = document.createElement('div');
+        d.innerHTML = `<button onclick="window.__v['innerhtml-handler'] = location.href">b</button>`;
+        document.body.appendChild(d); d.firstChild.click();""",
+    "insert-adjacent-javascript-url": """
+        document.body.insertAdjacentHTML('beforeend',
+          `<a id="adjacent" href="javascript:void(window.__v['insert-adjacent-javascript-url'] = location.host)">a</a>`);
+        document.getElementById('adjacent').click();""",
+    "attr-node-handler": """
+        const b = document.createElement('button');
+        const attr = document.createAttribute('onclick');
+        attr.value = "window.__v['attr-node-handler'] = location.origin";
+        b.setAttributeNode(attr); document.body.appendChild(b); b.click();""",
     "contextual-fragment": """
         const f = document.createRange().createContextualFragment(
           "<script>window.__v['contextual-fragment'] = location.hostname<\\/script>");

@@ -160,7 +160,20 @@ function cbAttrNodeToProxy(v) {
   const kind = this instanceof Attr && this.ownerElement && cbAttrKind(this.ownerElement, this.name);
   return kind ? cbAttrToProxy(kind, v) : v;
 }
-cbPatchAccessor(Attr.prototype, 'value', null, cbAttrNodeToProxy);
+const cbNativeAttrValue = cbPatchAccessor(Attr.prototype, 'value', null, cbAttrNodeToProxy);
+
+// An Attr given its value while detached (no owner yet) is mapped when it is attached.
+for (const name of ['setAttributeNode', 'setAttributeNodeNS']) {
+  cbPatchMethod(Element.prototype, name, function (args) {
+    const attr = args[0];
+    const kind = cbNativeAttrValue && attr instanceof Attr && cbAttrKind(this, attr.name);
+    if (!kind || kind === 'html') return args;
+    const value = cbNativeAttrValue.get.call(attr);
+    const mapped = cbAttrToProxy(kind, value);
+    if (mapped !== value) cbNativeAttrValue.set.call(attr, mapped);
+    return args;
+  });
+}
 
 // A MutationObserver's record of a URL attribute's old value reads as the page wrote it.
 cbPatchAccessor(MutationRecord.prototype, 'oldValue', function (v) {
