@@ -5,8 +5,8 @@ A page of ``rb.test`` frames a page of ``other.test`` and reads back, each into
 real target origin, an options object, ``"*"``, and once to a wrong origin, which must not
 arrive, fenced by the later ones), the frame's ``location.ancestorOrigins``, ``window.origin``,
 ``isSecureContext`` (false for an http site; every ``*.localhost`` proxy page is secure),
-markup it serialises (``innerHTML``/``outerHTML`` of elements and a shadow root, an attribute
-after ``cloneNode``), a MutationObserver record's ``oldValue``, ``Response.url`` and
+markup it serialises (``innerHTML``/``outerHTML`` of elements and a shadow root,
+``XMLSerializer``, an attribute after ``cloneNode``), a MutationObserver record's ``oldValue``, ``Response.url`` and
 ``XMLHttpRequest.responseURL``, and Performance entries' names. The page is loaded directly
 and through cobrowse: the views must be identical. The Cache API needs a secure context, which
 the http site does not have directly, so its keys are checked through the proxy alone.
@@ -53,6 +53,7 @@ d.innerHTML = '<a href="http://rb.test/x?a=1&amp;b=2">x</a><img src="http://othe
 window.__v['inner-html'] = d.innerHTML;
 window.__v['outer-html'] = d.firstChild.outerHTML;
 window.__v['clone-attribute'] = d.firstChild.cloneNode(true).getAttribute('href');
+window.__v['xml-serializer'] = new XMLSerializer().serializeToString(d.firstChild);
 const host = document.createElement('div');
 document.body.appendChild(host);
 const shadow = host.attachShadow({ mode: 'open' });
@@ -85,7 +86,8 @@ parent.postMessage({ k: 'options' }, { targetOrigin: 'http://rb.test' });
 parent.postMessage({ k: 'last' }, '*');
 """
 NAMES = ("messages", "ancestor-origins", "window-origin", "secure-context", "inner-html", "outer-html",
-         "clone-attribute", "shadow-root", "mutation-old-value", "response-url", "xhr-response-url", "performance")
+         "clone-attribute", "xml-serializer", "shadow-root", "mutation-old-value", "response-url", "xhr-response-url",
+         "performance")
 
 
 def make_app(log: HitLog, name: str) -> web.Application:

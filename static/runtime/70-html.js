@@ -9,7 +9,7 @@
  * are replaced (scheme and authority only). A tag split across document.write calls escapes
  * it; the mutation net (part 90) catches those.
  * Scripts and event-handler attributes in these strings get their code rewritten (part 45),
- * and what the page reads back (innerHTML, outerHTML, getHTML) shows real URLs again.
+ * and what the page reads back (innerHTML, outerHTML, getHTML, XMLSerializer) shows real URLs again.
  * Invariants: a string with no "//" or "\\" is returned as is (the common case costs one
  * scan); non-strings (TrustedHTML) pass through untouched; never throws.
  */
@@ -161,6 +161,7 @@ cbPatchAccessor(Element.prototype, 'innerHTML', function (v) { return cbHtmlTarg
 cbPatchAccessor(Element.prototype, 'outerHTML', (v) => cbHtmlToReal(v));
 cbPatchAccessor(ShadowRoot.prototype, 'innerHTML', (v) => cbHtmlToReal(v));
 for (const proto of [Element.prototype, ShadowRoot.prototype]) cbPatchMethod(proto, 'getHTML', null, cbHtmlToReal);
+if (window.XMLSerializer) cbPatchMethod(XMLSerializer.prototype, 'serializeToString', null, cbHtmlToReal);
 
 cbPatchAccessor(Element.prototype, 'innerHTML', null, function (v) {
   if (this instanceof HTMLStyleElement) return typeof v === 'string' ? cbMapCss(v, cbToProxy) : v;
