@@ -13,8 +13,8 @@
   the other realm's native), hence the rewrite. Anything else (a port's or a worker's transfer
   list, ``"*"``, ``"/"``) the runtime hands back unchanged.
 
-Literals that cannot need the runtime (numbers, ``"*"``, a string naming neither ``location``
-nor ``eval`` as eval's code) are left alone, so common calls stay byte-identical.
+Literals that cannot need the runtime (numbers, ``"*"``, eval code naming none of
+``location``, ``eval``, ``postMessage``) are left alone, so common calls stay byte-identical.
 Pure: finds spans in a parsed tree; no state between calls.
 """
 
@@ -110,4 +110,4 @@ def _inert(data: bytes, arg: Node, helper: str) -> bool:
         return text in _SAME_TARGETS or arg.type in ("number", "array", "null", "undefined")
     if arg.type in T.INERT_LITERALS:
         return True
-    return arg.type == "string" and _LOCATION not in text and EVAL not in text
+    return arg.type == "string" and not any(name in text for name in (_LOCATION, EVAL, POST_MESSAGE))
