@@ -8,8 +8,8 @@ request and the follower's twin get the same key:
 
 - method (upper case), URL normalised: scheme and host lower-cased, fragment dropped, query
   parameters sorted by name (stable for repeated names), cache-buster parameters removed, and
-  every query value and path segment that *as a whole* looks volatile replaced by a
-  placeholder (``VOLATILE`` below is the table);
+  every query name, query value and path segment that *as a whole* looks volatile replaced by
+  a placeholder (``VOLATILE`` below is the table);
 - a digest of the body, normalised the same way for form and JSON bodies; multipart bodies
   get their boundary replaced; other bodies are hashed as sent;
 - the ``Range`` header (a follower's media element asks its own ranges; only equal ranges
@@ -98,8 +98,10 @@ def _normalise_path(path: str) -> str:
 
 
 def normalise_query(query: str) -> str:
-    """Cache busters removed, volatile values replaced, parameters sorted by name."""
-    pairs = [(k, _stable(v)) for k, v in parse_qsl(query, keep_blank_values=True)
+    """Cache busters removed, volatile names and values replaced, parameters sorted by name.
+
+    Names too: a bare cache buster (``/api/kernels?1712345678901``) is a name without a value."""
+    pairs = [(_stable(k), _stable(v)) for k, v in parse_qsl(query, keep_blank_values=True)
              if k.lower() not in CACHE_BUSTERS]
     pairs.sort(key=lambda kv: kv[0])
     return urlencode(pairs)

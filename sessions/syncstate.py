@@ -7,7 +7,8 @@ per real origin. Values, not deltas: applying a snapshot twice is harmless.
 
 Invariants: every table is bounded (``StateLimits``); form and scroll entries describe the
 controller's main window and are cleared when it moves to another URL or loads a new document
-at the same one (a fragment change keeps them); keys of ``forms``/``scroll`` are protocol path keys (``protocol.path_key``).
+at the same one (a fragment change keeps them); keys of ``forms``/``scroll`` are protocol path
+keys (``protocol.path_key``).
 """
 
 from __future__ import annotations
