@@ -19,6 +19,7 @@ from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 from world import HitLog, World, start_world
 from world.bad import BIG_PAGE_BYTES, SET_COOKIE_COUNT, TcpFixture, make_app, start_canary, start_drip_server
+from world.canary import Canary
 from world.harness import Cobrowse, StartCobrowse, view_in
 
 from rewriter.space import ProxySpace
@@ -34,7 +35,7 @@ MEMORY_BOUND = 96 * MiB
 
 
 @pytest.fixture
-async def canary() -> AsyncIterator[TcpFixture]:
+async def canary() -> AsyncIterator[Canary]:
     listener = await start_canary()
     try:
         yield listener
@@ -99,7 +100,7 @@ LOOPBACK_SPELLINGS = ("127.0.0.1", "[::ffff:127.0.0.1]", "2130706433", "0x7f.1",
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
 async def test_session_target_on_loopback_spelling_is_refused_403_and_canary_sees_nothing(
-    guarded: Cobrowse, canary: TcpFixture, host: str
+    guarded: Cobrowse, canary: Canary, host: str
 ) -> None:
     _, start = await enter(guarded, f"http://{host}:{canary.port}/")
     reply = await guarded.request("GET", start)
@@ -110,7 +111,7 @@ async def test_session_target_on_loopback_spelling_is_refused_403_and_canary_see
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
 async def test_proxied_request_to_loopback_spelling_inside_a_session_is_refused_403(
-    guarded: Cobrowse, canary: TcpFixture, host: str
+    guarded: Cobrowse, canary: Canary, host: str
 ) -> None:
     session_id, _ = await enter(guarded, "http://example.invalid/")
     url = space(guarded, session_id).to_proxy(f"http://{host}:{canary.port}/internal?x=1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from canary import Canary, fresh_loopback
+from world.canary import Canary, fresh_loopback
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@
 download, a 100 MB HTML page (streamed from one reused chunk, so the fixture itself stays
 small), a body that drips one byte every few seconds, a redirect loop, a ``javascript:``
 redirect, and a page with 500 ``Set-Cookie`` headers. ``drip_server`` is a raw TCP server whose
-status line drips too (so the proxy never even sees headers). ``Canary`` counts every TCP
-connection made to it: the SSRF tests aim at it and require zero.
+status line drips too (so the proxy never even sees headers). ``start_canary`` is a
+``world.canary.Canary`` on 127.0.0.1: the SSRF tests aim at it and require zero connections.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from world.canary import Canary
 from world.hits import HitLog, hit_middleware
 
 BOMB_BLOCK_BYTES = 1 << 20
@@ -142,7 +143,7 @@ def make_app(log: HitLog, name: str) -> web.Application:
 
 @dataclass(slots=True)
 class TcpFixture:
-    """A raw asyncio TCP server on a loopback ephemeral port that counts connections."""
+    """A raw asyncio TCP server on a loopback ephemeral port that counts connections (the drip server)."""
 
     server: asyncio.Server | None = None
     connections: int = 0
@@ -161,16 +162,9 @@ class TcpFixture:
             await self.server.wait_closed()
 
 
-async def start_canary() -> TcpFixture:
-    """Counts connections and closes them at once: any connection at all is a failure."""
-    canary = TcpFixture()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        canary.connections += 1
-        writer.close()
-
-    canary.server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-    return canary
+async def start_canary() -> Canary:
+    """A canary on 127.0.0.1: any connection at all is a failure."""
+    return await Canary("127.0.0.1").start()
 
 
 async def start_drip_server() -> TcpFixture:
