@@ -1,4 +1,8 @@
-"""Shared fixtures: the fixture world, Chromium, and a running cobrowse server.
+"""Shared fixtures: target worlds, Chromium, and a running cobrowse server.
+
+``world`` is the fixture world (``world.WORLD_APPS``), ``sync_world`` the co-browsing sites
+(``world.sync_sites``), ``serve_world`` serves any other set of sites (``{host: factory}``); each
+is closed at teardown. ``start_server`` starts cobrowse servers with the given Config fields.
 
 Chromium tests skip (with the reason) only when ``/usr/bin/chromium`` is missing; CI installs it.
 Everything else runs for real on loopback: no mocks.
@@ -6,24 +10,45 @@ Everything else runs for real on loopback: no mocks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import fuzz  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
-from world import WORLD_APPS, World, start_world
+from world import WORLD_APPS, AppFactory, HitLog, World, start_world
 from world.browser import CHROMIUM, launch
 from world.harness import Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
+from world.sync_sites import SYNC_APPS
+from world.targets import ServeWorld
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[World]:
-    started = await start_world(WORLD_APPS)
+async def serve_world() -> AsyncIterator[ServeWorld]:
+    """Factory: ``await serve_world({host: factory, ...}, log=None)``, a ``World`` closed at teardown."""
+    running: list[World] = []
+
+    async def serve(apps: Mapping[str, AppFactory], log: HitLog | None = None) -> World:
+        started = await start_world(apps, log)
+        running.append(started)
+        return started
+
     try:
-        yield started
+        yield serve
     finally:
-        await started.close()
+        for started in reversed(running):
+            await started.close()
+
+
+@pytest.fixture
+async def world(serve_world: ServeWorld) -> World:
+    return await serve_world(WORLD_APPS)
+
+
+@pytest.fixture
+async def sync_world(serve_world: ServeWorld) -> World:
+    """The co-browsing sites ``sync-a.test`` and ``sync-b.test``."""
+    return await serve_world(SYNC_APPS)
 
 
 @pytest.fixture

@@ -8,33 +8,15 @@ follower must never add any.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from cobrowse_helpers import (
-    Party,
-    SocketCutter,
-    bodies_equal,
-    document_hits,
-    join_follower,
-    open_party,
-    start_pair,
-    start_sync_world,
-)
 from playwright.async_api import Browser
 from world.harness import Cobrowse, StartCobrowse
-from world.server import World
+from world.party import BrowserParty as Party
+from world.party import SocketCutter, bodies_equal, join_follower, open_party, start_pair
+from world.sync_sites import document_hits
+from world.targets import World
 
 A = "http://sync-a.test/"
-
-
-@pytest.fixture
-async def sync_world() -> AsyncIterator[World]:
-    world = await start_sync_world()
-    try:
-        yield world
-    finally:
-        await world.close()
 
 
 @pytest.fixture

@@ -31,16 +31,19 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import pytest_asyncio
-from cobrowse_helpers import Party, bodies_equal, join_follower, open_party, start_sync_world
-from cobrowse_sites import CHAT, RAND, SPA, Sites, start_counting_front, start_sites
 from django_target.server import ADMIN_PASSWORD, ADMIN_USER, start_django
 from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from world.browser import CHROMIUM, launch
+from world.e2e_sites import CHAT, RAND, SPA, Sites, start_sites
+from world.front import start_counting_front
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
 from world.hits import Hit, HitLog
-from world.server import World
+from world.party import BrowserParty as Party
+from world.party import bodies_equal, join_follower, open_party
+from world.sync_sites import SYNC_APPS
+from world.targets import World, open_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -71,11 +74,8 @@ async def sites() -> AsyncIterator[Sites]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def sync_world() -> AsyncIterator[World]:
-    started = await start_sync_world()
-    try:
+    async with open_world(SYNC_APPS) as started:
         yield started
-    finally:
-        await started.close()
 
 
 @contextlib.asynccontextmanager

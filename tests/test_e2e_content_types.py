@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from django.utils import feedgenerator
 from playwright.async_api import Browser, Page, Playwright
-from sync_helpers import join, start_session
-from world import HitLog, World, start_world
+from world import HitLog, ServeWorld, World
 from world.browser import RequestRecorder, launch
 from world.harness import DOMAIN, Cobrowse, StartCobrowse
 from world.hits import hit_middleware
+from world.sync_client import join, start_session
 
 HOST = "types.test"
 TARGET = f"http://{HOST}"
@@ -118,12 +118,8 @@ def _handler(make):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[World]:
-    world = await start_world({HOST: make_site}, HitLog())
-    try:
-        yield world
-    finally:
-        await world.close()
+async def site(serve_world: ServeWorld) -> World:
+    return await serve_world({HOST: make_site})
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
 from aiohttp import web
-from world.harness import Cobrowse, StartCobrowse
-from world.server import serve_app
+from world.harness import Cobrowse, StartCobrowse, cookies_from
+from world.targets import serve_app
 
 from proxy.app import drop_ended_responses
 from proxy.keys import RESPONSES, SERVICE, STORE
@@ -134,15 +133,6 @@ class Party:
         await self.server.runner.app[STORE].update(self.sid, move)
 
 
-def _cookies_from(reply_headers: object) -> dict[str, str]:
-    cookies: dict[str, str] = {}
-    for value in reply_headers.getall("Set-Cookie", []):  # type: ignore[attr-defined]
-        parsed: SimpleCookie = SimpleCookie()
-        parsed.load(value)
-        cookies.update({name: morsel.value for name, morsel in parsed.items()})
-    return cookies
-
-
 async def add_follower(server: Cobrowse, sid: str) -> tuple[str, dict[str, str]]:
     """A follower participant and its cookie, made through the store and a ticket (no join page yet)."""
     app = server.runner.app
@@ -155,7 +145,7 @@ async def add_follower(server: Cobrowse, sid: str) -> tuple[str, dict[str, str]]
     ticket = await app[SERVICE].issue_ticket(sid, pid, server.proxy_url(sid, TARGET, "/page"), time.time())
     reply = await server.request("GET", f"{server.control}/enter/{sid}?ticket={ticket}", cookies={})
     assert reply.status == 302, reply.text
-    return pid, _cookies_from(reply.headers)
+    return pid, cookies_from(reply.headers)
 
 
 @pytest.fixture

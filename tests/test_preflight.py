@@ -7,7 +7,7 @@ from collections import Counter
 
 from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse
-from world.server import serve_app
+from world.targets import serve_app
 
 from sessions.preflight import PreflightCache, max_age, preflight_key
 

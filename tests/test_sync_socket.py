@@ -12,9 +12,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sync_helpers import (
+from world.harness import Cobrowse, StartCobrowse
+from world.sync_client import (
     TARGET,
-    Party,
     connect,
     expect,
     hello,
@@ -24,7 +24,7 @@ from sync_helpers import (
     start_session,
     until_closed,
 )
-from world.harness import Cobrowse, StartCobrowse
+from world.sync_client import ScriptedParty as Party
 
 
 @pytest.fixture

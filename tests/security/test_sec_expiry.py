@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser
-from sync_helpers import Party, connect, cookies_from, hello, host_of, join, until_closed
-from world import HitLog, World, start_world
-from world.harness import AGENT, Cobrowse, StartCobrowse
+from world import HitLog, ServeWorld, World
+from world.harness import AGENT, Cobrowse, StartCobrowse, cookies_from
 from world.hits import hit_middleware
+from world.sync_client import ScriptedParty as Party
+from world.sync_client import connect, hello, host_of, join, until_closed
 
 from proxy.synchub import OUTBOX_LIMIT, CloseFrame, SyncHub
 from sessions.credentials import Signer
@@ -57,12 +57,8 @@ def make_target(log: HitLog, name: str) -> web.Application:
 
 
 @pytest.fixture
-async def target() -> AsyncIterator[World]:
-    world = await start_world({"keep.test": make_target, "cdn.keep.test": make_target}, HitLog())
-    try:
-        yield world
-    finally:
-        await world.close()
+async def target(serve_world: ServeWorld) -> World:
+    return await serve_world({"keep.test": make_target, "cdn.keep.test": make_target})
 
 
 async def create(server: Cobrowse, **fields: Any) -> tuple[int, dict[str, Any]]:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
-from canary import Canary
 from playwright.async_api import Browser, ConsoleMessage
-from sync_helpers import cookies_from
-from world import HitLog, World, start_world
-from world.harness import DOMAIN, Cobrowse, StartCobrowse
+from world import HitLog, ServeWorld, World
+from world.canary import Canary
+from world.harness import DOMAIN, Cobrowse, StartCobrowse, cookies_from, view_in
 from world.hits import hit_middleware
 
 from proxy.security_headers import PROXY_REFERRER_POLICY, referrer_policy
@@ -88,12 +86,8 @@ def make_target(log: HitLog, name: str) -> web.Application:
 
 
 @pytest.fixture
-async def target() -> AsyncIterator[World]:
-    world = await start_world({"hdr.test": make_target}, HitLog())
-    try:
-        yield world
-    finally:
-        await world.close()
+async def target(serve_world: ServeWorld) -> World:
+    return await serve_world({"hdr.test": make_target})
 
 
 @pytest.fixture
@@ -233,7 +227,8 @@ async def test_console_and_join_work_in_chromium_under_their_csp_and_the_agent_l
     agent = await opened.value
     await agent.wait_for_selector("#t", timeout=WAIT_MS)
     assert await agent.evaluate("() => window.opener === null")
-    assert urlsplit(agent.url).hostname.endswith(f"--{urlsplit(follower_url).path.split('/')[-1]}.{DOMAIN}")
+    sid = urlsplit(follower_url).path.split("/")[-1]
+    assert urlsplit(agent.url).hostname.endswith(f"--{sid}-{view_in(agent.url)}.{DOMAIN}")
     # The visitor's join form posts, then is redirected into a session host: form-action allows both.
     visitor = await browser.new_context()
     visitor.on("console", watch)

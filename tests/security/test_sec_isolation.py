@@ -17,19 +17,18 @@ admission, before it would dial), or a later request of the other session arrivi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
 from aiohttp import web
-from canary import Canary
-from cobrowse_helpers import WAIT_MS, open_party
 from playwright.async_api import Browser, Page
+from world.canary import Canary
 from world.harness import DOMAIN, Cobrowse, StartCobrowse
 from world.hits import Hit, HitLog, hit_middleware
-from world.server import World, serve_app
+from world.party import WAIT_MS, open_party
+from world.targets import ServeWorld, World
 
 # -- credentials: every door of a session host ---------------------------------------------
 
@@ -168,7 +167,7 @@ def _html(text: str) -> web.Response:
     return web.Response(text=text, content_type="text/html")
 
 
-def _site_a(log: HitLog) -> web.Application:
+def _site_a(log: HitLog, host: str) -> web.Application:
     async def index(request: web.Request) -> web.Response:
         return _html(A_INDEX)
 
@@ -178,32 +177,24 @@ def _site_a(log: HitLog) -> web.Application:
         response.headers.add("Set-Cookie", f"planted=1; Domain={DOMAIN}; Path=/")
         return response
 
-    app = web.Application(middlewares=[hit_middleware(log, "a.test")])
+    app = web.Application(middlewares=[hit_middleware(log, host)])
     app.router.add_get("/", index)
     app.router.add_get("/{tail:.*}", echo)
     return app
 
 
-def _site_b(log: HitLog) -> web.Application:
+def _site_b(log: HitLog, host: str) -> web.Application:
     async def frame(request: web.Request) -> web.Response:
         return _html(B_FRAME)
 
-    app = web.Application(middlewares=[hit_middleware(log, "b.test")])
+    app = web.Application(middlewares=[hit_middleware(log, host)])
     app.router.add_get("/frame", frame)
     return app
 
 
 @pytest.fixture
-async def sites() -> AsyncIterator[World]:
-    world = World(log=HitLog())
-    try:
-        for host, make in (("a.test", _site_a), ("b.test", _site_b)):
-            runner, port = await serve_app(make(world.log))
-            world.runners.append(runner)
-            world.ports[host] = port
-        yield world
-    finally:
-        await world.close()
+async def sites(serve_world: ServeWorld) -> World:
+    return await serve_world({"a.test": _site_a, "b.test": _site_b})
 
 
 async def _hit(log: HitLog, server: str, path: str) -> Hit:

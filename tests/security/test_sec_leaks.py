@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
-from canary import Canary, fresh_loopback
 from leak_site import HOST, WAYS, leak_app
 from playwright.async_api import async_playwright
 from world.browser import CHROMIUM, launch
+from world.canary import Canary, fresh_loopback
 from world.harness import start_cobrowse, stop_cobrowse
-from world.server import serve_app
+from world.targets import serve_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -20,9 +20,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from sync_helpers import Party, cookies_from, hello
 from world import World
-from world.harness import AGENT, DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
+from world.harness import AGENT, DOMAIN, Cobrowse, cookies_from, start_cobrowse, stop_cobrowse
+from world.sync_client import ScriptedParty as Party
+from world.sync_client import hello
 from world.targets import free_port
 
 from proxy.cli import banner, config_from, parse_args, serve

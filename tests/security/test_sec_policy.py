@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from canary import Canary
+from world.canary import Canary
 from world.harness import DOMAIN, Cobrowse, Reply, StartCobrowse
-from world.server import serve_app
+from world.targets import serve_app
 
 from proxy.keys import STORE
 from rewriter.origins import Origin

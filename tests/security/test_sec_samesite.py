@@ -19,15 +19,14 @@ Expected, as a browser does it between real sites:
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from cobrowse_helpers import WAIT_MS, open_party
 from playwright.async_api import Browser, Page
 from world.harness import Cobrowse, StartCobrowse
 from world.hits import Hit, HitLog, hit_middleware
-from world.server import World, serve_app
+from world.party import WAIT_MS, open_party
+from world.targets import ServeWorld, World
 
 STRICT, LAX, DEFAULT = "s", "l", "d"
 ALL = {STRICT, LAX, DEFAULT}
@@ -59,7 +58,7 @@ def _html(text: str) -> web.Response:
     return web.Response(text=text, content_type="text/html")
 
 
-def _site_a(log: HitLog) -> web.Application:
+def _site_a(log: HitLog, host: str) -> web.Application:
     async def set_cookies(request: web.Request) -> web.Response:
         response = _html(DONE)
         for line in ("s=1; SameSite=Strict; Path=/", "l=1; SameSite=Lax; Path=/", "d=1; Path=/"):
@@ -73,14 +72,14 @@ def _site_a(log: HitLog) -> web.Application:
     async def same(request: web.Request) -> web.Response:
         return _html(A_SAME)
 
-    app = web.Application(middlewares=[hit_middleware(log, "a.test")])
+    app = web.Application(middlewares=[hit_middleware(log, host)])
     app.router.add_get("/set", set_cookies)
     app.router.add_route("*", "/echo", echo)
     app.router.add_get("/same", same)
     return app
 
 
-def _site_b(log: HitLog) -> web.Application:
+def _site_b(log: HitLog, host: str) -> web.Application:
     async def post(request: web.Request) -> web.Response:
         tag = request.query["tag"]
         head = NO_REFERRER if tag.startswith("noref") else ""
@@ -91,23 +90,15 @@ def _site_b(log: HitLog) -> web.Application:
         head = NO_REFERRER if tag.startswith("noref") else ""
         return _html(B_LINK.replace("{tag}", tag).replace("{head}", head))
 
-    app = web.Application(middlewares=[hit_middleware(log, "b.test")])
+    app = web.Application(middlewares=[hit_middleware(log, host)])
     app.router.add_get("/post", post)
     app.router.add_get("/link", link)
     return app
 
 
 @pytest.fixture
-async def sites() -> AsyncIterator[World]:
-    world = World(log=HitLog())
-    try:
-        for host, make in (("a.test", _site_a), ("b.test", _site_b)):
-            runner, port = await serve_app(make(world.log))
-            world.runners.append(runner)
-            world.ports[host] = port
-        yield world
-    finally:
-        await world.close()
+async def sites(serve_world: ServeWorld) -> World:
+    return await serve_world({"a.test": _site_a, "b.test": _site_b})
 
 
 async def _hit(log: HitLog, via: str) -> Hit:

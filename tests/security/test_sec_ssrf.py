@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from canary import Canary
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from world.canary import Canary
 from world.harness import DOMAIN, Cobrowse, StartCobrowse
 from world.targets import serve, serve_app
 

@@ -24,7 +24,8 @@ import pytest
 from fuzz import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sync_helpers import (
+from world.harness import DOMAIN, Cobrowse, StartCobrowse, view_in
+from world.sync_client import (
     connect,
     expect,
     hello,
@@ -34,7 +35,6 @@ from sync_helpers import (
     start_session,
     until_closed,
 )
-from world.harness import DOMAIN, Cobrowse, StartCobrowse
 
 from proxy.keys import SERVICE, STORE, SYNC
 from proxy.synchub import SOCKETS_PER_PARTICIPANT
@@ -204,7 +204,8 @@ async def test_join_after_a_forged_nav_lands_inside_the_sessions_proxy_space(ser
     await until_closed(forger)
     reply = await post_join(server, created)
     assert reply.status == 303
-    assert reply.headers["Location"] == server.proxy_url(created["id"], "example.com", "/start")
+    landing = reply.headers["Location"]
+    assert landing == server.proxy_url(created["id"], "example.com", "/start", view=view_in(landing))
 
 
 @pytest.mark.parametrize("planted", ["https:evil.example/x", "javascript:alert(1)", "http://cobrowse.localhost/",
@@ -218,7 +219,8 @@ async def test_a_landing_url_outside_the_space_falls_back_to_the_start_url(serve
     room.relay._state.set_window_url("main", _spell(planted, server, await _other_session_host(server)))
     reply = await post_join(server, created)
     assert reply.status == 303
-    assert reply.headers["Location"] == server.proxy_url(created["id"], "example.com", "/start")
+    landing = reply.headers["Location"]
+    assert landing == server.proxy_url(created["id"], "example.com", "/start", view=view_in(landing))
 
 
 @pytest.mark.parametrize("planted", ["javascript:alert(1)", "https:evil.example/x", "http://cobrowse.localhost/"])
@@ -231,7 +233,8 @@ async def test_enter_with_a_ticket_for_a_url_outside_the_space_lands_on_the_star
     ticket = await server.runner.app[SERVICE].issue_ticket(session.id, session.leader_id, planted, time.time())
     reply = await server.request("GET", f"{server.control}/enter/{session.id}?ticket={quote(ticket)}", cookies={})
     assert reply.status == 302
-    assert reply.headers["Location"] == server.proxy_url(created["id"], "example.com", "/start")
+    landing = reply.headers["Location"]
+    assert landing == server.proxy_url(created["id"], "example.com", "/start", view=view_in(landing))
 
 
 # -- the parser: never crashes, never accepts what the protocol refuses --------------------------

@@ -17,27 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from canary import Canary
-from cobrowse_helpers import Party, join_follower, open_party, start_pair, start_sync_world
 from playwright.async_api import Browser, BrowserContext, WebSocketRoute
+from world.canary import Canary
 from world.harness import Cobrowse, StartCobrowse
-from world.server import World
+from world.party import BrowserParty as Party
+from world.party import join_follower, open_party, start_pair
+from world.targets import World
 
 A = "http://sync-a.test/"
 PWNED = "() => sessionStorage.getItem('pwned')"
-
-
-@pytest.fixture
-async def sync_world() -> AsyncIterator[World]:
-    world = await start_sync_world()
-    try:
-        yield world
-    finally:
-        await world.close()
 
 
 @pytest.fixture

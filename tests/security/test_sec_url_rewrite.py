@@ -14,13 +14,10 @@ their ``javascript:``/``data:`` targets while the ``Refresh`` header already dro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp import web
-from sync_helpers import cookies_from
-from world import HitLog, World, start_world
-from world.harness import DOMAIN, Cobrowse, StartCobrowse
+from world import HitLog, ServeWorld, World
+from world.harness import DOMAIN, Cobrowse, StartCobrowse, cookies_from
 from world.hits import hit_middleware
 
 TARGET = "http://slashless.test"
@@ -76,12 +73,8 @@ def make_target(log: HitLog, name: str) -> web.Application:
 
 
 @pytest.fixture
-async def target() -> AsyncIterator[World]:
-    world = await start_world({"slashless.test": make_target}, HitLog())
-    try:
-        yield world
-    finally:
-        await world.close()
+async def target(serve_world: ServeWorld) -> World:
+    return await serve_world({"slashless.test": make_target})
 
 
 @pytest.fixture

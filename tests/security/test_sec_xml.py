@@ -9,12 +9,11 @@ into the proxy space), and the canary fixture checks again at teardown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from canary import Canary
-from world import HitLog, World, start_world
+from world import HitLog, ServeWorld, World
+from world.canary import Canary
 from world.harness import Cobrowse, StartCobrowse
 
 from rewriter.html import PageContext
@@ -53,17 +52,13 @@ async def _hostile_svg(request: web.Request) -> web.Response:
 
 
 @pytest.fixture
-async def target() -> AsyncIterator[World]:
+async def target(serve_world: ServeWorld) -> World:
     def make(log: HitLog, name: str) -> web.Application:
         app = web.Application()
         app.router.add_get("/doc.svg", _hostile_svg)
         return app
 
-    world = await start_world({"xml.test": make}, HitLog())
-    try:
-        yield world
-    finally:
-        await world.close()
+    return await serve_world({"xml.test": make})
 
 
 async def test_through_the_proxy_a_hostile_svg_document_reaches_no_canary(

@@ -1,4 +1,9 @@
-"""The fixture world: small real aiohttp sites that the end-to-end tests browse.
+"""The test harness (see tests/README.md) and the fixture world: small real aiohttp sites the tests browse.
+
+Harness modules: ``targets`` (serve apps and worlds on loopback), ``harness`` (the cobrowse server
+and a raw client for it), ``party`` and ``sync_client`` (participants in Chromium and scripted),
+``browser`` (Chromium), ``hits`` (hit logs), ``canary``; other worlds: ``sync_sites``,
+``e2e_sites``, ``demo``, ``bad``, ``sinks``; ``front`` (a counting forwarder).
 
 Hosts (each its own server on a loopback ephemeral port, each request recorded in one
 ``HitLog``): ``site-a.test`` (every feature, see ``site_a``), ``site-b.test`` (a second site:
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 from world import api, cdn, site_a, site_b
 from world.hits import Hit, HitLog
-from world.targets import AppFactory, World, open_world, serve, serve_app, start_world
+from world.targets import AppFactory, ServeWorld, World, open_world, serve, serve_app, start_world
 
 WORLD_APPS: dict[str, AppFactory] = {
     "site-a.test": site_a.make_app,
@@ -61,6 +66,7 @@ __all__ = [
     "AppFactory",
     "Hit",
     "HitLog",
+    "ServeWorld",
     "World",
     "open_world",
     "serve",

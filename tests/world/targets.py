@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,9 @@ MAX_FIELD_SIZE = 64 * 1024
 
 AppFactory = Callable[[HitLog, str], web.Application]
 """Builds one target site: ``factory(log, host)``; the site records each request in ``log`` as ``host``."""
+
+ServeWorld = Callable[..., Awaitable["World"]]
+"""The ``serve_world`` fixture: ``await serve_world({host: factory}, log=None)``, closed at teardown."""
 
 
 @dataclass(frozen=True, slots=True)
