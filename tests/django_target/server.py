@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from world.targets import free_port
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 HOST = "django.test"
@@ -27,12 +28,6 @@ class DjangoTarget:
 
     def resolve_overrides(self) -> dict[str, tuple[str, int]]:
         return {f"{HOST}:80": ("127.0.0.1", self.port)}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(workdir: Path) -> dict[str, str]:
@@ -79,7 +74,7 @@ async def start_django(workdir: Path) -> AsyncIterator[DjangoTarget]:
     await asyncio.to_thread(
         _manage, workdir, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", "a@example.com"
     )
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
