@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from cobrowse_helpers import join_follower, open_party
 from playwright.async_api import Browser, Playwright
 from world.browser import CHROMIUM, CHROMIUM_ARGS, wait_checks
 from world.harness import Cobrowse, StartCobrowse, view_in
 from world.hits import HitLog, hit_middleware
-from world.server import World, start_world
+from world.party import join_follower, open_party
+from world.targets import World, start_world
 
 APP, API, CDN = "app.site.test", "api.site.test", "cdn.test"
 CHECKS = ("fetch", "omit", "include", "font", "script", "module")

@@ -7,8 +7,8 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from bs4 import BeautifulSoup
-from sync_helpers import TARGET, connect, cookies_from, hello, join, post_join, send, start_session
-from world.harness import StartCobrowse, view_in
+from world.harness import StartCobrowse, cookies_from, view_in
+from world.sync_client import TARGET, connect, hello, join, post_join, send, start_session
 
 from proxy.keys import SERVICE
 
