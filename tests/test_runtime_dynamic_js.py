@@ -91,8 +91,8 @@ CHECKS: dict[str, str] = {
         d.innerHTML = `<button onclick="window.__v['innerhtml-handler'] = location.href">b</button>`;
         document.body.appendChild(d); d.firstChild.click();""",
     "insert-adjacent-javascript-url": """
-        document.body.insertAdjacentHTML('beforeend',
-          `<a id="adjacent" href="javascript:void(window.__v['insert-adjacent-javascript-url'] = location.host)">a</a>`);
+        const code = "void(window.__v['insert-adjacent-javascript-url'] = location.host)";
+        document.body.insertAdjacentHTML('beforeend', `<a id="adjacent" href="javascript:${code}">a</a>`);
         document.getElementById('adjacent').click();""",
     "attr-node-handler": """
         const b = document.createElement('button');
