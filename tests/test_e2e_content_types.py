@@ -19,7 +19,7 @@ from django.utils import feedgenerator
 from playwright.async_api import Browser, Page, Playwright
 from world import HitLog, ServeWorld, World
 from world.browser import RequestRecorder, launch
-from world.harness import DOMAIN, Cobrowse, StartCobrowse
+from world.harness import DOMAIN, Cobrowse, StartCobrowse, view_in
 from world.hits import hit_middleware
 from world.sync_client import join, start_session
 
@@ -154,7 +154,9 @@ async def _through_proxy(browser: Browser, server: Cobrowse, path: str) -> tuple
     recorder.attach(context)
     page = await context.new_page()
     await page.goto(str(created["leader_url"]))
-    return page, str(created["id"]), recorder
+    # What follows "--" in the leader's proxy hosts: the session id and the leader's view.
+    assert view_in(page.url)
+    return page, f"{created['id']}-{view_in(page.url)}", recorder
 
 
 # -- a response without Content-Type -----------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from django_target.server import ADMIN_PASSWORD, ADMIN_USER, DjangoTarget, start_django
 from playwright.async_api import Browser, Page, Playwright
 from world.browser import RequestRecorder, launch
-from world.harness import DOMAIN, StartCobrowse
+from world.harness import DOMAIN, StartCobrowse, view_in
 
 NOTE_TITLE = "Note written through the proxy"
 
@@ -72,7 +72,8 @@ async def test_django_admin_login_add_list_logout_through_proxy(
     page = await context.new_page()
     await page.goto(session["leader_url"])
     await page.wait_for_selector("#id_username")
-    base = server.proxy_url(session["id"], "django.test", "").rstrip("/")
+    base = server.proxy_url(session["id"], "django.test", "", view=view_in(page.url)).rstrip("/")
+    assert view_in(page.url)
     assert page.url.startswith(base)
 
     await admin_round_trip(page, base)
