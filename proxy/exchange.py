@@ -381,7 +381,7 @@ async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head:
                           decoded: bytes) -> web.StreamResponse:
     assert plan.rewriter is not None
     page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit),
-                       js=request.app[SCRIPTS].rewrite_text)
+                       js=request.app[SCRIPTS].rewrite_text, js_body=request.app[SCRIPTS].rewrite_body_text)
     charset = charset_of(head.header("Content-Type"))
     if head.status >= 400 and not decoded.strip():
         # An empty error body: Chromium shows its own error page for it, as it would directly; an

@@ -31,6 +31,7 @@ from typing import Final
 from rewriter.charset import decode_text, lookup
 from rewriter.css import rewrite_css_bytes
 from rewriter.html import PageContext, rewrite_html
+from rewriter.js import may_rewrite
 from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.xml import rewrite_xml
 
@@ -56,7 +57,7 @@ def _js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
     # Sent as UTF-8: a declared charset is honoured, else UTF-8 (a body that is not valid
     # UTF-8 is read as windows-1252, what browsers mostly assume for legacy pages).
     codec = lookup(charset) or "utf-8"
-    if codec == "utf-8" and b"location" not in body:
+    if codec == "utf-8" and not may_rewrite(body):
         return body  # the hot path: nothing to rewrite, nothing to decode
     if codec == "utf-8":
         try:
