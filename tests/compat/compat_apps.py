@@ -46,7 +46,7 @@ class AppSpec:
     cwd: Path | None = None
     env: tuple[tuple[str, str], ...] = ()
     icons: tuple[str, ...] = ("/favicon.ico",)  # fetched by Chromium's favicon service, not by the page
-    polled: tuple[str, ...] = ()  # path prefixes the app's pages poll on a timer (counts depend on time)
+    polled: tuple[str, ...] = ()  # path prefixes asked for on a timer or by a race (counts depend on timing)
     random_query: tuple[str, ...] = ()  # paths whose query holds a fresh random value each time (not counted)
 
 
