@@ -2,7 +2,7 @@
 
 It copies bytes both ways unchanged, reading only the requests' framing (head, then a
 ``Content-Length`` or chunked body) so that each request head is recorded before it is passed
-on. An HTTP-level forwarder (an aiohttp app, like ``cobrowse_sites.start_counting_front``)
+on. An HTTP-level forwarder (an aiohttp app, like ``world.front.start_counting_front``)
 would re-frame the responses: aiohttp adds ``Content-Type: application/octet-stream`` to a
 response that has none, and Chromium then downloads it where the real app shows a page, so
 the compat suite would test the forwarder, not the app. After a request that asks for an
