@@ -1,0 +1,175 @@
+"""Jupyter Notebook 7 (PyPI ``notebook``): a large webpack SPA, XSRF-checked API calls, a kernel WebSocket.
+
+The server runs with authentication off on loopback (``--IdentityProvider.token=''``), its root
+dir, config, data and runtime dirs in a tmp dir (nothing from ``$HOME``), the extension manager
+read-only (it would ask a package registry) and remote access allowed (the browser and the proxy
+name it ``jupyter.test``, not ``localhost``). Each run first writes ``compat.ipynb`` afresh (one
+code cell, no output), so a run never sees what the previous one saved. Features: the file tree
+lists the notebook; the notebook opens (its kernel already started and idle: a cell run while
+the first kernel starts can be lost), its cell ``print(6*7)`` runs (the kernel's messages travel over the WebSocket
+``/api/kernels/<id>/channels``) and shows ``42``, and a save (a PUT that Jupyter accepts only
+with the XSRF token from its cookie) writes the output to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+from compat_apps import AppSpec, RunningApp, python_module
+from compat_fixture import modes_fixture, one_app
+from compat_modes import Feature, Modes, Step, Tracker, check_mode, matrix
+from playwright.async_api import Page
+
+pytestmark = [pytest.mark.compat, pytest.mark.asyncio(loop_scope="module")]
+
+HOST = "jupyter.test"
+NOTEBOOK = "compat.ipynb"
+OLD_MTIME = 946_684_800  # 2000-01-01: the tree shows a stable "years ago", not a ticking "seconds ago"
+CELL = {"cell_type": "code", "execution_count": None, "id": "c0", "metadata": {}, "outputs": [],
+        "source": ["print(6*7)"]}
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Pages poll these on timers (kernel and session lists, the file listing, checkpoints), as often as
+# time passes; a slower run makes more of them (and several carry a timestamp in the query).
+POLLED = ("/api/kernels", "/api/sessions", "/api/terminals", "/api/kernelspecs", "/api/contents", "/api/me",
+          "/lab/api/", "/lsp/")
+
+
+def _spec(root: Path) -> AppSpec:
+    dirs = {name: root / name for name in ("notebooks", "config", "data", "runtime", "ipython")}
+    for path in dirs.values():
+        path.mkdir()
+    return AppSpec(
+        "jupyter-notebook", HOST,
+        python_module("notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--port=0",
+                      "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.allow_remote_access=True",
+                      f"--ServerApp.root_dir={dirs['notebooks']}", "--LabApp.extension_manager=readonly"),
+        r"http://127\.0\.0\.1:(\d+)/tree", ready_path="/api/status", cwd=dirs["notebooks"],
+        env=(("JUPYTER_CONFIG_DIR", str(dirs["config"])), ("JUPYTER_DATA_DIR", str(dirs["data"])),
+             ("JUPYTER_RUNTIME_DIR", str(dirs["runtime"])), ("IPYTHONDIR", str(dirs["ipython"])),
+             ("JUPYTER_PLATFORM_DIRS", "1")),
+        polled=POLLED, random_query=("/api/nbconvert",))
+
+
+def _notebook_path(app: RunningApp) -> Path:
+    assert app.spec.cwd is not None
+    return app.spec.cwd / NOTEBOOK
+
+
+async def _fresh_notebook(app: RunningApp) -> None:
+    path = _notebook_path(app)
+    notebook = {"cells": [CELL], "metadata": {"kernelspec": KERNEL, "language_info": {"name": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook))
+    os.utime(path, (OLD_MTIME, OLD_MTIME))
+    shutil.rmtree(path.parent / ".ipynb_checkpoints", ignore_errors=True)  # "Last Checkpoint" is the save's
+    await _warm_kernel(app)
+
+
+async def _warm_kernel(app: RunningApp) -> None:
+    """Start the notebook's kernel session (if none runs) and wait until it answers, straight at the
+    app's port (no hits): a page then attaches to a ready kernel. On a fresh server a cell run from
+    the page while its first kernel was starting was lost in most runs (no output, never an error)."""
+    base = f"http://127.0.0.1:{app.app_port}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(f"{base}/tree") as resp:
+            await resp.read()
+        xsrf = next(cookie.value for cookie in client.cookie_jar if cookie.key == "_xsrf")
+        session = {"path": NOTEBOOK, "type": "notebook", "name": NOTEBOOK, "kernel": {"name": KERNEL["name"]}}
+        async with client.post(f"{base}/api/sessions", json=session, headers={"X-XSRFToken": xsrf}) as resp:
+            kernel = (await resp.json())["kernel"]["id"]
+        # The kernel is ready once it answers a kernel_info_request on its channels WebSocket.
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": "kernel_info_request", "username": "",
+                  "session": uuid.uuid4().hex, "date": "", "version": "5.3"}
+        request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}
+        async with asyncio.timeout(KERNEL_SECONDS), client.ws_connect(f"{base}/api/kernels/{kernel}/channels") as ws:
+            await ws.send_json(request)
+            async for message in ws:
+                reply = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else {}
+                if reply.get("msg_type") == "kernel_info_reply":
+                    return
+
+
+async def _listing(page: Page, tracker: Tracker) -> str:
+    names: list[str] = await page.evaluate(
+        "() => [...document.querySelectorAll('.jp-DirListing-item .jp-DirListing-itemText')]"
+        ".map((e) => e.textContent.trim())")
+    return "files: " + ", ".join(names)
+
+
+async def _cells(page: Page, tracker: Tracker) -> str:
+    shown: str = await page.evaluate(
+        """() => {
+          const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map((cell) => {
+            const source = (cell.querySelector('.cm-content') || {}).textContent || '';
+            const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')].map((o) => o.textContent.trim());
+            return `${source} -> [${outputs.join(', ')}]`;
+          });
+          const checkpoint = (document.querySelector('.jp-NotebookCheckpoint') || {}).textContent || '';
+          const saved = checkpoint.startsWith('Last Checkpoint') ? 'saved' : 'not saved';
+          return [...cells, saved].join(' | ');
+        }""")
+    return shown
+
+
+async def _run_cell(page: Page) -> None:
+    await page.click(".jp-Notebook .jp-Cell .cm-content")
+    await page.keyboard.press("Shift+Enter")
+
+
+async def _save(page: Page) -> None:
+    await page.keyboard.press("Control+s")
+
+
+KERNEL_SECONDS = 40.0  # the first kernel start imports IPython: slow on a loaded machine
+TREE_READY = "() => document.querySelectorAll('.jp-DirListing-item').length > 0"
+# Open, and its kernel started and idle: a cell run before the kernel is ready can be lost.
+NOTEBOOK_READY = ("() => /print/.test((document.querySelector('.jp-Notebook .jp-Cell .cm-content') || {}).textContent)"
+                  " && !!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=idle]')")
+OUTPUT_READY = "() => /42/.test((document.querySelector('.jp-OutputArea-output') || {}).textContent || '')"
+SAVED_READY = "() => /Last Checkpoint/.test((document.querySelector('.jp-NotebookCheckpoint') || {}).textContent)"
+
+FEATURES = (
+    Feature("jupyter-notebook", "run a cell and save", f"/notebooks/{NOTEBOOK}", (
+        Step("the notebook opens", f"/notebooks/{NOTEBOOK}", "print(6*7) -> [] | not saved",
+             ready=NOTEBOOK_READY, observe=_cells, settle_seconds=KERNEL_SECONDS),
+        Step("print(6*7) runs in the kernel", f"/notebooks/{NOTEBOOK}", "print(6*7) -> [42]", act=_run_cell,
+             ready=OUTPUT_READY, observe=_cells, settle_seconds=KERNEL_SECONDS),
+        Step("saved", f"/notebooks/{NOTEBOOK}", "print(6*7) -> [42] |  -> [] | saved", act=_save,
+             ready=SAVED_READY, observe=_cells),
+    ), prepare=_fresh_notebook),
+    Feature("jupyter-notebook", "file tree", "/tree", (
+        Step("the tree lists the notebook", "/tree", f"files: {NOTEBOOK}", ready=TREE_READY, observe=_listing),
+    ), prepare=_fresh_notebook),
+)
+
+FOLLOWER_504 = (
+    "the follower's JupyterLab never starts: its API calls carry a cache-busting timestamp query "
+    "(GET /api/kernels?1796293097965, /api/sessions?..., /api/terminals?..., /lsp/status?...) that differs from "
+    "the leader's, so none matches a stored response and each gets 504 after the follower wait; its plugins fail "
+    "to activate ('Invalid response: 504 Gateway Timeout') and the page stays blank")
+KNOWN: dict[tuple[str, str], str] = {}
+# Seen to fail in most runs on a loaded machine and to pass in some (the follower's timestamps then
+# happened to match, or its requests came late enough): intermittent, not strict.
+INTERMITTENT = {
+    ("file tree", "cobrowse"): FOLLOWER_504,
+    ("run a cell and save", "cobrowse"): (
+        "either " + FOLLOWER_504 + "; or, where the follower's notebook does render, the cell's output never reaches "
+        "it: 42 arrives on the leader's kernel WebSocket and only the leader's page draws it, so after the run the "
+        "follower still shows '[ ]: print(6*7)' with no output"),
+}
+
+
+modes = modes_fixture("jupyter", one_app(_spec), follower_wait=5.0)
+
+
+@pytest.mark.parametrize(("feature", "mode"), matrix(FEATURES, KNOWN, INTERMITTENT))
+async def test_jupyter_notebook_feature_shows_the_direct_outcome_in_each_mode(modes: Modes, feature: Feature,
+                                                                              mode: str) -> None:
+    await check_mode(modes, feature, mode)
