@@ -149,21 +149,14 @@ FEATURES = (
     ), prepare=_fresh_notebook),
 )
 
-FOLLOWER_504 = (
-    "the follower's JupyterLab never starts: its API calls carry a cache-busting timestamp query "
-    "(GET /api/kernels?1796293097965, /api/sessions?..., /api/terminals?..., /lsp/status?...) that differs from "
-    "the leader's, so none matches a stored response and each gets 504 after the follower wait; its plugins fail "
-    "to activate ('Invalid response: 504 Gateway Timeout') and the page stays blank")
-KNOWN: dict[tuple[str, str], str] = {}
-# Seen to fail in most runs on a loaded machine and to pass in some (the follower's timestamps then
-# happened to match, or its requests came late enough): intermittent, not strict.
-INTERMITTENT = {
-    ("file tree", "cobrowse"): FOLLOWER_504,
+KNOWN: dict[tuple[str, str], str] = {
     ("run a cell and save", "cobrowse"): (
-        "either " + FOLLOWER_504 + "; or, where the follower's notebook does render, the cell's output never reaches "
-        "it: 42 arrives on the leader's kernel WebSocket and only the leader's page draws it, so after the run the "
-        "follower still shows '[ ]: print(6*7)' with no output"),
+        "the follower's notebook renders (its cache-busting API queries now match the leader's), but the cell's "
+        "output never reaches it: 42 arrives on the leader's kernel WebSocket and JupyterLab draws only output whose "
+        "parent request its own client sent, so the follower's copy of the kernel socket's messages draws nothing and "
+        "it still shows '[ ]: print(6*7)' with no output"),
 }
+INTERMITTENT: dict[tuple[str, str], str] = {}
 
 
 modes = modes_fixture("jupyter", one_app(_spec), follower_wait=5.0)
