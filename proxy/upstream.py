@@ -34,6 +34,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -62,6 +63,7 @@ from proxy.upstream_errors import (
 )
 from sessions.policy import TargetPolicy
 
+log = logging.getLogger(__name__)
 __all__ = [
     "BadUpstreamResponse",
     "BlockedTarget",
@@ -199,13 +201,20 @@ class UpstreamClient:
         self.settings = settings
         self.policy = AddressPolicy.build(settings.allow_private, settings.allowed_networks)
         self._session: aiohttp.ClientSession | None = None
+        self._fresh_session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        self._session = self._client_session(force_close=False)
+        # For a resend: a connection of its own, never one from the pool (which may be as stale).
+        self._fresh_session = self._client_session(force_close=True)
+
+    def _client_session(self, *, force_close: bool) -> aiohttp.ClientSession:
         s = self.settings
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.policy, s.resolve_overrides, s.lookup), limit=s.pool_limit, ttl_dns_cache=10
+            resolver=GuardedResolver(self.policy, s.resolve_overrides, s.lookup), limit=s.pool_limit, ttl_dns_cache=10,
+            force_close=force_close,
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
@@ -220,9 +229,10 @@ class UpstreamClient:
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._fresh_session):
+            if session is not None:
+                await session.close()
+        self._session = self._fresh_session = None
 
     async def __aenter__(self) -> UpstreamClient:
         await self.start()
@@ -232,6 +242,12 @@ class UpstreamClient:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    @property
+    def _fresh(self) -> aiohttp.ClientSession:
+        if self._fresh_session is None:
+            raise RuntimeError("UpstreamClient used before start()")
+        return self._fresh_session
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -287,12 +303,26 @@ class UpstreamClient:
         deadline_at = loop.time() + (self.settings.total_deadline if deadline is None else deadline)
         try:
             async with asyncio.timeout_at(deadline_at):
-                resp = await self.session.request(method, target, headers=out, data=body, allow_redirects=False)
+                resp = await self._send(method, target, out, body)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"no answer from {target.host} before the deadline") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamUnavailable(_describe(exc)) from exc
         return UpstreamResponse(resp, self.settings, deadline_at)
+
+    async def _send(self, method: str, target: URL, headers: CIMultiDict[str],
+                    body: bytes | AsyncIterable[bytes] | None) -> aiohttp.ClientResponse:
+        """One request; sent again once, on a fresh connection, when the site closed the connection
+        before answering anything. That is a kept-alive connection the site had just timed out (a
+        race every client meets; gunicorn closes idle ones after 2 s), and browsers resend then,
+        whatever the method. A streamed body cannot be sent twice, so it is not."""
+        try:
+            return await self.session.request(method, target, headers=headers, data=body, allow_redirects=False)
+        except aiohttp.ServerDisconnectedError:
+            if _streamed(body):
+                raise
+            log.info("upstream.resend host=%s reason=closed-before-answer", target.host)
+            return await self._fresh.request(method, target, headers=headers, data=body, allow_redirects=False)
 
     async def ws_connect(
         self,

@@ -532,3 +532,85 @@ async def test_websocket_handshake_redirect_is_not_followed(client: UpstreamClie
     with pytest.raises(BadUpstreamResponse, match="redirect"):
         await client.ws_connect("ws://site.test/ws-redirect", [("Host", "site.test")], [], policy=BASELINE)
     assert target.hits["/ws"] == 0
+
+
+# -- a kept-alive connection the site closes before answering -----------------------------------
+
+
+class StaleKeepAlive:
+    """Answers the first request of its first connection and keeps it open, then closes that
+    connection on the next request without a byte of answer (a site timing out an idle
+    kept-alive connection as the request arrives); later connections answer every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[int, str]] = []  # (connection number, request line)
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> StaleKeepAlive:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line = head.split(b"\r\n", 1)[0].decode()
+                length = next((int(h.split(b":", 1)[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)
+                body = await reader.readexactly(length)
+                self.requests.append((number, line))
+                if number == 1 and len(self.requests) > 1:
+                    return  # closed without answering
+                answer = b"got " + body
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+@pytest.fixture
+async def stale() -> AsyncIterator[StaleKeepAlive]:
+    server = await StaleKeepAlive().start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def _body(client: UpstreamClient, method: str, body: bytes | AsyncIterator[bytes]) -> bytes:
+    resp = await client.open(method, "http://slow.test/form", [("Host", "slow.test")], body, policy=BASELINE)
+    try:
+        return await resp.read_decoded()
+    finally:
+        resp.release()
+
+
+async def test_a_request_on_a_connection_the_site_closed_unanswered_is_sent_again_once(stale: StaleKeepAlive) -> None:
+    async with slow_client(stale.port) as c:
+        assert await _body(c, "GET", b"") == b"got "
+        # A form post on the kept-alive connection meets the close: sent again on a new one, as browsers do.
+        assert await _body(c, "POST", b"name=Ann") == b"got name=Ann"
+    assert [n for n, line in stale.requests if line.startswith("POST")] == [1, 2]
+
+
+async def test_a_streamed_body_is_not_sent_twice(stale: StaleKeepAlive) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"name=Ann"
+
+    async with slow_client(stale.port) as c:
+        assert await _body(c, "GET", b"") == b"got "
+        with pytest.raises(UpstreamUnavailable):
+            await _body(c, "POST", chunks())
+    assert [n for n, line in stale.requests if line.startswith("POST")] == [1]
