@@ -51,7 +51,8 @@ from proxy.targets import policy_for
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
 from proxy.visit import Visit, persist_aliases
-from rewriter.body import SNIFF_BYTES, BodyRewriter, charset_of, rewriter_for, sniff
+from proxy.worker_runtime import worker_prelude
+from rewriter.body import SNIFF_BYTES, BodyRewriter, charset_of, rewriter_for, script_kind, sniff
 from rewriter.headers import (
     RequestContext,
     ResponseHeaders,
@@ -160,7 +161,7 @@ class _Plan:
 
 
 def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *, document: bool,
-          sniffed: str | None = None, script: bool = False) -> _Plan | web.Response:
+          sniffed: str | None = None, script: bool | str | None = False) -> _Plan | web.Response:
     browser_origin = request.headers.get("Origin")
     real_origin = visit.space.from_proxy(browser_origin) if browser_origin else None
     rewritten = rewrite_response_headers(list(head.headers), ctx, real_origin)
@@ -191,7 +192,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     config = request.app[CONFIG]
     head = Head(upstream.status, upstream.reason, tuple(upstream.headers), visit.real_url)
     document = _loads_as_document(request)
-    script = request.headers.get("Sec-Fetch-Dest") == "script"
+    script = script_kind(request.headers.get("Sec-Fetch-Dest"))
     plan = _plan(request, visit, ctx, head, document=document, script=script)
     if isinstance(plan, web.Response):
         responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan), page=_is_navigation(request))
@@ -272,7 +273,8 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     decoded = None if entry.raw else await responses.body(entry)
     untyped = not (entry.head.header("Content-Type") or "").strip()
     sniffed = sniff(decoded) if decoded is not None and untyped else None
-    plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed, script=not entry.raw)
+    script = None if entry.raw else script_kind(request.headers.get("Sec-Fetch-Dest")) or True
+    plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed, script=script)
     if isinstance(plan, web.Response):
         return plan
     if plan.no_body:
@@ -380,7 +382,8 @@ async def _send_empty(request: web.Request, response: web.StreamResponse) -> web
 async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head: Head,
                           decoded: bytes) -> web.StreamResponse:
     assert plan.rewriter is not None
-    page = PageContext(url=visit.real_url, space=visit.space, inject=await _runtime_tag(request, visit),
+    inject = worker_prelude(request.app[CONFIG], visit) if plan.rewriter.worker else await _runtime_tag(request, visit)
+    page = PageContext(url=visit.real_url, space=visit.space, inject=inject,
                        js=request.app[SCRIPTS].rewrite_text, js_body=request.app[SCRIPTS].rewrite_body_text)
     charset = charset_of(head.header("Content-Type"))
     if head.status >= 400 and not decoded.strip():

@@ -3,8 +3,11 @@
 Bodies of other types (images, video, fonts, downloads, JSON) pass through untouched and
 are streamed by the proxy; URLs that scripts build are the runtime's job. JavaScript that a
 page loads with ``<script>`` has its references to ``location`` rewritten (``rewriter.js``,
-through the server's cache that ``PageContext.js`` names); scripts loaded by workers and
-worklets, which do not get the runtime, stream untouched.
+through the server's cache that ``PageContext.js`` names). A worker's own script (Sec-Fetch-Dest
+``worker``, ``sharedworker``, ``serviceworker``) is rewritten the same way and gets the worker
+runtime, which ``PageContext.inject`` then carries (proxy/worker_runtime.py), as its first
+statement: after the script's directive prologue, so a ``"use strict"`` script stays strict.
+Scripts loaded by worklets, which get no runtime, stream untouched.
 JSON is never rewritten: it is data a script reads, and a script must read the real URLs.
 
 XML types are rewritten only when the browser loads them as a document (a navigation, a frame,
@@ -31,7 +34,7 @@ from typing import Final
 from rewriter.charset import decode_text, lookup
 from rewriter.css import rewrite_css_bytes
 from rewriter.html import PageContext, rewrite_html
-from rewriter.js import may_rewrite
+from rewriter.js import may_rewrite, may_rewrite_text
 from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.xml import rewrite_xml
 
@@ -53,22 +56,46 @@ def _xml(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
     return rewrite_xml(body, ctx, charset)
 
 
-def _js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
-    # Sent as UTF-8: a declared charset is honoured, else UTF-8 (a body that is not valid
-    # UTF-8 is read as windows-1252, what browsers mostly assume for legacy pages).
+def _js_text(body: bytes, charset: str | None) -> str:
+    # A declared charset is honoured, else UTF-8 (a body that is not valid UTF-8 is read as
+    # windows-1252, what browsers mostly assume for legacy pages).
     codec = lookup(charset) or "utf-8"
-    if codec == "utf-8" and not may_rewrite(body):
+    if codec != "utf-8":
+        return decode_text(body, codec)
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return decode_text(body, "windows-1252")
+
+
+def _js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
+    # Sent as UTF-8.
+    if (lookup(charset) or "utf-8") == "utf-8" and not may_rewrite(body):
         return body  # the hot path: nothing to rewrite, nothing to decode
-    if codec == "utf-8":
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = decode_text(body, "windows-1252")
-    else:
-        text = decode_text(body, codec)
+    text = _js_text(body, charset)
     if ctx.js is not None:
         text = ctx.js(text, False)
     return text.encode("utf-8", "surrogatepass")
+
+
+# A script's directive prologue: whitespace, comments and string-literal statements.
+_PROLOGUE: Final = re.compile(
+    r"""(?:\s|//[^\n\r\u2028\u2029]*|/\*[\s\S]*?\*/|(?:'(?:[^'\\\n\r]|\\[\s\S])*'|"(?:[^"\\\n\r]|\\[\s\S])*")"""
+    r"""[ \t]*(?:;|(?=[\n\r])))*"""
+)
+
+
+def _worker_js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
+    # The worker runtime (ctx.inject, one statement) goes after the directive prologue, so
+    # the script keeps its strictness; a line break first when the prologue's last line has
+    # no ";" (or ends in a comment).
+    text = _js_text(body, charset)
+    if ctx.js is not None and may_rewrite_text(text):
+        text = ctx.js(text, False)
+    cut = _PROLOGUE.match(text)
+    at = cut.end() if cut else 0
+    sep = "" if at == 0 or text[at - 1] in "\n\r;" else "\n"
+    return (text[:at] + sep + ctx.inject + text[at:]).encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +106,12 @@ class BodyRewriter:
     # Rewritten only when loaded by a page's <script> (Sec-Fetch-Dest: script): workers and
     # worklets do not get the runtime whose functions rewritten scripts call.
     scripts_only: bool = False
+    worker: bool = False  # a worker's own script: ``PageContext.inject`` is the worker runtime
+
+
+# The Sec-Fetch-Dest values of a worker's own script (its module graph's too).
+WORKER_DESTS: Final = frozenset({"worker", "sharedworker", "serviceworker"})
+_WORKER_JS: Final = BodyRewriter(_worker_js, "text/javascript; charset=utf-8", scripts_only=True, worker=True)
 
 
 def _xml_type(mime: str) -> BodyRewriter:
@@ -96,16 +129,24 @@ BY_MIME: dict[str, BodyRewriter] = {
 }
 
 
-def rewriter_for(content_type: str | None, *, document: bool = True, script: bool = False) -> BodyRewriter | None:
+def rewriter_for(content_type: str | None, *, document: bool = True,
+                 script: bool | str | None = False) -> BodyRewriter | None:
     """The rewriter for a body of this type; ``document``: the browser loads it as a document;
-    ``script``: a page loads it as a script."""
+    ``script``: a page loads it as a script (True, or ``script_kind``'s answer: ``"script"``,
+    or a worker destination for a worker's own script)."""
     if not content_type:
         return None
     mime = content_type.split(";", 1)[0].strip().lower()
     found = BY_MIME.get(mime)
     if found is None or (found.documents_only and not document) or (found.scripts_only and not script):
         return None
-    return found
+    return _WORKER_JS if found.scripts_only and script in WORKER_DESTS else found
+
+
+def script_kind(dest: str | None) -> str | None:
+    """What ``rewriter_for``'s ``script`` is for a request's Sec-Fetch-Dest: ``"script"`` for a
+    page's script, the destination itself for a worker's script, None for anything else."""
+    return dest if dest == "script" or dest in WORKER_DESTS else None
 
 
 # The standard's HTML signatures: optional whitespace, then one of these (case-insensitive)
