@@ -87,14 +87,13 @@ _PROLOGUE: Final = re.compile(
 
 def _worker_js(body: bytes, ctx: PageContext, charset: str | None) -> bytes:
     # The worker runtime (ctx.inject, one statement) goes after the directive prologue, so
-    # the script keeps its strictness; a line break first when the prologue's last line has
-    # no ";" (or ends in a comment).
+    # the script keeps its strictness (a line break first if all of it is a line comment).
     text = _js_text(body, charset)
     if ctx.js is not None and may_rewrite_text(text):
         text = ctx.js(text, False)
     cut = _PROLOGUE.match(text)
     at = cut.end() if cut else 0
-    sep = "" if at == 0 or text[at - 1] in "\n\r;" else "\n"
+    sep = "\n" if 0 < at == len(text) and text[-1] not in "\n\r;" else ""
     return (text[:at] + sep + ctx.inject + text[at:]).encode("utf-8", "surrogatepass")
 
 
