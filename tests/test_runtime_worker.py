@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import Page
 from runtime_compare import Compared, compared, window_views
 from world import HitLog
 from world.harness import DOMAIN
@@ -109,14 +108,10 @@ def make_app(log: HitLog, name: str) -> web.Application:
     return app
 
 
-async def views(page: Page) -> dict[str, object]:
-    return await window_views(page, NAMES)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def loaded() -> AsyncIterator[Compared]:
-    async with compared({HOST: make_app}, PAGE, views) as c:
-        yield c
+    async with compared({HOST: make_app}, PAGE, lambda page: window_views(page, NAMES)) as workers:
+        yield workers
 
 
 def _expected(path: str) -> dict[str, object]:
@@ -139,7 +134,7 @@ async def test_the_direct_workers_see_their_own_site(loaded: Compared) -> None:
 @IN_MODULE_LOOP
 async def test_workers_read_and_reach_their_site_as_directly(loaded: Compared) -> None:
     page = await loaded.proxied_page()
-    proxied = await views(page)
+    proxied = await window_views(page, NAMES)
     await page.context.close()
     assert {k: v for k, v in proxied.items() if v != loaded.direct[k]} == {}
     # The recorder sees what dedicated workers ask for (so "nothing outside" covers them too).
