@@ -8,9 +8,14 @@
  * Service workers run through the proxy, not refused: their script is served by the proxy
  * with its CSP, so whatever real URL the worker fetches on its own is refused by the browser
  * (it stays in the proxy space, or fails); the session's end clears it (Clear-Site-Data).
- * Out of scope (needs JS rewriting, not hookable here): inside a worker, importScripts(),
- * static and dynamic import() of absolute real URLs and `self.location` (workers do not get
- * this runtime); in the page, dynamic import() and `import.meta.url`. The CSP contains them.
+ * Inside a worker (dedicated, shared, service; classic or module) this runtime does not run:
+ * the proxy serves the worker's own script with the worker runtime first (static/worker/,
+ * proxy/worker_runtime.py), so `self.location`, `self.origin` and `isSecureContext` read the
+ * real values and importScripts/fetch/XHR/WebSocket/EventSource map real URLs.
+ * Out of scope: inside a worker, static and dynamic import() of absolute real URLs and code
+ * built at run time (eval); what responses report back (Response.url, a service worker's
+ * FetchEvent.request.url); worklets' scripts (no runtime at all); in the page, dynamic
+ * import() and `import.meta.url`. The CSP contains them.
  * Invariants: relative URLs pass untouched; never throws.
  */
 cbPatchCtor('Worker', (args) => cbMapArg(args, 0, cbToProxy));
