@@ -56,7 +56,7 @@ const reads = () => ({
   string: String(location), parts: [location.protocol, location.hostname, location.port, location.pathname,
     location.search, location.hash], secure: isSecureContext,
 });
-const xhrText = () => new Promise((resolve) => {
+const xhrText = () => typeof XMLHttpRequest === 'undefined' ? Promise.resolve('no xhr') : new Promise((resolve) => {
   const x = new XMLHttpRequest();
   x.open('GET', 'http://wk.test/data?via=xhr');
   x.onload = () => resolve(x.responseText);
@@ -81,6 +81,17 @@ gather({ imported: libValue }).then((v) => postMessage(v));
 SHARED = READ + """
 onconnect = (e) => { const port = e.ports[0]; gather({}).then((v) => port.postMessage(v)); };
 """
+SERVICE = READ + """
+onmessage = (e) => { gather({}).then((v) => e.source.postMessage(v)); };
+"""
+# A service worker needs a secure context, which http://wk.test is not directly (every proxy
+# host is): it is checked through the proxy alone, against the values a direct one would read.
+SERVICE_PAGE = """
+window.__v = {};
+navigator.serviceWorker.onmessage = (e) => { window.__v.service = e.data; };
+navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready)
+  .then((reg) => reg.active.postMessage('go'), (e) => { window.__v.service = 'error ' + e; });
+"""
 
 NAMES = ("classic", "module", "shared")
 
@@ -95,14 +106,19 @@ def make_app(log: HitLog, name: str) -> web.Application:
         return web.Response(text=f"<!doctype html><title>wk</title><script>{PAGE_SCRIPT}</script>",
                             content_type="text/html")
 
+    async def service_page(_: web.Request) -> web.Response:
+        return web.Response(text=f"<!doctype html><title>sw</title><script>{SERVICE_PAGE}</script>",
+                            content_type="text/html")
+
     async def data(_: web.Request) -> web.Response:
         return web.Response(text="data", content_type="text/plain")
 
-    scripts = {"/classic.js": CLASSIC, "/module.js": MODULE, "/shared.js": SHARED,
+    scripts = {"/classic.js": CLASSIC, "/module.js": MODULE, "/shared.js": SHARED, "/sw.js": SERVICE,
                "/lib.js": "self.libValue = 'lib ' + location.host;", "/lib.mjs": "export const libValue = 'mjs';"}
     app = web.Application(middlewares=[hit_middleware(log, name)])
     app.router.add_get("/page", page)
     app.router.add_get("/data", data)
+    app.router.add_get("/sw-page", service_page)
     for path, text in scripts.items():
         app.router.add_get(path, script(text))
     return app
@@ -164,3 +180,17 @@ def test_only_worker_scripts_get_the_worker_rewriter() -> None:
     assert page_script is not None and not page_script.worker
     assert rewriter_for("text/javascript", document=False, script=None) is None
 
+
+
+@IN_MODULE_LOOP
+async def test_a_service_worker_reads_and_reaches_its_site(loaded: Compared) -> None:
+    session = await loaded.server.create_session(f"{ORIGIN}/sw-page")
+    context = await loaded.browser.new_context()
+    loaded.recorder.attach(context)
+    page = await context.new_page()
+    await page.goto(session["leader_url"])
+    seen = await window_views(page, ("service",))
+    await context.close()
+    assert seen["service"] == {**_expected("/sw.js"), "xhr": "no xhr",
+                               "parts": ["http:", HOST, "", "/sw.js", "", ""]}
+    assert loaded.recorder.outside(DOMAIN) == []
