@@ -128,7 +128,7 @@ async def test_rewritten_location_writes_navigate_within_the_proxy_space(loaded:
     assert loaded.recorder.outside(DOMAIN) == []
 
 
-async def test_scripts_are_rewritten_for_a_pages_script_only_and_each_once(loaded: Compared) -> None:
+async def test_scripts_are_rewritten_for_pages_and_workers_only_and_each_once(loaded: Compared) -> None:
     session = await loaded.server.create_session(PAGE)
     await loaded.server.redeem(session["leader_url"])
     url = loaded.server.proxy_url(session["id"], HOST, "/imp.js")
@@ -136,7 +136,9 @@ async def test_scripts_are_rewritten_for_a_pages_script_only_and_each_once(loade
     assert as_script.status == 200 and b"__cb$loc(location).pathname" in as_script.body
     assert as_script.header("Content-Type") == "text/javascript; charset=utf-8"
     as_worker = await loaded.server.request("GET", url, headers={"Sec-Fetch-Dest": "worker"})
-    assert as_worker.body == IMPORTED.encode()
+    assert as_worker.body.startswith(b";try { (function cbWorker(") and b"__cb$loc(location).pathname" in as_worker.body
+    as_worklet = await loaded.server.request("GET", url, headers={"Sec-Fetch-Dest": "audioworklet"})
+    assert as_worklet.body == IMPORTED.encode()
     cache = loaded.server.runner.app[SCRIPT_CACHE]
     misses = cache.misses
     again = await loaded.server.request("GET", url, headers={"Sec-Fetch-Dest": "script"})
