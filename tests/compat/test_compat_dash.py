@@ -117,6 +117,12 @@ INTERMITTENT = {
         "more with a follower than without; in another run the follower stayed on / after the leader's "
         "dcc.Link pushState to /planets)")
     for name in ("routes via links", "reload on a deep route")
+} | {
+    (name, "proxy"): (
+        "seen once, in a fresh clone's CI run on a loaded machine, not in isolation (5 runs): through the proxy "
+        "the app's first page never rendered its title within the step's 15 s (the Dash renderer's layout did not "
+        "come up); after a reload it rendered. Cause not found yet")
+    for name in ("routes via links", "reload on a deep route")
 }
 
 
