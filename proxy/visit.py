@@ -8,8 +8,9 @@ expired), 403 (no valid participant credential for this session).
 The participant is the one the signed credential names. A request the browser sent without
 cookies (``fetch`` across origins in its default mode, web fonts, ``crossorigin=anonymous``,
 ``credentials: 'omit'``) is admitted for the participant whose view its host carries, as a
-subresource only, and only to an origin the session already reached with a credential; it goes
-upstream (or is served from the store) without the jar's cookies (docs/participant-hosts.md).
+subresource only, made by a page of that view on an origin the session reached with a credential;
+it goes upstream (or is served from the store) without the jar's cookies
+(docs/participant-hosts.md).
 """
 
 from __future__ import annotations
@@ -146,8 +147,10 @@ async def admit(request: web.Request) -> Visit | web.Response:
     reached = str(place.origin)
     if reached not in place.session.reached_origins:  # CORS preflights from its pages may now pass
         await request.app[STORE].update(place.session.id, lambda s: s.note_reached(reached))
-    # A host without a view (made before views, or typed by hand) keeps its page view-less.
-    space = space_for(request.app[CONFIG], place.session, participant.view if place.view else "")
+    # A host without a view (made before views, or typed by hand) keeps its page view-less; the
+    # space ``locate`` built for the host is the participant's own in every other common case.
+    space = (place.space if place.view in ("", participant.view)
+             else space_for(request.app[CONFIG], place.session, participant.view))
     return Visit(place.session, participant, space, place.origin, place.real_url(request))
 
 
