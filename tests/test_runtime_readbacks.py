@@ -7,7 +7,11 @@ arrive, fenced by the later ones), the frame's ``location.ancestorOrigins``, ``w
 ``isSecureContext`` (false for an http site; every ``*.localhost`` proxy page is secure),
 markup it serialises (``innerHTML``/``outerHTML`` of elements and a shadow root,
 ``XMLSerializer``, an attribute after ``cloneNode``), a MutationObserver record's ``oldValue``, ``Response.url`` and
-``XMLHttpRequest.responseURL``, and Performance entries' names. The page is loaded directly
+``XMLHttpRequest.responseURL``, Performance entries' names, response headers that carry URLs
+(``Link``, ``Content-Location``, ``Refresh``, ``Timing-Allow-Origin``, ``Access-Control-Allow-Origin``)
+read by ``Headers.get``, iteration, ``forEach`` and XHR's getters, ``document.URL``/``documentURI``/
+``baseURI``/``domain``, ``with (location)``, and a same-origin frame's ``parent``/``top``/``frames[i]``
+locations and referrer. The page is loaded directly
 and through cobrowse: the views must be identical. The Cache API needs a secure context, which
 the http site does not have directly, so its keys are checked through the proxy alone.
 """
@@ -72,12 +76,39 @@ const x = new XMLHttpRequest();
 x.open('GET', 'http://rb.test/data.txt');
 x.onload = () => { window.__v['xhr-response-url'] = x.responseURL; };
 x.send();
+const HN = ['link', 'content-location', 'refresh', 'timing-allow-origin', 'access-control-allow-origin'];
+fetch('/headers').then((r) => {
+  window.__v['headers-get'] = HN.map((n) => r.headers.get(n));
+  window.__v['headers-iterated'] = [...r.headers].filter(([n]) => HN.includes(n));
+  window.__v['headers-entries'] = [...r.headers.entries()].filter(([n]) => HN.includes(n));
+  const each = [];
+  r.headers.forEach(function (v, n) { if (HN.includes(n)) each.push([n, v, this.k]); }, { k: 'this' });
+  window.__v['headers-foreach'] = each;
+});
+const hx = new XMLHttpRequest();
+hx.open('GET', '/headers');
+hx.onload = () => {
+  window.__v['xhr-headers'] = [HN.map((n) => hx.getResponseHeader(n)),
+    hx.getAllResponseHeaders().split('\\r\\n').filter((l) => HN.some((n) => l.startsWith(n + ':'))).sort()];
+};
+hx.send();
+window.__v['document'] = [document.URL, document.documentURI, document.baseURI, document.domain,
+  document.location.href, document.body.baseURI];
+with (location) { window.__v['with-location'] = [pathname, host, href, origin]; }
+addEventListener('message', (e) => {
+  if (e.data && e.data.same) window.__v['same-frame'] = e.data.same;
+});
 addEventListener('load', () => {
+  window.__v['frames-location'] = [frames[1].location.href, frames[1].document.URL, frames.length];
   const nav = performance.getEntriesByType('navigation')[0];
   window.__v['performance'] = [
     performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('/img.png')),
     performance.getEntriesByName('http://rb.test/img.png').length, nav.name, nav.toJSON().name];
 });
+"""
+SAME_SCRIPT = """
+parent.postMessage({ same: [parent.location.href, top.location.pathname, parent.document.URL,
+  document.referrer, location.href, window.origin] }, '*');
 """
 CHILD_SCRIPT = """
 parent.postMessage({ k: 'wrong' }, 'http://nope.test');
@@ -87,18 +118,34 @@ parent.postMessage({ k: 'last' }, '*');
 """
 NAMES = ("messages", "ancestor-origins", "window-origin", "secure-context", "inner-html", "outer-html",
          "clone-attribute", "xml-serializer", "shadow-root", "mutation-old-value", "response-url", "xhr-response-url",
-         "performance")
+         "performance", "headers-get", "headers-iterated", "headers-entries", "headers-foreach", "xhr-headers",
+         "document", "with-location", "same-frame", "frames-location")
+# Response headers the proxy maps into its space (rewriter/header_tables.py); read back, they must be real.
+URL_HEADERS = {
+    "Link": f'<{ORIGIN}/style.css>; rel=preload; as=style, </rel.css>; rel=next, <http://{OTHER}/x>; rel="alternate"',
+    "Content-Location": f"{ORIGIN}/canon",
+    "Refresh": f"5; url={ORIGIN}/r",
+    "Timing-Allow-Origin": f"{ORIGIN} http://{OTHER}",
+    "Access-Control-Allow-Origin": ORIGIN,
+}
 
 
 def make_app(log: HitLog, name: str) -> web.Application:
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=f'<!doctype html><html><head><title>rb</title></head><body><img src="/img.png">'
                                  f'<script>{PARENT_SCRIPT}</script><iframe src="http://{OTHER}/child"></iframe>'
+                                 '<iframe src="/same"></iframe>'
                                  "</body></html>", content_type="text/html")
 
     async def child(_: web.Request) -> web.Response:
         body = f"<!doctype html><p>child</p><script>{CHILD_SCRIPT}</script>"
         return web.Response(text=body, content_type="text/html")
+
+    async def same(_: web.Request) -> web.Response:
+        return web.Response(text=f"<!doctype html><p>same</p><script>{SAME_SCRIPT}</script>", content_type="text/html")
+
+    async def headers(_: web.Request) -> web.Response:
+        return web.Response(text="h", content_type="text/plain", headers=URL_HEADERS)
 
     async def image(_: web.Request) -> web.Response:
         return web.Response(body=PNG_1X1, content_type="image/png")
@@ -109,6 +156,8 @@ def make_app(log: HitLog, name: str) -> web.Application:
     app = web.Application(middlewares=[hit_middleware(log, name)])
     app.router.add_get("/page", page)
     app.router.add_get("/child", child)
+    app.router.add_get("/same", same)
+    app.router.add_get("/headers", headers)
     app.router.add_get("/img.png", image)
     app.router.add_get("/data.txt", data)
     return app
@@ -133,6 +182,11 @@ async def test_the_direct_page_sees_its_own_site(loaded: Compared) -> None:
     assert loaded.direct["secure-context"] is False
     assert loaded.direct["mutation-old-value"] == [["href", "http://rb.test/1", "http://rb.test/2"]]
     assert loaded.direct["performance"] == [[f"{ORIGIN}/img.png"], 1, PAGE, PAGE]
+    assert loaded.direct["headers-get"] == [URL_HEADERS[n] for n in URL_HEADERS]
+    assert loaded.direct["document"] == [PAGE, PAGE, PAGE, HOST, PAGE, PAGE]
+    assert loaded.direct["with-location"] == ["/page", HOST, PAGE, ORIGIN]
+    assert loaded.direct["same-frame"] == [PAGE, "/page", PAGE, PAGE, f"{ORIGIN}/same", ORIGIN]
+    assert loaded.direct["frames-location"] == [f"{ORIGIN}/same", f"{ORIGIN}/same", 2]
 
 
 async def test_every_read_back_shows_the_real_site_as_directly(loaded: Compared) -> None:
