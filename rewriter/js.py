@@ -17,9 +17,10 @@ proxy of this kind does (pywb's wombat, Ultraviolet, Scramjet, hammerhead):
 * ``const {location} = window`` (any object pattern keyed ``location``, in a declaration or an
   assignment) wraps its value in ``__cb$pat(...)``, which reads ``location`` as the stand-in;
 * the code of ``eval(code)`` becomes ``__cb$rw(code)``, which the runtime rewrites before it
-  runs (via ``POST /__cb/js``), and the target origin of ``postMessage(m, origin)`` becomes
-  ``__cb$po(origin)``, mapped into the proxy space: ``rewriter/js_calls.py`` finds those
-  calls (and says why the callee of eval is never touched).
+  runs (via ``POST /__cb/js``), the target origin of ``postMessage(m, origin)`` becomes
+  ``__cb$po(origin)``, mapped into the proxy space, the specifier of ``import(x)`` becomes
+  ``__cb$im(x)`` and ``import.meta`` becomes ``__cb$me(import.meta)``: ``rewriter/js_calls.py``
+  finds those (and says why the callee of eval is never touched).
 
 ``rewrite_js_body`` does the same for a function body (an event-handler attribute, a
 ``new Function`` body; a ``javascript:`` URL's code is a classic script): parsed inside ``(function(){...})``, so
@@ -29,8 +30,9 @@ The rules (which node kinds bind, which parents make a write) are data in ``rewr
 
 Invariants:
 
-* A script in which none of the bytes ``location``, ``eval``, ``postMessage`` occur is
-  returned as the same object, without being parsed (the hot path: most scripts).
+* A script in which none of the bytes ``location``, ``eval``, ``postMessage``, ``import(``,
+  ``import.meta`` occur is returned as the same object, without being parsed (the hot path:
+  most scripts).
 * A script that does not parse without error is returned unchanged (fail open).
 * A changed script starts (after its directives) with ``PROLOGUE``, which makes the three
   functions the identity where the runtime is absent, so a rewritten script never fails for
@@ -69,7 +71,7 @@ import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser
 
 from rewriter import js_tables as T
-from rewriter.js_calls import EVAL, HELPERS, POST_MESSAGE, REWRITE, call_wraps
+from rewriter.js_calls import EVAL, HELPERS, IMPORT, POST_MESSAGE, REWRITE, call_wraps
 
 __all__ = [
     "NAME",
@@ -99,8 +101,10 @@ PROLOGUE: Final = (
 # Added to PROLOGUE for each helper of rewriter/js_calls.py a script calls.
 EVAL_PROLOGUE: Final = HELPERS[REWRITE]
 # eval or postMessage as a whole name, before what can follow a callee: "(", or ")" / "?." /
-# "," of `(0, eval)(x)` / `eval?.(x)` / `[eval, ...]`; comments in between are not looked for.
-_CALL_HINT_TEXT: Final = re.compile(r"(?<![\w$])(?:eval|postMessage)(?![\w$])\s*[(),?]")
+# "," of `(0, eval)(x)` / `eval?.(x)` / `[eval, ...]`; or `import(` / `import.meta`; comments
+# in between are not looked for.
+_CALL_HINT_TEXT: Final = re.compile(
+    r"(?<![\w$])(?:eval|postMessage)(?![\w$])\s*[(),?]|(?<![\w$.])import\s*(?:\(|\.\s*meta(?![\w$]))")
 _CALL_HINT: Final = re.compile(_CALL_HINT_TEXT.pattern.encode())
 # A function body (event-handler attribute, ``javascript:`` URL, ``new Function``) is parsed
 # inside this wrapper, so ``return`` is legal and its ``var location`` is a local.
@@ -126,13 +130,16 @@ def parses(data: bytes) -> bool:
 def may_rewrite(data: bytes) -> bool:
     """False when the script surely comes out unchanged (no parse needed): ``location`` does
     not occur, nor ``eval``/``postMessage`` as a name that could be called."""
-    return NAME in data or ((EVAL in data or POST_MESSAGE in data) and _CALL_HINT.search(data) is not None)
+    return NAME in data or (
+        (EVAL in data or POST_MESSAGE in data or IMPORT in data) and _CALL_HINT.search(data) is not None
+    )
 
 
 def may_rewrite_text(source: str) -> bool:
     """``may_rewrite`` for text."""
     return "location" in source or (
-        ("eval" in source or "postMessage" in source) and _CALL_HINT_TEXT.search(source) is not None
+        ("eval" in source or "postMessage" in source or "import" in source)
+        and _CALL_HINT_TEXT.search(source) is not None
     )
 
 
@@ -269,7 +276,7 @@ class _Rewriter:
         self.helpers: set[str] = set()  # the helpers of js_calls the edits call
 
     def edits(self) -> list[_Edit]:
-        if EVAL in self.data or POST_MESSAGE in self.data:
+        if EVAL in self.data or POST_MESSAGE in self.data or IMPORT in self.data:
             for wrap in call_wraps(self.data, self.root):
                 self.helpers.add(wrap.helper)
                 size = wrap.end - wrap.start

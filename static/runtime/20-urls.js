@@ -241,3 +241,29 @@ function cbMapImageSets(s, fn) {
   }
   return out + s.slice(last);
 }
+
+// -- modules: what rewritten scripts call for import() and import.meta (rewriter/js_calls.py) ---
+
+/** An import() specifier: a network URL (absolute or scheme-relative) goes to its proxy URL;
+ * relative and bare specifiers resolve as they would (against the module's proxy URL). */
+function cbImportSpecifier(spec) {
+  const s = typeof spec === 'string' ? spec : (spec instanceof CBN.URL ? spec.href : null);
+  if (s === null || !/^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?\/\//.test(s)) return spec;
+  const mapped = cbToProxy(s.trim());
+  return mapped === s.trim() ? spec : mapped;
+}
+
+const cbRealMetas = new WeakSet();
+
+/** A module's import.meta with its url (and what resolve() returns) read as real URLs; the same
+ * object, changed once, so what the module stores on it stays. */
+function cbImportMeta(meta) {
+  if (!meta || typeof meta !== 'object' || cbRealMetas.has(meta)) return meta;
+  cbRealMetas.add(meta);
+  cbTry(() => { if (typeof meta.url === 'string') meta.url = cbFromProxy(meta.url); });
+  const resolve = meta.resolve;
+  if (typeof resolve === 'function') {
+    cbTry(() => { meta.resolve = function (specifier) { return cbFromProxy(resolve.call(this, specifier)); }; });
+  }
+  return meta;
+}

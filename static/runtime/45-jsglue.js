@@ -13,7 +13,9 @@
  *   whose `location` is the stand-in, anything else is returned unchanged;
  * - `__cb$rw(code)`: the code an `eval` is about to run, rewritten (a string), or `code` itself;
  * - `__cb$po(targetOrigin)`: a postMessage target origin (or options) naming a real origin,
- *   mapped to its proxy origin (this window's own postMessage maps it too).
+ *   mapped to its proxy origin (this window's own postMessage maps it too);
+ * - `__cb$im(specifier)`, `__cb$me(import.meta)`: import() of a real URL, import.meta.url and
+ *   import.meta.resolve() read as real (part 20's cbImportSpecifier, cbImportMeta).
  * `cbRewriteJs(source, kind)` rewrites script text built at run time (kind 'classic', 'module'
  * or 'body', a function body): text naming none of location, eval, postMessage (a regex test)
  * is returned at once; the rest is sent to the proxy (`POST /__cb/js`, a synchronous
@@ -91,7 +93,7 @@ function cbLocPattern(o) {
 
 // -- code built at run time --------------------------------------------------------------------
 
-const CB_JS_NAMES_RE = /location|eval|postMessage/;
+const CB_JS_NAMES_RE = /location|eval|postMessage|import\s*(?:\(|\.\s*meta)/;
 const CB_LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
 const CB_JS_MAX = 4 * 1024 * 1024; // proxy/jsendpoint.py MAX_SOURCE (in UTF-16 units: a bound only)
 const CB_JS_CACHE_MAX = 500;
@@ -167,7 +169,8 @@ function cbRewriteEvalCode(code) {
 }
 
 for (const [name, fn] of [['__cb$loc', cbLocStandIn], ['__cb$set', cbLocSetTarget], ['__cb$pat', cbLocPattern],
-  ['__cb$rw', cbRewriteEvalCode], ['__cb$po', cbTargetOrigin]]) {
+  ['__cb$rw', cbRewriteEvalCode], ['__cb$po', cbTargetOrigin], ['__cb$im', cbImportSpecifier],
+  ['__cb$me', cbImportMeta]]) {
   // In a reused window (part 00) the first copy's functions stay.
   cbTry(() => Object.defineProperty(window, name, { value: fn, configurable: false, enumerable: false, writable: false }));
 }

@@ -1,7 +1,7 @@
 /* cobrowse worker runtime, part 90: what a worker's own script reads and where it connects.
  *
  * Job: the names rewriter/js.py's rewritten scripts call (`__cb$loc`, `__cb$set`, `__cb$pat`,
- * `__cb$rw`, `__cb$po`, as static/runtime/45-jsglue.js gives them in a page) for the worker
+ * `__cb$rw`, `__cb$po`, `__cb$im`, `__cb$me`, as static/runtime/45-jsglue.js gives them in a page) for the worker
  * global: `location`/`self.location` read as a stand-in WorkerLocation of the worker's real
  * URL (href, origin, protocol, host, hostname, port, pathname, search, hash, toString);
  * `self.origin` and `isSecureContext` read as directly. URLs passed to importScripts, fetch,
@@ -38,7 +38,7 @@ function cbWorkerPattern(o) {
 }
 
 for (const [name, fn] of [['__cb$loc', cbWorkerLocOf], ['__cb$set', (o) => o], ['__cb$pat', cbWorkerPattern],
-  ['__cb$rw', (code) => code], ['__cb$po', (v) => v]]) {
+  ['__cb$rw', (code) => code], ['__cb$po', (v) => v], ['__cb$im', cbImportSpecifier], ['__cb$me', cbImportMeta]]) {
   cbTry(() => Object.defineProperty(self, name, { value: fn, configurable: false, enumerable: false, writable: false }));
 }
 

@@ -78,6 +78,9 @@ SINKS: dict[str, tuple[str, ...]] = {
     "link-preload-href-first": _png("link-preload-href-first"),
     "link-modulepreload": ("/a/link-modulepreload.js",),
     "link-stylesheet-sheet-href": ("/a/link-stylesheet-sheet-href.css",),
+    "dynamic-import-absolute": ("/a/dynamic-import-absolute.js",),
+    "import-meta-url": ("/a/import-meta-url.js", "/a/import-meta-url.png"),
+    "dynamic-import-in-module": ("/a/import-meta-url.js", "/a/dynamic-import-in-module.js"),
 }
 
 _SCRIPT = r"""<script>
@@ -327,6 +330,15 @@ check('link-modulepreload', (n) => {
   const l = document.createElement('link'); l.setAttribute('rel', 'modulepreload'); l.href = A + n + '.js';
   document.head.appendChild(l); return l.href;
 });
+check('dynamic-import-absolute', async (n) => {
+  const m = await import(A + n + '.js'); return [m.value, m.here];
+});
+check('import-meta-url', async () => {
+  const m = await import('./a/import-meta-url.js'); return [await m.fetched, ...m.view];
+});
+check('dynamic-import-in-module', async () => {
+  const m = await import('./a/import-meta-url.js'); return await m.nested();
+});
 check('link-stylesheet-sheet-href', (n) => new Promise((resolve, reject) => {
   const l = document.createElement('link'); l.rel = 'stylesheet'; l.href = A + n + '.css';
   l.onload = () => resolve([l.href, l.sheet.href]); l.onerror = () => reject(new Error('stylesheet failed'));
@@ -343,6 +355,15 @@ _JS: dict[str, str] = {
     "/a/worklet-paint.js": "registerPaint('sink', class { paint() {} });\n",
     "/a/sw.js": "self.addEventListener('install', () => self.skipWaiting());\n",
     "/a/link-modulepreload.js": "export const loaded = true;\n",
+    "/a/dynamic-import-absolute.js": "export const value = 'imported'; export const here = import.meta.url;\n",
+    # Builds URLs from import.meta.url (as bundlers emit for assets and chunks): real ones.
+    "/a/import-meta-url.js": (
+        "const png = new URL('import-meta-url.png', import.meta.url);\n"
+        "export const view = [import.meta.url, png.href, import.meta.resolve('./x.js')];\n"
+        "export const fetched = fetch(png).then((r) => [r.status, r.url]);\n"
+        "export const nested = () => import(new URL('dynamic-import-in-module.js', import.meta.url).href)"
+        ".then((m) => [m.here, m.value]);\n"),
+    "/a/dynamic-import-in-module.js": "export const here = import.meta.url; export const value = 'nested';\n",
 }
 _CSS: dict[str, str] = {
     "/a/sheet-import-rule.css": ".sheet-import-rule { width: 8px; height: 8px;"
