@@ -11,6 +11,7 @@ Wire form: ``v1.<session>.<participant>.<role>.<expires>.<signature b64url>``.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -20,6 +21,8 @@ from sessions.ids import is_session_id
 
 ROLES = frozenset({"leader", "follower"})
 COOKIE_PREFIX = "cbp_"
+# A signed credential anywhere in a text (the wire form below), for redaction.
+WIRE_PATTERN = re.compile(r"v1\.[a-z2-7]+\.[A-Za-z0-9_-]+\.(?:leader|follower)\.\d+\.[A-Za-z0-9_-]{20,}")
 
 
 @dataclass(frozen=True, slots=True)
