@@ -29,7 +29,7 @@ from typing import Any
 
 from sessions.model import Session
 from sessions.protocol import CLOSE_TOO_SLOW
-from sessions.relay import Close, Outcome, Relay
+from sessions.relay import Close, ControlRules, Outcome, Relay
 
 log = logging.getLogger("cobrowse.sync")
 OUTBOX_LIMIT = 4000
@@ -87,8 +87,9 @@ class SyncHub:
         room = self._rooms.get(session.id)
         if room is None:
             self._sweep(now)
+            rules = ControlRules(view_only=session.options.view_only, consent=session.options.consent)
             relay = Relay(session.id, session.leader_id, session.controller, initial_url,
-                          session.end_redirect_url)
+                          session.end_redirect_url, rules=rules)
             room = self._rooms[session.id] = Room(relay, session.expires_at)
         return room
 

@@ -2,7 +2,7 @@
 
 ``policy_for`` is the one place a session's ``TargetPolicy`` (``sessions.policy``) is put
 together: the server's ``--allow-domain``/``--deny-domain`` lists, narrowed by the session's
-own lists when sessions carry them. Every upstream path hands it to the upstream client
+own lists (the API's ``options.allow_domains``/``deny_domains``). Every upstream path hands it to the upstream client
 (``UpstreamClient.open``/``ws_connect`` judge it before any connection); ``refusal_page``
 applies the same judgement to the endpoints that act for an origin without dialling it
 (``/__cb/cookie``, ``/__cb/alias``), with the same page.
@@ -17,7 +17,7 @@ from proxy.netguard import InvalidHost, parse_host
 from proxy.pages import error_page
 from rewriter.origins import Origin
 from sessions.model import Session
-from sessions.policy import Refusal, TargetPolicy
+from sessions.policy import DomainLists, Refusal, TargetPolicy
 
 
 def server_policy(config: Config) -> TargetPolicy:
@@ -27,10 +27,12 @@ def server_policy(config: Config) -> TargetPolicy:
 
 
 def policy_for(server: TargetPolicy, session: Session) -> TargetPolicy:
-    """The target policy of ``session``: the server's (a session's own lists narrow it with
-    ``TargetPolicy.narrowed`` and can never widen it)."""
-    del session  # per-session lists are not stored yet; they narrow here when they are
-    return server
+    """The target policy of ``session``: the server's, narrowed by the session's own lists
+    (``options.allow_domains``/``deny_domains``), which can never widen it."""
+    options = session.options
+    if not options.allow_domains and not options.deny_domains:
+        return server
+    return server.narrowed(DomainLists("session", options.allow_domains, options.deny_domains))
 
 
 def judge_origin(policy: TargetPolicy, origin: Origin) -> Refusal | None:

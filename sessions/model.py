@@ -24,6 +24,7 @@ from typing import Any
 
 from rewriter.origins import Origin
 from sessions.ids import new_view
+from sessions.options import SessionOptions
 
 MAX_ALIASES = 256
 MAX_REACHED_ORIGINS = 1024
@@ -72,6 +73,7 @@ class Session:
     ended_at: float | None = None
     end_redirect_url: str = ""
     reached_origins: set[str] = field(default_factory=set)
+    options: SessionOptions = field(default_factory=SessionOptions)
 
     def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
         """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
@@ -133,6 +135,7 @@ class Session:
             "controller": self.controller, "ended_at": self.ended_at,
             "end_redirect_url": self.end_redirect_url,
             "reached_origins": sorted(self.reached_origins),
+            "options": self.options.to_json(),
         }
 
     @classmethod
@@ -150,4 +153,5 @@ class Session:
             ended_at=None if data["ended_at"] is None else float(data["ended_at"]),
             end_redirect_url=str(data.get("end_redirect_url", "")),
             reached_origins={str(o) for o in data.get("reached_origins", [])},
+            options=SessionOptions.from_json(data.get("options")),
         )

@@ -229,7 +229,8 @@ FIELDS: Mapping[str, Mapping[str, Field]] = {
                 "value": _opt(_text_or_null)},
     "window": {"action": _req(_one_of("open", "close")), "window": _req(_id), "url": _url(_window_url, False)},
     "digest": {"hash": _req(_bounded(MAX_HASH_CHARS)), "url": _url()},
-    "control": {"action": _req(_one_of("request", "grant", "revoke", "take")), "to": _opt(_bounded(MAX_ID_CHARS))},
+    "control": {"action": _req(_one_of("request", "grant", "revoke", "take", "decline")),
+                "to": _opt(_bounded(MAX_ID_CHARS))},
     "end": {},
 }
 

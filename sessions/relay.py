@@ -81,6 +81,14 @@ class Limits:
     state: StateLimits = field(default_factory=StateLimits)
 
 
+@dataclass(frozen=True, slots=True)
+class ControlRules:
+    """A session's rules for control (its options ``view_only`` and ``consent``)."""
+
+    view_only: bool = False  # followers never get control: requests and grants to them refused
+    consent: bool = False  # the leader taking control from a connected follower asks it first
+
+
 @dataclass(slots=True)
 class _Conn:
     id: str
@@ -110,12 +118,13 @@ class _Buffered:
 
 class Relay:
     def __init__(self, session_id: str, leader_id: str, controller: str, initial_url: str = "",
-                 end_redirect: str = "", limits: Limits | None = None) -> None:
+                 end_redirect: str = "", limits: Limits | None = None, rules: ControlRules | None = None) -> None:
         self.session_id = session_id
         self.leader_id = leader_id
         self.controller = controller or leader_id
         self.end_redirect = end_redirect
         self.limits = limits or Limits()
+        self.rules = rules or ControlRules()
         self.n = 0
         self.ended = False
         self._roster: dict[str, Member] = {}
@@ -262,6 +271,7 @@ class Relay:
         replay = last > 0 and self._covers(last, now)
         welcome = {"type": "welcome", "you": {"id": member.id, "role": member.role, "name": member.name},
                    "controller": self.controller, "participants": self._participants(),
+                   "rules": {"view_only": self.rules.view_only, "consent": self.rules.consent},
                    "state": None if replay else self.snapshot(), "n": self.n, "seq": page.last_seq}
         sends.append(Send((conn.id,), welcome))
         if replay:
@@ -271,25 +281,41 @@ class Relay:
 
     def _control(self, member: Member, fields: Mapping[str, Any], now: float) -> Outcome:
         action = fields["action"]
-        if action == "request" and member.role != "leader" and member.id != self.controller:
-            return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
-                                  member.id, None, now, include_sender=True)
         if member.role != "leader":
-            self._refuse(member.id)
-            return NOTHING
+            return self._follower_control(member, action, str(fields.get("to") or ""), now)
         if action == "grant":
             target = self._roster.get(str(fields.get("to") or ""))
-            if target is None:
+            if target is None or (self.rules.view_only and target.role != "leader"):
                 self._refuse(member.id)
                 return NOTHING
-            new = target.id
-        elif action in ("revoke", "take"):
-            new = self.leader_id
-        else:  # a leader "requesting" control it can simply take
-            self._refuse(member.id)
-            return NOTHING
+            return self._hand_to(target.id, member.id, now)
+        if action in ("revoke", "take"):
+            if self.rules.consent and self.controller != self.leader_id and self._connected(self.controller):
+                # The follower drives: it is asked, and answers with grant or decline.
+                return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
+                                      member.id, None, now, include_sender=True)
+            return self._hand_to(self.leader_id, member.id, now)
+        self._refuse(member.id)  # a leader "requesting" control it can simply take
+        return NOTHING
+
+    def _follower_control(self, member: Member, action: str, to: str, now: float) -> Outcome:
+        """A follower asks for control (not in a view-only session), or, while in control,
+        hands it back to the leader (``grant`` to the leader) or declines the leader's ask."""
+        driving = member.id == self.controller
+        if action == "request" and not driving and not self.rules.view_only:
+            return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
+                                  member.id, None, now, include_sender=True)
+        if driving and action == "grant" and to == self.leader_id:
+            return self._hand_to(self.leader_id, member.id, now)
+        if driving and action == "decline":
+            return self._numbered("control", {"controller": self.controller, "declined_by": member.id},
+                                  member.id, None, now, include_sender=True)
+        self._refuse(member.id)
+        return NOTHING
+
+    def _hand_to(self, new: str, by: str, now: float) -> Outcome:
         self.controller = new
-        out = self._numbered("control", {"controller": new}, member.id, None, now, include_sender=True)
+        out = self._numbered("control", {"controller": new}, by, None, now, include_sender=True)
         return Outcome(out.sends, controller=new)
 
     def _digest(self, conn: _Conn, page: _Page, fields: Mapping[str, Any]) -> Outcome:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sessions.credentials import Credential, Signer, cookie_name
 from sessions.ids import digest, new_participant_id, new_secret, new_session_id
 from sessions.model import Participant, Session, Ticket
+from sessions.options import SessionOptions
 from sessions.store import SessionStore
 
 
@@ -64,14 +65,16 @@ class SessionService:
         self.max_followers = max_followers
 
     async def create(self, target_url: str, agent_id: str, agent_name: str, now: float,
-                     lifetime: float | None = None, end_redirect_url: str = "") -> Created:
+                     lifetime: float | None = None, end_redirect_url: str = "",
+                     options: SessionOptions | None = None) -> Created:
         sid = new_session_id()
         while await self.store.get(sid) is not None:
             sid = new_session_id()
         leader = Participant(new_participant_id(), "leader", agent_name or "Agent", now, agent_id)
         session = Session(id=sid, target_url=target_url, created_at=now,
                           expires_at=now + (lifetime or self.lifetimes.session), leader_id=leader.id,
-                          controller=leader.id, end_redirect_url=end_redirect_url)
+                          controller=leader.id, end_redirect_url=end_redirect_url,
+                          options=options or SessionOptions())
         session.add_participant(leader)
         invitation = new_secret()
         session.invitation_digest = digest(invitation)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessions.protocol import Inbound, ProtocolError, TokenBucket, parse, path_key
-from sessions.relay import Limits, Member, Outcome, Relay
+from sessions.relay import ControlRules, Limits, Member, Outcome, Relay
 
 LEADER = Member("pL", "leader", "Ann")
 FOLLOWER = Member("pF", "follower", "Vic")
@@ -23,8 +23,8 @@ URL = "http://example.com/a"
 class Script:
     """A relay with connections opened and greeted; ``say`` sends a message with the next seq."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.relay = Relay("sess", LEADER.id, LEADER.id, URL, "https://bye.example/", limits)
+    def __init__(self, limits: Limits | None = None, rules: ControlRules | None = None) -> None:
+        self.relay = Relay("sess", LEADER.id, LEADER.id, URL, "https://bye.example/", limits, rules)
         self.seq: dict[str, int] = {}
         self.now = 1000.0
 
@@ -47,8 +47,13 @@ def kinds(outcome: Outcome, conn: str) -> list[str]:
     return [m["type"] for m in to(outcome, conn)]
 
 
-def three() -> Script:
-    script = Script()
+def refused(outcome: Outcome) -> bool:
+    """Nothing happened but the sender's ack (control messages are acked at once)."""
+    return outcome.controller is None and all(s.message["type"] == "ack" for s in outcome.sends)
+
+
+def three(rules: ControlRules | None = None) -> Script:
+    script = Script(rules=rules)
     script.join("cL", LEADER)
     script.join("cF", FOLLOWER)
     script.join("cG", OTHER)
@@ -233,6 +238,49 @@ def test_control_request_is_shown_to_everyone_and_grant_then_revoke_returns_to_t
     assert kinds(script.say("cF", "input", target=["#q"], value="mine"), "cL") == ["input"]
     assert kinds(script.say("cL", "input", target=["#q"], value="not now"), "cF") == []
     assert script.say("cL", "control", action="revoke").controller == LEADER.id
+
+
+def test_view_only_session_refuses_follower_requests_and_grants_to_followers() -> None:
+    script = three(ControlRules(view_only=True))
+    welcome = script.join("cH", Member("pH", "follower", "Hal"))
+    assert [m["rules"] for m in to(welcome, "cH") if m["type"] == "welcome"] == [{"view_only": True,
+                                                                                  "consent": False}]
+    assert refused(script.say("cF", "control", action="request"))
+    assert refused(script.say("cL", "control", action="grant", to=FOLLOWER.id))
+    assert script.relay.controller == LEADER.id
+    assert script.relay.dropped == {FOLLOWER.id: 1, LEADER.id: 1}
+    # Pointing and scrolling their own view is not control: nothing here stops a pointer.
+    assert kinds(script.say("cF", "pointer", x=1, y=2, target=None, ox=0, oy=0), "cL") == ["pointer"]
+
+
+def test_with_consent_the_leader_taking_control_asks_the_driving_follower_who_grants_or_declines() -> None:
+    script = three(ControlRules(consent=True))
+    script.say("cL", "control", action="grant", to=FOLLOWER.id)
+    asked = script.say("cL", "control", action="take")
+    assert asked.controller is None and script.relay.controller == FOLLOWER.id
+    assert [m["requested_by"] for m in to(asked, "cF") if m["type"] == "control"] == [LEADER.id]
+    declined = script.say("cF", "control", action="decline")
+    assert [m.get("declined_by") for m in to(declined, "cL") if m["type"] == "control"] == [FOLLOWER.id]
+    assert script.relay.controller == FOLLOWER.id
+    script.say("cL", "control", action="revoke")  # asks again
+    assert refused(script.say("cF", "control", action="grant", to=OTHER.id))  # only back to the leader
+    back = script.say("cF", "control", action="grant", to=LEADER.id)
+    assert back.controller == LEADER.id and script.relay.controller == LEADER.id
+    assert script.relay.dropped == {FOLLOWER.id: 1}
+
+
+def test_with_consent_control_is_taken_at_once_from_a_follower_no_longer_connected() -> None:
+    script = three(ControlRules(consent=True))
+    script.say("cL", "control", action="grant", to=FOLLOWER.id)
+    script.relay.close("cF", script.now)
+    assert script.say("cL", "control", action="take").controller == LEADER.id
+
+
+def test_a_follower_in_control_may_hand_it_back_and_one_not_in_control_cannot_decline() -> None:
+    script = three()
+    assert refused(script.say("cF", "control", action="decline"))
+    script.say("cL", "control", action="grant", to=FOLLOWER.id)
+    assert script.say("cF", "control", action="grant", to=LEADER.id).controller == LEADER.id
 
 
 def test_end_by_the_leader_notifies_and_closes_everyone_with_4000_and_a_follower_cannot() -> None:

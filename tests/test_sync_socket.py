@@ -207,7 +207,7 @@ async def test_late_joiner_gets_welcome_with_the_leaders_url_form_values_and_scr
     assert [p["name"] for p in welcome["participants"]] == ["Ann", "Late"]
 
 
-async def test_control_request_grant_then_take_moves_control_and_persists_it(server: Cobrowse) -> None:
+async def test_control_request_grant_then_take_with_consent_moves_control_and_persists_it(server: Cobrowse) -> None:
     created, leader = await start_session(server)
     lws = await connect(server, created, leader)
     await hello(lws, leader, "page-l")
@@ -225,8 +225,12 @@ async def test_control_request_grant_then_take_moves_control_and_persists_it(ser
     await send(fws, follower, "input", target=["#q"], value="typed by the visitor")
     assert (await expect(lws, "input"))["value"] == "typed by the visitor"
     await send(lws, leader, "input", target=["#q"], value="leader while not in control")
+    # Taking control from the visitor who drives asks the visitor first (consent, on by default).
     await send(lws, leader, "control", action="take")
-    assert (await expect(fws, "control"))["controller"] == leader.id
+    asked = await expect(fws, "control")
+    assert asked["controller"] == follower.id and asked["requested_by"] == leader.id
+    await send(fws, follower, "control", action="grant", to=leader.id)
+    assert (await expect(lws, "control", controller=leader.id))["from"] == follower.id
     session = json.loads((await server.api("GET", f"/api/v1/sessions/{created['id']}")).body)
     assert session["controller"] == leader.id
     assert session["sync"]["dropped"] == {leader.id: 1}
