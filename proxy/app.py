@@ -2,7 +2,7 @@
 upstream client and runtime asset under typed keys; resources opened and closed in
 ``cleanup_ctx``; host dispatch in front of the control-plane routes; the security headers
 added to every answer as its head is sent (``proxy.security_headers``); session expiry timers
-(``proxy.ending.Expiries``). Run it with ``proxy.serving.make_runner``.
+(``proxy.ending.Expiries``); the audit trail (``proxy.audit``). Run it with ``proxy.serving.make_runner``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import control, join, security_headers
+from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
-from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
+from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
@@ -56,10 +57,12 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[TARGETS] = server_policy(config)
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
     app[SYNC] = SyncHub()
+    app[AUDIT] = audit_sink(config)
     app.add_routes(control.routes)
     app.add_routes(join.routes)
     app[EXPIRIES] = Expiries(app)
     app.on_response_prepare.append(security_headers.preparer(config))
+    app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
     app.cleanup_ctx.append(_purge_ctx)
     app.on_shutdown.append(_close_sync_sockets)

@@ -1,7 +1,9 @@
-"""``cobrowse`` command line: ``cobrowse serve`` runs the server.
+"""``cobrowse`` command line: ``cobrowse serve`` runs the server; ``cobrowse audit`` works
+with the audit trails it writes (``proxy.audit_cli``).
 
 Flags are turned into the frozen ``Config`` here, once; the environment supplies only
-secrets (``COBROWSE_API_KEY``, ``COBROWSE_SECRET_KEY``) so they stay out of process lists.
+secrets (``COBROWSE_API_KEY``, ``COBROWSE_SECRET_KEY``, ``COBROWSE_AUDIT_KEYS``) so they stay
+out of process lists, and the default data directory (``COBROWSE_DATA_DIR``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from proxy import audit_cli
 from proxy.app import build_app
-from proxy.config import DEFAULT_DOMAIN, ENV_API_KEY, Config, env_secrets
+from proxy.config import DEFAULT_DOMAIN, ENV_API_KEY, Config, default_data_dir, env_audit_keys, env_secrets
 from proxy.serving import make_runner
 
 log = logging.getLogger("cobrowse")
@@ -67,7 +70,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--demo", action="store_true",
                        help="also start the bundled offline demo sites and print a link to them (their loopback "
                             "address is then allowed as a target even when private targets are refused)")
+    serve.add_argument("--data-dir", default="",
+                       help="where the audit trail (audit/<session>.jsonl) and its key file (audit.keys, made on "
+                            "first run, mode 0600) are kept (default: $COBROWSE_DATA_DIR, else "
+                            "$XDG_DATA_HOME/cobrowse or ~/.local/share/cobrowse). Audit keys may instead come from "
+                            "$COBROWSE_AUDIT_KEYS ('id:base64key,...', the last one current)")
+    serve.add_argument("--no-audit", dest="audit", action="store_false",
+                       help="do not write the audit trail (by default every proxied exchange and session event is "
+                            "recorded, encrypted and hash-chained; see `cobrowse audit --help`)")
+    serve.add_argument("--audit-redact-header", action="append", default=[], metavar="NAME",
+                       help="also keep this header's value out of the audit trail (repeatable; Cookie, Set-Cookie, "
+                            "Authorization and Proxy-Authorization always are)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    audit_cli.add_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -97,7 +112,9 @@ def config_from(args: argparse.Namespace) -> Config:
                       allow_private=args.allow_private, allowed_networks=tuple(args.allow_network),
                       allow_domains=tuple(args.allow_domain), deny_domains=tuple(args.deny_domain),
                       resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout,
-                      max_followers=args.max_followers)
+                      max_followers=args.max_followers, data_dir=args.data_dir or default_data_dir(),
+                      audit=args.audit, audit_keys=env_audit_keys(),
+                      audit_redact_headers=tuple(args.audit_redact_header))
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
 
@@ -158,6 +175,8 @@ def banner(config: Config, demo_url: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "audit":
+        return audit_cli.run(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = config_from(args)
     try:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 DEFAULT_DOMAIN = "cobrowse.localhost"
 ENV_API_KEY = "COBROWSE_API_KEY"
 ENV_SECRET_KEY = "COBROWSE_SECRET_KEY"
+ENV_AUDIT_KEYS = "COBROWSE_AUDIT_KEYS"
+ENV_DATA_DIR = "COBROWSE_DATA_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,13 @@ class Config:
     share_budget: int = 128 * 1024 * 1024
     # True when no key was supplied and one was made here: only such a key is ever printed.
     api_key_generated: bool = False
+    # Where cobrowse keeps state on disk: the audit trail (``audit/``) and its key file. "" keeps
+    # nothing on disk, and so writes no audit trail; ``cobrowse serve`` supplies default_data_dir().
+    data_dir: str = ""
+    audit: bool = True
+    audit_keys: str = field(default="", repr=False)  # $COBROWSE_AUDIT_KEYS, else the data dir's key file
+    audit_redact_headers: tuple[str, ...] = ()  # header values kept out of the trail beyond the built-in ones
+    audit_queue: int = 10_000  # records waiting for the disk before overflow (proxy.audit_writer)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -77,6 +86,10 @@ class Config:
         return self.allow_private
 
     @property
+    def audit_enabled(self) -> bool:
+        return self.audit and bool(self.data_dir)
+
+    @property
     def browser_port(self) -> int:
         return self.public_port if self.public_port is not None else self.port
 
@@ -92,3 +105,18 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, bytes]:
     env = os.environ if environ is None else environ
     secret = env.get(ENV_SECRET_KEY, "")
     return env.get(ENV_API_KEY, ""), secret.encode("utf-8") if secret else b""
+
+
+def env_audit_keys(environ: Mapping[str, str] | None = None) -> str:
+    """The audit keys the environment supplies ("" when unset: the data dir's key file is used)."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_AUDIT_KEYS, "")
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> str:
+    """``$COBROWSE_DATA_DIR``, else ``$XDG_DATA_HOME/cobrowse``, else ``~/.local/share/cobrowse``."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_DATA_DIR):
+        return env[ENV_DATA_DIR]
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "cobrowse")

@@ -8,6 +8,7 @@ REST (``Authorization: Bearer <api key>``):
 - ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
 - ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
 - ``POST   /api/v1/sessions/{id}/follower-link`` -> a new follower link; the old one stops working
+- ``GET    /healthz``                      -> 200 ``{"ok": true, "audit": {...counters}}`` (no key needed)
 Browser:
 - ``GET /``                               the console (starts sessions through the API; strict CSP,
                                           its one script allowed by hash)
@@ -28,9 +29,10 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
+from proxy import audit
 from proxy.config import Config
 from proxy.ending import EXPIRIES, end_session
-from proxy.keys import CONFIG, SERVICE, STORE, SYNC, TARGETS
+from proxy.keys import AUDIT, CONFIG, SERVICE, STORE, SYNC, TARGETS
 from proxy.pages import error_page, json_error
 from proxy.security_headers import page_headers
 from proxy.targets import judge_origin
@@ -154,6 +156,7 @@ async def create_session(request: web.Request) -> web.Response:
     session = created.session
     request.app[EXPIRIES].watch(session.id, session.expires_at)
     log.info("session.created session=%s agent=%s", session.id, agent_id or "-")
+    audit.event(request.app, session.id, session.leader_id, "created", url=url, agent=agent_id)
     body = _describe(config, session, now)
     body["leader_url"] = enter_url(config, session.id, created.leader_ticket)
     body["follower_url"] = follower_url(config, session.id, created.invitation)
@@ -233,6 +236,8 @@ async def enter(request: web.Request) -> web.StreamResponse:
     response = web.Response(status=302, headers={"Location": await landing_url(
         request.app, session, admission.next_url, admission.participant.view)})
     set_participant_cookie(response, config, admission)
+    audit.event(request.app, session.id, admission.participant.id, "joined", role=admission.participant.role,
+                name=admission.participant.name)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -247,4 +252,5 @@ async def console(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    # The audit writer's counters: records written, dropped on overflow (never silently), queued.
+    return web.json_response({"ok": True, "audit": request.app[AUDIT].counters()})

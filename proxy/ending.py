@@ -19,6 +19,7 @@ import time
 
 from aiohttp import web
 
+from proxy import audit
 from proxy.keys import RESPONSES, SERVICE, STORE, SYNC
 from sessions.model import Session
 
@@ -33,6 +34,7 @@ async def end_session(app: web.Application, session_id: str, now: float, by: str
     if EXPIRIES in app:
         app[EXPIRIES].forget(session_id)
     log.info("session.ended session=%s by=%s", session_id, by)
+    audit.event(app, session_id, "", "ended", by=by)
     return ended
 
 

@@ -31,7 +31,8 @@ carries no runtime, the sync hub is told (``SyncHub.announce``), since nothing o
 say where the driver went; a follower's top-level copy of a JSON or plain-text page is the page
 the browser builds to show it, with the runtime (``rewriter.textview``).
 
-Later features (the audit trail) hook in here and nowhere else.
+The audit trail hooks in here (``proxy.audit_trace``): one record per exchange, emitted when
+the participant's answer is complete, whichever path answered it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from proxy.audit_trace import Trace
 from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
@@ -86,19 +88,32 @@ class RequestTooLarge(Exception):
 
 
 async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
+    trace = Trace.begin(request, visit)
+    response = None
+    try:
+        response = await _forward(request, visit, trace)
+        return response
+    finally:
+        trace.finish(request, response)
+
+
+async def _forward(request: web.Request, visit: Visit, trace: Trace) -> web.StreamResponse:
     config = request.app[CONFIG]
     ctx = RequestContext(url=visit.real_url, space=visit.space, method=request.method)
     try:
         body = await read_request_body(request, config.max_request_body)
     except RequestTooLarge:
+        trace.answered_locally("request body too large")
         return error_page(413, "Upload too large",
                           f"This request body is larger than the server's limit of {config.max_request_body} bytes.")
     key = key_for(request.method, visit.real_url, request.headers.get("Content-Type"), body,
                   request.headers.get("Range"))
     responses = request.app[RESPONSES].for_session(visit.session.id)
     if not is_driver(visit):
-        return await replay(request, visit, ctx, responses, key)
+        trace.from_store()
+        return await replay(request, visit, ctx, responses, key, trace)
     headers = [(k, v) for k, v in await upstream_headers(request, visit, ctx) if k.lower() not in _CONDITIONAL]
+    trace.sent(headers, body)
     try:
         upstream = await request.app[UPSTREAM].open(request.method, visit.real_url, headers, body,
                                                      policy=policy_for(request.app[TARGETS], visit.session))
@@ -106,6 +121,7 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
         refusal = refusal_for(exc)
         if refusal is None:
             raise
+        trace.refused(exc)
         if isinstance(exc, BlockedTarget):
             # The target's host is named, never the path or query (they may carry secrets).
             log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
@@ -114,7 +130,7 @@ async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
                          page=_is_navigation(request))
         return refusal
     try:
-        return await respond(request, visit, ctx, upstream, responses, key)
+        return await respond(request, visit, ctx, upstream, responses, key, trace)
     finally:
         upstream.release()
 
@@ -187,10 +203,11 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *
 
 
 async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstream: UpstreamResponse,
-                  responses: ResponseStore, key: RequestKey) -> web.StreamResponse:
+                  responses: ResponseStore, key: RequestKey, trace: Trace) -> web.StreamResponse:
     """The driver's copy: cookies into the jar, the exchange into the store, the body to the browser."""
     config = request.app[CONFIG]
     head = Head(upstream.status, upstream.reason, tuple(upstream.headers), visit.real_url)
+    trace.answered(head)
     document = _loads_as_document(request)
     script = script_kind(request.headers.get("Sec-Fetch-Dest"))
     plan = _plan(request, visit, ctx, head, document=document, script=script)
@@ -252,7 +269,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
 
 
 async def replay(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
-                 key: RequestKey) -> web.StreamResponse:
+                 key: RequestKey, trace: Trace) -> web.StreamResponse:
     """A follower's copy, from the driver's recorded response: nothing goes upstream."""
     navigation = _is_navigation(request)
     spa_route = navigation and request.app[SYNC].current_url(visit.session.id) == visit.real_url
@@ -264,6 +281,7 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
         return error_page(504, "Not loaded yet",
                           "The leader's browser has not loaded this yet, so there is nothing to show you. "
                           "It will appear when the leader's page asks for it; reloading may help.")
+    trace.answered(entry.head)
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal

@@ -21,6 +21,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from proxy import audit
 from proxy.keys import CONFIG, SERVICE, SYNC
 from proxy.pages import error_page
 from proxy.security_headers import page_headers, session_hosts
@@ -87,6 +88,8 @@ async def join(request: web.Request) -> web.Response:
     landing = await _landing(request, joined, admission.participant)
     response = web.Response(status=303, headers={**_HEADERS, "Location": landing})
     set_participant_cookie(response, config, admission)
+    audit.event(request.app, sid, admission.participant.id, "joined", role=admission.participant.role,
+                name=admission.participant.name)
     return response
 
 

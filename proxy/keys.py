@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.audit_writer import AuditSink
 from proxy.config import Config
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
@@ -23,3 +24,4 @@ SYNC = web.AppKey("sync", SyncHub)
 RESPONSES = web.AppKey("responses", ResponseRegistry)
 TARGETS = web.AppKey("targets", TargetPolicy)  # the server's target policy, built once
 SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session
+AUDIT = web.AppKey("audit", AuditSink)  # the audit trail (proxy.audit); NoAudit when switched off

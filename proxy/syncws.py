@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from proxy import audit
 from proxy.ending import end_session
 from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
@@ -156,6 +157,7 @@ async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None
         # Persist the relay's current value, not the outcome's: two changes in a row stay in order.
         await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
         log.info("sync.control session=%s controller=%s", sid, relay.controller)
+        audit.event(request.app, sid, relay.controller, "control", controller=relay.controller)
     if outcome.end:
         await end_session(request.app, sid, time.time(), by="leader")
 

@@ -1,0 +1,44 @@
+"""The audit trail's wiring into the app: which sink a config gets, its lifetime, and the one
+helper every handler uses to note a session event.
+
+A server audits when ``Config.audit_enabled`` (on by default for ``cobrowse serve``, which
+gives it a data directory; off for an app built without one). The sink is started and closed in
+``cleanup_ctx`` (registered before the others, so it closes last: session events emitted by
+the other cleanups are still written). What is recorded and when: ``proxy.audit_trace``
+(HTTP exchanges) and ``event`` (session events). Not yet recorded: target WebSockets
+(``proxy.wsproxy``: open/close and message counts) and CORS preflights (``proxy.preflight``);
+both are a later step of issue 8.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from proxy.audit_files import DirectoryStore
+from proxy.audit_keys import load_keyring
+from proxy.audit_writer import AuditSettings, AuditSink, AuditWriter, NoAudit
+from proxy.config import Config
+from proxy.keys import AUDIT
+from sessions.audit_record import event as make_event
+from sessions.audit_redaction import Redactor
+
+
+def audit_sink(config: Config) -> AuditSink:
+    if not config.audit_enabled:
+        return NoAudit()
+    return AuditWriter(DirectoryStore(config.data_dir), load_keyring(config.data_dir, config.audit_keys),
+                       Redactor.configured(config.audit_redact_headers), AuditSettings(queue=config.audit_queue))
+
+
+async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[AUDIT].start()
+    yield
+    await app[AUDIT].close()
+
+
+def event(app: web.Application, session_id: str, participant: str, name: str, /, **detail: str) -> None:
+    """Note a session event (``sessions.audit_record.EVENTS``) in its trail; never blocks."""
+    app[AUDIT].emit(session_id, make_event(time.time(), participant, name, **detail))

@@ -1,0 +1,95 @@
+"""One proxied exchange's audit record, filled in as ``proxy.exchange`` goes.
+
+``Trace.begin`` is called when the exchange starts (who, which path, what was asked); the
+exchange notes what went upstream (``sent``) and the answer's head (``answered``: the target's,
+or the driver's recorded one a follower is served from); ``finish`` is called once the
+participant's answer is complete (a streamed body: after its last byte, or when it broke off or
+the browser went away) and emits the ``Exchange`` record, plus a ``navigation`` event when the
+driver's top-level page changed. Emitting never blocks (``proxy.audit_writer``); redaction
+happens in the writer, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from proxy.keys import AUDIT
+from proxy.visit import Visit
+from sessions.audit_record import Exchange, Headers, event
+from sessions.responses import Head, commits
+
+
+@dataclass(slots=True)
+class Trace:
+    visit: Visit
+    method: str
+    path: str
+    navigation: bool
+    started: float
+    clock: float
+    request_headers: Headers = ()
+    request_bytes: int = 0
+    head: Head | None = None
+    head_clock: float = 0.0
+    error: str = ""
+
+    @classmethod
+    def begin(cls, request: web.Request, visit: Visit) -> Trace:
+        """An exchange starts; it goes upstream unless ``from_store``/``answered_locally`` say otherwise."""
+        navigation = (request.headers.get("Sec-Fetch-Mode") == "navigate"
+                      and request.headers.get("Sec-Fetch-Dest") == "document")
+        return cls(visit, request.method, "upstream", navigation, time.time(), time.monotonic(),
+                   request_headers=tuple(request.headers.items()), request_bytes=request.content_length or 0)
+
+    def from_store(self) -> None:
+        self.path = "store"
+
+    def answered_locally(self, why: str) -> None:
+        self.path = "proxy"
+        self.error = why
+
+    def sent(self, headers: list[tuple[str, str]], body: bytes | None) -> None:
+        self.request_headers = tuple(headers)
+        self.request_bytes = len(body or b"")
+
+    def answered(self, head: Head) -> None:
+        self.head = head
+        self.head_clock = time.monotonic()
+
+    def refused(self, exc: BaseException) -> None:
+        self.error = exc.__class__.__name__
+
+    def finish(self, request: web.Request, response: web.StreamResponse | None) -> None:
+        now = time.monotonic()
+        head = self.head
+        status = response.status if response is not None else 0
+        if response is None and not self.error:
+            self.error = "aborted"  # the browser went away (or a bug) before the answer was complete
+        record = Exchange(
+            time=self.started, participant=self.visit.participant.id, path=self.path, method=self.method,
+            url=self.visit.real_url, status=status, target_status=head.status if head else 0,
+            request_bytes=self.request_bytes, response_bytes=_bytes_out(response),
+            wait_ms=round(((self.head_clock or now) - self.clock) * 1000, 3),
+            total_ms=round((now - self.clock) * 1000, 3),
+            content_type=(head.header("Content-Type") or "") if head else "",
+            location=(head.header("Location") or "") if head else "",
+            request_headers=self.request_headers, response_headers=head.headers if head else (),
+            navigation=self.navigation, error=self.error)
+        sink = request.app[AUDIT]
+        sid = self.visit.session.id
+        sink.emit(sid, record)
+        if self.navigation and self.path == "upstream" and head is not None and commits(head):
+            sink.emit(sid, event(self.started, self.visit.participant.id, "navigation", url=self.visit.real_url))
+
+
+def _bytes_out(response: web.StreamResponse | None) -> int:
+    """Body bytes the participant was sent (an answer not sent yet: its body's length)."""
+    if response is None:
+        return 0
+    if response.prepared:
+        return int(response.body_length)
+    body = getattr(response, "body", None)
+    return len(body) if isinstance(body, bytes | bytearray) else 0
