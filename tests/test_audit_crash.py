@@ -19,9 +19,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from world.targets import free_port, serve
 
 from proxy.cli import main
-from world.targets import free_port, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "cobrowse.localhost"
