@@ -9,14 +9,21 @@ Fetch once: only the driver's socket is real. What the target sends on it is als
 on a fan-out channel in the session's response store; a follower's socket to the same URL
 (matched by the same key as HTTP, ``sessions.matching``) subscribes to the latest open one,
 gets a bounded backlog of what was sent before it came, then every new message. What a
-follower sends is read and dropped. A follower that connects first waits up to
-``Config.follower_wait`` for the driver's socket (else 504); when the driver's socket closes,
-its followers' sockets close too.
+follower sends never goes upstream (the target acts once). A follower that connects first waits
+up to ``Config.follower_wait`` for the driver's socket (else 504); when the driver's socket
+closes, its followers' sockets close too.
+
+Correlation tokens (``sessions.wspairing``): what the driver sends is logged on the channel; what
+a follower sends is paired with the driver's twin of it, and the follower's copy of the target's
+messages carries its own ids in place of the driver's (a client that draws only replies to
+requests it made, as JupyterLab does, draws them). A message naming a driver id the follower has
+not sent its twin of yet is held, in order, up to ``Config.follower_wait``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +37,7 @@ from proxy.visit import Visit
 from rewriter.headers import RequestContext
 from sessions.matching import key_for
 from sessions.responses import Channel, ResponseStore
+from sessions.wspairing import Frame, Pairing
 
 # Sub-protocols travel in their own argument; the rest of the handshake is aiohttp's to make.
 _HANDSHAKE_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
@@ -68,7 +76,8 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
 
 
 async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -> web.StreamResponse:
-    """A follower's socket: a copy of what the target sends the driver; its own sends dropped."""
+    """A follower's socket: a copy of what the target sends the driver, carrying the follower's own
+    correlation tokens (``sessions.wspairing``); what it sends pairs tokens and goes no further."""
     config = request.app[CONFIG]
     subscription = await responses.attach(key_for("WEBSOCKET", visit.real_url), config.follower_wait)
     if subscription is None:
@@ -82,20 +91,48 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
     except BaseException:
         subscription.cancel()
         raise
+    pairing = Pairing(subscription.channel.sent, config.follower_wait)
+    clock = asyncio.get_running_loop().time
+    turn = asyncio.Lock()  # a batch of released frames goes out whole, before the next batch
 
-    async def copy_out() -> None:
-        async for is_text, data in subscription.messages():
+    async def send(frames: list[Frame]) -> None:
+        for is_text, data in frames:
             if is_text:
                 await browser.send_str(str(data))
             else:
                 await browser.send_bytes(data if isinstance(data, bytes) else data.encode())
 
-    async def drop_in() -> None:
+    async def copy_out() -> None:
+        messages = subscription.messages()
+        upcoming: asyncio.Future[tuple[bool, str | bytes]] | None = None
+        try:
+            while True:
+                upcoming = upcoming or asyncio.ensure_future(anext(messages))
+                deadline = pairing.deadline()
+                await asyncio.wait({upcoming}, timeout=None if deadline is None else max(0.0, deadline - clock()))
+                async with turn:
+                    if not upcoming.done():
+                        await send(pairing.expire(clock()))
+                        continue
+                    try:
+                        is_text, data = upcoming.result()
+                    except StopAsyncIteration:
+                        await send(pairing.flush())
+                        return
+                    upcoming = None
+                    await send(pairing.from_target(is_text, data, clock()))
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+
+    async def take_in() -> None:
         async for message in browser:
             if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 break
+            async with turn:
+                await send(pairing.from_follower(message.type == aiohttp.WSMsgType.TEXT, message.data, clock()))
 
-    out, inbound = asyncio.ensure_future(copy_out()), asyncio.ensure_future(drop_in())
+    out, inbound = asyncio.ensure_future(copy_out()), asyncio.ensure_future(take_in())
     try:
         await asyncio.wait({out, inbound}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -113,8 +150,8 @@ def _offered(request: web.Request) -> list[str]:
 
 async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
                      channel: Channel) -> None:
-    to_target = asyncio.ensure_future(_pump(browser, upstream))
-    to_browser = asyncio.ensure_future(_pump(upstream, browser, channel))
+    to_target = asyncio.ensure_future(_pump(browser, upstream, channel.sent.record))
+    to_browser = asyncio.ensure_future(_pump(upstream, browser, channel.publish))
     try:
         await asyncio.wait({to_target, to_browser}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -125,15 +162,14 @@ async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWeb
 
 async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
                 sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                channel: Channel | None = None) -> None:
+                tap: Callable[[bool, str | bytes], None]) -> None:
+    """Relay ``source`` to ``sink``; ``tap`` sees each message first (the fan-out, or the driver's sent log)."""
     async for message in source:
         if message.type == aiohttp.WSMsgType.TEXT:
-            if channel is not None:
-                channel.publish(True, message.data)
+            tap(True, message.data)
             await sink.send_str(message.data)
         elif message.type == aiohttp.WSMsgType.BINARY:
-            if channel is not None:
-                channel.publish(False, message.data)
+            tap(False, message.data)
             await sink.send_bytes(message.data)
         else:
             break

@@ -36,6 +36,7 @@ from email.utils import parsedate_to_datetime
 
 from sessions.matching import Ledger, RequestKey
 from sessions.preflight import PreflightCache
+from sessions.wspairing import SentLog
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -155,11 +156,13 @@ class Subscription:
 
 @dataclass(slots=True, eq=False)
 class Channel:
-    """What the target sends on the driver's socket, fanned out to followers."""
+    """What the target sends on the driver's socket, fanned out to followers; ``sent`` logs what the
+    driver sends on it (``sessions.wspairing`` pairs followers' sends with it)."""
 
     key: RequestKey
     limits: ResponseLimits
     protocol: str = ""
+    sent: SentLog = field(default_factory=SentLog)
     backlog: deque[tuple[bool, str | bytes]] = field(default_factory=deque)
     subscribers: list[Subscription] = field(default_factory=list)
     closed: bool = False
