@@ -164,8 +164,16 @@ async def test_control_handed_to_follower_who_types_and_leader_sees_it(
     await follower.page.wait_for_timeout(500)
     assert await follower.page.evaluate("() => document.getElementById('notes').value") == ""
 
-    await leader.toolbar("button[data-action=take]").click()
+    # The visitor drives: taking control asks the visitor first (consent), who declines once...
+    await leader.toolbar("button[data-action=take][data-asks]").click()
+    await follower.toolbar("button[data-action=decline]").click()
+    await leader.wait_js("() => !document.querySelector('cobrowse-ui').shadowRoot.querySelector('.ask')")
+    assert await leader.page.evaluate("() => window.__cbSync.status().controller") == follower.id
+    # ... then allows it.
+    await leader.toolbar("button[data-action=take][data-asks]").click()
+    await follower.toolbar(f"button[data-action=grant][data-to='{leader.id}']").click()
     await follower.wait_js("(id) => window.__cbSync.status().controller === id", arg=leader.id)
+    await leader.wait_js("(id) => window.__cbSync.status().controller === id", arg=leader.id)
 
 
 async def test_late_joiner_lands_on_leaders_page_with_values_and_scroll(browser: Browser, server: Cobrowse) -> None:

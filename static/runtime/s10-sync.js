@@ -50,6 +50,7 @@ const cbSync = {
   me: null,
   controller: '',
   requestedBy: '',
+  rules: { view_only: false, consent: false }, // the session's control rules (welcome)
   participants: [],
   status: 'connecting', // connecting | connected | reconnecting | ended
   redirect: '',
@@ -174,6 +175,9 @@ const CB_SYNC_SERVER = {
   },
   welcome(ws, msg) {
     if (msg.you && typeof msg.you === 'object') cbSync.me = Object.assign({}, cbSync.me, msg.you);
+    if (msg.rules && typeof msg.rules === 'object') {
+      cbSync.rules = { view_only: msg.rules.view_only === true, consent: msg.rules.consent === true };
+    }
     cbSyncPicture(msg);
     cbSyncAcked(Number(msg.seq) || 0);
     ws.cbWelcomed = true;
@@ -208,6 +212,7 @@ function cbSyncPicture(msg) {
     cbSync.controller = msg.controller;
   }
   if (msg.type === 'control' && typeof msg.requested_by === 'string') cbSync.requestedBy = msg.requested_by;
+  if (msg.type === 'control' && typeof msg.declined_by === 'string') cbSync.requestedBy = '';
 }
 
 function cbSyncReceive(ws, data) {

@@ -2,7 +2,9 @@
  *
  * Job: a small fixed bar showing the connection state, who takes part (name, role, whether
  * connected), who is in control, and the buttons for the participant's role (leader: give
- * control, take it back, end the session; follower: request control); a layer with the
+ * control, take it back (with the session's consent rule: ask for it), end the session;
+ * follower: request control (none in a view-only session), or while in control give it back,
+ * and allow or decline the leader's ask); a layer with the
  * other participants' labelled pointers and a ripple where a replayed click landed; and, once
  * the session has ended, an overlay saying so (then the 410 page's redirect, if the session
  * has one).
@@ -103,15 +105,32 @@ function cbRenderUi() {
   cbUi.offers.forEach((open, i) => bar.append(cbButton('open', 'Open the new window', { 'data-offer': String(i) })));
   if (me.role === 'leader') {
     if (cbSync.requestedBy && cbSync.requestedBy !== cbSync.controller) {
-      bar.append(cbEl('span', { class: 'ask' }, cbName(cbSync.requestedBy) + ' asks for control'));
+      const mine = cbSync.requestedBy === me.id;
+      bar.append(cbEl('span', { class: 'ask' }, mine ? 'Asked for control…' : cbName(cbSync.requestedBy) + ' asks for control'));
     }
     for (const p of cbSync.participants) {
       if (p.id === me.id || p.id === cbSync.controller || p.connected === false) continue;
+      if (cbSync.rules.view_only && p.role !== 'leader') continue;
       bar.append(cbButton('grant', 'Give control to ' + (p.name || 'guest'), { 'data-to': p.id }));
     }
-    if (cbSync.controller && cbSync.controller !== me.id) bar.append(cbButton('take', 'Take control'));
+    if (cbSync.controller && cbSync.controller !== me.id) {
+      // With consent, taking control from the visitor who drives asks the visitor first.
+      const asks = cbSync.rules.consent && cbSync.participants.some((p) => p.id === cbSync.controller && p.role !== 'leader');
+      bar.append(cbButton('take', asks ? 'Ask for control' : 'Take control', asks ? { 'data-asks': '' } : {}));
+    }
     bar.append(cbButton('end', 'End session'));
-  } else if (cbSync.controller !== me.id) {
+  } else if (cbSync.controller === me.id) {
+    const leader = cbSync.participants.find((p) => p.role === 'leader');
+    if (leader && cbSync.requestedBy === leader.id) {
+      bar.append(cbEl('span', { class: 'ask' }, cbName(leader.id) + ' asks for control'));
+      bar.append(cbButton('grant', 'Allow', { 'data-to': leader.id }));
+      bar.append(cbButton('decline', 'Decline'));
+    } else if (leader) {
+      bar.append(cbButton('grant', 'Give control back', { 'data-to': leader.id }));
+    }
+  } else if (cbSync.rules.view_only) {
+    bar.append(cbEl('span', { class: 'ask' }, 'View only'));
+  } else {
     const asked = cbSync.requestedBy === me.id;
     bar.append(cbButton('request', asked ? 'Control requested…' : 'Request control', asked ? { disabled: '' } : {}));
   }
@@ -122,6 +141,7 @@ const CB_UI_ACTIONS = {
   request: () => ({ type: 'control', action: 'request' }),
   grant: (button) => ({ type: 'control', action: 'grant', to: button.getAttribute('data-to') }),
   take: () => ({ type: 'control', action: 'take' }),
+  decline: () => ({ type: 'control', action: 'decline' }),
   end: () => ({ type: 'end' }),
 };
 
@@ -136,7 +156,8 @@ function cbUiAction(e) {
   const make = button && CB_UI_ACTIONS[button.getAttribute('data-action')];
   if (!make) return;
   cbSyncSend(make(button));
-  if (button.getAttribute('data-action') === 'request') {
+  const action = button.getAttribute('data-action');
+  if (action === 'request' || (action === 'take' && button.hasAttribute('data-asks'))) {
     cbSync.requestedBy = cbSync.me.id;
     cbRenderUi();
   }
