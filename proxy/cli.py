@@ -23,6 +23,7 @@ from proxy import audit_cli
 from proxy.app import build_app
 from proxy.config import DEFAULT_DOMAIN, ENV_API_KEY, Config, default_data_dir, env_audit_keys, env_secrets
 from proxy.serving import make_runner
+from sessions.options import SessionOptions, parse_options
 
 log = logging.getLogger("cobrowse")
 
@@ -81,6 +82,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--audit-redact-header", action="append", default=[], metavar="NAME",
                        help="also keep this header's value out of the audit trail (repeatable; Cookie, Set-Cookie, "
                             "Authorization and Proxy-Authorization always are)")
+    serve.add_argument("--mask-selector", action="append", default=[], metavar="CSS",
+                       help="in every session, also mask the fields this selector matches (repeatable; password "
+                            "inputs, payment-card autocomplete fields and [data-cobrowse-mask] always are): their "
+                            "values and keys never leave the owner's browser; sessions may add more")
+    serve.add_argument("--hide-selector", action="append", default=[], metavar="CSS",
+                       help="in every session, blank the elements this selector matches for everyone but the "
+                            "participant in control (repeatable; sessions may add more)")
+    serve.add_argument("--view-only", action="store_true",
+                       help="sessions are view-only unless the API says otherwise: visitors may point and scroll "
+                            "but never get control")
+    serve.add_argument("--no-consent", dest="consent", action="store_false",
+                       help="let the agent take control back from a visitor without asking (by default the "
+                            "visitor who drives is asked first); the API may still ask for consent per session")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     audit_cli.add_parser(commands)
     return parser.parse_args(argv)
@@ -114,7 +128,11 @@ def config_from(args: argparse.Namespace) -> Config:
                       resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout,
                       max_followers=args.max_followers, data_dir=args.data_dir or default_data_dir(),
                       audit=args.audit, audit_keys=env_audit_keys(),
-                      audit_redact_headers=tuple(args.audit_redact_header))
+                      audit_redact_headers=tuple(args.audit_redact_header),
+                      session_defaults=parse_options({"mask_selectors": args.mask_selector,
+                                                      "hide_selectors": args.hide_selector,
+                                                      "view_only": args.view_only, "consent": args.consent},
+                                                     SessionOptions()))
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
 

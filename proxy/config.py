@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sessions.options import SessionOptions
+
 DEFAULT_DOMAIN = "cobrowse.localhost"
 ENV_API_KEY = "COBROWSE_API_KEY"
 ENV_SECRET_KEY = "COBROWSE_SECRET_KEY"
@@ -58,6 +60,8 @@ class Config:
     audit_keys: str = field(default="", repr=False)  # $COBROWSE_AUDIT_KEYS, else the data dir's key file
     audit_redact_headers: tuple[str, ...] = ()  # header values kept out of the trail beyond the built-in ones
     audit_queue: int = 10_000  # records waiting for the disk before overflow (proxy.audit_writer)
+    # What a session's options are when the API does not set them (sessions.options).
+    session_defaults: SessionOptions = field(default_factory=SessionOptions)
 
     def __post_init__(self) -> None:
         if not self.api_key:

@@ -1,9 +1,11 @@
 """The control plane on ``<domain>``: the REST API, the console page and the entry links.
 
 REST (``Authorization: Bearer <api key>``):
-- ``POST   /api/v1/sessions``             ``{"url", "agent": {"id", "name"}, "end_redirect_url"?}`` -> 201
-  (``end_redirect_url``: where participants go when the session ends; absolute http(s), printable
-  ASCII, else 400)
+- ``POST   /api/v1/sessions``             ``{"url", "agent": {"id", "name"}, "end_redirect_url"?, "options"?}``
+  -> 201 (``end_redirect_url``: where participants go when the session ends; absolute http(s),
+  printable ASCII, else 400; ``options``: ``sessions.options`` — ``allow_domains``,
+  ``deny_domains``, ``view_only``, ``consent``, ``mask_selectors``, ``hide_selectors``; unset
+  ones are the server's defaults; anything else is a 400 naming the field)
 - ``GET    /api/v1/sessions/{id}``        -> 200 session description
 - ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
 - ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
@@ -35,10 +37,11 @@ from proxy.ending import EXPIRIES, end_session
 from proxy.keys import AUDIT, CONFIG, SERVICE, STORE, SYNC, TARGETS
 from proxy.pages import error_page, json_error
 from proxy.security_headers import page_headers
-from proxy.targets import judge_origin
+from proxy.targets import judge_origin, policy_with
 from proxy.visit import landing_url, set_participant_cookie
 from rewriter.origins import Origin
 from sessions.model import Session
+from sessions.options import parse_options
 from sessions.service import AdmissionError
 from sessions.store import StoreFull
 
@@ -71,6 +74,7 @@ def _describe(config: Config, session: Session, now: float) -> dict[str, Any]:
             for p in session.participants.values() if not p.revoked
         ],
         "controller": session.controller,
+        "options": session.options.to_json(),
     }
 
 
@@ -140,17 +144,18 @@ async def create_session(request: web.Request) -> web.Response:
             raise ValueError('"agent" must be an object like {"id": "a1", "name": "Ann"}')
         agent_id, agent_name = str(agent.get("id", ""))[:200], str(agent.get("name", "Agent"))[:200]
         end_redirect = validate_end_redirect(data.get("end_redirect_url"))
+        config = request.app[CONFIG]
+        options = parse_options(data.get("options"), config.session_defaults)
     except ValueError as exc:
         return json_error(400, str(exc))
-    config = request.app[CONFIG]
-    refusal = judge_origin(request.app[TARGETS], Origin.parse(url))
+    refusal = judge_origin(policy_with(request.app[TARGETS], options), Origin.parse(url))
     if refusal is not None:
         # Refused now, not on the agent's first page load: the caller learns why at once.
         return json_error(403, f'"url" is not allowed on this server: {refusal}')
     now = time.time()
     try:
         created = await request.app[SERVICE].create(url, agent_id, agent_name, now,
-                                                     end_redirect_url=end_redirect)
+                                                     end_redirect_url=end_redirect, options=options)
     except StoreFull as exc:
         return json_error(503, str(exc))
     session = created.session

@@ -17,6 +17,7 @@ from proxy.netguard import InvalidHost, parse_host
 from proxy.pages import error_page
 from rewriter.origins import Origin
 from sessions.model import Session
+from sessions.options import SessionOptions
 from sessions.policy import DomainLists, Refusal, TargetPolicy
 
 
@@ -29,7 +30,11 @@ def server_policy(config: Config) -> TargetPolicy:
 def policy_for(server: TargetPolicy, session: Session) -> TargetPolicy:
     """The target policy of ``session``: the server's, narrowed by the session's own lists
     (``options.allow_domains``/``deny_domains``), which can never widen it."""
-    options = session.options
+    return policy_with(server, session.options)
+
+
+def policy_with(server: TargetPolicy, options: SessionOptions) -> TargetPolicy:
+    """The server's policy narrowed by a session's options (before the session exists, too)."""
     if not options.allow_domains and not options.deny_domains:
         return server
     return server.narrowed(DomainLists("session", options.allow_domains, options.deny_domains))

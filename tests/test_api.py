@@ -125,3 +125,43 @@ async def test_leader_lands_on_a_host_too_long_for_a_label_through_its_stored_al
         assert page.status == 200 and "<p>hello</p>" in page.text
     finally:
         await runner.cleanup()
+
+
+async def test_session_options_are_kept_described_and_refused_with_the_field_named(
+        start_server: StartCobrowse) -> None:
+    server = await start_server()
+    options = {"view_only": True, "consent": False, "mask_selectors": ["#ssn"], "hide_selectors": [".secret"],
+               "allow_domains": ["example.com"], "deny_domains": ["admin.example.com"]}
+    reply = await server.api("POST", "/api/v1/sessions", {"url": "https://example.com/", "options": options})
+    assert reply.status == 201, reply.text
+    described = json.loads((await server.api("GET", f"/api/v1/sessions/{json.loads(reply.body)['id']}")).body)
+    assert described["options"] == options
+    default = json.loads((await server.api("POST", "/api/v1/sessions", {"url": "https://example.com/"})).body)
+    assert default["options"]["consent"] is True and default["options"]["view_only"] is False
+    for bad, words in [({"options": {"viewonly": True}}, "unknown field(s) 'viewonly'"),
+                       ({"options": {"mask_selectors": ["a{b}"]}}, "options.mask_selectors"),
+                       ({"options": {"allow_domains": ["https://x.org/"]}}, "options.allow_domains")]:
+        refused = await server.api("POST", "/api/v1/sessions", {"url": "https://example.com/", **bad})
+        assert refused.status == 400 and words in json.loads(refused.body)["error"], refused.text
+    # A start URL outside the session's own lists is refused at once, naming the session's rule.
+    outside = await server.api("POST", "/api/v1/sessions", {"url": "https://admin.example.com/",
+                                                            "options": {"deny_domains": ["admin.example.com"]}})
+    assert outside.status == 403 and "session's deny list" in json.loads(outside.body)["error"]
+
+
+async def test_a_sessions_deny_list_refuses_its_pages_with_a_page_naming_the_rule(
+        start_server: StartCobrowse) -> None:
+    runner, port = await _target()
+    try:
+        server = await start_server(resolve_overrides={"app.test:80": ("127.0.0.1", port),
+                                                      "private.app.test:80": ("127.0.0.1", port)})
+        reply = await server.api("POST", "/api/v1/sessions", {"url": "http://app.test/",
+                                                               "options": {"deny_domains": ["private.app.test"]}})
+        created = json.loads(reply.body)
+        await server.redeem(created["leader_url"])
+        allowed = await server.request("GET", server.proxy_url(created["id"], "app.test", "/"))
+        assert allowed.status == 200 and "<p>hello</p>" in allowed.text
+        denied = await server.request("GET", server.proxy_url(created["id"], "private.app.test", "/"))
+        assert denied.status == 403 and "session" in denied.text and "private.app.test" in denied.text
+    finally:
+        await runner.cleanup()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from proxy.cli import config_from, parse_args
 from proxy.targets import policy_for
 from sessions.model import Session
 from sessions.options import MAX_SELECTORS, SessionOptions, parse_options
@@ -78,3 +79,13 @@ def test_a_sessions_domain_lists_narrow_the_servers_policy_and_name_the_session_
     assert "session's allow list" in str(policy.judge("other.test", 80))
     assert "server's deny list" in str(policy.judge("blocked.test", 80))  # a session cannot reopen it
     assert policy_for(server, session(SessionOptions())) is server
+
+
+def test_serve_flags_set_the_server_defaults_and_bad_selectors_stop_the_server() -> None:
+    config = config_from(parse_args(["serve", "--mask-selector", "#ssn", "--hide-selector", ".secret",
+                                     "--view-only", "--no-consent"]))
+    assert config.session_defaults == SessionOptions(view_only=True, consent=False, mask_selectors=("#ssn",),
+                                                     hide_selectors=(".secret",))
+    assert config_from(parse_args(["serve"])).session_defaults == SessionOptions()
+    with pytest.raises(SystemExit, match="not a plain CSS selector"):
+        config_from(parse_args(["serve", "--mask-selector", "a{}"]))
