@@ -9,6 +9,7 @@ cookies, the form): the request headers differ by design (the proxy's own client
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -18,7 +19,9 @@ from playwright.async_api import Page
 
 pytestmark = [pytest.mark.compat, pytest.mark.asyncio(loop_scope="module")]
 
-HTTPBIN = AppSpec("httpbin", "httpbin.test", gunicorn("httpbin:app"), GUNICORN_PORT, ready_path="/get")
+# httpbin_app: httpbin under Werkzeug 3 (see its docstring); gunicorn imports it from this directory.
+HTTPBIN = AppSpec("httpbin", "httpbin.test", gunicorn("httpbin_app:app", ("--chdir", str(Path(__file__).parent))),
+                  GUNICORN_PORT, ready_path="/get")
 
 
 async def _order_pizza(page: Page) -> None:
