@@ -52,6 +52,14 @@ class Keyring:
 
     keys: Mapping[str, bytes]
     current: str
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def cipher(self, kid: str) -> AESGCM:
+        """The AES-GCM object of key ``kid``, made once (its key schedule is not free)."""
+        made = self._ciphers.get(kid)
+        if made is None:
+            made = self._ciphers[kid] = AESGCM(self.keys[kid])
+        return made
 
     def __post_init__(self) -> None:
         for kid, key in self.keys.items():
@@ -95,7 +103,7 @@ class Keyring:
 
 
 def new_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    return AESGCM.generate_key(KEY_BYTES * 8)
 
 
 def new_keyring() -> Keyring:
@@ -157,7 +165,7 @@ def seal(keyring: Keyring, session_id: str, head: Head, plaintext: bytes, nonce:
     """The link after ``head`` holding ``plaintext``, sealed with the current key."""
     seq, kid = head.seq + 1, keyring.current
     nonce = nonce if nonce is not None else secrets.token_bytes(NONCE_BYTES)
-    ct = AESGCM(keyring.keys[kid]).encrypt(nonce, plaintext, _associated(session_id, seq, kid, head.hash))
+    ct = keyring.cipher(kid).encrypt(nonce, plaintext, _associated(session_id, seq, kid, head.hash))
     return Link(seq, kid, head.hash, nonce, ct, link_hash(seq, kid, head.hash, nonce, ct))
 
 
@@ -222,11 +230,10 @@ class ChainReader:
                                            "inserted or reordered")
         if link.prev != self.head.hash:
             raise Broken(number, link.seq, "it does not follow the record before it: the chain is broken here")
-        key = self.keyring.keys.get(link.kid)
-        if key is None:
+        if link.kid not in self.keyring.keys:
             raise Broken(number, link.seq, f"it is sealed with key {link.kid!r}, which is not in the keyring")
         try:
-            plaintext = AESGCM(key).decrypt(link.nonce, link.ct,
+            plaintext = self.keyring.cipher(link.kid).decrypt(link.nonce, link.ct,
                                             _associated(self.session_id, link.seq, link.kid, link.prev))
         except InvalidTag as exc:
             raise Broken(number, link.seq, "it fails authentication: changed, or the wrong key or session "
