@@ -9,7 +9,10 @@
  * again on every participant by itself), except field values, which are idempotent state; nothing is sent while a replay is being applied
  * (cbCapturing() is false then) nor by anyone not in control; events from the toolbar never
  * leave it; masked fields (passwords, [data-cb-mask], .cb-mask) send neither value nor keys;
- * continuous streams (scroll, pointer, selection) are coalesced to one message per interval.
+ * continuous streams (scroll, pointer, selection) are coalesced to one message per interval,
+ * but a keydown first sends the caret or selection if it moved since the last message (a
+ * follower makes the key's text edit at its own caret, s40: editors that draw their own text
+ * take it only that way, not from a value).
  */
 const CB_POINTER_MS = 40;
 const CB_SCROLL_MS = 50;
@@ -128,7 +131,10 @@ function cbSelectionPoint(node, offset) {
 }
 
 let cbLastSelection = '';
-const cbSendSelection = cbCoalesce(CB_SELECTION_MS, () => {
+
+/** Send where the caret or selection is now, unless that was the last thing sent: in a field,
+ *  its value and caret; elsewhere the document selection. */
+function cbFlushSelection() {
   if (!cbCapturing()) return;
   const active = document.activeElement;
   const field = active && CB_FIELD_TAGS.has(active.localName) ? cbFieldOf(active) : null;
@@ -145,7 +151,9 @@ const cbSendSelection = cbCoalesce(CB_SELECTION_MS, () => {
   if (json === cbLastSelection) return;
   cbLastSelection = json;
   cbSyncSend(msg);
-});
+}
+
+const cbSendSelection = cbCoalesce(CB_SELECTION_MS, cbFlushSelection);
 
 // -- clicks, keys, focus, pointer -----------------------------------------------------------
 
@@ -164,6 +172,9 @@ function cbOnKey(e) {
   if (cbMasked(el)) return;
   const target = cbPathOf(el);
   if (!target && el !== document.body && el !== document.documentElement) return;
+  // The caret first (its coalesced message may still be waiting): a follower makes the key's
+  // text edit where its caret is (s40), so it must be where the controller's is now.
+  if (e.type === 'keydown') cbFlushSelection();
   cbSyncSend({
     type: 'key', target, key: e.key, code: e.code, mods: cbMods(e), phase: e.type === 'keydown' ? 'down' : 'up',
   });

@@ -5,6 +5,19 @@
  * the native setters followed by `input`/`change` events (frameworks track both), dispatched
  * KeyboardEvents, focus, selection ranges, media calls, scroll anchored to an element, and
  * navigation when this page's URL still differs after a short grace.
+ * Keys and editors: a key is dispatched as keydown (with the legacy keyCode, which CodeMirror 5
+ * and Ace choose commands by), keypress for a character, keyup; when the page did not prevent
+ * it and the key edits text (a character, Backspace, Delete, Enter) in the field that has focus,
+ * the edit is then made as the browser makes it: `beforeinput` (inputType, data, target range),
+ * then execCommand, which edits at the caret and fires a trusted `input` with the inputType.
+ * Evidence (Datasette's CodeMirror 5 on a follower): the typed text arrived only as values of
+ * its hidden textarea, which the editor resets by script (so a value is its scratch state, not
+ * its text), and Ctrl+A/Delete did nothing since the dispatched keys had keyCode 0; editors that
+ * draw their own text read only edits in the focused field (CodeMirror 5, Monaco, Ace: their
+ * textarea on `input`; CodeMirror 6, ProseMirror: DOM changes of their contenteditable; Lexical,
+ * Slate: `beforeinput`). The controller sends its caret before each key (s30), so the edit lands
+ * where its own did; the `input` value that follows is then equal and changes nothing, and
+ * stays the correction for plain fields (and the only path for text without keys: paste, IME).
  * Forms: a participant not in control never submits one (replayed click or key, the page's own
  * script, a `submit` message): its copy lacks what is not synced (masked fields), and the
  * target must get the controller's request once. The submission is cancelled when it would
@@ -27,6 +40,8 @@
 const CB_NAV_GRACE_MS = 700;
 const CB_NAV_PENDING_MS = 15000;
 const CB_SUBMIT_HELD_MS = 15000;
+// <input> types whose text the browser edits in place (execCommand works on them).
+const CB_TEXT_INPUTS = new Set(['text', 'search', 'url', 'tel', 'email']);
 
 const cbNativeValue = {
   input: Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value'),
@@ -282,13 +297,95 @@ function cbCopyInert(from, to, depth) {
   }
 }
 
+// Legacy `keyCode` by physical key (US layout, as Chromium reports it): editors that predate
+// `key` (CodeMirror 5, Ace, older Monaco) pick their commands by it, and a constructed
+// KeyboardEvent has 0 unless given one.
+const CB_KEY_CODES = {
+  Backspace: 8, Tab: 9, Enter: 13, NumpadEnter: 13, ShiftLeft: 16, ShiftRight: 16, ControlLeft: 17, ControlRight: 17,
+  AltLeft: 18, AltRight: 18, Pause: 19, CapsLock: 20, Escape: 27, Space: 32, PageUp: 33, PageDown: 34, End: 35,
+  Home: 36, ArrowLeft: 37, ArrowUp: 38, ArrowRight: 39, ArrowDown: 40, Insert: 45, Delete: 46, MetaLeft: 91,
+  MetaRight: 92, ContextMenu: 93, Semicolon: 186, Equal: 187, Comma: 188, Minus: 189, Period: 190, Slash: 191,
+  Backquote: 192, BracketLeft: 219, Backslash: 220, BracketRight: 221, Quote: 222,
+};
+
+function cbKeyCode(code, key) {
+  const m = /^(?:Key([A-Z])|Digit([0-9])|Numpad([0-9])|F([0-9]{1,2}))$/.exec(code);
+  if (m) {
+    if (m[1]) return m[1].charCodeAt(0);
+    if (m[2]) return 48 + Number(m[2]);
+    return m[3] ? 96 + Number(m[3]) : 111 + Number(m[4]);
+  }
+  if (CB_KEY_CODES[code]) return CB_KEY_CODES[code];
+  return key.length === 1 && /[a-z0-9]/i.test(key) ? key.toUpperCase().charCodeAt(0) : 0;
+}
+
+// A key's text edit, made the way the browser makes it when the page did not prevent the key
+// (see the header): `beforeinput`, then execCommand unless that was prevented (Chromium fires no
+// beforeinput for execCommand, hence ours). key -> [[inputType, command, text] in a textarea or
+// text input, [...] in a contenteditable]; a printable key inserts itself; Enter in an <input>
+// edits nothing (it submits there, and followers never submit).
+const CB_KEY_EDITS = {
+  Backspace: [['deleteContentBackward', 'delete'], ['deleteContentBackward', 'delete']],
+  Delete: [['deleteContentForward', 'forwardDelete'], ['deleteContentForward', 'forwardDelete']],
+  Enter: [['insertLineBreak', 'insertText', '\n'], ['insertParagraph', 'insertParagraph']],
+};
+
+function cbEditable(el) {
+  if (!el || el.nodeType !== 1 || cbMasked(el)) return '';
+  if (el.localName === 'textarea') return 'text';
+  if (el.localName === 'input') return CB_TEXT_INPUTS.has(el.type) ? 'line' : '';
+  return el.isContentEditable ? 'rich' : '';
+}
+
+function cbTargetRanges() {
+  const sel = document.getSelection();
+  if (!sel || sel.rangeCount === 0) return [];
+  const r = sel.getRangeAt(0);
+  return [new StaticRange({ startContainer: r.startContainer, startOffset: r.startOffset,
+    endContainer: r.endContainer, endOffset: r.endOffset })];
+}
+
+/** The key's default text edit, in the focused field only (where the controller's went). */
+function cbKeyEdit(el, key, mods) {
+  if (mods.has('ctrl') || mods.has('alt') || mods.has('meta') || el !== cbDeepActive()) return;
+  const kind = cbEditable(el);
+  if (!kind || el.readOnly || (kind === 'line' && key === 'Enter')) return;
+  const named = CB_KEY_EDITS[key];
+  const edit = key.length === 1 ? ['insertText', 'insertText', key] : named && named[kind === 'rich' ? 1 : 0];
+  if (!edit) return;
+  const [inputType, command, text] = edit;
+  const before = new InputEvent('beforeinput', {
+    inputType, data: inputType === 'insertText' ? text : null, targetRanges: kind === 'rich' ? cbTargetRanges() : [],
+    bubbles: true, cancelable: true, composed: true,
+  });
+  if (el.dispatchEvent(before)) document.execCommand(command, false, text === undefined ? null : text);
+}
+
+function cbDeepActive() {
+  let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  return el;
+}
+
 function cbApplyKey(msg) {
-  const el = (Array.isArray(msg.target) && cbResolve(msg.target)) || document.activeElement || document.body;
+  const el = (Array.isArray(msg.target) && cbResolve(msg.target)) || cbDeepActive() || document.body;
   const mods = new Set(Array.isArray(msg.mods) ? msg.mods : []);
-  el.dispatchEvent(new KeyboardEvent(msg.phase === 'up' ? 'keyup' : 'keydown', {
-    key: String(msg.key || ''), code: String(msg.code || ''), bubbles: true, cancelable: true, composed: true,
+  const key = String(msg.key || '');
+  const code = String(msg.code || '');
+  const keyCode = cbKeyCode(code, key);
+  const down = msg.phase !== 'up';
+  const go = el.dispatchEvent(new KeyboardEvent(down ? 'keydown' : 'keyup', {
+    key, code, keyCode, which: keyCode, bubbles: true, cancelable: true, composed: true,
     ctrlKey: mods.has('ctrl'), shiftKey: mods.has('shift'), altKey: mods.has('alt'), metaKey: mods.has('meta'),
   }));
+  if (!down || !go) return;
+  // A printable key goes through keypress first, as in the browser; preventing it cancels the edit.
+  const typed = key.length === 1 && !mods.has('ctrl') && !mods.has('meta');
+  if (typed && !el.dispatchEvent(new KeyboardEvent('keypress', {
+    key, code, keyCode: key.charCodeAt(0), charCode: key.charCodeAt(0), which: key.charCodeAt(0),
+    bubbles: true, cancelable: true, composed: true, shiftKey: mods.has('shift'), altKey: mods.has('alt'),
+  }))) return;
+  cbKeyEdit(cbFieldOf(el) || el, key, mods);
 }
 
 function cbApplyFocus(msg) {

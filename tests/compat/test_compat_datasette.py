@@ -3,9 +3,10 @@
 The module writes a small SQLite database into a tmp dir and serves it with ``datasette serve``
 on ``127.0.0.1`` port 0. The database page turns its ``<textarea>`` into a CodeMirror editor
 (CodeMirror 5, bundled with Datasette). Feature: the query is typed into the editor key by key
-(CodeMirror listens to key events, not to a ``value``); co-browsed, the follower's editor must
-show the same text; then "Run SQL" submits the form and the result table lists the planets with
-moons.
+(select all, Delete, then the text: CodeMirror takes commands from key events and text from a
+hidden textarea it resets by script, so a follower gets it only as edits, see
+docs/sync-protocol.md); co-browsed, the follower's editor must show the same text; then "Run SQL"
+submits the form and the result table lists the planets with moons.
 """
 
 from __future__ import annotations
@@ -78,12 +79,7 @@ FEATURES = (
 )
 
 # (feature, mode) -> the cause found, for what fails today (strict: fixing it turns the test red).
-KNOWN: dict[tuple[str, str], str] = {
-    ("type in the SQL editor", "cobrowse"): (
-        "text typed into CodeMirror does not reach the follower: CodeMirror takes key events in a hidden "
-        "textarea and draws the text in its own DOM, and neither is synced, so the follower's editor keeps "
-        "the original query (the Run SQL navigation that follows is followed)"),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 modes = modes_fixture("datasette", one_app(_spec), follower_wait=5.0)

@@ -1,0 +1,86 @@
+"""Co-browsing editors that draw their own text: what the leader types shows in the follower's editor.
+
+The editors are real (CodeMirror 5 as the installed Datasette package bundles it) or follow the
+real ones' input model (a contenteditable whose script takes every edit from ``beforeinput``, as
+Lexical, Slate and ProseMirror do; world/editor_sites.py). The leader types with real keys through
+Playwright, commands included (select all, delete, Enter, Backspace, arrows); the follower's
+editor must end with the same document, read from the editor's own model, not from its DOM.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser
+from world.editor_sites import EDITOR_APPS
+from world.harness import Cobrowse, StartCobrowse
+from world.party import BrowserParty, start_pair
+from world.targets import ServeWorld, World
+
+CM5 = "http://editors.test/cm5"
+RICH = "http://editors.test/rich"
+CM5_VALUE = "() => document.querySelector('.CodeMirror').CodeMirror.getValue()"
+
+
+@pytest.fixture
+async def editor_world(serve_world: ServeWorld) -> World:
+    return await serve_world(EDITOR_APPS)
+
+
+@pytest.fixture
+async def server(editor_world: World, start_server: StartCobrowse) -> Cobrowse:
+    return await start_server(resolve_overrides=editor_world.resolve_overrides())
+
+
+Script = tuple[tuple[str, str], ...]  # (what, text): "type" keys, "press" one key (chord), "insert" text with no keys
+
+
+async def shows(party: BrowserParty, expression: str, want: object) -> None:
+    """Wait until ``expression`` gives ``want`` on the party's page (JSON-equal)."""
+    await party.wait_js(f"(want) => JSON.stringify(({expression})()) === JSON.stringify(want)", want)
+
+
+async def leader_edits(browser: Browser, server: Cobrowse, url: str, click: str, script: Script, read: str,
+                       want: object) -> BrowserParty:
+    """The leader clicks ``click`` and plays ``script``; ``read`` gives ``want`` on both sides. The follower."""
+    _, leader, follower = await start_pair(browser, server, url)
+    keyboard = leader.page.keyboard
+    play = {"type": keyboard.type, "press": keyboard.press, "insert": keyboard.insert_text}
+    await leader.page.click(click)
+    for what, text in script:
+        await play[what](text)
+    await shows(leader, read, want)
+    await shows(follower, read, want)
+    return follower
+
+
+async def test_codemirror5_text_and_commands_typed_by_the_leader_reach_the_follower_editor(
+        browser: Browser, server: Cobrowse) -> None:
+    script = (("press", "Control+a"), ("press", "Delete"), ("type", "select 1"), ("press", "Enter"),
+              ("type", "from t;"), ("press", "Backspace"), ("press", "ArrowLeft"), ("type", "(x)"),
+              ("insert", " pasted "),  # no key events: only the hidden textarea's value changes
+              ("press", "Home"), ("press", "Shift+End"), ("type", "Z"))
+    await leader_edits(browser, server, CM5, ".CodeMirror", script, CM5_VALUE, "select 1\nZ")
+
+
+async def test_codemirror5_follower_keeps_its_text_when_the_leader_moves_the_caret_only(
+        browser: Browser, server: Cobrowse) -> None:
+    # CodeMirror resets its hidden textarea by script on every caret move: the follower's editor
+    # must not read those resets as deletions.
+    script = (("press", "Control+End"), ("type", " limit 5"), ("press", "Home"), ("press", "End"),
+              ("press", "ArrowLeft"), ("press", "ArrowLeft"), ("press", "Control+Home"), ("type", "-- "))
+    await leader_edits(browser, server, CM5, ".CodeMirror", script, CM5_VALUE, "-- select * from planets limit 5")
+
+
+async def test_contenteditable_typing_lands_at_the_leaders_caret_on_the_follower_as_typed_edits(
+        browser: Browser, server: Cobrowse) -> None:
+    script = (("press", "End"), ("type", " and more"), ("press", "Home"), ("type", "The "))
+    follower = await leader_edits(browser, server, RICH, "#doc p", script,
+                                  "() => document.getElementById('doc').textContent", "The first line and more")
+    # Each character came as the edit typing makes (an editor reading the DOM back goes by it).
+    await shows(follower, "() => window.inputTypes", ["insertText"] * len(" and moreThe "))
+
+
+async def test_editor_that_takes_every_edit_from_beforeinput_gets_the_leaders_edits_on_the_follower(
+        browser: Browser, server: Cobrowse) -> None:
+    script = (("press", "End"), ("type", " one"), ("press", "Enter"), ("type", "twoo"), ("press", "Backspace"))
+    await leader_edits(browser, server, RICH, "#model", script, "() => window.paragraphs", ["model one", "two"])
