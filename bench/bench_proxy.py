@@ -22,6 +22,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -104,35 +105,47 @@ async def open_session(port: int) -> tuple[str, str]:
     return proxy_host, cookie
 
 
-async def measure(args: argparse.Namespace, target_port: int, proxy_port: int) -> None:
-    await wait_port(target_port)
-    await wait_port(proxy_port)
-    proxy_host, cookie = await open_session(proxy_port)
+ASSETS = ("small", "big")
+Run = tuple[str, str, str]  # (URL, Host header, Cookie header)
+
+
+async def compare(args: argparse.Namespace, runs_for: Callable[[str], dict[str, Run]],
+                  column: str) -> dict[str, dict[str, float]]:
+    """For each asset, ``args.rounds`` rounds of every run in turn (same machine, same run);
+    prints the table of medians (``column`` names the runs) and returns it, keyed asset/run."""
     results: dict[str, dict[str, list[float]]] = {}
-    for asset in ("small", "big"):
-        for mode in ("direct", "proxy"):
-            results[f"{asset}/{mode}"] = {"rps": [], "p50": [], "p99": []}
+    for asset in ASSETS:
+        runs = runs_for(asset)
+        for name in runs:
+            results[f"{asset}/{name}"] = {"rps": [], "p50": [], "p99": []}
         for _ in range(args.rounds):
-            runs = {
-                "direct": (f"http://127.0.0.1:{target_port}/{asset}", "bench.test", ""),
-                "proxy": (f"http://127.0.0.1:{proxy_port}/{asset}", proxy_host, cookie),
-            }
-            for mode, (url, host, cred) in runs.items():
+            for name, (url, host, cred) in runs.items():
                 rps, lat = await load(url, host, cred, args.conc, args.seconds)
-                entry = results[f"{asset}/{mode}"]
+                entry = results[f"{asset}/{name}"]
                 entry["rps"].append(rps)
                 entry["p50"].append(pct(lat, 0.50))
                 entry["p99"].append(pct(lat, 0.99))
-    print(f"| asset | path | req/s | p50 ms | p99 ms |   ({args.rounds} rounds x {args.seconds:g} s, "
+    print(f"| asset | {column} | req/s | p50 ms | p99 ms |   ({args.rounds} rounds x {args.seconds:g} s, "
           f"{args.conc} connections, medians)")
     print("| --- | --- | ---: | ---: | ---: |")
     summary: dict[str, dict[str, float]] = {}
     for key, entry in results.items():
-        asset, mode = key.split("/")
+        asset, name = key.split("/")
         med = {k: statistics.median(v) for k, v in entry.items()}
         summary[key] = med
-        print(f"| {asset} | {mode} | {med['rps']:.0f} | {med['p50']:.2f} | {med['p99']:.2f} |")
-    for asset in ("small", "big"):
+        print(f"| {asset} | {name} | {med['rps']:.0f} | {med['p50']:.2f} | {med['p99']:.2f} |")
+    return summary
+
+
+async def measure(args: argparse.Namespace, target_port: int, proxy_port: int) -> None:
+    await wait_port(target_port)
+    await wait_port(proxy_port)
+    proxy_host, cookie = await open_session(proxy_port)
+    summary = await compare(args, lambda asset: {
+        "direct": (f"http://127.0.0.1:{target_port}/{asset}", "bench.test", ""),
+        "proxy": (f"http://127.0.0.1:{proxy_port}/{asset}", proxy_host, cookie),
+    }, "path")
+    for asset in ASSETS:
         ratio = summary[f"{asset}/proxy"]["rps"] / summary[f"{asset}/direct"]["rps"]
         print(f"{asset}: proxy throughput = {ratio:.2f} x direct")
     print(json.dumps(summary))
@@ -149,20 +162,26 @@ def main() -> None:
     env = {**os.environ, "COBROWSE_API_KEY": "bench-key"}
     procs = [
         subprocess.Popen([sys.executable, "-c", TARGET, str(target_port)]),
-        subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(proxy_port),
+        # --no-audit: the proxy alone, as before the audit trail (its cost: bench_audit.py)
+        subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(proxy_port), "--no-audit",
                           "--resolve", f"bench.test:80=127.0.0.1:{target_port}", "--log-level", "warning"],
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
     ]
     try:
         asyncio.run(measure(args, target_port, proxy_port))
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
+
+
+def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 5.0) -> None:
+    """Interrupt every process (a clean stop), then kill what has not exited in ``timeout``."""
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":
