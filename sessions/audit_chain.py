@@ -201,21 +201,21 @@ class ChainReader:
     session_id: str
     head: Head = field(default_factory=Head)
     torn: bool = False
+    lines: int = 0  # lines read so far: a trail may be read in several calls, its lines numbered on
 
     def read(self, lines: Iterable[bytes]) -> Iterator[Opened]:
         pending: bytes | None = None
-        number = 0
         for line in lines:
             if pending is not None:
-                yield self._open(number, pending)
-            number += 1
+                yield self._open(self.lines, pending)
+            self.lines += 1
             pending = line
         if pending is None:
             return
         if not pending.endswith(b"\n"):
             self.torn = True  # the writer always ends a line: this one was cut short
             return
-        yield self._open(number, pending)
+        yield self._open(self.lines, pending)
 
     def _open(self, number: int, line: bytes) -> Opened:
         expected = self.head.seq + 1
