@@ -5,9 +5,12 @@ A server audits when ``Config.audit_enabled`` (on by default for ``cobrowse serv
 gives it a data directory; off for an app built without one). The sink is started and closed in
 ``cleanup_ctx`` (registered before the others, so it closes last: session events emitted by
 the other cleanups are still written). What is recorded and when: ``proxy.audit_trace``
-(HTTP exchanges) and ``event`` (session events). Not yet recorded: target WebSockets
-(``proxy.wsproxy``: open/close and message counts) and CORS preflights (``proxy.preflight``);
-both are a later step of issue 8.
+(HTTP exchanges through ``proxy.exchange``, CORS preflights through ``proxy.preflight``) and
+``event`` (session events: created and joined in ``proxy.control``/``proxy.join``, control in
+``proxy.syncws``, ended in ``proxy.ending``). Not recorded yet (a later step of issue 8): target
+WebSockets (``proxy.wsproxy``: open/close and message counts), participants leaving or removed
+(nothing removes one yet), policy events, the ``exported`` event (the API export will emit it
+through the writer; the CLI reads files a running server may be appending to, so it does not).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from proxy.keys import AUDIT
-from proxy.visit import Visit
+from proxy.visit import Place, Visit
 from sessions.audit_record import Exchange, Headers, event
 from sessions.responses import Head, commits
 
@@ -93,3 +93,33 @@ def _bytes_out(response: web.StreamResponse | None) -> int:
         return int(response.body_length)
     body = getattr(response, "body", None)
     return len(body) if isinstance(body, bytes | bytearray) else 0
+
+
+@dataclass(slots=True)
+class PreflightTrace:
+    """A CORS preflight's record (``proxy.preflight``): no participant (browsers send no
+    credential with it); ``store`` when the session's shared answer served it. Its response
+    headers are the ones answered (the target's, rewritten), status and headers being all a
+    preflight's answer carries."""
+
+    session_id: str
+    url: str
+    started: float
+    clock: float
+    path: str = "proxy"  # refused by cobrowse until the preflight goes upstream or the store answers
+    request_headers: Headers = ()
+    error: str = ""
+
+    @classmethod
+    def begin(cls, request: web.Request, place: Place) -> PreflightTrace:
+        return cls(place.session.id, place.real_url(request), time.time(), time.monotonic(),
+                   request_headers=tuple(request.headers.items()))
+
+    def finish(self, request: web.Request, response: web.StreamResponse) -> None:
+        elapsed = round((time.monotonic() - self.clock) * 1000, 3)
+        answered = self.path != "proxy" and not self.error  # by the target, now or earlier
+        request.app[AUDIT].emit(self.session_id, Exchange(
+            time=self.started, participant="", path=self.path, method="OPTIONS", url=self.url,
+            status=response.status, target_status=response.status if answered else 0, wait_ms=elapsed,
+            total_ms=elapsed, request_headers=self.request_headers,
+            response_headers=tuple(response.headers.items()), error=self.error))

@@ -7,7 +7,9 @@ recorded at admission): knowing the session id is not enough to make the proxy s
 It goes to the target through the upstream client with the session's target policy (bad
 ports, domain lists, SSRF guard), and only ever as a preflight: no cookies, no body, nothing
 but the CORS request headers a browser sends. Its answer is shared
-by the session's participants (``sessions.preflight``), so followers add no target hits.
+by the session's participants (``sessions.preflight``), so followers add no target hits. Each
+preflight is one record in the session's audit trail, without a participant (it carries no
+credential): ``upstream`` when it went to the target, ``store`` when the shared answer served it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from proxy.audit_trace import PreflightTrace
 from proxy.keys import RESPONSES, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.targets import policy_for
@@ -34,6 +37,14 @@ def is_preflight(request: web.Request) -> bool:
 
 
 async def answer(request: web.Request, place: Place) -> web.StreamResponse:
+    """The preflight's answer, recorded in the session's audit trail (``proxy.audit_trace``)."""
+    trace = PreflightTrace.begin(request, place)
+    response = await _answer(request, place, trace)
+    trace.finish(request, response)
+    return response
+
+
+async def _answer(request: web.Request, place: Place, trace: PreflightTrace) -> web.StreamResponse:
     browser_origin = request.headers["Origin"]
     asking = place.space.origin_for_host(urlsplit(browser_origin).netloc) if "//" in browser_origin else None
     if asking is None:
@@ -49,9 +60,12 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
     cache = request.app[RESPONSES].for_session(place.session.id).preflights
     now = time.time()
     cached = cache.get(key, now)
-    if cached is None:
+    if cached is not None:
+        trace.path = "store"
+    else:
         ctx = RequestContext(url=real_url, space=place.space, method="OPTIONS")
         headers = rewrite_request_headers(list(request.headers.items()), ctx)
+        trace.path, trace.request_headers = "upstream", tuple(headers)
         try:
             upstream = await request.app[UPSTREAM].open(
                 "OPTIONS", real_url, headers, None, policy=policy_for(request.app[TARGETS], place.session))
@@ -59,6 +73,7 @@ async def answer(request: web.Request, place: Place) -> web.StreamResponse:
             refusal = refusal_for(exc)
             if refusal is None:
                 raise
+            trace.error = exc.__class__.__name__
             return refusal
         try:
             await upstream.read_decoded(MAX_PREFLIGHT_BODY)  # a preflight's body means nothing

@@ -190,3 +190,26 @@ async def test_wrong_key_fails_authentication_and_rotation_keeps_old_trails_read
     for session in (sid, newer):
         code, text = run_cli(capsys, "audit", "verify", session, "--data-dir", str(tmp_path))
         assert code == 0, text
+
+
+async def test_cors_preflights_are_recorded_upstream_then_from_the_shared_answer(
+        world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = await start_cobrowse(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+    try:
+        created = await server.create_session("http://site-a.test/")
+        sid = created["id"]
+        leader = await lead(server, created)
+        page = await server.request("GET", server.proxy_url(sid, "site-a.test", "/"), cookies=leader.cookies)
+        assert page.status == 200
+        origin = server.proxy_url(sid, "site-a.test", "").rstrip("/")
+        for _ in range(2):  # two participants' browsers: the second is answered from the shared answer
+            reply = await server.request("OPTIONS", server.proxy_url(sid, "api.test", "/data.json"), cookies={},
+                                         headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "Content-Type"})
+            assert reply.status == 204, reply.text[:200]
+    finally:
+        await stop_cobrowse(server)
+    preflights = [r["record"] for r in export(capsys, tmp_path, sid) if r["record"].get("method") == "OPTIONS"]
+    assert [(p["participant"], p["path"], p["url"], p["status"], p["target_status"]) for p in preflights] == [
+        ("", "upstream", "http://api.test/data.json", 204, 204), ("", "store", "http://api.test/data.json", 204, 204)]
+    assert ["Access-Control-Request-Method", "POST"] in preflights[0]["request_headers"]
