@@ -108,6 +108,11 @@ class AuditWriter:
         if size > self._counts["max_queued"]:
             self._counts["max_queued"] = size
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keys the trails are sealed with (an export opens them with the same)."""
+        return self._keyring
+
     def counters(self) -> dict[str, Any]:
         return {"enabled": True, "queued": self._queue.qsize(), "capacity": self._settings.queue, **self._counts}
 
@@ -121,9 +126,17 @@ class AuditWriter:
         self._closed = True
         if self._task is None:
             return
-        await self._queue.put(_STOP)
-        with contextlib.suppress(asyncio.CancelledError):
+        if not self._task.done():  # a writer that died (logged) would never take the stop
+            await self._queue.put(_STOP)
+        try:
             await self._task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("audit.writer_failed")
+        if self._queue.qsize():
+            log.error("audit.unwritten records=%d: the writer stopped before the queue was empty",
+                      self._queue.qsize())
         await self.store.close()
 
     def _drop(self, session_id: str, why: str) -> None:
