@@ -4,10 +4,10 @@
   exit 0 when every record holds (a cut-short last line left by a crash is reported, not a
   failure), 1 naming the first broken record and what is wrong with it, 2 when there is no
   trail or no key to read it.
-- ``cobrowse audit export SESSION --format jsonl [-o FILE]``: one JSON object per record, in
-  chain order: ``seq``, ``hash``, ``prev``, ``kid`` and the decrypted ``record``
-  (``sessions.audit_record.to_json``); stops with exit 1 at a broken record, after writing the
-  ones before it.
+- ``cobrowse audit export SESSION --format jsonl|har|mitmproxy [-o FILE]``: the decrypted
+  records in chain order, in one of the formats of ``proxy.audit_export`` (JSON lines with the
+  chain hashes, HAR 1.2, a mitmproxy flow file); stops with exit 1 at a broken record, after
+  writing the ones before it (a HAR or flow file still well formed).
 - ``cobrowse audit keys rotate``: a new current key in the data dir's key file
   (``proxy.audit_keys``).
 
@@ -20,20 +20,21 @@ trail: a running server may be appending to it (the API's export will, through t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from itertools import islice
+from typing import Any, BinaryIO
 
+from proxy.audit_export import FORMATS, Export
 from proxy.audit_files import DirectoryStore
 from proxy.audit_keys import KeySourceError, key_file, load_keyring, rotate
 from proxy.config import default_data_dir, env_audit_keys
 from proxy.progress import Progress
 from sessions.audit_chain import Broken, ChainReader, KeyringError, Opened
-from sessions.audit_record import Event, decode, to_json
+from sessions.audit_record import Event, decode
 from sessions.ids import is_session_id
 
-FORMATS = ("jsonl",)
+BATCH = 1024  # lines read and exported at a time
 
 
 def add_parser(commands: Any) -> None:
@@ -47,10 +48,14 @@ def add_parser(commands: Any) -> None:
     verify = verbs.add_parser("verify", parents=[data_dir], help="check a session's trail; name the first broken "
                                                                  "record")
     verify.add_argument("session", help="the session id")
-    export = verbs.add_parser("export", parents=[data_dir], help="write a session's decrypted records")
+    export = verbs.add_parser("export", parents=[data_dir], help="write a session's decrypted records",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Write a session's decrypted records in chain order. Formats:\n"
+                                          + "".join(f"  {f.name}: {f.help}\n" for f in FORMATS.values())
+                                          + "The same exports come from GET /api/v1/sessions/{id}/audit?format=...")
     export.add_argument("session", help="the session id")
-    export.add_argument("--format", choices=FORMATS, default="jsonl",
-                        help="jsonl: one JSON object per record with its chain hashes (HAR and mitmproxy come later)")
+    export.add_argument("--format", choices=list(FORMATS), default="jsonl",
+                        help="jsonl (default), har or mitmproxy: see above")
     export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     keys = verbs.add_parser("keys", help="manage the audit keys")
     key_verbs = keys.add_subparsers(dest="keys_command", required=True)
@@ -77,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if args.audit_command == "verify":
         return _verify(store, reader)
     if args.output == "-":
-        return _export(store, reader, sys.stdout, show_progress=False)
-    with open(args.output, "w", encoding="utf-8") as out:
-        return _export(store, reader, out, show_progress=True)
+        return _export(store, reader, args.format, sys.stdout.buffer, show_progress=False)
+    with open(args.output, "wb") as out:
+        return _export(store, reader, args.format, out, show_progress=True)
 
 
 def _walk(store: DirectoryStore, reader: ChainReader, label: str, show: bool,
@@ -118,18 +123,30 @@ def _verify(store: DirectoryStore, reader: ChainReader) -> int:
     return 0
 
 
-def _export(store: DirectoryStore, reader: ChainReader, out: TextIO, *, show_progress: bool) -> int:
-    def write(opened: Opened) -> None:
-        link = opened.link
-        row = {"seq": link.seq, "hash": link.hash, "prev": link.prev, "kid": link.kid,
-               "record": to_json(decode(opened.plaintext))}
-        out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-    _, broken, _ = _walk(store, reader, "exporting", show_progress, write)
-    if broken is not None:
+def _export(store: DirectoryStore, reader: ChainReader, fmt: str, out: BinaryIO, *, show_progress: bool) -> int:
+    path = store.path(reader.session_id)
+    export = Export.of(reader, fmt)
+    progress = Progress(sys.stdout, path.stat().st_size, "exporting", enabled=show_progress)
+    done = 0
+    out.write(export.start())
+    try:
+        with open(path, "rb") as lines:
+            while batch := list(islice(lines, BATCH)):
+                chunks: list[bytes] = []
+                try:
+                    export.feed(batch, chunks)
+                finally:
+                    out.writelines(chunks)
+                done += sum(map(len, batch))
+                progress.update(done, export.records)
+    except Broken as broken:
+        out.write(export.finish())
         print(f"cobrowse audit: the trail is broken at {broken}; the records before it were exported",
               file=sys.stderr)
         return 1
+    finally:
+        progress.close()
+    out.write(export.finish())
     return 0
 
 

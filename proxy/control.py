@@ -10,6 +10,8 @@ REST (``Authorization: Bearer <api key>``):
 - ``DELETE /api/v1/sessions/{id}``        -> 200, the session ends; its hosts answer 410
 - ``POST   /api/v1/sessions/{id}/leader-link`` -> a fresh single-use leader link
 - ``POST   /api/v1/sessions/{id}/follower-link`` -> a new follower link; the old one stops working
+- ``GET    /api/v1/sessions/{id}/audit?format=jsonl|har|mitmproxy`` -> the session's audit trail
+  (``proxy.audit_api``)
 - ``GET    /healthz``                      -> 200 ``{"ok": true, "audit": {...counters}}`` (no key needed)
 Browser:
 - ``GET /``                               the console (starts sessions through the API; strict CSP,
@@ -50,7 +52,8 @@ log = logging.getLogger("cobrowse.sessions")
 routes = web.RouteTableDef()
 
 
-def _authorised(request: web.Request) -> bool:
+def authorised(request: web.Request) -> bool:
+    """Whether the request carries the server's API key (every ``/api/v1`` route asks)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     key = request.app[CONFIG].api_key
@@ -129,7 +132,7 @@ def validate_end_redirect(raw: object) -> str:
 
 @routes.post("/api/v1/sessions")
 async def create_session(request: web.Request) -> web.Response:
-    if not _authorised(request):
+    if not authorised(request):
         return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
     raw = await request.content.read(MAX_API_BODY + 1)
     if len(raw) > MAX_API_BODY:
@@ -169,7 +172,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def _session_or_error(request: web.Request) -> Session | web.Response:
-    if not _authorised(request):
+    if not authorised(request):
         return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
     session = await request.app[STORE].get(request.match_info["sid"])
     if session is None:
