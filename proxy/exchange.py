@@ -512,4 +512,6 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         "aliases": {label: str(origin) for label, origin in visit.session.aliases.items()},
         "cookie": doc_cookie, "prefix": "/__cb/", "participant": visit.participant.id,
         "role": visit.participant.role,
+        # The session's privacy options (static/runtime/s25-privacy.js).
+        "mask": list(visit.session.options.mask_selectors), "hide": list(visit.session.options.hide_selectors),
     })

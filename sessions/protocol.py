@@ -218,7 +218,7 @@ FIELDS: Mapping[str, Mapping[str, Field]] = {
                 "ox": _opt(_number), "oy": _opt(_number)},
     "click": {"target": _req(_path), "ox": _opt(_number), "oy": _opt(_number), "button": _opt(_small_count(31))},
     "input": {"target": _req(_path), "value": _opt(_text_or_null), "checked": _opt(_flag),
-              "selected": _opt(_options), "sel": _opt(_caret)},
+              "selected": _opt(_options), "sel": _opt(_caret), "masked": _opt(_flag)},
     "key": {"target": _opt(_path_or_null), "key": _req(_bounded(MAX_KEY_CHARS)), "code": _opt(_bounded(MAX_KEY_CHARS)),
             "mods": _opt(_mods), "phase": _req(_one_of("down", "up"))},
     "focus": {"target": _opt(_path_or_null)},

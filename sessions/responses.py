@@ -223,6 +223,10 @@ class ResponseStore:
     def held_bytes(self) -> int:
         return self._held
 
+    def entries(self) -> list[Entry]:
+        """Every entry still known, oldest first (for inspection: what the store holds)."""
+        return [self._entries[k] for k in sorted(self._entries)]
+
     # -- the driver's side -------------------------------------------------------------------
 
     def begin(self, driver: str, key: RequestKey, head: Head, *, raw: bool, document: bool = False,

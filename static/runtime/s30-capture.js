@@ -8,7 +8,9 @@
  * Invariants: only trusted events are captured (what page scripts synthesise, the page does
  * again on every participant by itself), except field values, which are idempotent state; nothing is sent while a replay is being applied
  * (cbCapturing() is false then) nor by anyone not in control; events from the toolbar never
- * leave it; masked fields (passwords, [data-cb-mask], .cb-mask) send neither value nor keys;
+ * leave it; masked fields and what hidden elements hold (part s25: passwords, payment cards,
+ * [data-cobrowse-mask], the session's selectors) send neither value nor keys, only whether a
+ * masked field is filled (`masked`, for the followers' placeholder);
  * continuous streams (scroll, pointer, selection) are coalesced to one message per interval,
  * but a keydown first sends the caret or selection if it moved since the last message (a
  * follower makes the key's text edit at its own caret, s40: editors that draw their own text
@@ -20,7 +22,6 @@ const CB_SELECTION_MS = 100;
 const CB_FIELD_TAGS = new Set(['input', 'textarea', 'select']);
 const CB_UNSYNCED_INPUTS = new Set(['file', 'password', 'hidden']);
 const CB_CHECKABLE = new Set(['checkbox', 'radio']);
-const CB_MASK_SELECTOR = '[data-cb-mask], .cb-mask, input[type=password], [autocomplete^="cc-"]';
 const CB_MODS = [['ctrlKey', 'ctrl'], ['shiftKey', 'shift'], ['altKey', 'alt'], ['metaKey', 'meta']];
 const CB_NAV_KIND = { reload: 'reload' }; // navigation timing type -> nav kind ("load" otherwise)
 
@@ -64,8 +65,9 @@ function cbFromUi(e) {
   return cbInUi(e.target);
 }
 
+/** Masked fields and what hidden elements hold (part s25): neither values nor keys are sent. */
 function cbMasked(el) {
-  return !!(el && el.closest && cbTry(() => el.closest(CB_MASK_SELECTOR), null));
+  return cbPrivate(el);
 }
 
 function cbMods(e) {
@@ -120,7 +122,21 @@ function cbSendField(el) {
 // nothing (s40 skips equal values), so scripted changes (widgets, autofill) are sent too.
 function cbOnInput(e) {
   if (!cbCapturing() || cbFromUi(e)) return;
-  cbSendField(cbFieldOf(cbTargetElement(e)));
+  const target = cbTargetElement(e);
+  if (cbMasked(target)) cbSendMasked(target);
+  else cbSendField(cbFieldOf(target));
+}
+
+/** A masked field's only news: whether it holds something (followers show a placeholder). */
+function cbSendMasked(el) {
+  if (!el || !CB_FIELD_TAGS.has(el.localName) || el.localName === 'select') return;
+  const path = cbPathOf(el);
+  if (!path) return;
+  const filled = typeof el.value === 'string' && el.value !== '';
+  const json = 'masked ' + filled;
+  if (cbLastField.get(el) === json) return;
+  cbLastField.set(el, json);
+  cbSyncSend({ type: 'input', target: path, masked: filled });
 }
 
 // -- text selection and carets ------------------------------------------------------------------

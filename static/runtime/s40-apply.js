@@ -214,6 +214,7 @@ function cbSetValue(el, value) {
 function cbApplyInput(msg) {
   const el = cbResolve(msg.target);
   if (!el || el.nodeType !== 1) return;
+  if (typeof msg.masked === 'boolean') { cbShowMasked(el, msg.masked); return; }
   let changed = false;
   if (Array.isArray(msg.selected) && el.localName === 'select') {
     const want = new Set(msg.selected.map(Number));
@@ -234,6 +235,20 @@ function cbApplyInput(msg) {
   if (Array.isArray(msg.sel) && msg.sel.length === 2 && typeof el.setSelectionRange === 'function') {
     cbTry(() => el.setSelectionRange(Number(msg.sel[0]), Number(msg.sel[1])));
   }
+}
+
+const CB_MASKED_PLACEHOLDER = '•••••••• (private)';
+const cbOwnPlaceholders = new WeakMap(); // field -> its placeholder before a masked one was shown
+
+/** The controller filled (or emptied) a masked field: its value never comes; a placeholder says so. */
+function cbShowMasked(el, filled) {
+  if (!CB_FIELD_TAGS.has(el.localName) || el.localName === 'select') return;
+  if (el.value !== '') cbSetValue(el, '');
+  if (!cbOwnPlaceholders.has(el)) cbOwnPlaceholders.set(el, CBN.getAttribute.call(el, 'placeholder'));
+  const own = cbOwnPlaceholders.get(el);
+  if (filled) CBN.setAttribute.call(el, 'placeholder', CB_MASKED_PLACEHOLDER);
+  else if (own === null) el.removeAttribute('placeholder');
+  else CBN.setAttribute.call(el, 'placeholder', own);
 }
 
 // -- contentEditable markup, rebuilt inert -----------------------------------------------------
