@@ -34,10 +34,11 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 
 import aiohttp
 from multidict import CIMultiDict
@@ -226,6 +227,7 @@ class UpstreamClient:
             max_line_size=s.max_header_size,
             middlewares=(_refuse_upgrade_redirects,),
             requote_redirect_url=False,
+            trace_configs=[_reuse_trace()],
         )
 
     async def close(self) -> None:
@@ -312,14 +314,19 @@ class UpstreamClient:
 
     async def _send(self, method: str, target: URL, headers: CIMultiDict[str],
                     body: bytes | AsyncIterable[bytes] | None) -> aiohttp.ClientResponse:
-        """One request; sent again once, on a fresh connection, when the site closed the connection
-        before answering anything. That is a kept-alive connection the site had just timed out (a
-        race every client meets; gunicorn closes idle ones after 2 s), and browsers resend then,
-        whatever the method. A streamed body cannot be sent twice, so it is not."""
+        """One request; sent again once, on a fresh connection, when it went out on a kept-alive
+        connection that the site closed (or reset) before answering anything, whether the close
+        met the request while it was being written or while its answer was awaited
+        (``_closed_unanswered``). That is a connection the site had just timed out (a race every
+        client meets; gunicorn closes idle ones after 2 s), and browsers resend then, whatever the
+        method. A request on a new connection is never resent (the site may have acted on it),
+        nor is a streamed body (it cannot be sent twice)."""
+        attempt = _Attempt()
         try:
-            return await self.session.request(method, target, headers=headers, data=body, allow_redirects=False)
-        except aiohttp.ServerDisconnectedError:
-            if _streamed(body):
+            return await self.session.request(method, target, headers=headers, data=body, allow_redirects=False,
+                                              trace_request_ctx=attempt)
+        except aiohttp.ClientError as exc:
+            if not (attempt.reused and _closed_unanswered(exc)) or _streamed(body):
                 raise
             log.info("upstream.resend host=%s reason=closed-before-answer", target.host)
             return await self._fresh.request(method, target, headers=headers, data=body, allow_redirects=False)
@@ -353,6 +360,43 @@ class UpstreamClient:
             raise BadUpstreamResponse(f"the site refused the WebSocket (status {exc.status})") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamUnavailable(_describe(exc)) from exc
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One request's trace context: whether it went out on a kept-alive (reused) connection."""
+
+    reused: bool = False
+
+
+async def _on_reuse(session: aiohttp.ClientSession, context: SimpleNamespace,
+                    params: aiohttp.TraceConnectionReuseconnParams) -> None:
+    attempt = context.trace_request_ctx
+    if isinstance(attempt, _Attempt):
+        attempt.reused = True
+
+
+def _reuse_trace() -> aiohttp.TraceConfig:
+    """Marks a request's ``_Attempt`` when the pool hands it a kept-alive connection."""
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_reuseconn.append(_on_reuse)
+    return trace
+
+
+# A connection the site closed or reset under the request: a close met while the request was
+# written comes as an OSError (aiohttp's ClientOSError, "Can not write request body") with one
+# of these numbers, or none and a ConnectionError as its cause.
+_CLOSED_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+
+
+def _closed_unanswered(exc: aiohttp.ClientError) -> bool:
+    """The site closed the connection before any answer came (``request`` returns once the
+    answer's head is in, so any failure it raises came before one)."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return True
+    if not isinstance(exc, aiohttp.ClientOSError):
+        return False
+    return exc.errno in _CLOSED_ERRNOS or isinstance(exc.__cause__, ConnectionError)
 
 
 def _streamed(body: object) -> bool:
