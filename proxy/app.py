@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import audit_api, control, join, security_headers
+from proxy import audit_api, control, join, security_headers, timeline_api
 from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
@@ -61,6 +61,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(control.routes)
     app.add_routes(join.routes)
     app.add_routes(audit_api.routes)
+    app.add_routes(timeline_api.routes)
     app[EXPIRIES] = Expiries(app)
     app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events

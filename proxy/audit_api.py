@@ -53,7 +53,7 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     if not is_session_id(sid):
         return json_error(404, "no such session")
     lines = sink.store.read(sid)
-    batch = await _batch(lines)
+    batch = await read_batch(lines)
     if not batch:
         return json_error(404, f"no audit trail for session {sid}")
     export = Export.of(ChainReader(sink.keyring, sid), fmt)
@@ -70,7 +70,7 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     })
     await response.prepare(request)
     await response.write(b"".join(chunks))
-    while batch := await _batch(lines):
+    while batch := await read_batch(lines):
         chunks = []
         try:
             await asyncio.to_thread(export.feed, batch, chunks)
@@ -85,7 +85,7 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _batch(lines: AsyncIterator[bytes]) -> list[bytes]:
+async def read_batch(lines: AsyncIterator[bytes]) -> list[bytes]:
     out: list[bytes] = []
     while len(out) < BATCH and (line := await anext(lines, None)) is not None:
         out.append(line)

@@ -1,7 +1,7 @@
 """A session's story at a glance: the audit trail's records folded into a timeline.
 
-``build_timeline`` reads a session's records in trail order (``sessions.audit_record``) and
-returns what ``GET /api/v1/sessions/{id}/timeline`` answers and the console draws:
+``Timeline`` (and ``build_timeline`` for a whole list) reads a session's records in trail
+order (``sessions.audit_record``) and returns what ``GET /api/v1/sessions/{id}/timeline`` answers and the console draws:
 
 - ``participants``: one lane each (id, role, name) with its presence ``spans`` ([joined, left],
   ``left`` null while still in), from the ``joined``/``left``/``removed`` events;
@@ -133,9 +133,14 @@ def _on_exchange(folded: _Folded, x: Exchange) -> None:
                                                               "url": x.url})
 
 
-def _fold(records: Iterable[Record]) -> _Folded:
-    folded = _Folded()
-    for record in records:
+class Timeline:
+    """Folds records one by one (``add``, in trail order); ``result`` is the timeline so far."""
+
+    def __init__(self) -> None:
+        self._folded = _Folded()
+
+    def add(self, record: Record) -> None:
+        folded = self._folded
         folded.first = record.time if folded.first is None else min(folded.first, record.time)
         folded.last = record.time if folded.last is None else max(folded.last, record.time)
         if isinstance(record, Event):
@@ -146,7 +151,24 @@ def _fold(records: Iterable[Record]) -> _Folded:
                                                   "name": record.name, "detail": dict(record.detail)})
         else:
             _on_exchange(folded, record)
-    return folded
+
+    def result(self, now: float | None = None, buckets: int = 60) -> dict[str, Any]:
+        """The timeline; ``now`` (a live session) moves its end to the present."""
+        folded = self._folded
+        start = folded.first if folded.first is not None else (now or 0.0)
+        end = max(folded.last or start, now or start)
+        return {
+            "start": start,
+            "end": end,
+            "participants": [{"id": lane.id, "role": lane.role, "name": lane.name, "spans": lane.spans}
+                             for lane in folded.lanes.values()],
+            "control": folded.control,
+            "navigations": folded.navigations or folded.upstream_pages,
+            "traffic": _traffic(folded, start, end, max(1, min(buckets, 1000))),
+            "errors": folded.errors,
+            "events": folded.events,
+            "truncated": folded.truncated,
+        }
 
 
 def _traffic(folded: _Folded, start: float, end: float, buckets: int) -> dict[str, Any]:
@@ -162,18 +184,7 @@ def _traffic(folded: _Folded, start: float, end: float, buckets: int) -> dict[st
 
 def build_timeline(records: Iterable[Record], now: float | None = None, buckets: int = 60) -> dict[str, Any]:
     """The timeline of one session's records (in trail order); ``now`` ends what is still open."""
-    folded = _fold(records)
-    start = folded.first if folded.first is not None else (now or 0.0)
-    end = max(folded.last or start, now or start)
-    return {
-        "start": start,
-        "end": end,
-        "participants": [{"id": lane.id, "role": lane.role, "name": lane.name, "spans": lane.spans}
-                         for lane in folded.lanes.values()],
-        "control": folded.control,
-        "navigations": folded.navigations or folded.upstream_pages,
-        "traffic": _traffic(folded, start, end, max(1, min(buckets, 1000))),
-        "errors": folded.errors,
-        "events": folded.events,
-        "truncated": folded.truncated,
-    }
+    timeline = Timeline()
+    for record in records:
+        timeline.add(record)
+    return timeline.result(now, buckets)
