@@ -7,6 +7,12 @@ would re-frame the responses: aiohttp adds ``Content-Type: application/octet-str
 response that has none, and Chromium then downloads it where the real app shows a page, so
 the compat suite would test the forwarder, not the app. After a request that asks for an
 ``Upgrade`` (a WebSocket), the connection is copied through without further parsing.
+
+A request the app closed its connection on before sending a byte of answer, while the client
+still held the connection open, never reached the app: that is a kept-alive connection the app
+timed out just as the request arrived (gunicorn closes idle ones after 2 s), and the client
+sends the request again on a new connection, where it is counted. Its hit is taken back
+(``HitLog.retract``), so a run's hits do not depend on that race.
 """
 
 from __future__ import annotations
@@ -60,14 +66,16 @@ class CountingFront:
             self.tasks.discard(task)
             return
         peer = writer.get_extra_info("peername")
-        back = asyncio.create_task(_copy(up_reader, writer))
+        exchange = _Exchange()
+        back = asyncio.create_task(_copy(up_reader, writer, exchange, self.log))
         self.tasks.add(back)
         back.add_done_callback(self.tasks.discard)
         try:
-            await self._requests(reader, up_writer, str(peer[0]) if peer else "")
+            await self._requests(reader, up_writer, str(peer[0]) if peer else "", exchange)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
+            exchange.client_done = True
             with contextlib.suppress(OSError):
                 up_writer.write_eof()
             await back
@@ -75,7 +83,8 @@ class CountingFront:
             writer.close()
             self.tasks.discard(task)
 
-    async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter, peer: str) -> None:
+    async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter, peer: str,
+                        exchange: _Exchange) -> None:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -83,8 +92,12 @@ class CountingFront:
             headers = tuple((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:] if line))
             named = {k.lower(): v for k, v in headers}
             parts = urlsplit(target)
-            self.log.add(Hit(server=self.name, host=named.get("host", ""), method=method,
-                             path=parts.path, query=parts.query, headers=headers, peer=peer))
+            hit = Hit(server=self.name, host=named.get("host", ""), method=method,
+                      path=parts.path, query=parts.query, headers=headers, peer=peer)
+            self.log.add(hit)
+            exchange.unanswered = hit
+            if exchange.app_closed:  # the app closed before this request could reach it
+                self.log.retract(hit)
             up.write(head)
             if "chunked" in named.get("transfer-encoding", "").lower():
                 await _copy_chunked(reader, up)
@@ -109,10 +122,28 @@ async def _copy_chunked(reader: asyncio.StreamReader, up: asyncio.StreamWriter) 
     up.write(b"\r\n")
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@dataclass(slots=True)
+class _Exchange:
+    """One client connection's state shared by its two directions."""
+
+    unanswered: Hit | None = None  # the latest request, until a byte of answer comes back
+    app_closed: bool = False  # the app closed its side
+    client_done: bool = False  # the client closed its side (or the front stopped reading it)
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exchange: _Exchange | None = None,
+                log: HitLog | None = None) -> None:
+    """Bytes from ``reader`` to ``writer`` until EOF; for the app's side (``exchange``), a byte
+    of answer settles the pending request, and a close first takes its hit back from ``log``."""
     with contextlib.suppress(OSError, asyncio.CancelledError):
         while data := await reader.read(65536):
+            if exchange is not None:
+                exchange.unanswered = None
             writer.write(data)
             await writer.drain()
+        if exchange is not None:
+            exchange.app_closed = True
+            if exchange.unanswered is not None and not exchange.client_done and log is not None:
+                log.retract(exchange.unanswered)
         with contextlib.suppress(OSError):
             writer.write_eof()

@@ -56,6 +56,13 @@ class HitLog:
             waiter.set()
         self._waiters.clear()
 
+    def retract(self, hit: Hit) -> None:
+        """Take back a hit that turned out never to reach its server (its latest copy)."""
+        for at in range(len(self.hits) - 1, -1, -1):
+            if self.hits[at] is hit:
+                del self.hits[at]
+                return
+
     async def wait_for(self, found: Callable[[HitLog], bool], what: str, seconds: float = 15.0) -> None:
         """Return once ``found(self)`` holds, checked again at every new hit (no polling);
         AssertionError naming ``what`` if it does not within ``seconds``."""

@@ -1,0 +1,104 @@
+"""The compat suite's counting front counts what reached the app: a request the app closed its
+kept-alive connection on, unanswered, is not a hit (its resend on a new connection is).
+
+The app here is a raw asyncio server: it answers each connection's first request, keeping the
+connection alive, then closes it idle (as gunicorn does after 2 s) at once; the client sends its
+second request on that connection, as a pooled client does in the race, meets the close, and
+sends it again on a new connection. Before the front took such hits back, a run's counts
+depended on that race (Dash co-browsed: the page's first scripts once more with a follower than
+without, when the proxy's pool resent them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from counting_front import CountingFront
+from world.hits import HitLog
+
+pytestmark = pytest.mark.compat
+
+
+class ClosesWhenIdle:
+    """Answers the first request of each connection, then closes the connection unasked.
+
+    ``drops_left``: instead, once the client has closed its side after the first request, the
+    app drops it unanswered (a request aborted by the client: it did reach the app)."""
+
+    def __init__(self, *, drops_left: bool = False) -> None:
+        self.answered: list[str] = []
+        self.received: list[str] = []
+        self.drops_left = drops_left
+        self.server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.received.append(head.split(b"\r\n", 1)[0].decode())
+            if self.drops_left:
+                await reader.read()  # until the client has gone
+            else:
+                self.answered.append(self.received[-1])
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        writer.close()  # the idle kept-alive connection, timed out
+
+
+@contextlib.asynccontextmanager
+async def front_for(app: ClosesWhenIdle) -> AsyncIterator[CountingFront]:
+    app.server = await asyncio.start_server(app._handle, "127.0.0.1", 0)
+    front = await CountingFront(HitLog(), "idle.test", app.server.sockets[0].getsockname()[1]).start()
+    try:
+        yield front
+    finally:
+        await front.close()
+        app.server.close()
+        await app.server.wait_closed()
+
+
+def request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: idle.test\r\n\r\n".encode()
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
+    """``path``'s answer on this connection (b"" when the connection closed unanswered)."""
+    writer.write(request(path))
+    await writer.drain()
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        head = await reader.readuntil(b"\r\n\r\n")
+        return head + await reader.readexactly(2)
+    return b""
+
+
+async def test_a_request_the_app_closed_its_kept_alive_connection_on_unanswered_is_not_a_hit() -> None:
+    app = ClosesWhenIdle()
+    async with front_for(app) as front:
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        assert (await exchange(reader, writer, "/page")).endswith(b"ok")
+        assert await exchange(reader, writer, "/script.js") == b""  # met the close
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        assert (await exchange(reader, writer, "/script.js")).endswith(b"ok")  # the resend
+        writer.close()
+        await front.log.first(lambda h: h.path == "/script.js", "the resend")
+    assert app.answered == ["GET /page HTTP/1.1", "GET /script.js HTTP/1.1"]
+    assert [h.path for h in front.log] == ["/page", "/script.js"]
+
+
+async def test_a_request_the_client_gave_up_on_stays_a_hit() -> None:
+    # The client closing first (an aborted fetch) is no sign the app never got the request.
+    app = ClosesWhenIdle(drops_left=True)
+    async with front_for(app) as front:
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        writer.write(request("/slow"))
+        await writer.drain()
+        await front.log.first(lambda h: h.path == "/slow", "the request")
+        writer.write_eof()
+        assert await reader.read() == b""  # the app closed too, unanswered
+        writer.close()
+    assert app.received == ["GET /slow HTTP/1.1"]
+    assert [h.path for h in front.log] == ["/slow"]
+
