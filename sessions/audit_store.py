@@ -10,6 +10,12 @@ that session, each line whole (ending in a newline); ``sync`` returns only when 
 appended before it survives a crash of the machine; ``last_line`` is the session's last
 complete line (None for an empty or unknown trail), after a cut-short line left by a crash
 has been set aside, so the chain goes on from the last whole link.
+
+Several processes (a shared backend): each writer keeps the chain heads of the sessions it
+wrote, so two processes appending to one session would fork its chain. A shared backend must
+make the append conditional on the head it was sealed after (e.g. a Redis script that appends
+only when the stored last hash is the link's ``prev``, and otherwise makes the writer re-read
+``last_line`` and seal again), or route each session's records to one writer.
 """
 
 from __future__ import annotations
