@@ -47,11 +47,9 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     if fmt not in FORMATS:
         return json_error(400, unknown_format(fmt))
     sid = request.match_info["sid"]
-    sink = request.app[AUDIT]
-    if not isinstance(sink, AuditWriter):
-        return json_error(404, "this server keeps no audit trail (it runs with --no-audit or without a data dir)")
-    if not is_session_id(sid):
-        return json_error(404, "no such session")
+    sink = trail_sink(request.app, sid)
+    if isinstance(sink, web.Response):
+        return sink
     lines = sink.store.read(sid)
     batch = await read_batch(lines)
     if not batch:
@@ -83,6 +81,16 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     await response.write_eof()
     audit.event(request.app, sid, "", "exported", format=fmt, records=str(export.records))
     return response
+
+
+def trail_sink(app: web.Application, sid: str) -> AuditWriter | web.Response:
+    """The writer that keeps ``sid``'s trail, or the 404 to answer (no trail kept, no such id)."""
+    sink = app[AUDIT]
+    if not isinstance(sink, AuditWriter):
+        return json_error(404, "this server keeps no audit trail (it runs with --no-audit or without a data dir)")
+    if not is_session_id(sid):
+        return json_error(404, "no such session")
+    return sink
 
 
 async def read_batch(lines: AsyncIterator[bytes]) -> list[bytes]:

@@ -19,15 +19,13 @@ from importlib import resources
 
 from aiohttp import web
 
-from proxy.audit_api import read_batch
-from proxy.audit_writer import AuditWriter
+from proxy.audit_api import read_batch, trail_sink
 from proxy.control import authorised
-from proxy.keys import AUDIT, STORE
+from proxy.keys import STORE
 from proxy.pages import json_error
 from proxy.security_headers import page_headers
 from sessions.audit_chain import Broken, ChainReader
 from sessions.audit_record import decode
-from sessions.ids import is_session_id
 from sessions.timeline import Timeline
 
 MAX_BUCKETS = 1000
@@ -45,11 +43,9 @@ async def timeline(request: web.Request) -> web.Response:
     if not 1 <= buckets <= MAX_BUCKETS:
         return json_error(400, f'"buckets" must be a whole number from 1 to {MAX_BUCKETS}')
     sid = request.match_info["sid"]
-    sink = request.app[AUDIT]
-    if not isinstance(sink, AuditWriter):
-        return json_error(404, "this server keeps no audit trail (it runs with --no-audit or without a data dir)")
-    if not is_session_id(sid):
-        return json_error(404, "no such session")
+    sink = trail_sink(request.app, sid)
+    if isinstance(sink, web.Response):
+        return sink
     reader, folded, broken, seen = ChainReader(sink.keyring, sid), Timeline(), "", False
     lines = sink.store.read(sid)
     while batch := await read_batch(lines):
