@@ -6,9 +6,10 @@ upstream, the follower's are served from the store); the agent ends the session.
 - the API (``GET /api/v1/sessions/{id}/audit?format=``) and the CLI (``cobrowse audit export``)
   give the same bytes for each format, and each API export is noted in the trail as an
   ``exported`` event; the API refuses a missing key (401), an unknown format (400, naming the
-  formats) and an unknown session (404);
+  formats), an unknown session (404) and a tampered trail (409 naming the record);
 - the mitmproxy export reads back with mitmproxy's own ``FlowReader`` and every flow matches
   its record: method, URL, status, participant, path, link, the events around it, redactions;
+  ``mitmdump -r`` lists every exchange with its status;
 - the HAR export validates against HAR 1.2 (``tests/har12.schema.json``), matches the trail
   entry by entry, and Chromium serves a page of the session from it (``route_from_har``) with
   no network: every request the page makes is answered from the HAR, and one the session never
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from world.sync_client import join, lead
 
 from proxy.audit_export import FORMATS
 from proxy.cli import main
+from sessions.audit_chain import Link
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
 HAR_SCHEMA = json.loads((Path(__file__).parent / "har12.schema.json").read_text("utf-8"))
@@ -220,3 +223,40 @@ async def test_har_export_is_valid_har_1_2_matching_the_trail_and_chromium_serve
         assert failed == ["http://site-a.test/never-asked"]
     finally:
         await context.close()
+
+
+async def test_mitmdump_reads_the_exported_flow_file(
+        world: World, start_server: StartCobrowse, tmp_path: Path) -> None:
+    server = await start_server(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+    sid, rows = await recorded_session(world, server, tmp_path)
+    flows = tmp_path / "session.mitm"
+    flows.write_bytes(cli_export(tmp_path, sid, "mitmproxy"))
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    process = await asyncio.create_subprocess_exec(
+        str(mitmdump), "-n", "-r", str(flows), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, out.decode()
+    shown = [line.strip() for line in out.decode().splitlines()]
+    requests = [line.split(": ", 1)[1] for line in shown if line.startswith(":0: ")]
+    answers = [line.removeprefix("<< ").split(" ")[0] for line in shown if line.startswith("<< ")]
+    exchanges = [row["record"] for row in rows if row["record"]["kind"] == "exchange"]
+    assert requests == [f"{r['method']} {r['url']}" for r in exchanges]
+    assert answers == [str(r["status"]) for r in exchanges]
+
+
+async def test_api_answers_409_naming_the_broken_record_of_a_tampered_trail(
+        world: World, start_server: StartCobrowse, tmp_path: Path) -> None:
+    server = await start_server(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+    sid, _ = await recorded_session(world, server, tmp_path)
+    assert (await server.api("GET", f"/api/v1/sessions/{sid}/audit?format=har")).status == 200
+    await trail_until(tmp_path, sid, is_event("exported", format="har"))
+    trail = tmp_path / "audit" / f"{sid}.jsonl"
+    lines = trail.read_bytes().splitlines(keepends=True)
+    link = Link.parse(lines[1])
+    flipped = Link(link.seq, link.kid, link.prev, link.nonce, bytes([link.ct[0] ^ 1, *link.ct[1:]]), link.hash)
+    trail.write_bytes(b"".join([lines[0], flipped.line(), *lines[2:]]))
+    for fmt in FORMATS:
+        reply = await server.api("GET", f"/api/v1/sessions/{sid}/audit?format={fmt}")
+        assert reply.status == 409, (fmt, reply.status)
+        assert "record 2 (line 2)" in reply.text and "changed" in reply.text, reply.text
