@@ -175,11 +175,15 @@ def key_for(method: str, url: str, content_type: str | None = None, body: bytes 
     return RequestKey(method.upper(), normalise_url(url), digest, (range_header or "").strip())
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 @dataclass(slots=True)
 class _Follower:
     page: int  # the entry its current top-level page was served from (0: none known)
     seen: int  # entries up to this id are its own (it drove until then): never handed back to it
     consumed: dict[RequestKey, int] = field(default_factory=dict)  # per key, on ``page`` only
+    floor: int = 0  # the driver's latest write (non-GET) this follower was served: no read before it
 
 
 @dataclass(slots=True)
@@ -197,6 +201,14 @@ class Ledger:
     entry for that key in that page's group, never with a copy another page of the driver got.
     A participant starting to follow has no page until it lands on one (0: every document is
     newer), except a former driver, which is on its own latest page and has seen its own entries.
+
+    Reads again after a write: once a follower has been served the driver's answer to a write
+    (any method but GET/HEAD), reading a key again that it already read on its page skips the
+    driver's reads of it recorded before that answer. A page's timers (polls) run out of step on
+    the two browsers: the driver's poll just before its save holds the state before the save,
+    and a follower reading after its own (twin) save must not be handed it; it gets the driver's
+    next read of that key, or the latest after the wait. A key's first read on the page is
+    paired as before (a page still loading its chunks while it writes is not held back).
     """
 
     by_key: dict[RequestKey, list[int]] = field(default_factory=dict)
@@ -268,10 +280,14 @@ class Ledger:
         follower = self._follower(participant)
         group = self._in_group(follower, key)
         used = follower.consumed.get(key, 0)
-        if used < len(group):
-            follower.consumed[key] = used + 1
-            return group[used]
-        return None
+        if used and key.method in _READS:  # a read again (a poll, a refresh) after a write
+            used = max(used, bisect_left(group, follower.floor))
+        if used >= len(group):
+            return None
+        follower.consumed[key] = used + 1
+        if key.method not in _READS:
+            follower.floor = max(follower.floor, group[used])
+        return group[used]
 
     def fallback(self, participant: str, key: RequestKey) -> tuple[int | None, bool]:
         """When this follower's page has no more driver entries for ``key``: the latest entry

@@ -165,6 +165,42 @@ def test_ledger_keys_are_counted_separately() -> None:
     assert ledger.claim("f", K) == 3
 
 
+SAVE = key_for("PUT", "http://a.test/x", "application/json", b'{"v": 2}')
+
+
+def test_follower_read_after_its_twin_write_skips_the_drivers_reads_from_before_that_write() -> None:
+    ledger = Ledger()
+    ledger.record("d", P1, 1, navigation=True, page=True)
+    ledger.enter("f", 1)
+    for entry_id, key in ((2, K), (3, K), (4, SAVE), (5, K)):  # the driver polled twice, saved, read
+        ledger.record("d", key, entry_id)
+    assert ledger.claim("f", K) == 2  # the follower's timer fired once before the save
+    assert ledger.claim("f", SAVE) == 4
+    assert ledger.claim("f", K) == 5  # not 3: that read holds the state before the save
+    assert ledger.claim("f", K) is None
+
+
+def test_follower_first_read_of_a_key_after_a_write_is_paired_as_before() -> None:
+    ledger = Ledger()
+    for entry_id, key in ((1, J), (2, SAVE), (3, K)):  # a chunk the driver loaded before its write
+        ledger.record("d", key, entry_id)
+    assert ledger.claim("f", SAVE) == 2
+    assert ledger.claim("f", J) == 1
+
+
+def test_follower_read_after_a_write_waits_for_the_drivers_next_read() -> None:
+    ledger = Ledger()
+    ledger.record("d", K, 1)
+    assert ledger.claim("f", K) == 1
+    ledger.record("d", K, 2)
+    ledger.record("d", SAVE, 3)
+    assert ledger.claim("f", SAVE) == 3
+    assert ledger.claim("f", K) is None
+    assert ledger.fallback("f", K) == (2, False)  # the latest, served only after the wait
+    ledger.record("d", K, 4)
+    assert ledger.claim("f", K) == 4
+
+
 def _two_pages_sharing_a_stylesheet() -> Ledger:
     ledger = Ledger()
     ledger.record("d", P1, 1, navigation=True, page=True)
