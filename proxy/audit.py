@@ -7,10 +7,10 @@ gives it a data directory; off for an app built without one). The sink is starte
 the other cleanups are still written). What is recorded and when: ``proxy.audit_trace``
 (HTTP exchanges through ``proxy.exchange``, CORS preflights through ``proxy.preflight``) and
 ``event`` (session events: created and joined in ``proxy.control``/``proxy.join``, control in
-``proxy.syncws``, ended in ``proxy.ending``). Not recorded yet (a later step of issue 8): target
-WebSockets (``proxy.wsproxy``: open/close and message counts), participants leaving or removed
-(nothing removes one yet), policy events, the ``exported`` event (the API export will emit it
-through the writer; the CLI reads files a running server may be appending to, so it does not).
+``proxy.syncws``, ended in ``proxy.ending``, exported in ``proxy.audit_api``; the CLI's exports
+read files a running server may be appending to, so they add nothing). Not recorded yet (a later
+step of issue 8): target WebSockets (``proxy.wsproxy``: open/close and message counts),
+participants leaving or removed (nothing removes one yet), policy events.
 """
 
 from __future__ import annotations
