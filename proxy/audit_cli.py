@@ -14,7 +14,7 @@
 The trail and the key file are read from ``--data-dir`` (default as for ``serve``); keys from
 ``$COBROWSE_AUDIT_KEYS`` when it is set. A progress bar is drawn on a terminal for long runs,
 never into the records (``proxy.progress``). Exports do not add an ``exported`` event to the
-trail: a running server may be appending to it (the API's export will, through the writer).
+trail: a running server may be appending to it (the API's export does, through the writer).
 """
 
 from __future__ import annotations
