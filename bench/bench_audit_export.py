@@ -25,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from proxy.audit_export import FORMATS  # noqa: E402
-from proxy.audit_keys import key_file  # noqa: E402
-from proxy.cli import main  # noqa: E402
-from sessions.audit_chain import Head, new_keyring, seal  # noqa: E402
-from sessions.audit_record import Exchange, Record, encode, event  # noqa: E402
+from proxy.audit_export import FORMATS
+from proxy.audit_keys import key_file
+from proxy.cli import main
+from sessions.audit_chain import Head, new_keyring, seal
+from sessions.audit_record import Exchange, Record, encode, event
 
 SESSION = "benchexprt"
 BROWSER_HEADERS = (
