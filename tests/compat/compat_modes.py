@@ -378,7 +378,9 @@ class Modes:
 
 
 async def _see_same(follower: Party, step: Step, leader: Party) -> tuple[Seen, Seen]:
-    """The follower's path and visible text after ``step``, once they are the leader's (or time is up)."""
+    """The follower's path and visible text after ``step``, once they are the leader's (or time is up).
+    The leader's is read again each time: a page may still change on its own (a poll's answer drawn
+    late, such as Jupyter's "Last Checkpoint"), and the follower may show the later text first."""
     deadline = _deadline(step)
     plain = replace(step, observe=visible_text)
     want = await _see(leader, plain)
@@ -386,6 +388,7 @@ async def _see_same(follower: Party, step: Step, leader: Party) -> tuple[Seen, S
     while seen != want and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.2)
         seen = await _see(follower, plain, deadline)
+        want = await _see(leader, plain, deadline)
     return seen, want
 
 
