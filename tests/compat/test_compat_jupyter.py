@@ -8,7 +8,9 @@ code cell, no output), so a run never sees what the previous one saved. Features
 lists the notebook; the notebook opens (its kernel already started and idle: a cell run while
 the first kernel starts can be lost), its cell ``print(6*7)`` runs (the kernel's messages travel over the WebSocket
 ``/api/kernels/<id>/channels``) and shows ``42``, and a save (a PUT that Jupyter accepts only
-with the XSRF token from its cookie) writes the output to disk.
+with the XSRF token from its cookie) writes the output to disk. A cell is edited with keys (Backspace,
+text, Enter: its editor is CodeMirror 6, a contenteditable it reads back) and the editor's own
+document, not only its DOM, must hold the text on every participant.
 """
 
 from __future__ import annotations
@@ -123,6 +125,28 @@ async def _run_cell(page: Page) -> None:
     await page.keyboard.press("Shift+Enter")
 
 
+async def _cell_model(page: Page, tracker: Tracker) -> str:
+    # The editor's own document (CodeMirror 6 keeps its view on its content element), not its DOM:
+    # a follower whose DOM was rewritten under the editor could show text the editor never took.
+    shown: str = await page.evaluate(
+        """() => {
+          const content = document.querySelector('.jp-Notebook .jp-Cell .cm-content');
+          const view = content && content.cmView && content.cmView.view;
+          return view ? 'editor: ' + JSON.stringify(view.state.doc.toString()) : '(no editor view)';
+        }""")
+    return shown
+
+
+async def _edit_cell(page: Page) -> None:
+    # CodeMirror 6: a contenteditable whose DOM changes it reads back into its own document.
+    await page.click(".jp-Notebook .jp-Cell .cm-content")
+    await page.keyboard.press("Control+End")
+    await page.keyboard.press("Backspace")
+    await page.keyboard.type(" + 1)")
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("x = 2")
+
+
 async def _save(page: Page) -> None:
     await page.keyboard.press("Control+s")
 
@@ -133,6 +157,7 @@ TREE_READY = "() => document.querySelectorAll('.jp-DirListing-item').length > 0"
 NOTEBOOK_READY = ("() => /print/.test((document.querySelector('.jp-Notebook .jp-Cell .cm-content') || {}).textContent)"
                   " && !!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=idle]')")
 OUTPUT_READY = "() => /42/.test((document.querySelector('.jp-OutputArea-output') || {}).textContent || '')"
+EDITED_READY = "() => /x = 2$/.test((document.querySelector('.jp-Notebook .jp-Cell .cm-content') || {}).textContent)"
 SAVED_READY = "() => /Last Checkpoint/.test((document.querySelector('.jp-NotebookCheckpoint') || {}).textContent)"
 
 FEATURES = (
@@ -143,6 +168,12 @@ FEATURES = (
              ready=OUTPUT_READY, observe=_cells, settle_seconds=KERNEL_SECONDS),
         Step("saved", f"/notebooks/{NOTEBOOK}", "print(6*7) -> [42] |  -> [] | saved", act=_save,
              ready=SAVED_READY, observe=_cells),
+    ), prepare=_fresh_notebook),
+    Feature("jupyter-notebook", "edit a cell", f"/notebooks/{NOTEBOOK}", (
+        Step("the notebook opens", f"/notebooks/{NOTEBOOK}", 'editor: "print(6*7)"',
+             ready=NOTEBOOK_READY, observe=_cell_model, settle_seconds=KERNEL_SECONDS),
+        Step("code typed into the cell editor", f"/notebooks/{NOTEBOOK}", 'editor: "print(6*7 + 1)\\nx = 2"',
+             act=_edit_cell, ready=EDITED_READY, observe=_cell_model),
     ), prepare=_fresh_notebook),
     Feature("jupyter-notebook", "file tree", "/tree", (
         Step("the tree lists the notebook", "/tree", f"files: {NOTEBOOK}", ready=TREE_READY, observe=_listing),
