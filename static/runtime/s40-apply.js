@@ -35,7 +35,9 @@
  * must be an http(s) URL that maps into this session's proxy space (cbNavTarget; the server
  * checks the same, this is the second lock), and contentEditable markup is rebuilt from an
  * inert DOMParser document through an allow-list (CB_RICH_TAGS): no script, frames, plugins,
- * styles, event-handler attributes or URLs outside the proxy space survive.
+ * styles, event-handler attributes or URLs outside the proxy space survive. A key's edit inserts
+ * only the key's own character (or a line break, or deletes one), and only in the field that
+ * has focus here and is not masked.
  */
 const CB_NAV_GRACE_MS = 700;
 const CB_NAV_PENDING_MS = 15000;
