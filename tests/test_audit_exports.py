@@ -260,3 +260,12 @@ async def test_api_answers_409_naming_the_broken_record_of_a_tampered_trail(
         reply = await server.api("GET", f"/api/v1/sessions/{sid}/audit?format={fmt}")
         assert reply.status == 409, (fmt, reply.status)
         assert "record 2 (line 2)" in reply.text and "changed" in reply.text, reply.text
+
+
+def test_export_help_names_every_format_and_the_api(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "export", "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert all(f"{f.name}: {f.help}" in " ".join(shown.split()) for f in FORMATS.values()), shown
+    assert "/api/v1/sessions/{id}/audit?format=" in shown
