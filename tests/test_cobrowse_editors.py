@@ -18,6 +18,7 @@ from world.targets import ServeWorld, World
 
 CM5 = "http://editors.test/cm5"
 RICH = "http://editors.test/rich"
+CONTEXT = "http://editors.test/context"
 CM5_VALUE = "() => document.querySelector('.CodeMirror').CodeMirror.getValue()"
 
 
@@ -40,8 +41,8 @@ async def shows(party: BrowserParty, expression: str, want: object) -> None:
 
 
 async def leader_edits(browser: Browser, server: Cobrowse, url: str, click: str, script: Script, read: str,
-                       want: object) -> BrowserParty:
-    """The leader clicks ``click`` and plays ``script``; ``read`` gives ``want`` on both sides. The follower."""
+                       want: object) -> tuple[BrowserParty, BrowserParty]:
+    """The leader clicks ``click`` and plays ``script``; ``read`` gives ``want`` on both sides."""
     _, leader, follower = await start_pair(browser, server, url)
     keyboard = leader.page.keyboard
     play = {"type": keyboard.type, "press": keyboard.press, "insert": keyboard.insert_text}
@@ -50,7 +51,7 @@ async def leader_edits(browser: Browser, server: Cobrowse, url: str, click: str,
         await play[what](text)
     await shows(leader, read, want)
     await shows(follower, read, want)
-    return follower
+    return leader, follower
 
 
 async def test_codemirror5_text_and_commands_typed_by_the_leader_reach_the_follower_editor(
@@ -73,14 +74,25 @@ async def test_codemirror5_follower_keeps_its_text_when_the_leader_moves_the_car
 
 async def test_contenteditable_typing_lands_at_the_leaders_caret_on_the_follower_as_typed_edits(
         browser: Browser, server: Cobrowse) -> None:
-    script = (("press", "End"), ("type", " and more"), ("press", "Home"), ("type", "The "))
-    follower = await leader_edits(browser, server, RICH, "#doc p", script,
-                                  "() => document.getElementById('doc').textContent", "The first line and more")
-    # Each character came as the edit typing makes (an editor reading the DOM back goes by it).
-    await shows(follower, "() => window.inputTypes", ["insertText"] * len(" and moreThe "))
+    script = (("press", "End"), ("type", " and more"), ("press", "Shift+Enter"), ("type", "x"), ("press", "Enter"),
+              ("press", "Backspace"), ("type", "y"))
+    text = "() => document.getElementById('doc').textContent"
+    leader, follower = await leader_edits(browser, server, RICH, "#doc p", script, text, "first line and morexy")
+    # Each key came to the follower as the edit typing made on the leader (an editor reading the DOM
+    # back goes by it).
+    typed = ["insertText"] * len(" and more") + ["insertLineBreak", "insertText", "insertParagraph",
+                                                 "deleteContentBackward", "insertText"]
+    for party in (leader, follower):
+        await shows(party, "() => window.inputTypes", typed)
 
 
 async def test_editor_that_takes_every_edit_from_beforeinput_gets_the_leaders_edits_on_the_follower(
         browser: Browser, server: Cobrowse) -> None:
     script = (("press", "End"), ("type", " one"), ("press", "Enter"), ("type", "twoo"), ("press", "Backspace"))
     await leader_edits(browser, server, RICH, "#model", script, "() => window.paragraphs", ["model one", "two"])
+
+
+async def test_editor_on_an_edit_context_gets_the_leaders_text_updates_on_the_follower(
+        browser: Browser, server: Cobrowse) -> None:
+    script = (("type", " one"), ("press", "Backspace"), ("type", "ly"))
+    await leader_edits(browser, server, CONTEXT, "#ctx", script, "() => window.model", "context only")

@@ -9,7 +9,8 @@
  * and Ace choose commands by), keypress for a character, keyup; when the page did not prevent
  * it and the key edits text (a character, Backspace, Delete, Enter) in the field that has focus,
  * the edit is then made as the browser makes it: `beforeinput` (inputType, data, target range),
- * then execCommand, which edits at the caret and fires a trusted `input` with the inputType.
+ * then execCommand, which edits at the caret and fires a trusted `input` with the inputType
+ * (on an element with an EditContext, Monaco's in Chromium: updateText and `textupdate`).
  * Evidence (Datasette's CodeMirror 5 on a follower): the typed text arrived only as values of
  * its hidden textarea, which the editor resets by script (so a value is its scratch state, not
  * its text), and Ctrl+A/Delete did nothing since the dispatched keys had keyCode 0; editors that
@@ -339,19 +340,43 @@ function cbKeyCode(code, key) {
 // A key's text edit, made the way the browser makes it when the page did not prevent the key
 // (see the header): `beforeinput`, then execCommand unless that was prevented (Chromium fires no
 // beforeinput for execCommand, hence ours). key -> [[inputType, command, text] in a textarea or
-// text input, [...] in a contenteditable]; a printable key inserts itself; Enter in an <input>
+// text input, [...] in a contenteditable] ("Shift+" first when shift is down); a printable key
+// inserts itself; Enter in an <input>
 // edits nothing (it submits there, and followers never submit).
 const CB_KEY_EDITS = {
   Backspace: [['deleteContentBackward', 'delete'], ['deleteContentBackward', 'delete']],
   Delete: [['deleteContentForward', 'forwardDelete'], ['deleteContentForward', 'forwardDelete']],
   Enter: [['insertLineBreak', 'insertText', '\n'], ['insertParagraph', 'insertParagraph']],
+  'Shift+Enter': [['insertLineBreak', 'insertText', '\n'], ['insertLineBreak', 'insertLineBreak']],
 };
+
+// An element with an EditContext (Monaco in Chromium) gets no DOM edit: the browser hands the
+// text to the EditContext (updateText, then a `textupdate` event the page reads). inputType ->
+// characters a collapsed caret takes [before, after]; other edits (Enter: insertParagraph) are
+// the page's own, from `beforeinput`.
+const CB_CONTEXT_REACH = { insertText: [0, 0], deleteContentBackward: [1, 0], deleteContentForward: [0, 1] };
 
 function cbEditable(el) {
   if (!el || el.nodeType !== 1 || cbMasked(el)) return '';
   if (el.localName === 'textarea') return 'text';
   if (el.localName === 'input') return CB_TEXT_INPUTS.has(el.type) ? 'line' : '';
+  if (el.editContext && typeof TextUpdateEvent === 'function') return 'context';
   return el.isContentEditable ? 'rich' : '';
+}
+
+function cbContextEdit(ctx, inputType, text) {
+  const reach = CB_CONTEXT_REACH[inputType];
+  if (!reach) return;
+  let start = Math.min(ctx.selectionStart, ctx.selectionEnd);
+  let end = Math.max(ctx.selectionStart, ctx.selectionEnd);
+  if (start === end) [start, end] = [Math.max(0, start - reach[0]), Math.min(ctx.text.length, end + reach[1])];
+  const data = inputType === 'insertText' ? text : '';
+  const caret = start + data.length;
+  ctx.updateText(start, end, data);
+  ctx.updateSelection(caret, caret);
+  ctx.dispatchEvent(new TextUpdateEvent('textupdate', {
+    text: data, updateRangeStart: start, updateRangeEnd: end, selectionStart: caret, selectionEnd: caret,
+  }));
 }
 
 function cbTargetRanges() {
@@ -367,15 +392,18 @@ function cbKeyEdit(el, key, mods) {
   if (mods.has('ctrl') || mods.has('alt') || mods.has('meta') || el !== cbDeepActive()) return;
   const kind = cbEditable(el);
   if (!kind || el.readOnly || (kind === 'line' && key === 'Enter')) return;
-  const named = CB_KEY_EDITS[key];
-  const edit = key.length === 1 ? ['insertText', 'insertText', key] : named && named[kind === 'rich' ? 1 : 0];
+  const named = (mods.has('shift') && CB_KEY_EDITS['Shift+' + key]) || CB_KEY_EDITS[key];
+  const inField = kind === 'text' || kind === 'line';
+  const edit = key.length === 1 ? ['insertText', 'insertText', key] : named && named[inField ? 0 : 1];
   if (!edit) return;
   const [inputType, command, text] = edit;
   const before = new InputEvent('beforeinput', {
-    inputType, data: inputType === 'insertText' ? text : null, targetRanges: kind === 'rich' ? cbTargetRanges() : [],
+    inputType, data: inputType === 'insertText' ? text : null, targetRanges: inField ? [] : cbTargetRanges(),
     bubbles: true, cancelable: true, composed: true,
   });
-  if (el.dispatchEvent(before)) document.execCommand(command, false, text === undefined ? null : text);
+  if (!el.dispatchEvent(before)) return;
+  if (kind === 'context') cbContextEdit(el.editContext, inputType, text);
+  else document.execCommand(command, false, text === undefined ? null : text);
 }
 
 function cbDeepActive() {

@@ -9,6 +9,9 @@
   model-driven one (``#model``) that handles every ``beforeinput`` itself (prevents it, edits its
   own list of paragraphs, draws them again), as Lexical, Slate and ProseMirror do: it changes
   only on an edit the browser announces.
+- ``/context``: an element with an EditContext (how Monaco takes text in Chromium): the browser
+  edits no DOM, it hands the text to the EditContext and fires ``textupdate``, from which the
+  page keeps its document (``window.model``).
 
 Every request is recorded in the world's ``HitLog``.
 """
@@ -106,10 +109,29 @@ draw([0, 0]);
 """
 
 
+CONTEXT = """<!doctype html><html><head><meta charset="utf-8"><title>EditContext</title></head>
+<body><h1 id="title">EditContext</h1>
+<div id="ctx" tabindex="0"></div>
+<script>
+// window.model is the editor's document, kept from textupdate events only (as Monaco keeps its own).
+window.model = 'context';
+const el = document.getElementById('ctx');
+const ctx = new EditContext({ text: model, selectionStart: model.length, selectionEnd: model.length });
+el.editContext = ctx;
+ctx.addEventListener('textupdate', (e) => {
+  model = model.slice(0, e.updateRangeStart) + e.text + model.slice(e.updateRangeEnd);
+  el.textContent = model;
+});
+el.textContent = model;
+</script></body></html>
+"""
+
+
 def editor_site(log: HitLog, host: str = EDITORS) -> web.Application:
     app = web.Application(middlewares=[hit_middleware(log, host)])
     app.router.add_get("/cm5", static_html(CM5))
     app.router.add_get("/rich", static_html(RICH))
+    app.router.add_get("/context", static_html(CONTEXT))
     app.router.add_static("/static/", CM5_STATIC)
     return app
 
