@@ -114,3 +114,16 @@ async def test_follower_draws_the_reply_to_its_own_twin_request_and_the_target_i
     await leader.page.click("#ask")
     await follower.wait_js(f"() => ({ANSWERS})() === 'answer 42, answer 42'")
     assert len(received) == 2
+
+
+async def test_drifted_follower_whose_page_opened_a_target_socket_is_not_reloaded_and_keeps_what_it_drew(
+        browser: Browser, server: Cobrowse) -> None:
+    _, leader, follower = await start_pair(browser, server, SITE + "/")
+    await leader.wait_js("() => !!document.getElementById('ask')")
+    await leader.page.click("#ask")
+    await follower.wait_js(f"() => ({ANSWERS})() === 'answer 42'")
+    await follower.page.evaluate("() => { window.__sameDocument = true; document.body.append('tampered'); }")
+    # The server tells the drifted follower to reload; its page keeps what only the socket brought.
+    await follower.wait_js("() => window.__cbSync.status().counters.kept >= 1")
+    assert await follower.page.evaluate("() => window.__sameDocument === true")
+    assert await follower.page.evaluate(ANSWERS) == "answer 42"

@@ -82,10 +82,19 @@ cbPatchAccessor(XMLHttpRequest.prototype, 'responseURL', (v) => cbFromProxy(v));
 
 // -- sockets, streams, beacons, windows, workers ------------------------------------------------
 
-cbPatchCtor('WebSocket', (args) => cbMapArg(args, 0, cbToProxy));
+/** Target sockets the page opened (the runtime's own sync socket aside): part s70 does not
+ * drift-reload such a page, whose state came over a socket that a reload cannot replay. */
+const cbPageSockets = { opened: 0 };
+
+function cbOpenSocket(args) {
+  if (args.length && !String(args[0]).includes(CB.prefix + 'sync')) cbPageSockets.opened += 1;
+  return cbMapArg(args, 0, cbToProxy);
+}
+
+cbPatchCtor('WebSocket', cbOpenSocket);
 cbPatchAccessor(WebSocket.prototype, 'url', (v) => cbFromProxy(v));
 if (window.WebSocketStream) {
-  cbPatchCtor('WebSocketStream', (args) => cbMapArg(args, 0, cbToProxy));
+  cbPatchCtor('WebSocketStream', cbOpenSocket);
   cbPatchAccessor(WebSocketStream.prototype, 'url', (v) => cbFromProxy(v));
 }
 cbPatchCtor('EventSource', (args) => cbMapArg(args, 0, cbToProxy));

@@ -67,7 +67,7 @@ const cbSync = {
   handlers: Object.create(null), // type -> [fn(msg)]
   watchers: [], // fn() on any change of the session picture
   activeAt: 0, // when something was last captured or applied (the digest waits for quiet)
-  counters: { sent: 0, resent: 0, received: 0, applied: 0, skipped: 0, oversize: 0, errors: 0, refused: 0, held: 0 },
+  counters: { sent: 0, resent: 0, received: 0, applied: 0, skipped: 0, oversize: 0, errors: 0, refused: 0, held: 0, kept: 0 },
 };
 
 cbTry(() => {

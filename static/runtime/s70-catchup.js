@@ -12,7 +12,9 @@
  * toolbar (outside <body> anyway), and collapses whitespace, so equal documents hash equal on
  * any window size; it is sent only once the page has been quiet (nothing captured or applied)
  * for CB_DIGEST_QUIET_MS, so a follower a few messages behind is not taken for drifted;
- * a drift reload happens at most once per CB_DRIFT_MIN_MS for a page URL.
+ * a drift reload happens at most once per CB_DRIFT_MIN_MS for a page URL, and never to a page
+ * that opened a target WebSocket (counted as `kept`): what came over the socket is gone, and the
+ * page reloaded from the store would come back without it (a notebook without its cell's output).
  */
 const CB_DIGEST_EVERY_MS = 2000;
 const CB_DIGEST_RESEND_MS = 4000;
@@ -148,6 +150,7 @@ function cbOnDrift(msg) {
   if (msg.url && !cbSameUrl(msg.url, here)) { cbFollow(msg.url, 'load', 0); return; }
   const last = cbTry(() => JSON.parse(sessionStorage.getItem(CB_DRIFT_KEY) || 'null'), null);
   if (last && last.url === here && Date.now() - last.at < CB_DRIFT_MIN_MS) return;
+  if (cbPageSockets.opened) { cbSync.counters.kept += 1; return; }
   cbTry(() => cbStorageNative.setItem.call(sessionStorage, CB_DRIFT_KEY, JSON.stringify({ url: here, at: Date.now() })));
   cbNav.pendingSince = Date.now();
   window.location.reload();
