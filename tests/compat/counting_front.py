@@ -8,8 +8,8 @@ response that has none, and Chromium then downloads it where the real app shows 
 the compat suite would test the forwarder, not the app. After a request that asks for an
 ``Upgrade`` (a WebSocket), the connection is copied through without further parsing.
 
-A request the app closed its connection on before sending a byte of answer, while the client
-still held the connection open, never reached the app: that is a kept-alive connection the app
+A request the app closed (or reset) its connection on before sending a byte of answer, while
+the client still held the connection open, never reached the app: that is a kept-alive connection the app
 timed out just as the request arrived (gunicorn closes idle ones after 2 s), and the client
 sends the request again on a new connection, where it is counted. Its hit is taken back
 (``HitLog.retract``), so a run's hits do not depend on that race.
@@ -72,10 +72,11 @@ class CountingFront:
         back.add_done_callback(self.tasks.discard)
         try:
             await self._requests(reader, up_writer, str(peer[0]) if peer else "", exchange)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+        except asyncio.IncompleteReadError:
+            exchange.client_done = True  # the client closed its side
+        except (OSError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
-            exchange.client_done = True
             with contextlib.suppress(OSError):
                 up_writer.write_eof()
             await back
@@ -128,7 +129,15 @@ class _Exchange:
 
     unanswered: Hit | None = None  # the latest request, until a byte of answer comes back
     app_closed: bool = False  # the app closed its side
-    client_done: bool = False  # the client closed its side (or the front stopped reading it)
+    client_done: bool = False  # the client closed its side
+
+
+async def _read(reader: asyncio.StreamReader) -> bytes:
+    """The next bytes; b"" at the end, whether the peer closed its side or reset the connection."""
+    try:
+        return await reader.read(65536)
+    except ConnectionResetError:
+        return b""
 
 
 async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exchange: _Exchange | None = None,
@@ -136,7 +145,7 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exch
     """Bytes from ``reader`` to ``writer`` until EOF; for the app's side (``exchange``), a byte
     of answer settles the pending request, and a close first takes its hit back from ``log``."""
     with contextlib.suppress(OSError, asyncio.CancelledError):
-        while data := await reader.read(65536):
+        while data := await _read(reader):
             if exchange is not None:
                 exchange.unanswered = None
             writer.write(data)

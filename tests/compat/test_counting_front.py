@@ -6,13 +6,18 @@ connection alive, then closes it idle (as gunicorn does after 2 s) at once; the 
 second request on that connection, as a pooled client does in the race, meets the close, and
 sends it again on a new connection. Before the front took such hits back, a run's counts
 depended on that race (Dash co-browsed: the page's first scripts once more with a follower than
-without, when the proxy's pool resent them).
+without, when the proxy's pool resent them). A close that is a reset (the app closing a socket
+whose new request it had not read) must reach the client as a close too: the front once
+swallowed it and left the client waiting for an answer (Dash through the proxy: a script or
+``/_dash-dependencies`` unanswered for the proxy's 30 s read timeout, the page never rendered).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,12 +30,14 @@ pytestmark = pytest.mark.compat
 class ClosesWhenIdle:
     """Answers the first request of each connection, then closes the connection unasked.
 
+    ``resets``: the close is a reset, when the next request arrives (its head unread);
     ``drops_left``: instead, once the client has closed its side after the first request, the
     app drops it unanswered (a request aborted by the client: it did reach the app)."""
 
-    def __init__(self, *, drops_left: bool = False) -> None:
+    def __init__(self, *, resets: bool = False, drops_left: bool = False) -> None:
         self.answered: list[str] = []
         self.received: list[str] = []
+        self.resets = resets
         self.drops_left = drops_left
         self.server: asyncio.Server | None = None
 
@@ -44,6 +51,12 @@ class ClosesWhenIdle:
                 self.answered.append(self.received[-1])
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
+            if self.resets:
+                await reader.read(1)  # the next request's first byte
+                writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                           struct.pack("ii", 1, 0))
+                writer.transport.abort()
+                return
         writer.close()  # the idle kept-alive connection, timed out
 
 
@@ -64,17 +77,23 @@ def request(path: str) -> bytes:
 
 
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
-    """``path``'s answer on this connection (b"" when the connection closed unanswered)."""
+    """``path``'s answer on this connection (b"" when the connection closed unanswered). The
+    front must pass the app's close on: a client left waiting fails after ``STUCK_SECONDS``."""
     writer.write(request(path))
     await writer.drain()
     with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-        head = await reader.readuntil(b"\r\n\r\n")
-        return head + await reader.readexactly(2)
+        async with asyncio.timeout(STUCK_SECONDS):
+            head = await reader.readuntil(b"\r\n\r\n")
+            return head + await reader.readexactly(2)
     return b""
 
 
-async def test_a_request_the_app_closed_its_kept_alive_connection_on_unanswered_is_not_a_hit() -> None:
-    app = ClosesWhenIdle()
+STUCK_SECONDS = 10.0
+
+
+@pytest.mark.parametrize("resets", [False, True], ids=["closed", "reset"])
+async def test_a_request_the_app_closed_its_kept_alive_connection_on_unanswered_is_not_a_hit(resets: bool) -> None:
+    app = ClosesWhenIdle(resets=resets)
     async with front_for(app) as front:
         reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
         assert (await exchange(reader, writer, "/page")).endswith(b"ok")
