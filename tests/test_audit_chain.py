@@ -7,6 +7,8 @@ touches, and named.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -190,3 +192,16 @@ def test_redaction_takes_out_credentials_and_names_what_it_took() -> None:
                                       "query:code", "query:access_token", "credential"}
     clean = Exchange(1.0, "p1", "store", "GET", "http://a.test/plain?x=1", 200)
     assert Redactor().record(clean) == clean
+
+
+@given(st.lists(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                          st.dictionaries(st.sampled_from(["seq", "kid", "prev", "hash", "nonce", "ct"]),
+                                          st.one_of(st.integers(), st.text(max_size=40), st.none()))
+                          .map(lambda d: json.dumps(d).encode() + b"\n")), max_size=5))
+def test_hostile_lines_are_named_as_broken_never_crash_the_reader(lines: list[bytes]) -> None:
+    keyring = Keyring({"k1": b"k" * 32}, "k1")
+    good = trail(keyring, 2)
+    try:
+        read_all(keyring, [*good, *lines])
+    except Broken as broken:
+        assert broken.line > 2 and broken.problem
