@@ -37,10 +37,9 @@ class Trace:
     error: str = ""
 
     @classmethod
-    def begin(cls, request: web.Request, visit: Visit) -> Trace:
-        """An exchange starts; it goes upstream unless ``from_store``/``answered_locally`` say otherwise."""
-        navigation = (request.headers.get("Sec-Fetch-Mode") == "navigate"
-                      and request.headers.get("Sec-Fetch-Dest") == "document")
+    def begin(cls, request: web.Request, visit: Visit, *, navigation: bool) -> Trace:
+        """An exchange starts (``navigation``: a top-level page load, as ``proxy.exchange`` judges
+        it); it goes upstream unless ``from_store``/``answered_locally`` say otherwise."""
         return cls(visit, request.method, "upstream", navigation, time.time(), time.monotonic(),
                    request_headers=tuple(request.headers.items()), request_bytes=request.content_length or 0)
 

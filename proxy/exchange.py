@@ -88,7 +88,7 @@ class RequestTooLarge(Exception):
 
 
 async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
-    trace = Trace.begin(request, visit)
+    trace = Trace.begin(request, visit, navigation=_is_navigation(request))
     response = None
     try:
         response = await _forward(request, visit, trace)
