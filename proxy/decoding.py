@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import brotli
+import brotlicffi as brotli  # brotli 1.2's bounded process(); mitmproxy 11 pins the brotli module to 1.1
 import zstandard
 
 PIECE = 64 * 1024
