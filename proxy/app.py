@@ -20,6 +20,7 @@ from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
+from proxy.presence import PRESENCE, Presence
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
@@ -63,6 +64,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(audit_api.routes)
     app.add_routes(timeline_api.routes)
     app[EXPIRIES] = Expiries(app)
+    app[PRESENCE] = Presence(app)
     app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
@@ -74,6 +76,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
 async def _close_sync_sockets(app: web.Application) -> None:
     # Open sync sockets would hold shutdown up: tell them to go (1001) before the runner waits.
     app[EXPIRIES].close()
+    app[PRESENCE].close()
     app[SYNC].shutdown()
 
 

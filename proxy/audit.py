@@ -6,11 +6,11 @@ gives it a data directory; off for an app built without one). The sink is starte
 ``cleanup_ctx`` (registered before the others, so it closes last: session events emitted by
 the other cleanups are still written). What is recorded and when: ``proxy.audit_trace``
 (HTTP exchanges through ``proxy.exchange``, CORS preflights through ``proxy.preflight``) and
-``event`` (session events: created and joined in ``proxy.control``/``proxy.join``, control in
-``proxy.syncws``, ended in ``proxy.ending``, exported in ``proxy.audit_api``; the CLI's exports
-read files a running server may be appending to, so they add nothing). Not recorded yet (a later
-step of issue 8): target WebSockets (``proxy.wsproxy``: open/close and message counts),
-participants leaving or removed (nothing removes one yet), policy events.
+``event`` (session events: created and joined in ``proxy.control``/``proxy.join``, left and
+back in ``proxy.presence``, control in ``proxy.syncws``, ended in ``proxy.ending``, exported in
+``proxy.audit_api``; the CLI's exports read files a running server may be appending to, so they
+add nothing). Not recorded yet (a later step of issue 8): target WebSockets (``proxy.wsproxy``:
+open/close and message counts), participants removed (nothing removes one yet), policy events.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from proxy import audit
 from proxy.keys import RESPONSES, SERVICE, STORE, SYNC
+from proxy.presence import PRESENCE
 from sessions.model import Session
 
 log = logging.getLogger("cobrowse.sessions")
@@ -33,6 +34,8 @@ async def end_session(app: web.Application, session_id: str, now: float, by: str
     app[SYNC].end(session_id)
     if EXPIRIES in app:
         app[EXPIRIES].forget(session_id)
+    if PRESENCE in app:
+        app[PRESENCE].end(session_id)
     log.info("session.ended session=%s by=%s", session_id, by)
     audit.event(app, session_id, "", "ended", by=by)
     return ended

@@ -33,6 +33,7 @@ from proxy import audit
 from proxy.ending import end_session
 from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
+from proxy.presence import PRESENCE
 from proxy.synchub import SOCKETS_PER_PARTICIPANT, CloseFrame, Outbox, Room, SyncHub
 from proxy.visit import Visit
 from rewriter.space import parse_proxy_host
@@ -100,12 +101,15 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     hub.dispatch(room, room.relay.open(conn_id, Member(participant.id, participant.role, participant.name),
                                        str(visit.origin), roster))
     log.info("sync.open session=%s participant=%s conn=%s", session.id, participant.id, conn_id)
+    request.app[PRESENCE].opened(session.id, participant)
     writer = asyncio.ensure_future(_write(ws, outbox))
     try:
         await _read(request, ws, hub, room, conn_id, outbox, in_space(visit.space))
     finally:
         hub.dispatch(room, room.relay.close(conn_id, time.monotonic()))
         hub.detach(room, conn_id)
+        request.app[PRESENCE].closed(session.id, participant.id, still_open=any(
+            o.participant == participant.id for o in room.outboxes.values()))
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(writer, WRITER_GRACE_SECONDS)
         writer.cancel()
