@@ -185,14 +185,7 @@ FEATURES = (
 )
 
 KNOWN: dict[tuple[str, str], str] = {}
-INTERMITTENT: dict[tuple[str, str], str] = {
-    ("run a cell and save", "cobrowse"): (
-        "the follower draws the cell's output (its kernel socket carries its own msg_ids: sessions/wspairing.py) and "
-        "its save matches the leader's, but in some runs the follower's page is reloaded by drift repair after it "
-        "drew 42 and comes back from the stored notebook without the output ('[ ]: print(6*7)'): the two pages' "
-        "'Last Checkpoint' text differs for up to 30 s (each page polls the checkpoint list on its own timer), the "
-        "digests differ twice, and the drift reload (at most once per 30 s) loses what only the kernel socket drew"),
-}
+INTERMITTENT: dict[tuple[str, str], str] = {}
 
 
 modes = modes_fixture("jupyter", one_app(_spec), follower_wait=5.0)
