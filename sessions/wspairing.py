@@ -52,8 +52,6 @@ Frame = tuple[bool, str | bytes]  # (is_text, data), as the fan-out channel carr
 _HEX4 = rb"[0-9A-Fa-f]{4}"
 _SCAN = re.compile(rb"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{8}-" + _HEX4 + b"-" + _HEX4 + b"-" + _HEX4
                    + rb"-[0-9A-Fa-f]{12}|[0-9A-Za-z]{16,})(?![0-9A-Za-z])|[0-9]+")
-_DIGIT = re.compile(rb"[0-9]")
-_LETTER = re.compile(rb"[A-Za-z]")
 _NUMBER_MARK = b"\x01"
 
 
@@ -68,7 +66,8 @@ class PairingLimits:
 
 
 def _is_token(run: bytes) -> bool:
-    return len(run) >= 16 and _DIGIT.search(run) is not None and _LETTER.search(run) is not None
+    """A UUID, or a run of ASCII letters and digits with both (what ``_SCAN`` found)."""
+    return len(run) >= 16 and not run.isalpha() and not run.isdigit()
 
 
 def scan(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
@@ -90,6 +89,15 @@ def scan(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
         last = match.end()
     shape += data[last:]
     return bytes(shape), tokens
+
+
+_TOKEN = re.compile(rb"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{8}-" + _HEX4 + b"-" + _HEX4 + b"-" + _HEX4
+                    + rb"-[0-9A-Fa-f]{12}|[0-9A-Za-z]{16,})(?![0-9A-Za-z])")
+
+
+def tokens_in(data: bytes) -> list[tuple[int, bytes]]:
+    """The frame's tokens as (offset, token), in order (``scan`` without the shape)."""
+    return [(m.start(), m.group()) for m in _TOKEN.finditer(data) if _is_token(m.group())]
 
 
 def _as_bytes(data: str | bytes) -> bytes:
@@ -114,6 +122,7 @@ class SentLog:
         self.next_seq = 0
         self._bytes = 0
         self._index: dict[bytes, list[int]] = {}
+        self.lengths: dict[int, int] = {}  # token length -> how many distinct logged tokens have it
 
     def record(self, is_text: bool, data: str | bytes) -> None:
         raw = _as_bytes(data)
@@ -125,6 +134,8 @@ class SentLog:
         self.frames.append(sent)
         self._bytes += len(sent.shape)
         for token in set(sent.tokens):
+            if token not in self._index:
+                self.lengths[len(token)] = self.lengths.get(len(token), 0) + 1
             self._index.setdefault(token, []).append(sent.seq)
         while len(self.frames) > self.limits.log_frames or self._bytes > self.limits.log_bytes:
             self._forget(self.frames.popleft())
@@ -142,8 +153,10 @@ class SentLog:
             seqs = self._index.get(token, [])
             if seqs and seqs[0] == sent.seq:
                 seqs.pop(0)
-            if not seqs:
-                self._index.pop(token, None)
+            if not seqs and self._index.pop(token, None) is not None:
+                self.lengths[len(token)] -= 1
+                if not self.lengths[len(token)]:
+                    del self.lengths[len(token)]
 
 
 @dataclass(slots=True)
@@ -175,6 +188,7 @@ class Pairing:
     held: deque[_Held] = field(default_factory=deque)
     pending: deque[_Pending] = field(default_factory=deque)
     _held_bytes: int = 0
+    _mapped_lengths: set[int] = field(default_factory=set)
     _seen: int = -1
 
     def __post_init__(self) -> None:
@@ -199,7 +213,9 @@ class Pairing:
         """The target sent ``data`` to the driver; returns the frames due to the follower now, in order."""
         self._catch_up(now)
         raw = _as_bytes(data)
-        tokens = scan(raw)[1]
+        # Only tokens of a length the driver's tokens have can name one (not a base64 image's runs).
+        logged, mapped = self.log.lengths, self._mapped_lengths
+        tokens = [t for t in tokens_in(raw) if len(t[1]) in logged or len(t[1]) in mapped]
         self.held.append(_Held((is_text, data), raw, tokens, now + self.wait))
         self._held_bytes += len(raw)
         return self._release(now)
@@ -266,6 +282,7 @@ class Pairing:
         for theirs, ours in zip(sent.tokens, mine, strict=False):
             self.mapping.pop(theirs, None)
             self.mapping[theirs] = ours
+            self._mapped_lengths.add(len(theirs))
             self.given_up.pop(theirs, None)
         _trim(self.mapping, self.limits.remembered)
 

@@ -235,3 +235,11 @@ def test_text_frames_stay_text_of_the_same_length(text: str, token: str) -> None
     out = follower.from_target(True, text + token, now=0.0) + follower.flush()
     assert len(out) == 1 and out[0][0] is True and isinstance(out[0][1], str)
     assert len(out[0][1].encode("utf-8", "surrogatepass")) == len((text + token).encode("utf-8", "surrogatepass"))
+
+
+def test_a_large_frame_full_of_base64_runs_is_rewritten_only_where_it_names_the_driver() -> None:
+    _, follower, d_id, f_id = driver_asked()
+    follower.from_follower(True, request(f_id, F_SESSION), now=0.0)
+    image = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB/" * 2000 + d_id.replace("-", "")
+    frame = reply(d_id, D_SESSION, image)
+    assert follower.from_target(True, frame, now=0.1) == [(True, reply(f_id, F_SESSION, image))]
