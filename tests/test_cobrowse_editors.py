@@ -96,3 +96,18 @@ async def test_editor_on_an_edit_context_gets_the_leaders_text_updates_on_the_fo
         browser: Browser, server: Cobrowse) -> None:
     script = (("type", " one"), ("press", "Backspace"), ("type", "ly"))
     await leader_edits(browser, server, CONTEXT, "#ctx", script, "() => window.model", "context only")
+
+
+async def test_follower_that_lost_focus_still_takes_the_leaders_keys_in_the_leaders_field(
+        browser: Browser, server: Cobrowse) -> None:
+    # The visitor clicked elsewhere (or its page built the editor after the `focus` message came):
+    # a key goes to the controller's focused field, so the follower's field takes focus for it.
+    _, leader, follower = await start_pair(browser, server, CONTEXT)
+    await leader.page.click("#ctx")
+    focused = "() => document.activeElement.id"
+    await shows(follower, focused, "ctx")
+    await follower.page.evaluate("() => document.activeElement.blur()")
+    await shows(follower, focused, "")
+    await leader.page.keyboard.type(" x")
+    await shows(leader, "() => window.model", "context x")
+    await shows(follower, "() => window.model", "context x")

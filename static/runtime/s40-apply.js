@@ -11,6 +11,8 @@
  * the edit is then made as the browser makes it: `beforeinput` (inputType, data, target range),
  * then execCommand, which edits at the caret and fires a trusted `input` with the inputType
  * (on an element with an EditContext, Monaco's in Chromium: updateText and `textupdate`).
+ * The key's field takes focus first when it has not (the visitor clicked elsewhere, or the
+ * page here built the editor after the `focus` message came: Monaco builds its parts lazily).
  * Evidence (Datasette's CodeMirror 5 on a follower): the typed text arrived only as values of
  * its hidden textarea, which the editor resets by script (so a value is its scratch state, not
  * its text), and Ctrl+A/Delete did nothing since the dispatched keys had keyCode 0; editors that
@@ -419,6 +421,10 @@ function cbApplyKey(msg) {
   const code = String(msg.code || '');
   const keyCode = cbKeyCode(code, key);
   const down = msg.phase !== 'up';
+  // A key goes to the focused element: the controller's field had focus, so this one takes it
+  // (its `focus` message may have come before the page here had built it).
+  const field = Array.isArray(msg.target) ? cbFieldOf(el) || el : null;
+  if (down && field && cbEditable(field) && field !== cbDeepActive()) field.focus({ preventScroll: true });
   const go = el.dispatchEvent(new KeyboardEvent(down ? 'keydown' : 'keyup', {
     key, code, keyCode, which: keyCode, bubbles: true, cancelable: true, composed: true,
     ctrlKey: mods.has('ctrl'), shiftKey: mods.has('shift'), altKey: mods.has('alt'), metaKey: mods.has('meta'),
@@ -430,7 +436,7 @@ function cbApplyKey(msg) {
     key, code, keyCode: key.charCodeAt(0), charCode: key.charCodeAt(0), which: key.charCodeAt(0),
     bubbles: true, cancelable: true, composed: true, shiftKey: mods.has('shift'), altKey: mods.has('alt'),
   }))) return;
-  cbKeyEdit(cbFieldOf(el) || el, key, mods);
+  cbKeyEdit(field || el, key, mods);
 }
 
 function cbApplyFocus(msg) {
