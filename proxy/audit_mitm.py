@@ -30,7 +30,7 @@ from mitmproxy import connection, flow, http
 from mitmproxy.io import FlowWriter
 
 from sessions.audit_chain import Link
-from sessions.audit_record import Event, Exchange, Record
+from sessions.audit_record import Event, Exchange, Headers, Record
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_ADDRESS = ("", 0)  # the trail does not keep participants' addresses
@@ -78,6 +78,11 @@ class MitmStream:
         return buffer.getvalue()
 
 
+def _as_kept(headers: Headers, body: bytes) -> Headers:
+    """A kept body is stored decoded: its Content-Encoding no longer applies to it."""
+    return tuple((k, v) for k, v in headers if k.lower() != "content-encoding") if body else headers
+
+
 def http_flow(session_id: str, link: Link, x: Exchange, events: list[dict[str, Any]]) -> http.HTTPFlow:
     parts = urlsplit(x.url)
     port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
@@ -92,16 +97,19 @@ def http_flow(session_id: str, link: Link, x: Exchange, events: list[dict[str, A
     f.request = http.Request(
         parts.hostname or "", port, x.method.encode(), parts.scheme.encode(), b"",
         (target + ("?" + parts.query if parts.query else "")).encode("utf-8", "surrogateescape"), HTTP_11,
-        _headers(x.request_headers), x.request_body, None, x.time, x.time)
+        _headers(_as_kept(x.request_headers, x.request_body)), x.request_body, None, x.time, x.time)
     if x.status > 0:
         f.response = http.Response(
-            HTTP_11, x.status, _reason(x.status), _headers(x.response_headers), x.response_body, None,
+            HTTP_11, x.status, _reason(x.status), _headers(_as_kept(x.response_headers, x.response_body)),
+            x.response_body, None,
             x.time + x.wait_ms / 1000, x.time + x.total_ms / 1000)
     if x.error:
         f.error = flow.Error(x.error, timestamp=x.time + x.total_ms / 1000)
     f.metadata["cobrowse"] = {
         "session": session_id, "seq": link.seq, "hash": link.hash, "participant": x.participant, "path": x.path,
         "target_status": x.target_status, "navigation": x.navigation, "redacted": list(x.redacted),
+        "truncated": [side for side, cut in (("request", x.request_truncated), ("response", x.response_truncated))
+                      if cut],
         "events": events,
     }
     f.comment = f"{x.path} for participant {x.participant or '-'}" + (

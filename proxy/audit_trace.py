@@ -5,19 +5,27 @@ exchange notes what went upstream (``sent``) and the answer's head (``answered``
 or the driver's recorded one a follower is served from); ``finish`` is called once the
 participant's answer is complete (a streamed body: after its last byte, or when it broke off or
 the browser went away) and emits the ``Exchange`` record, plus a ``navigation`` event when the
-driver's top-level page changed. Emitting never blocks (``proxy.audit_writer``); redaction
-happens in the writer, before anything is stored.
+driver's top-level page changed. Emitting never blocks (``proxy.audit_writer``); header and URL
+redaction happens in the writer, before anything is stored.
+
+Bodies (``Config.audit_bodies`` > 0): the request's is noted when read (``body_in``), the
+answer's is teed as it goes to the participant (``body_out``: raw chunks, decoded here with
+bounded memory, or a body already decoded); both are cut at the configured size and redacted
+(``sessions.audit_bodies``: configured patterns, password-like names and the names of the fields
+the session masks) in ``finish``, so a body is never emitted in clear.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from proxy.keys import AUDIT
+from proxy.audit_tee import BodyTee, kept
+from proxy.keys import AUDIT, CONFIG, SYNC
 from proxy.visit import Place, Visit
+from sessions.audit_bodies import BodyRules
 from sessions.audit_record import Exchange, Headers, event
 from sessions.responses import Head, commits
 
@@ -35,13 +43,34 @@ class Trace:
     head: Head | None = None
     head_clock: float = 0.0
     error: str = ""
+    keep: int = 0  # body bytes kept (0: none)
+    request_body: bytes = b""
+    request_truncated: bool = False
+    tee: BodyTee | None = None
 
     @classmethod
     def begin(cls, request: web.Request, visit: Visit, *, navigation: bool) -> Trace:
         """An exchange starts (``navigation``: a top-level page load, as ``proxy.exchange`` judges
         it); it goes upstream unless ``from_store``/``answered_locally`` say otherwise."""
+        config = request.app[CONFIG]
         return cls(visit, request.method, "upstream", navigation, time.time(), time.monotonic(),
-                   request_headers=tuple(request.headers.items()), request_bytes=request.content_length or 0)
+                   request_headers=tuple(request.headers.items()), request_bytes=request.content_length or 0,
+                   keep=config.audit_bodies if config.audit_enabled else 0)
+
+    def body_in(self, body: bytes | None) -> None:
+        """The request's body as the participant sent it (decoded when it says it is encoded)."""
+        if self.keep and body:
+            encoding = next((v for k, v in self.request_headers if k.lower() == "content-encoding"), None)
+            self.request_body, self.request_truncated = kept(body, self.keep, encoding)
+
+    def body_out(self, chunk: bytes, *, decoded: bool = False) -> None:
+        """Bytes of the answer's body as they go to the participant (raw: in the head's encodings)."""
+        if not self.keep:
+            return
+        if self.tee is None:
+            encoding = None if decoded or self.head is None else self.head.header("Content-Encoding")
+            self.tee = BodyTee(self.keep, encoding)
+        self.tee.feed(chunk)
 
     def from_store(self) -> None:
         self.path = "store"
@@ -77,11 +106,26 @@ class Trace:
             location=(head.header("Location") or "") if head else "",
             request_headers=self.request_headers, response_headers=head.headers if head else (),
             navigation=self.navigation, error=self.error)
+        if self.keep:
+            record = self._with_bodies(request, record)
         sink = request.app[AUDIT]
         sid = self.visit.session.id
         sink.emit(sid, record)
         if self.navigation and self.path == "upstream" and head is not None and commits(head):
             sink.emit(sid, event(self.started, self.visit.participant.id, "navigation", url=self.visit.real_url))
+
+    def _with_bodies(self, request: web.Request, record: Exchange) -> Exchange:
+        config = request.app[CONFIG]
+        rules = BodyRules.configured(config.audit_redact_fields, config.audit_redact_json, config.audit_redact_regex)
+        masked = request.app[SYNC].masked_names(self.visit.session.id)
+        found = set(record.redacted)
+        request_type = next((v for k, v in self.request_headers if k.lower() == "content-type"), "")
+        request_body = rules.redact(self.request_body, request_type, masked, found)
+        response_body = rules.redact(self.tee.value(), record.content_type, masked, found) if self.tee else b""
+        return replace(record, request_body=request_body, response_body=response_body,
+                       request_truncated=self.request_truncated,
+                       response_truncated=self.tee.truncated if self.tee else False,
+                       redacted=tuple(sorted(found)))
 
 
 def _bytes_out(response: web.StreamResponse | None) -> int:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from proxy import audit_cli
 from proxy.app import build_app
 from proxy.config import DEFAULT_DOMAIN, ENV_API_KEY, Config, default_data_dir, env_audit_keys, env_secrets
 from proxy.serving import make_runner
+from sessions.audit_bodies import BodyRules
 from sessions.options import SessionOptions, parse_options
 
 log = logging.getLogger("cobrowse")
@@ -82,6 +84,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--audit-redact-header", action="append", default=[], metavar="NAME",
                        help="also keep this header's value out of the audit trail (repeatable; Cookie, Set-Cookie, "
                             "Authorization and Proxy-Authorization always are)")
+    serve.add_argument("--audit-bodies", type=int, default=0, metavar="BYTES",
+                       help="keep the first BYTES of each request and response body in the audit trail, decoded "
+                            "and redacted before storage (default 0: bodies are not kept)")
+    for flag, metavar, text in _BODY_REDACTION_FLAGS:
+        serve.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
     serve.add_argument("--mask-selector", action="append", default=[], metavar="CSS",
                        help="in every session, also mask the fields this selector matches (repeatable; password "
                             "inputs, payment-card autocomplete fields and [data-cobrowse-mask] always are): their "
@@ -98,6 +105,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     audit_cli.add_parser(commands)
     return parser.parse_args(argv)
+
+
+# Body patterns kept out of the audit trail (``sessions.audit_bodies``), each repeatable.
+_BODY_REDACTION_FLAGS = (
+    ("--audit-redact-field", "NAME", "keep this form field's or JSON key's (at any depth) value out of kept bodies "
+     "(repeatable; password-like names, cobrowse credentials and the names of the fields a session masks always "
+     "are)"),
+    ("--audit-redact-json", "PATH", "keep the value at this JSON path (e.g. $.user.ssn, $.cards[*].number) out of "
+     "kept bodies (repeatable)"),
+    ("--audit-redact-regex", "RE", "replace what this regular expression matches in kept bodies (repeatable)"),
+)
 
 
 def parse_resolve(values: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -121,6 +139,10 @@ def config_from(args: argparse.Namespace) -> Config:
         public_scheme = parts.scheme
         public_port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
+        BodyRules.configured(args.audit_redact_field, args.audit_redact_json, args.audit_redact_regex)
+    except (ValueError, re.error) as exc:
+        raise SystemExit(f"audit body redaction: {exc}") from exc
+    try:
         return Config(host=args.host, port=args.port, domain=args.domain, api_key=args.api_key or env_key,
                       secret_key=secret, public_scheme=public_scheme, public_port=public_port,
                       allow_private=args.allow_private, allowed_networks=tuple(args.allow_network),
@@ -128,7 +150,10 @@ def config_from(args: argparse.Namespace) -> Config:
                       resolve_overrides=parse_resolve(args.resolve), total_deadline=args.timeout,
                       max_followers=args.max_followers, data_dir=args.data_dir or default_data_dir(),
                       audit=args.audit, audit_keys=env_audit_keys(),
-                      audit_redact_headers=tuple(args.audit_redact_header),
+                      audit_redact_headers=tuple(args.audit_redact_header), audit_bodies=max(0, args.audit_bodies),
+                      audit_redact_fields=tuple(args.audit_redact_field),
+                      audit_redact_json=tuple(args.audit_redact_json),
+                      audit_redact_regex=tuple(args.audit_redact_regex),
                       session_defaults=parse_options({"mask_selectors": args.mask_selector,
                                                       "hide_selectors": args.hide_selector,
                                                       "view_only": args.view_only, "consent": args.consent},

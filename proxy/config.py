@@ -59,6 +59,10 @@ class Config:
     audit: bool = True
     audit_keys: str = field(default="", repr=False)  # $COBROWSE_AUDIT_KEYS, else the data dir's key file
     audit_redact_headers: tuple[str, ...] = ()  # header values kept out of the trail beyond the built-in ones
+    audit_bodies: int = 0  # bytes of each request and response body kept in the trail (0: none)
+    audit_redact_fields: tuple[str, ...] = ()  # form fields and JSON keys (any depth) whose values are kept out
+    audit_redact_json: tuple[str, ...] = ()  # JSON paths ($.user.ssn) whose values are kept out
+    audit_redact_regex: tuple[str, ...] = ()  # regexes whose matches in any kept body are kept out
     audit_queue: int = 10_000  # records waiting for the disk before overflow (proxy.audit_writer)
     # What a session's options are when the API does not set them (sessions.options).
     session_defaults: SessionOptions = field(default_factory=SessionOptions)

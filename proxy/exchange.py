@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -87,6 +88,10 @@ class RequestTooLarge(Exception):
     pass
 
 
+def _ignore(chunk: bytes) -> None:
+    """No audit tee."""
+
+
 async def forward(request: web.Request, visit: Visit) -> web.StreamResponse:
     trace = Trace.begin(request, visit, navigation=_is_navigation(request))
     response = None
@@ -106,6 +111,7 @@ async def _forward(request: web.Request, visit: Visit, trace: Trace) -> web.Stre
         trace.answered_locally("request body too large")
         return error_page(413, "Upload too large",
                           f"This request body is larger than the server's limit of {config.max_request_body} bytes.")
+    trace.body_in(body)
     key = key_for(request.method, visit.real_url, request.headers.get("Content-Type"), body,
                   request.headers.get("Range"))
     responses = request.app[RESPONSES].for_session(visit.session.id)
@@ -247,7 +253,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         responses.finish(entry)
         return await _send_empty(request, plan.response)
     if plan.rewriter is None:
-        return await stream_through(request, plan.response, upstream, responses, entry, prefix)
+        return await stream_through(request, plan.response, upstream, responses, entry, prefix, trace.body_out)
     try:
         decoded = prefix + await upstream.read_decoded(config.max_rewrite_body - len(prefix))
     except BodyTooLarge as exc:
@@ -265,6 +271,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         raise
     responses.append(entry, decoded)
     responses.finish(entry)
+    trace.body_out(decoded, decoded=True)
     return await _send_rewritten(request, visit, plan, head, decoded)
 
 
@@ -298,10 +305,11 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
     if plan.no_body:
         return await _send_empty(request, plan.response)
     if decoded is None:
-        return await _stream_entry(request, plan.response, responses, entry)
+        return await _stream_entry(request, plan.response, responses, entry, trace.body_out)
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal
+    trace.body_out(decoded, decoded=True)
     return await _send_rewritten(request, visit, plan, entry.head, decoded)
 
 
@@ -439,15 +447,19 @@ _RESET_ON_REWRITE = frozenset({"content-length", "content-encoding", "content-ty
 
 
 async def stream_through(request: web.Request, response: web.StreamResponse, upstream: UpstreamResponse,
-                         responses: ResponseStore, entry: Entry, prefix: bytes = b"") -> web.StreamResponse:
-    """The driver's streamed body, teed into the store as it passes (``prefix``: bytes already read)."""
+                         responses: ResponseStore, entry: Entry, prefix: bytes = b"",
+                         audit: Callable[[bytes], None] = _ignore) -> web.StreamResponse:
+    """The driver's streamed body, teed into the store (and ``audit``) as it passes (``prefix``:
+    bytes already read)."""
     try:
         await response.prepare(request)
         if prefix:
             responses.append(entry, prefix)
+            audit(prefix)
             await response.write(prefix)
         async for chunk in upstream.iter_raw(STREAM_CHUNK, until_deadline=False):
             responses.append(entry, chunk)
+            audit(chunk)
             await response.write(chunk)
     except Exception as exc:
         if refusal_for(exc) is None:
@@ -467,9 +479,10 @@ async def stream_through(request: web.Request, response: web.StreamResponse, ups
 
 
 async def _stream_entry(request: web.Request, response: web.StreamResponse, responses: ResponseStore,
-                        entry: Entry) -> web.StreamResponse:
+                        entry: Entry, audit: Callable[[bytes], None]) -> web.StreamResponse:
     await response.prepare(request)
     async for chunk in responses.stream(entry):
+        audit(chunk)
         await response.write(chunk)
     if not entry.complete or not entry.servable:
         # The driver's copy broke off or grew too large to share: fail the transfer visibly.

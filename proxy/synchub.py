@@ -82,6 +82,20 @@ class SyncHub:
     def __init__(self) -> None:
         self._rooms: dict[str, Room] = {}
         self._ids = itertools.count(1)
+        # Per session: the names of the fields the controller's page masks (``privacy`` messages),
+        # read by the audit trail's body redaction; forgotten when the session ends.
+        self._masked: dict[str, frozenset[str]] = {}
+
+    def note_masked(self, session_id: str, names: frozenset[str]) -> frozenset[str]:
+        """Add the masked-field names a page reported; returns the names that were new."""
+        known = self._masked.get(session_id, frozenset())
+        added = names - known
+        if added:
+            self._masked[session_id] = known | added
+        return added
+
+    def masked_names(self, session_id: str) -> frozenset[str]:
+        return self._masked.get(session_id, frozenset())
 
     def room_for(self, session: Session, initial_url: str, now: float) -> Room:
         room = self._rooms.get(session.id)
@@ -137,6 +151,7 @@ class SyncHub:
 
     def end(self, session_id: str) -> None:
         """The session ended (API or leader): notify and close every socket, forget the room."""
+        self._masked.pop(session_id, None)
         room = self._rooms.pop(session_id, None)
         if room is None:
             return

@@ -12,7 +12,8 @@ known, e.g. a server-side expiry):
   ``upstream`` path and the participant's browser's as received on the others;
   ``response_headers`` are the target's as received. Both are enough to build HAR and
   mitmproxy flows from; ``request_body``/``response_body`` hold bodies when the server is
-  configured to keep them (empty otherwise).
+  configured to keep them (empty otherwise): decoded from their Content-Encoding, redacted
+  (``sessions.audit_bodies``), cut at the configured size (``*_truncated`` then says so).
 - ``Event``: something that happened to the session (``EVENTS``), with string details.
 
 Invariants: a record's ``encode`` is canonical (keys sorted, no spaces, UTF-8), so the same
@@ -66,6 +67,8 @@ class Exchange:
     response_headers: Headers = ()
     request_body: bytes = b""
     response_body: bytes = b""
+    request_truncated: bool = False  # the kept body is the first --audit-bodies bytes of a longer one
+    response_truncated: bool = False
     navigation: bool = False  # a top-level page load
     error: str = ""  # why the exchange did not complete (a refusal, a broken transfer)
     redacted: tuple[str, ...] = ()
@@ -143,4 +146,4 @@ def _headers(pairs: Any) -> Headers:
 # Exchange fields carried as plain JSON values (the rest are converted in to_json/from_json).
 _EXCHANGE_FIELDS = ("kind", "time", "participant", "path", "method", "url", "status", "target_status",
                     "request_bytes", "response_bytes", "wait_ms", "total_ms", "content_type", "location",
-                    "navigation", "error")
+                    "navigation", "error", "request_truncated", "response_truncated")
