@@ -35,6 +35,7 @@ log = logging.getLogger("cobrowse.sync")
 OUTBOX_LIMIT = 4000
 SOCKETS_PER_PARTICIPANT = 16
 CLOSE_SHUTDOWN = 1001
+MAX_MASKED_PER_SESSION = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,10 @@ class SyncHub:
         self._masked: dict[str, frozenset[str]] = {}
 
     def note_masked(self, session_id: str, names: frozenset[str]) -> frozenset[str]:
-        """Add the masked-field names a page reported; returns the names that were new."""
+        """Add the masked-field names a page reported (at most ``MAX_MASKED_PER_SESSION`` kept);
+        returns the names that were new."""
         known = self._masked.get(session_id, frozenset())
-        added = names - known
+        added = frozenset(sorted(names - known)[:max(0, MAX_MASKED_PER_SESSION - len(known))])
         if added:
             self._masked[session_id] = known | added
         return added

@@ -162,6 +162,10 @@ async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None
         await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
         log.info("sync.control session=%s controller=%s", sid, relay.controller)
         audit.event(request.app, sid, relay.controller, "control", controller=relay.controller)
+    if outcome.masked:
+        hub = request.app[SYNC]
+        if hub.note_masked(sid, frozenset(outcome.masked)):
+            audit.event(request.app, sid, "", "privacy", names=",".join(sorted(hub.masked_names(sid))))
     if outcome.end:
         await end_session(request.app, sid, time.time(), by="leader")
 

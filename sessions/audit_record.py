@@ -42,6 +42,7 @@ EVENTS: Mapping[str, str] = {
     "removed": "a participant was removed from the session",
     "control": "control passed to a participant (controller)",
     "navigation": "the driver's top-level page changed (url)",
+    "privacy": "the names of the fields the session's pages mask changed (names, comma-separated; never values)",
     "ended": "the session ended (by)",
     "exported": "the audit trail was exported (format)",
     "lost": "the audit queue was full and records were dropped (count): the trail says so",

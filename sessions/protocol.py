@@ -45,6 +45,7 @@ MAX_URL_CHARS = 8192
 MAX_OPTIONS = 4096
 MAX_COORD = 1e9  # pixels, fractions and seconds: far beyond any real page
 MAX_SEQ = 2**53 - 1  # what a JavaScript number counts exactly
+MAX_MASKED_NAMES = 64  # names in one ``privacy`` message
 MAX_DEPTH = 8  # the protocol's deepest value is three levels down (scroll.anchor.path)
 
 # WebSocket close codes the sync endpoint uses (RFC 6455 section 7.4.1, 4000 is ours).
@@ -121,6 +122,11 @@ _text_point = _or_null(_shaped(path=_path, offset=_small_count(MAX_TEXT_CHARS)))
 
 def _options(value: Any) -> bool:
     return isinstance(value, list) and len(value) <= MAX_OPTIONS and all(_small_count(MAX_OPTIONS)(i) for i in value)
+
+
+def _names(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) <= MAX_MASKED_NAMES
+            and all(_nonempty(MAX_ID_CHARS)(name) for name in value))
 
 
 def _caret(value: Any) -> bool:
@@ -232,6 +238,7 @@ FIELDS: Mapping[str, Mapping[str, Field]] = {
     "control": {"action": _req(_one_of("request", "grant", "revoke", "take", "decline")),
                 "to": _opt(_bounded(MAX_ID_CHARS))},
     "end": {},
+    "privacy": {"names": _req(_names)},
 }
 
 # Events that act on the page: only the participant in control may send them (else dropped, counted).

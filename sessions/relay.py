@@ -64,6 +64,7 @@ class Outcome:
     closes: tuple[Close, ...] = ()
     controller: str | None = None  # the controller changed: persist it
     end: bool = False  # the leader ended the session: end it in the store
+    masked: tuple[str, ...] = ()  # names of fields a page masks (``privacy``): for the audit redaction
 
 
 NOTHING = Outcome()
@@ -249,6 +250,8 @@ class Relay:
             return self._control(conn.member, message.fields, now)
         if message.type == "end" and conn.member.role == "leader":
             return self.end()
+        if message.type == "privacy":  # not relayed: only the server's audit redaction reads it
+            return Outcome(masked=tuple(str(name) for name in message.fields["names"]))
         self._refuse(sender)
         return NOTHING
 

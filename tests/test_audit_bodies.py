@@ -6,12 +6,15 @@ memory, and redacted before storage (``sessions.audit_bodies``, ``proxy.audit_te
   what it took out, never the value, while other values stay (the search sees what it looks for);
 - a truncated JSON body is still redacted (textually), a gzip body is kept decoded, and the tee
   never keeps more than the limit;
+- the ``privacy`` sync message (masked-field names) is bounded by the protocol, handed by the
+  relay to its shell and relayed to no one, and kept per session by the hub, capped;
 - a real session of the fixture world with bodies on: the login's password is in no stored or
   exported byte, its control field is, and a page over the limit is kept cut and marked so.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -24,8 +27,11 @@ from world.harness import start_cobrowse, stop_cobrowse
 from world.sync_client import lead
 
 from proxy.audit_tee import BodyTee, kept
+from proxy.synchub import MAX_MASKED_PER_SESSION, SyncHub
 from sessions.audit_bodies import BodyRules, parse_json_path
 from sessions.credentials import WIRE_PATTERN
+from sessions.protocol import Inbound, ProtocolError, parse
+from sessions.relay import Member, Relay
 
 RULES = BodyRules.configured(fields=["memberId"], json_paths=["$.user.dob", "$.cards[*].number"],
                              regexes=[r"\b\d{3}-\d{2}-\d{4}\b"])
@@ -112,7 +118,6 @@ async def test_fixture_world_login_body_kept_redacted_and_cut(world: World, tmp_
     records = [row["record"] for row in export(capsys, tmp_path, sid)]
     login = next(r for r in records if r["kind"] == "exchange" and r["method"] == "POST")
     page = next(r for r in records if r["kind"] == "exchange" and r["url"] == "http://site-a.test/")
-    import base64
     sent = base64.b64decode(login["request_body"])
     assert b"note=control-note-77" in sent and b"password=REDACTED" in sent
     assert "field:password" in login["redacted"] and not login["request_truncated"]
@@ -122,3 +127,32 @@ async def test_fixture_world_login_body_kept_redacted_and_cut(world: World, tmp_
     exported = (tmp_path / f"{sid}.export.jsonl").read_bytes()
     assert leaks(stored + exported, {"password": "correct horse"}) == []
     assert leaks(exported, {"control": "control-note-77"}) == ["control"]
+
+
+def test_privacy_message_is_bounded_by_the_protocol() -> None:
+    message = parse(json.dumps({"type": "privacy", "seq": 1, "names": ["password", "card"]}))
+    assert message.fields == {"names": ["password", "card"]}
+    for names in (["x"] * 65, [""], ["n" * 129], "password", [3]):
+        with pytest.raises(ProtocolError):
+            parse(json.dumps({"type": "privacy", "seq": 1, "names": names}))
+
+
+def test_the_relay_hands_masked_names_to_the_shell_and_sends_them_to_no_one() -> None:
+    relay = Relay("sess", "pL", "pL", "http://example.com/", "https://bye.example/")
+    for conn, member in (("cL", Member("pL", "leader", "Ann")), ("cF", Member("pF", "follower", "Vic"))):
+        relay.open(conn, member, "http://example.com", [member])
+        relay.receive(conn, Inbound("hello", 0, {"page": conn, "url": "http://example.com/"}), 1.0)
+    outcome = relay.receive("cF", Inbound("privacy", 1, {"names": ["card"]}), 2.0)
+    assert outcome.masked == ("card",)
+    assert all(send.message["type"] == "ack" for send in outcome.sends)
+
+
+def test_the_hub_keeps_new_masked_names_per_session_up_to_a_cap() -> None:
+    hub = SyncHub()
+    assert hub.note_masked("s1", frozenset({"card", "pin"})) == {"card", "pin"}
+    assert hub.note_masked("s1", frozenset({"card"})) == frozenset()
+    assert hub.masked_names("s1") == {"card", "pin"} and hub.masked_names("s2") == frozenset()
+    hub.note_masked("s1", frozenset(f"f{i}" for i in range(MAX_MASKED_PER_SESSION * 2)))
+    assert len(hub.masked_names("s1")) == MAX_MASKED_PER_SESSION
+    hub.end("s1")
+    assert hub.masked_names("s1") == frozenset()

@@ -53,3 +53,30 @@ if (CB_HIDE_SELECTORS.length && CB.role === 'leader') {
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
   });
 }
+
+// The server hears the `name`s of this page's masked fields (`privacy`, names only, never
+// values), so the audit trail keeps those fields out of the request bodies it records too. Sent
+// when the page has loaded, when a masked field takes focus and when a form is submitted; only
+// names not sent before from this page, at most 64 a message, each cut at 128 characters.
+const cbMaskedSent = new Set();
+
+function cbReportMasked() {
+  if (!cbSync.on) return;
+  const fresh = [];
+  for (const el of document.querySelectorAll(CB_PRIVATE_SELECTOR)) {
+    const name = (el.getAttribute && el.getAttribute('name') || '').slice(0, 128);
+    if (name && !cbMaskedSent.has(name)) {
+      cbMaskedSent.add(name);
+      fresh.push(name);
+    }
+  }
+  for (let i = 0; i < fresh.length; i += 64) cbSyncSend({ type: 'privacy', names: fresh.slice(i, i + 64) });
+}
+
+document.addEventListener('focusin', (e) => cbTry(() => { if (cbPrivate(e.target)) cbReportMasked(); }), true);
+document.addEventListener('submit', () => cbTry(cbReportMasked), true);
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', () => cbTry(cbReportMasked));
+} else {
+  cbTry(cbReportMasked);
+}
