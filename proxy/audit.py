@@ -9,8 +9,9 @@ the other cleanups are still written). What is recorded and when: ``proxy.audit_
 ``event`` (session events: created and joined in ``proxy.control``/``proxy.join``, left and
 back in ``proxy.presence``, control in ``proxy.syncws``, ended in ``proxy.ending``, exported in
 ``proxy.audit_api``; the CLI's exports read files a running server may be appending to, so they
-add nothing). Not recorded yet (a later step of issue 8): target WebSockets (``proxy.wsproxy``:
-open/close and message counts), participants removed (nothing removes one yet), policy events.
+add nothing), target WebSockets opening and closing with their counts (``proxy.audit_ws``, from
+``proxy.wsproxy``), the session's masked-field names (``privacy``, in ``proxy.syncws``). Not
+recorded yet: participants removed (nothing removes one yet).
 """
 
 from __future__ import annotations

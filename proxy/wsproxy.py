@@ -28,6 +28,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from proxy.audit_ws import SocketTrace
 from proxy.exchange import is_driver, upstream_headers
 from proxy.keys import CONFIG, RESPONSES, TARGETS, UPSTREAM
 from proxy.pages import error_page
@@ -66,12 +67,16 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
                                     max_msg_size=config.max_ws_message, autoping=True)
     await browser.prepare(request)
     channel = responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
+    trace = SocketTrace.opened(request, visit, "upstream")
     try:
-        await _pump_both(browser, upstream, channel)
+        await _pump_both(browser, upstream, channel, trace)
     finally:
         responses.close_channel(channel)
-        await upstream.close()
-        await browser.close()
+        try:
+            await upstream.close()
+            await browser.close()
+        finally:
+            trace.closed(browser.close_code)
     return browser
 
 
@@ -92,11 +97,13 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
         subscription.cancel()
         raise
     pairing = Pairing(subscription.channel.sent, config.follower_wait)
+    trace = SocketTrace.opened(request, visit, "store")
     clock = asyncio.get_running_loop().time
     turn = asyncio.Lock()  # a batch of released frames goes out whole, before the next batch
 
     async def send(frames: list[Frame]) -> None:
         for is_text, data in frames:
+            trace.down(is_text, data)
             if is_text:
                 await browser.send_str(str(data))
             else:
@@ -129,6 +136,7 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
         async for message in browser:
             if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 break
+            trace.up(message.type == aiohttp.WSMsgType.TEXT, message.data)
             async with turn:
                 await send(pairing.from_follower(message.type == aiohttp.WSMsgType.TEXT, message.data, clock()))
 
@@ -140,7 +148,10 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
             task.cancel()
         await asyncio.gather(out, inbound, return_exceptions=True)
         subscription.cancel()
-        await browser.close()
+        try:
+            await browser.close()
+        finally:
+            trace.closed(browser.close_code)
     return browser
 
 
@@ -149,9 +160,9 @@ def _offered(request: web.Request) -> list[str]:
 
 
 async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
-                     channel: Channel) -> None:
-    to_target = asyncio.ensure_future(_pump(browser, upstream, channel.sent.record))
-    to_browser = asyncio.ensure_future(_pump(upstream, browser, channel.publish))
+                     channel: Channel, trace: SocketTrace) -> None:
+    to_target = asyncio.ensure_future(_pump(browser, upstream, trace.counting(channel.sent.record, trace.up)))
+    to_browser = asyncio.ensure_future(_pump(upstream, browser, trace.counting(channel.publish, trace.down)))
     try:
         await asyncio.wait({to_target, to_browser}, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -43,6 +43,9 @@ EVENTS: Mapping[str, str] = {
     "control": "control passed to a participant (controller)",
     "navigation": "the driver's top-level page changed (url)",
     "privacy": "the names of the fields the session's pages mask changed (names, comma-separated; never values)",
+    "websocket": "a target WebSocket opened or closed (phase, url, path: upstream for the driver's, store for a "
+                 "follower's copy; at close: code, up_/down_messages and up_/down_bytes, up being what the "
+                 "participant's browser sent)",
     "ended": "the session ended (by)",
     "exported": "the audit trail was exported (format)",
     "lost": "the audit queue was full and records were dropped (count): the trail says so",
