@@ -10,8 +10,9 @@ the other cleanups are still written). What is recorded and when: ``proxy.audit_
 back in ``proxy.presence``, control in ``proxy.syncws``, ended in ``proxy.ending``, exported in
 ``proxy.audit_api``; the CLI's exports read files a running server may be appending to, so they
 add nothing), target WebSockets opening and closing with their counts (``proxy.audit_ws``, from
-``proxy.wsproxy``), the session's masked-field names (``privacy``, in ``proxy.syncws``). Not
-recorded yet: participants removed (nothing removes one yet).
+``proxy.wsproxy``), requests the target policy refused (``policy``, naming the rule: HTTP through
+``proxy.audit_trace``, WebSockets in ``proxy.wsproxy``), the session's masked-field names
+(``privacy``, in ``proxy.syncws``). Not recorded yet: participants removed (nothing removes one).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from proxy.audit_keys import load_keyring
 from proxy.audit_writer import AuditSettings, AuditSink, AuditWriter, NoAudit
 from proxy.config import Config
 from proxy.keys import AUDIT
+from proxy.upstream_errors import BlockedTarget, PolicyRefused
 from sessions.audit_record import event as make_event
 from sessions.audit_redaction import Redactor
 
@@ -41,6 +43,14 @@ async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[AUDIT].start()
     yield
     await app[AUDIT].close()
+
+
+def policy_refused(app: web.Application, session_id: str, participant: str, url: str, exc: BaseException) -> None:
+    """A request the target policy (or the address guard) refused: a ``policy`` event naming the rule."""
+    if isinstance(exc, PolicyRefused):
+        event(app, session_id, participant, "policy", rule=exc.refusal.rule, reason=exc.refusal.reason, url=url)
+    elif isinstance(exc, BlockedTarget):
+        event(app, session_id, participant, "policy", rule="address", reason=str(exc), url=url)
 
 
 def event(app: web.Application, session_id: str, participant: str, name: str, /, **detail: str) -> None:

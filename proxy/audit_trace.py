@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from proxy.audit import policy_refused
 from proxy.audit_tee import BodyTee, kept
 from proxy.keys import AUDIT, CONFIG, SYNC
 from proxy.visit import Place, Visit
@@ -47,6 +48,7 @@ class Trace:
     request_body: bytes = b""
     request_truncated: bool = False
     tee: BodyTee | None = None
+    refusal: BaseException | None = None
 
     @classmethod
     def begin(cls, request: web.Request, visit: Visit, *, navigation: bool) -> Trace:
@@ -89,6 +91,7 @@ class Trace:
 
     def refused(self, exc: BaseException) -> None:
         self.error = exc.__class__.__name__
+        self.refusal = exc
 
     def finish(self, request: web.Request, response: web.StreamResponse | None) -> None:
         now = time.monotonic()
@@ -111,6 +114,8 @@ class Trace:
         sink = request.app[AUDIT]
         sid = self.visit.session.id
         sink.emit(sid, record)
+        if self.refusal is not None:
+            policy_refused(request.app, sid, self.visit.participant.id, self.visit.real_url, self.refusal)
         if self.navigation and self.path == "upstream" and head is not None and commits(head):
             sink.emit(sid, event(self.started, self.visit.participant.id, "navigation", url=self.visit.real_url))
 

@@ -161,7 +161,11 @@ async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None
         # Persist the relay's current value, not the outcome's: two changes in a row stay in order.
         await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
         log.info("sync.control session=%s controller=%s", sid, relay.controller)
-        audit.event(request.app, sid, relay.controller, "control", controller=relay.controller)
+        audit.event(request.app, sid, relay.controller, "control", controller=relay.controller,
+                    action=outcome.control_action, by=outcome.control_by)
+    elif outcome.control_action:  # asked or declined: control stays where it is
+        audit.event(request.app, sid, outcome.control_by, "control", controller=room.relay.controller,
+                    action=outcome.control_action, by=outcome.control_by)
     if outcome.masked:
         hub = request.app[SYNC]
         if hub.note_masked(sid, frozenset(outcome.masked)):

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from proxy.audit import policy_refused
 from proxy.audit_ws import SocketTrace
 from proxy.exchange import is_driver, upstream_headers
 from proxy.keys import CONFIG, RESPONSES, TARGETS, UPSTREAM
@@ -62,6 +63,7 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
         refusal = refusal_for(exc)
         if refusal is None:
             raise
+        policy_refused(request.app, visit.session.id, visit.participant.id, visit.real_url, exc)
         return refusal
     browser = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (),
                                     max_msg_size=config.max_ws_message, autoping=True)

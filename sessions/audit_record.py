@@ -40,8 +40,10 @@ EVENTS: Mapping[str, str] = {
     "joined": "a participant redeemed a link or joined through the invitation (role, name)",
     "left": "a participant left the session",
     "removed": "a participant was removed from the session",
-    "control": "control passed to a participant (controller)",
+    "control": "control was requested, granted, taken, returned or declined (action, by; controller: who has it "
+               "after)",
     "navigation": "the driver's top-level page changed (url)",
+    "policy": "a request was refused by the target policy or the address guard (rule, reason, url)",
     "privacy": "the names of the fields the session's pages mask changed (names, comma-separated; never values)",
     "websocket": "a target WebSocket opened or closed (phase, url, path: upstream for the driver's, store for a "
                  "follower's copy; at close: code, up_/down_messages and up_/down_bytes, up being what the "

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, INPUT_TYPES, Inbound
@@ -65,6 +65,10 @@ class Outcome:
     controller: str | None = None  # the controller changed: persist it
     end: bool = False  # the leader ended the session: end it in the store
     masked: tuple[str, ...] = ()  # names of fields a page masks (``privacy``): for the audit redaction
+    # What happened to control, for the audit trail: requested, granted, taken, returned or declined
+    # (``control_by``: who did it); set with ``controller`` when control moved.
+    control_action: str = ""
+    control_by: str = ""
 
 
 NOTHING = Outcome()
@@ -224,7 +228,7 @@ class Relay:
         if not outcome.end and (page.unacked >= self.limits.ack_every or message.type in _ACK_NOW):
             page.unacked = 0
             ack = Send((conn_id,), {"type": "ack", "seq": page.last_seq})
-            outcome = Outcome((*outcome.sends, ack), outcome.closes, outcome.controller, outcome.end)
+            outcome = replace(outcome, sends=(*outcome.sends, ack))
         return outcome
 
     # ---- message kinds
@@ -291,13 +295,13 @@ class Relay:
             if target is None or (self.rules.view_only and target.role != "leader"):
                 self._refuse(member.id)
                 return NOTHING
-            return self._hand_to(target.id, member.id, now)
+            return self._hand_to(target.id, member.id, now, "granted")
         if action in ("revoke", "take"):
             if self.rules.consent and self.controller != self.leader_id and self._connected(self.controller):
                 # The follower drives: it is asked, and answers with grant or decline.
-                return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
-                                      member.id, None, now, include_sender=True)
-            return self._hand_to(self.leader_id, member.id, now)
+                return self._noted(self._numbered("control", {"controller": self.controller, "requested_by": member.id},
+                                                  member.id, None, now, include_sender=True), "requested", member.id)
+            return self._hand_to(self.leader_id, member.id, now, "taken")
         self._refuse(member.id)  # a leader "requesting" control it can simply take
         return NOTHING
 
@@ -306,20 +310,24 @@ class Relay:
         hands it back to the leader (``grant`` to the leader) or declines the leader's ask."""
         driving = member.id == self.controller
         if action == "request" and not driving and not self.rules.view_only:
-            return self._numbered("control", {"controller": self.controller, "requested_by": member.id},
-                                  member.id, None, now, include_sender=True)
+            return self._noted(self._numbered("control", {"controller": self.controller, "requested_by": member.id},
+                                              member.id, None, now, include_sender=True), "requested", member.id)
         if driving and action == "grant" and to == self.leader_id:
-            return self._hand_to(self.leader_id, member.id, now)
+            return self._hand_to(self.leader_id, member.id, now, "returned")
         if driving and action == "decline":
-            return self._numbered("control", {"controller": self.controller, "declined_by": member.id},
-                                  member.id, None, now, include_sender=True)
+            return self._noted(self._numbered("control", {"controller": self.controller, "declined_by": member.id},
+                                              member.id, None, now, include_sender=True), "declined", member.id)
         self._refuse(member.id)
         return NOTHING
 
-    def _hand_to(self, new: str, by: str, now: float) -> Outcome:
+    def _hand_to(self, new: str, by: str, now: float, action: str) -> Outcome:
         self.controller = new
         out = self._numbered("control", {"controller": new}, by, None, now, include_sender=True)
-        return Outcome(out.sends, controller=new)
+        return Outcome(out.sends, controller=new, control_action=action, control_by=by)
+
+    @staticmethod
+    def _noted(outcome: Outcome, action: str, by: str) -> Outcome:
+        return replace(outcome, control_action=action, control_by=by)
 
     def _digest(self, conn: _Conn, page: _Page, fields: Mapping[str, Any]) -> Outcome:
         url, value = str(fields["url"]), str(fields["hash"])
