@@ -1,14 +1,16 @@
-"""Cost of the audit trail: proxy requests/s and p50/p99 latency with the trail off and on.
+"""Cost of the audit trail: proxy requests/s and p50/p99 latency with the trail off, metadata
+only, and with bodies.
 
 Run from the repository root:  python bench/bench_audit.py [--seconds 5] [--rounds 5] [--conc 16]
+[--bodies 65536]
 
-Four processes: the target (``bench_proxy.TARGET``: a 100-byte and a 200 KB asset), two cobrowse
-servers (one ``--no-audit``, one writing its trail into a temporary data dir; metadata only,
-the only mode built so far) and this load generator. Each round drives ``--conc`` keep-alive
-connections for ``--seconds`` through each server in turn (off, then on), with a leader's
-participant cookie, so both are measured in the same run on the same machine. Figures are
-medians over the rounds; bytes on disk per proxied request is the trail's size over the
-records in it (read back with ``cobrowse audit export``).
+Five processes: the target (``bench_proxy.TARGET``: a 100-byte and a 200 KB asset), three
+cobrowse servers (``off``: ``--no-audit``; ``meta``: writing its trail into a temporary data dir,
+metadata only; ``bodies``: the same with ``--audit-bodies BYTES``) and this load generator. Each
+round drives ``--conc`` keep-alive connections for ``--seconds`` through each server in turn, with
+a leader's participant cookie, so all are measured in the same run on the same machine. Figures
+are medians over the rounds; bytes on disk per proxied request is each trail's size over the
+exchanges in it (read back with ``cobrowse audit export``).
 
 ``--cpu`` also times, in this process (CPU time, median of 5 rounds of 5000 records), what one
 record costs: on the hot path (``Trace`` bookkeeping and ``AuditWriter.emit``) and in the
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +34,8 @@ from pathlib import Path
 
 from bench_proxy import ASSETS, ROOT, TARGET, compare, free_port, open_session, stop, wait_port
 
-MODES = ("off", "on")
+MODES = ("off", "meta", "bodies")
+AUDITED = ("meta", "bodies")
 
 
 async def measure(args: argparse.Namespace, target_port: int, ports: dict[str, int]) -> dict[str, str]:
@@ -44,13 +48,14 @@ async def measure(args: argparse.Namespace, target_port: int, ports: dict[str, i
     summary = await compare(args, lambda asset: {
         mode: (f"http://127.0.0.1:{ports[mode]}/{asset}", *sessions[mode]) for mode in MODES}, "audit")
     for asset in ASSETS:
-        ratio = summary[f"{asset}/on"]["rps"] / summary[f"{asset}/off"]["rps"]
-        print(f"{asset}: throughput with the audit trail = {ratio:.2f} x without")
+        for mode in AUDITED:
+            ratio = summary[f"{asset}/{mode}"]["rps"] / summary[f"{asset}/off"]["rps"]
+            print(f"{asset}: throughput with the audit trail ({mode}) = {ratio:.2f} x without")
     print(json.dumps(summary))
     return {mode: host.split("--", 1)[1].split("-", 1)[0] for mode, (host, _) in sessions.items()}
 
 
-def bytes_per_record(data_dir: str, sid: str) -> None:
+def bytes_per_request(mode: str, data_dir: str, sid: str) -> None:
     trail = Path(data_dir) / "audit" / f"{sid}.jsonl"
     export = Path(data_dir) / "export.jsonl"
     subprocess.run([sys.executable, "-m", "proxy.cli", "audit", "export", sid, "--data-dir", data_dir,
@@ -58,8 +63,8 @@ def bytes_per_record(data_dir: str, sid: str) -> None:
     records = [json.loads(line)["record"] for line in export.read_text().splitlines()]
     exchanges = sum(1 for r in records if r["kind"] == "exchange")
     size = trail.stat().st_size
-    print(f"trail: {size} bytes, {len(records)} records ({exchanges} exchanges): "
-          f"{size / max(1, len(records)):.0f} bytes on disk per record")
+    print(f"trail ({mode}): {size} bytes, {len(records)} records ({exchanges} exchanges): "
+          f"{size / max(1, exchanges):.0f} bytes on disk per proxied request")
 
 
 def cpu_per_record() -> None:
@@ -112,18 +117,43 @@ def cpu_per_record() -> None:
           f"writer (redact + encode + AES-GCM + SHA-256) {timed(writer_side):.1f} us; "
           f"sealed line {len(seal(keyring, 'abcdefgh23', Head(), encode(redactor.record(record))).line())} bytes")
 
+    # With a 64 KiB response body: the tee and body redaction run on the hot path (in Trace.finish),
+    # the writer then seals the bigger record.
+    from dataclasses import replace
+
+    from proxy.audit_tee import kept
+    from sessions.audit_bodies import BodyRules
+
+    page = (b"<!doctype html><form><input name=q value=shoes><input name=password></form>" * 1000)[:64 * 1024]
+    rules, n = BodyRules(), 500
+    with_body = replace(record, response_body=page)
+
+    def body_side() -> None:
+        for _ in range(n):
+            rules.redact(kept(page, 64 * 1024)[0], "text/html; charset=utf-8", ("card",), set())
+
+    def writer_body_side() -> None:
+        head = Head()
+        for _ in range(n):
+            head = seal(keyring, "abcdefgh23", head, encode(redactor.record(with_body))).head
+
+    print(f"per record with a 64 KiB body, CPU: tee + body redaction on the hot path {timed(body_side):.1f} us; "
+          f"writer {timed(writer_body_side):.1f} us; "
+          f"sealed line {len(seal(keyring, 'abcdefgh23', Head(), encode(redactor.record(with_body))).line())} bytes")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--conc", type=int, default=16)
+    parser.add_argument("--bodies", type=int, default=64 * 1024, help="--audit-bodies of the 'bodies' server")
     parser.add_argument("--cpu", action="store_true", help="also time one record's CPU cost in this process")
     args = parser.parse_args()
     if args.cpu:
         cpu_per_record()
 
-    data_dir = tempfile.mkdtemp(prefix="cobrowse-bench-audit-")
+    data_dirs = {mode: tempfile.mkdtemp(prefix=f"cobrowse-bench-audit-{mode}-") for mode in AUDITED}
     target_port = free_port()
     ports = {mode: free_port() for mode in MODES}
     env = {**{k: v for k, v in os.environ.items() if k != "COBROWSE_AUDIT_KEYS"}, "COBROWSE_API_KEY": "bench-key"}
@@ -132,14 +162,17 @@ def main() -> None:
         subprocess.Popen([sys.executable, "-c", TARGET, str(target_port)]),
         subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(ports["off"]), "--no-audit",
                           *resolve], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(ports["on"]), "--data-dir",
-                          data_dir, *resolve], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
+        *(subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(ports[mode]), "--data-dir",
+                            data_dirs[mode], "--audit-bodies", str(args.bodies if mode == "bodies" else 0), *resolve],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL) for mode in AUDITED),
     ]
     try:
         sids = asyncio.run(measure(args, target_port, ports))
     finally:
         stop(procs, timeout=30)  # the audited server drains its queue before it exits
-    bytes_per_record(data_dir, sids["on"])
+    for mode in AUDITED:
+        bytes_per_request(mode, data_dirs[mode], sids[mode])
+        shutil.rmtree(data_dirs[mode], ignore_errors=True)
 
 
 if __name__ == "__main__":
