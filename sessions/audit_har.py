@@ -11,7 +11,8 @@ pieces are one JSON object, ``{"log": {...}}``, that devtools' HAR import and Pl
   head, ``receive`` the rest; ``time`` is their sum), and the trail's own facts as custom
   fields (HAR allows names starting with ``_``): ``_participant``, ``_path``
   (upstream|store|proxy), ``_seq`` and ``_hash`` (the record's link in the chain),
-  ``_targetStatus``, ``_navigation``, ``_error``, ``_redacted``;
+  ``_targetStatus``, ``_navigation``, ``_error``, ``_redacted``, ``_truncated`` (which kept
+  bodies were cut at the configured size, when any);
 - ``pages``: one per ``navigation`` event (the driver's top-level page changed); each entry
   after it, and the navigation's own exchange, carries its ``pageref``;
 - ``_events``: every session event (created, joined, control, navigation, ended, ...) with its
@@ -121,6 +122,10 @@ def har_entry(x: Exchange, seq: int, digest: str, pageref: str | None) -> dict[s
     }
     if pageref is not None:
         entry["pageref"] = pageref
+    cut = [side for side, truncated in (("request", x.request_truncated), ("response", x.response_truncated))
+           if truncated]
+    if cut:
+        entry["_truncated"] = cut  # the kept body is the first --audit-bodies bytes of a longer one
     return entry
 
 

@@ -27,6 +27,7 @@ from world.harness import start_cobrowse, stop_cobrowse
 from world.sync_client import lead
 
 from proxy.audit_tee import BodyTee, kept
+from proxy.cli import main
 from proxy.synchub import MAX_MASKED_PER_SESSION, SyncHub
 from sessions.audit_bodies import BodyRules, parse_json_path
 from sessions.credentials import WIRE_PATTERN
@@ -127,6 +128,10 @@ async def test_fixture_world_login_body_kept_redacted_and_cut(world: World, tmp_
     exported = (tmp_path / f"{sid}.export.jsonl").read_bytes()
     assert leaks(stored + exported, {"password": "correct horse"}) == []
     assert leaks(exported, {"control": "control-note-77"}) == ["control"]
+    har_file = tmp_path / "trail.har"
+    assert main(["audit", "export", sid, "--format", "har", "-o", str(har_file), "--data-dir", str(tmp_path)]) == 0
+    entries = json.loads(har_file.read_text("utf-8"))["log"]["entries"]
+    assert [e.get("_truncated") for e in entries if e["request"]["url"] == "http://site-a.test/"] == [["response"]]
 
 
 def test_privacy_message_is_bounded_by_the_protocol() -> None:
