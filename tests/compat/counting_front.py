@@ -133,10 +133,11 @@ class _Exchange:
 
 
 async def _read(reader: asyncio.StreamReader) -> bytes:
-    """The next bytes; b"" at the end, whether the peer closed its side or reset the connection."""
+    """The next bytes; b"" at the end, whether the peer closed its side or the connection broke
+    (a reset, or a broken pipe when a write to the closed peer failed first)."""
     try:
         return await reader.read(65536)
-    except ConnectionResetError:
+    except ConnectionError:
         return b""
 
 

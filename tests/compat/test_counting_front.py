@@ -21,7 +21,7 @@ import struct
 from collections.abc import AsyncIterator
 
 import pytest
-from counting_front import CountingFront
+from counting_front import CountingFront, _read
 from world.hits import HitLog
 
 pytestmark = pytest.mark.compat
@@ -121,3 +121,12 @@ async def test_a_request_the_client_gave_up_on_stays_a_hit() -> None:
     assert app.received == ["GET /slow HTTP/1.1"]
     assert [h.path for h in front.log] == ["/slow"]
 
+
+
+@pytest.mark.parametrize("broken", [ConnectionResetError, BrokenPipeError], ids=["reset", "broken-pipe"])
+async def test_a_broken_app_connection_ends_its_copy_as_a_close(broken: type[ConnectionError]) -> None:
+    # The front's write of a request to the closed app can fail first: the app's side then
+    # reads as a broken pipe, which once skipped both the take-back and the close it passes on.
+    reader = asyncio.StreamReader()
+    reader.set_exception(broken())
+    assert await _read(reader) == b""
