@@ -145,7 +145,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
             return
         outcome = room.relay.receive(conn_id, message, now)
         hub.dispatch(room, outcome)
-        await _carry_out(request, room, outcome)
+        await _carry_out(request, room, outcome, outbox.participant)
 
 
 def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) -> None:
@@ -153,7 +153,7 @@ def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) ->
     outbox.put(CloseFrame(code, reason))
 
 
-async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None:
+async def _carry_out(request: web.Request, room: Room, outcome: Outcome, sender: str) -> None:
     """The relay's decisions that reach beyond the sockets: persist control, end the session."""
     sid = room.relay.session_id
     if outcome.controller is not None:
@@ -169,7 +169,7 @@ async def _carry_out(request: web.Request, room: Room, outcome: Outcome) -> None
     if outcome.masked:
         hub = request.app[SYNC]
         if hub.note_masked(sid, frozenset(outcome.masked)):
-            audit.event(request.app, sid, "", "privacy", names=",".join(sorted(hub.masked_names(sid))))
+            audit.event(request.app, sid, sender, "privacy", names=",".join(sorted(hub.masked_names(sid))))
     if outcome.end:
         await end_session(request.app, sid, time.time(), by="leader")
 

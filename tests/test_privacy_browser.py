@@ -123,9 +123,19 @@ async def test_with_audit_bodies_the_sign_in_form_is_recorded_without_its_secret
     sent = base64.b64decode(login["request_body"])
     assert f"user={CONTROL['user name']}X".encode() in sent and sent.count(b"=REDACTED") == 4
     assert {"field:password", "field:card", "field:ssn", "field:note"} <= set(login["redacted"])
-    named = {n for r in records if r["kind"] == "event" and r["name"] == "privacy"
-             for n in r["detail"]["names"].split(",")}
+    privacy = [r for r in records if r["kind"] == "event" and r["name"] == "privacy"]
+    named = {n for r in privacy for n in r["detail"]["names"].split(",")}
     assert {"password", "card", "ssn", "note"} <= named
+    assert {r["participant"] for r in privacy} <= {leader_id(records), follower_id(records)}
+
+
+def leader_id(records: list[dict[str, Any]]) -> str:
+    return next(r["participant"] for r in records if r["kind"] == "event" and r["name"] == "created")
+
+
+def follower_id(records: list[dict[str, Any]]) -> str:
+    return next(r["participant"] for r in records
+                if r["kind"] == "event" and r["name"] == "joined" and r["detail"].get("role") == "follower")
 
 
 async def typed_secrets_stay_in_the_browser(
