@@ -16,6 +16,7 @@ document, not only its DOM, must hold the text on every participant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -90,16 +91,25 @@ async def _warm_kernel(app: RunningApp) -> None:
         session = {"path": NOTEBOOK, "type": "notebook", "name": NOTEBOOK, "kernel": {"name": KERNEL["name"]}}
         async with client.post(f"{base}/api/sessions", json=session, headers={"X-XSRFToken": xsrf}) as resp:
             kernel = (await resp.json())["kernel"]["id"]
-        # The kernel is ready once it answers a kernel_info_request on its channels WebSocket.
-        header = {"msg_id": uuid.uuid4().hex, "msg_type": "kernel_info_request", "username": "",
-                  "session": uuid.uuid4().hex, "date": "", "version": "5.3"}
-        request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}
+        # The kernel is ready once it answers a kernel_info_request on its channels WebSocket. A request
+        # sent before the kernel listens is lost without a word (seen once in a CI run: no reply in 40 s),
+        # so it is sent again every few seconds, as JupyterLab's own client nudges a starting kernel.
         async with asyncio.timeout(KERNEL_SECONDS), client.ws_connect(f"{base}/api/kernels/{kernel}/channels") as ws:
-            await ws.send_json(request)
-            async for message in ws:
-                reply = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else {}
-                if reply.get("msg_type") == "kernel_info_reply":
-                    return
+            while not ws.closed:
+                await ws.send_json(_kernel_info_request())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(NUDGE_SECONDS):
+                        async for message in ws:
+                            reply = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else {}
+                            if reply.get("msg_type") == "kernel_info_reply":
+                                return
+        raise AssertionError(f"the kernel's channels socket closed before it answered (code {ws.close_code})")
+
+
+def _kernel_info_request() -> dict[str, object]:
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": "kernel_info_request", "username": "",
+              "session": uuid.uuid4().hex, "date": "", "version": "5.3"}
+    return {"header": header, "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}
 
 
 async def _listing(page: Page, tracker: Tracker) -> str:
@@ -156,6 +166,7 @@ async def _save(page: Page) -> None:
 
 
 KERNEL_SECONDS = 40.0  # the first kernel start imports IPython: slow on a loaded machine
+NUDGE_SECONDS = 3.0  # how long one kernel_info_request is waited for before it is sent again
 TREE_READY = "() => document.querySelectorAll('.jp-DirListing-item').length > 0"
 # Open, and its kernel started and idle: a cell run before the kernel is ready can be lost.
 NOTEBOOK_READY = ("() => /print/.test((document.querySelector('.jp-Notebook .jp-Cell .cm-content') || {}).textContent)"
