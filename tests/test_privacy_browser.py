@@ -9,8 +9,8 @@ A bank-like sign-in (``world/privacy_site.py``) co-browsed by an agent (leader) 
   export), in the response store, or in any log line, raw, URL-encoded or base64 at any
   alignment, while the user name does (the search sees what it looks for);
 - the agent's screen blanks the hidden element, the visitor's shows it;
-- a view-only session offers no control to the visitor; a session's deny list blocks a link
-  with a page naming the session's rule.
+- a view-only session offers no control to the visitor; a session's deny list and allow list
+  each block a page with a page naming the session's rule.
 """
 
 from __future__ import annotations
@@ -204,12 +204,19 @@ async def test_view_only_session_offers_the_visitor_no_control(browser: Browser,
     assert await leader.toolbar("button[data-action=end]").count() == 1  # the leader's bar is drawn
 
 
-async def test_a_sessions_deny_list_blocks_a_link_with_a_page_naming_the_rule(
-        browser: Browser, server: Cobrowse, bank_world: World) -> None:
-    created, leader, _ = await pair(browser, server, OPTIONS)
-    target = server.proxy_url(created["id"], f"admin.{BANK}", "/", view=view_in(leader.page.url))
+@pytest.mark.parametrize(("lists", "rule"), [
+    ({"deny_domains": [f"admin.{BANK}"]}, "session's deny list"),
+    ({"allow_domains": [BANK]}, "session's allow list"),
+])
+async def test_a_sessions_domain_lists_block_a_page_with_a_page_naming_the_rule(
+        browser: Browser, server: Cobrowse, bank_world: World, lists: dict[str, list[str]], rule: str) -> None:
+    created, leader, _ = await pair(browser, server, lists)
+    # Denied: a subdomain the deny list names. Not allowed: a site outside the allow list (bank.test
+    # and its subdomains). Either is refused before any connection, with a page naming the rule.
+    target = server.proxy_url(created["id"], f"admin.{BANK}" if "deny_domains" in lists else "other.test", "/",
+                              view=view_in(leader.page.url))
     reply = await leader.page.goto(target)
     assert reply is not None and reply.status == 403
     text = await leader.page.evaluate("() => document.body.innerText")
-    assert "admin.bank.test" in text and "session's deny list" in text
-    assert [h for h in bank_world.log if h.server == f"admin.{BANK}"] == []
+    assert ("admin.bank.test" in text or "other.test" in text) and rule in text
+    assert [h for h in bank_world.log if h.server != BANK] == []
