@@ -21,9 +21,10 @@ import os
 from pathlib import Path
 
 import pytest
-from test_audit_trail import NAVIGATE, export, leaks
+from test_audit_trail import NAVIGATE, export
 from world import World
 from world.harness import start_cobrowse, stop_cobrowse
+from world.leaks import leaks
 from world.sync_client import lead
 
 from proxy.audit_tee import BodyTee, kept

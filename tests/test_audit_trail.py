@@ -19,32 +19,17 @@ import json
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from world import World
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
+from world.leaks import leaks
 from world.sync_client import join, lead
 
 from proxy.cli import main
 from sessions.audit_chain import Link
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
-
-
-def encodings(secret: str) -> list[bytes]:
-    """``secret`` as it could appear: raw, URL-encoded, and base64 at each of the three alignments."""
-    raw = secret.encode()
-    found = [raw, quote(secret, safe="").encode()]
-    for pad in range(3):
-        encoded = base64.b64encode(b"\0" * pad + raw)
-        skip = (pad * 4 + 2) // 3 + 1  # characters touched by the padding bytes
-        found.append(encoded[skip:-4] if len(encoded) > skip + 8 else encoded)
-    return [f for f in found if len(f) >= 6]
-
-
-def leaks(blob: bytes, secrets_: dict[str, str]) -> list[str]:
-    return [name for name, value in secrets_.items() if any(form in blob for form in encodings(value))]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
