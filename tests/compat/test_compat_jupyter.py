@@ -88,13 +88,29 @@ async def _warm_kernel(app: RunningApp) -> None:
         async with client.get(f"{base}/tree") as resp:
             await resp.read()
         xsrf = next(cookie.value for cookie in client.cookie_jar if cookie.key == "_xsrf")
+        headers = {"X-XSRFToken": xsrf}
         session = {"path": NOTEBOOK, "type": "notebook", "name": NOTEBOOK, "kernel": {"name": KERNEL["name"]}}
-        async with client.post(f"{base}/api/sessions", json=session, headers={"X-XSRFToken": xsrf}) as resp:
+        async with client.post(f"{base}/api/sessions", json=session, headers=headers) as resp:
             kernel = (await resp.json())["kernel"]["id"]
-        # The kernel is ready once it answers a kernel_info_request on its channels WebSocket. A request
-        # sent before the kernel listens is lost without a word (seen once in a CI run: no reply in 40 s),
-        # so it is sent again every few seconds, as JupyterLab's own client nudges a starting kernel.
-        async with asyncio.timeout(KERNEL_SECONDS), client.ws_connect(f"{base}/api/kernels/{kernel}/channels") as ws:
+        # A kernel that never answers (seen once in a loaded CI run: no reply to any nudge in 40 s, its
+        # process alive) is restarted, as a user would from the Kernel menu; the page attaches after.
+        for _ in range(KERNEL_ATTEMPTS):
+            if await _answers(client, f"{base}/api/kernels/{kernel}/channels"):
+                return
+            async with client.post(f"{base}/api/kernels/{kernel}/restart", headers=headers) as resp:
+                await resp.read()
+        async with client.get(f"{base}/api/kernels/{kernel}") as resp:
+            state = await resp.text()
+        raise AssertionError(f"the notebook's kernel never answered a kernel_info_request, even after "
+                             f"{KERNEL_ATTEMPTS - 1} restarts: {state}")
+
+
+async def _answers(client: aiohttp.ClientSession, channels: str) -> bool:
+    """Whether the kernel answers a kernel_info_request on its channels WebSocket within KERNEL_SECONDS.
+    A request sent before the kernel listens is lost without a word, so it is sent again every few
+    seconds, as JupyterLab's own client nudges a starting kernel."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(KERNEL_SECONDS), client.ws_connect(channels) as ws:
             while not ws.closed:
                 await ws.send_json(_kernel_info_request())
                 with contextlib.suppress(TimeoutError):
@@ -102,8 +118,8 @@ async def _warm_kernel(app: RunningApp) -> None:
                         async for message in ws:
                             reply = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else {}
                             if reply.get("msg_type") == "kernel_info_reply":
-                                return
-        raise AssertionError(f"the kernel's channels socket closed before it answered (code {ws.close_code})")
+                                return True
+    return False
 
 
 def _kernel_info_request() -> dict[str, object]:
@@ -166,6 +182,7 @@ async def _save(page: Page) -> None:
 
 
 KERNEL_SECONDS = 40.0  # the first kernel start imports IPython: slow on a loaded machine
+KERNEL_ATTEMPTS = 3  # a kernel silent for KERNEL_SECONDS is restarted, at most twice
 NUDGE_SECONDS = 3.0  # how long one kernel_info_request is waited for before it is sent again
 TREE_READY = "() => document.querySelectorAll('.jp-DirListing-item').length > 0"
 # Open, and its kernel started and idle: a cell run before the kernel is ready can be lost.
