@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy import audit
+from proxy.api_auth import AUDIT_READ, caller
 from proxy.audit_export import FORMATS, Export, unknown_format
 from proxy.audit_writer import AuditWriter
-from proxy.control import authorised
 from proxy.keys import AUDIT
 from proxy.pages import json_error
 from sessions.audit_chain import Broken, ChainReader
@@ -41,8 +41,9 @@ class ExportCutShort(Exception):
 
 @routes.get("/api/v1/sessions/{sid}/audit")
 async def export_audit(request: web.Request) -> web.StreamResponse:
-    if not authorised(request):
-        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    who = caller(request, AUDIT_READ)
+    if isinstance(who, web.Response):
+        return who
     fmt = request.query.get("format", "jsonl")
     if fmt not in FORMATS:
         return json_error(400, unknown_format(fmt))

@@ -22,7 +22,6 @@ Browser:
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from proxy import audit
+from proxy.api_auth import SESSIONS_READ, SESSIONS_WRITE, caller
 from proxy.config import Config
 from proxy.ending import EXPIRIES, end_session
 from proxy.keys import AUDIT, CONFIG, SERVICE, STORE, SYNC, TARGETS
@@ -50,14 +50,6 @@ from sessions.store import StoreFull
 MAX_API_BODY = 64 * 1024
 log = logging.getLogger("cobrowse.sessions")
 routes = web.RouteTableDef()
-
-
-def authorised(request: web.Request) -> bool:
-    """Whether the request carries the server's API key (every ``/api/v1`` route asks)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    key = request.app[CONFIG].api_key
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
 
 
 def _iso(ts: float | None) -> str | None:
@@ -132,8 +124,9 @@ def validate_end_redirect(raw: object) -> str:
 
 @routes.post("/api/v1/sessions")
 async def create_session(request: web.Request) -> web.Response:
-    if not authorised(request):
-        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    who = caller(request, SESSIONS_WRITE)
+    if isinstance(who, web.Response):
+        return who
     raw = await request.content.read(MAX_API_BODY + 1)
     if len(raw) > MAX_API_BODY:
         return json_error(413, f"request body larger than {MAX_API_BODY} bytes")
@@ -171,9 +164,10 @@ async def create_session(request: web.Request) -> web.Response:
     return web.json_response(body, status=201, headers={"Location": f"/api/v1/sessions/{session.id}"})
 
 
-async def _session_or_error(request: web.Request) -> Session | web.Response:
-    if not authorised(request):
-        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+async def _session_or_error(request: web.Request, scope: str = SESSIONS_WRITE) -> Session | web.Response:
+    who = caller(request, scope)
+    if isinstance(who, web.Response):
+        return who
     session = await request.app[STORE].get(request.match_info["sid"])
     if session is None:
         return json_error(404, "no such session")
@@ -182,7 +176,7 @@ async def _session_or_error(request: web.Request) -> Session | web.Response:
 
 @routes.get("/api/v1/sessions/{sid}")
 async def get_session(request: web.Request) -> web.Response:
-    session = await _session_or_error(request)
+    session = await _session_or_error(request, SESSIONS_READ)
     if isinstance(session, web.Response):
         return session
     body = _describe(request.app[CONFIG], session, time.time())

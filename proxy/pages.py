@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from proxy.problems import problem
 from proxy.security_headers import page_headers
 
 _PAGE = """<!doctype html>
@@ -39,5 +40,6 @@ def error_page(status: int, title: str, message: str, headers: dict[str, str] | 
     return response
 
 
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message, "status": status}, status=status)
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """An API refusal: a problem document (``proxy.problems``)."""
+    return problem(status, message, headers=headers)

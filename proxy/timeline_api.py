@@ -19,8 +19,8 @@ from importlib import resources
 
 from aiohttp import web
 
+from proxy.api_auth import AUDIT_READ, caller
 from proxy.audit_api import read_batch, trail_sink
-from proxy.control import authorised
 from proxy.keys import STORE
 from proxy.pages import json_error
 from proxy.security_headers import page_headers
@@ -34,8 +34,9 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/sessions/{sid}/timeline")
 async def timeline(request: web.Request) -> web.Response:
-    if not authorised(request):
-        return json_error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    who = caller(request, AUDIT_READ)
+    if isinstance(who, web.Response):
+        return who
     try:
         buckets = int(request.query.get("buckets", "60"))
     except ValueError:
