@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from world.targets import free_port, serve
+from world.until import until
 
 from proxy.cli import main
 
@@ -91,13 +92,13 @@ async def test_sigkill_during_a_burst_leaves_a_trail_that_verifies_to_its_last_r
                             await r.read()
 
             workers = [asyncio.ensure_future(burst()) for _ in range(CONNECTIONS)]
-            seen = 0
-            for _ in range(600):  # the positive fence: the writer says this many records are on file
+
+            async def enough() -> int:
                 seen = await written(client, port)
-                if seen >= WRITTEN_BEFORE_KILL:
-                    break
-                await asyncio.sleep(0.05)
-            assert seen >= WRITTEN_BEFORE_KILL, f"the writer reported only {seen} records written"
+                return seen if seen >= WRITTEN_BEFORE_KILL else 0
+
+            # The positive fence: the writer says this many records are on file.
+            seen = await until(enough, f"the writer reports {WRITTEN_BEFORE_KILL} records written", seconds=30)
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             await asyncio.gather(*workers)

@@ -34,6 +34,7 @@ from playwright.async_api import Error as PlaywrightError
 from world import World
 from world.harness import Cobrowse, StartCobrowse
 from world.sync_client import join, lead
+from world.until import until
 
 from proxy.audit_export import FORMATS
 from proxy.cli import main
@@ -41,7 +42,6 @@ from sessions.audit_chain import Link
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
 HAR_SCHEMA = json.loads((Path(__file__).parent / "har12.schema.json").read_text("utf-8"))
-FENCE_TRIES = 400
 
 
 def cli_export(data_dir: Path, sid: str, fmt: str) -> bytes:
@@ -58,14 +58,13 @@ def rows_of(jsonl: bytes) -> list[dict[str, Any]]:
 async def trail_until(data_dir: Path, sid: str, last: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
     """The trail's rows once its last record is the one the test waits for (the writer is off
     the hot path: records land shortly after the answers)."""
-    rows: list[dict[str, Any]] = []
-    for _ in range(FENCE_TRIES):
-        if (data_dir / "audit" / f"{sid}.jsonl").exists():  # made with the session's first record
-            rows = rows_of(cli_export(data_dir, sid, "jsonl"))
-        if rows and last(rows[-1]["record"]):
-            return rows
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"the trail never ended as expected; last record: {rows[-1] if rows else None}")
+    async def ended() -> list[dict[str, Any]]:
+        if not (data_dir / "audit" / f"{sid}.jsonl").exists():  # made with the session's first record
+            return []
+        rows = rows_of(cli_export(data_dir, sid, "jsonl"))
+        return rows if rows and last(rows[-1]["record"]) else []
+
+    return await until(ended, "the trail ends with the record waited for")
 
 
 def is_event(name: str, **detail: str) -> Callable[[dict[str, Any]], bool]:

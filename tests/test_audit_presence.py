@@ -5,13 +5,13 @@ is noted for a session after its ``ended`` event (its sockets close after it).""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
 from world.sync_client import connect, join, start_session
+from world.until import until
 
 from proxy import presence
 from proxy.cli import main
@@ -23,11 +23,12 @@ GRACE = 0.3
 async def written(server: Cobrowse, count: int) -> None:
     """Return once the writer has written ``count`` records (the positive fence)."""
     sink = server.runner.app[AUDIT]
-    for _ in range(400):
-        if sink.counters()["written"] >= count:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"the writer never reached {count} records: {sink.counters()}")
+
+    async def reached() -> dict[str, int] | None:
+        counters = sink.counters()
+        return counters if counters["written"] >= count else None
+
+    await until(reached, f"the writer has written {count} records")
 
 
 async def test_left_only_after_the_grace_back_as_joined_again_and_nothing_after_ended(

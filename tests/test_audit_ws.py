@@ -4,15 +4,14 @@ bytes each way (up: what that participant's browser sent), and no message conten
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_fetch_once import TARGET, Target, add_follower, target  # noqa: F401  (fixture)
 from world.harness import start_cobrowse, stop_cobrowse
+from world.until import until
 
 from proxy.cli import main
 
@@ -49,13 +48,14 @@ async def test_socket_open_and_close_with_counts_for_the_driver_and_the_follower
                 await leader.send_str("hi")
                 assert (await leader.receive_str(timeout=5)) == "echo hi"
                 assert (await follower.receive_str(timeout=5)) == "echo hi"
-        deadline = time.monotonic() + 10
-        while True:  # a positive fence: both closes written (the writer syncs at least every second)
+
+        async def both_closed() -> list[dict[str, Any]]:
             closes = [r for r in trail(tmp_path, sid, capsys)
                       if r["kind"] == "event" and r["name"] == "websocket" and r["detail"]["phase"] == "close"]
-            if len(closes) == 2 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
+            return closes if len(closes) == 2 else []
+
+        # A positive fence: both closes written (the writer syncs at least every second).
+        await until(both_closed, "both WebSocket closes are in the trail")
     finally:
         await stop_cobrowse(server)
     records = trail(tmp_path, sid, capsys)

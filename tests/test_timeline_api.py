@@ -7,7 +7,6 @@ through the API and drawn by the console's timeline page in Chromium.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,20 +16,20 @@ from playwright.async_api import Browser
 from world import World
 from world.harness import API_KEY, Cobrowse, StartCobrowse
 from world.sync_client import join, lead
+from world.until import until
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
 
 
 async def timeline_of(server: Cobrowse, sid: str, ready: Any, query: str = "") -> dict[str, Any]:
     """The timeline once ``ready(timeline)`` holds (the writer flushes at least once a second)."""
-    for _ in range(100):
+    async def shown() -> dict[str, Any] | None:
         reply = await server.api("GET", f"/api/v1/sessions/{sid}/timeline{query}")
         assert reply.status == 200, reply.text
         got: dict[str, Any] = json.loads(reply.body)
-        if ready(got):
-            return got
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the timeline never showed what was asked: {got}")
+        return got if ready(got) else None
+
+    return await until(shown, "the timeline shows what was asked")
 
 
 def requests(t: dict[str, Any], path: str) -> int:
