@@ -151,7 +151,8 @@ async def create_session(request: web.Request) -> web.Response:
     now = time.time()
     try:
         created = await request.app[SERVICE].create(url, agent_id, agent_name, now,
-                                                     end_redirect_url=end_redirect, options=options)
+                                                     end_redirect_url=end_redirect, options=options,
+                                                     api_key_id=who.key_id)
     except StoreFull as exc:
         return json_error(503, str(exc))
     session = created.session

@@ -10,7 +10,10 @@ A session is created by an agent for a target URL. It holds:
 - the real origins a participant has reached with a credential (``reached_origins``, at most
   ``MAX_REACHED_ORIGINS``): a credential-less CORS preflight is forwarded only for a page of
   one of them,
-- its lifetime: ``expires_at``, and ``ended_at`` once ended (its hosts then answer 410).
+- its lifetime: ``expires_at``, and ``ended_at`` once ended (its hosts then answer 410),
+- the id of the API key that created it (``api_key_id``; ``default`` is the server's own key,
+  and so is "", a session stored before keys were recorded): its events go to that key's
+  webhooks and event stream (docs/webhooks.md).
 
 The cookie jar lives beside the session in the store (it changes on every response).
 Invariants: exactly one participant has role "leader"; ``controller`` names a participant.
@@ -74,6 +77,7 @@ class Session:
     end_redirect_url: str = ""
     reached_origins: set[str] = field(default_factory=set)
     options: SessionOptions = field(default_factory=SessionOptions)
+    api_key_id: str = ""
 
     def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
         """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
@@ -136,6 +140,7 @@ class Session:
             "end_redirect_url": self.end_redirect_url,
             "reached_origins": sorted(self.reached_origins),
             "options": self.options.to_json(),
+            "api_key_id": self.api_key_id,
         }
 
     @classmethod
@@ -154,4 +159,5 @@ class Session:
             end_redirect_url=str(data.get("end_redirect_url", "")),
             reached_origins={str(o) for o in data.get("reached_origins", [])},
             options=SessionOptions.from_json(data.get("options")),
+            api_key_id=str(data.get("api_key_id", "")),
         )

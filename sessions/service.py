@@ -66,7 +66,7 @@ class SessionService:
 
     async def create(self, target_url: str, agent_id: str, agent_name: str, now: float,
                      lifetime: float | None = None, end_redirect_url: str = "",
-                     options: SessionOptions | None = None) -> Created:
+                     options: SessionOptions | None = None, api_key_id: str = "") -> Created:
         sid = new_session_id()
         while await self.store.get(sid) is not None:
             sid = new_session_id()
@@ -74,7 +74,7 @@ class SessionService:
         session = Session(id=sid, target_url=target_url, created_at=now,
                           expires_at=now + (lifetime or self.lifetimes.session), leader_id=leader.id,
                           controller=leader.id, end_redirect_url=end_redirect_url,
-                          options=options or SessionOptions())
+                          options=options or SessionOptions(), api_key_id=api_key_id)
         session.add_participant(leader)
         invitation = new_secret()
         session.invitation_digest = digest(invitation)
