@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from proxy.audit_files import DirectoryStore
-from proxy.audit_keys import load_keyring
+from proxy.audit_keys import WatchedKeys
 from proxy.audit_writer import AuditSettings, AuditSink, AuditWriter, NoAudit
 from proxy.config import Config
 from proxy.keys import AUDIT
@@ -35,7 +35,7 @@ from sessions.audit_redaction import Redactor
 def audit_sink(config: Config) -> AuditSink:
     if not config.audit_enabled:
         return NoAudit()
-    return AuditWriter(DirectoryStore(config.data_dir), load_keyring(config.data_dir, config.audit_keys),
+    return AuditWriter(DirectoryStore(config.data_dir), WatchedKeys(config.data_dir, config.audit_keys),
                        Redactor.configured(config.audit_redact_headers), AuditSettings(queue=config.audit_queue))
 
 
@@ -53,6 +53,8 @@ def policy_refused(app: web.Application, session_id: str, participant: str, url:
         event(app, session_id, participant, "policy", rule="address", reason=str(exc), url=url)
 
 
-def event(app: web.Application, session_id: str, participant: str, name: str, /, **detail: str) -> None:
-    """Note a session event (``sessions.audit_record.EVENTS``) in its trail; never blocks."""
-    app[AUDIT].emit(session_id, make_event(time.time(), participant, name, **detail))
+def event(app: web.Application, session_id: str, participant: str, name: str, /, *, at: float | None = None,
+          **detail: str) -> None:
+    """Note a session event (``sessions.audit_record.EVENTS``) in its trail, as of ``at`` (now
+    unless given); never blocks."""
+    app[AUDIT].emit(session_id, make_event(time.time() if at is None else at, participant, name, **detail))

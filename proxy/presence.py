@@ -20,8 +20,6 @@ import time
 from aiohttp import web
 
 from proxy import audit
-from proxy.keys import AUDIT
-from sessions.audit_record import event
 from sessions.model import Participant
 
 LEAVE_GRACE = 10.0
@@ -73,7 +71,7 @@ class Presence:
         self._timers.pop(key, None)
         self._away.add(key)
         session_id, participant_id = key
-        self._app[AUDIT].emit(session_id, event(at, participant_id, "left"))
+        audit.event(self._app, session_id, participant_id, "left", at=at)
 
 
 PRESENCE = web.AppKey("presence", Presence)
