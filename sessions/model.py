@@ -4,6 +4,8 @@ A session is created by an agent for a target URL. It holds:
 - participants (the leader first; followers join through the invitation), each with a view
   tag unique in the session that its proxy hosts carry (docs/participant-hosts.md),
 - outstanding single-use tickets (only their digests), each for one participant,
+- outstanding single-use visitor links (only their digests, ``visitor_links``, at most
+  ``MAX_VISITOR_LINKS``): a named link fixes the visitor's name; a PIN opens an unnamed one,
 - the follower invitation (digest), revocable,
 - origin aliases for hosts too long for a DNS label (see ``rewriter.origins``), at most
   ``MAX_ALIASES`` (they travel in every page's runtime configuration),
@@ -17,6 +19,8 @@ A session is created by an agent for a target URL. It holds:
 
 The cookie jar lives beside the session in the store (it changes on every response).
 Invariants: exactly one participant has role "leader"; ``controller`` names a participant.
+A participant is *admitted* unless it was removed (``revoked``) or still waits for the agent's
+approval (``waiting``, in a session with ``require_approval``): only admitted ones hold a pass.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sessions.options import SessionOptions
 
 MAX_ALIASES = 256
 MAX_REACHED_ORIGINS = 1024
+MAX_VISITOR_LINKS = 100
 
 
 @dataclass(slots=True)
@@ -42,15 +47,22 @@ class Participant:
     external_id: str = ""
     revoked: bool = False
     view: str = ""
+    waiting: bool = False
+
+    @property
+    def admitted(self) -> bool:
+        return not self.revoked and not self.waiting
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "role": self.role, "name": self.name, "joined_at": self.joined_at,
-                "external_id": self.external_id, "revoked": self.revoked, "view": self.view}
+                "external_id": self.external_id, "revoked": self.revoked, "view": self.view,
+                "waiting": self.waiting}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Participant:
         return cls(str(data["id"]), str(data["role"]), str(data["name"]), float(data["joined_at"]),
-                   str(data.get("external_id", "")), bool(data.get("revoked", False)), str(data.get("view", "")))
+                   str(data.get("external_id", "")), bool(data.get("revoked", False)), str(data.get("view", "")),
+                   bool(data.get("waiting", False)))
 
 
 @dataclass(slots=True)
@@ -59,6 +71,15 @@ class Ticket:
     participant_id: str
     expires_at: float
     next_url: str
+
+
+@dataclass(slots=True)
+class VisitorLink:
+    """A single-use way in for one visitor; ``name`` (when set) is the name it joins with."""
+
+    digest: str
+    name: str
+    expires_at: float
 
 
 @dataclass(slots=True)
@@ -78,6 +99,7 @@ class Session:
     reached_origins: set[str] = field(default_factory=set)
     options: SessionOptions = field(default_factory=SessionOptions)
     api_key_id: str = ""
+    visitor_links: dict[str, VisitorLink] = field(default_factory=dict)
 
     def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
         """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
@@ -117,13 +139,13 @@ class Session:
     def by_view(self, view: str) -> Participant | None:
         """The active participant whose proxy hosts carry ``view``, or None."""
         for participant in self.participants.values():
-            if view and participant.view == view and not participant.revoked:
+            if view and participant.view == view and participant.admitted:
                 return participant
         return None
 
     def active_participant(self, participant_id: str) -> Participant | None:
         participant = self.participants.get(participant_id)
-        if participant is None or participant.revoked:
+        if participant is None or not participant.admitted:
             return None
         return participant
 
@@ -141,6 +163,7 @@ class Session:
             "reached_origins": sorted(self.reached_origins),
             "options": self.options.to_json(),
             "api_key_id": self.api_key_id,
+            "visitor_links": {k: [v.digest, v.name, v.expires_at] for k, v in self.visitor_links.items()},
         }
 
     @classmethod
@@ -160,4 +183,6 @@ class Session:
             reached_origins={str(o) for o in data.get("reached_origins", [])},
             options=SessionOptions.from_json(data.get("options")),
             api_key_id=str(data.get("api_key_id", "")),
+            visitor_links={k: VisitorLink(str(v[0]), str(v[1]), float(v[2]))
+                           for k, v in data.get("visitor_links", {}).items()},
         )
