@@ -39,7 +39,9 @@ EVENTS: Mapping[str, str] = {
     "created": "an agent created the session (url, agent)",
     "joined": "a participant redeemed a link or joined through the invitation (role, name)",
     "left": "a participant left the session",
-    "removed": "a participant was removed from the session",
+    "waiting": "a visitor asked to join a session that requires approval and waits for the agent (role, name)",
+    "approved": "the agent let a waiting visitor in (by)",
+    "removed": "a participant was removed from the session, or a waiting visitor declined (by, reason)",
     "control": "control was requested, granted, taken, returned or declined (action, by; controller: who has it "
                "after)",
     "navigation": "the driver's top-level page changed (url)",
