@@ -1,0 +1,56 @@
+"""A session's branding: what chrome the visitor sees around the co-browsed page.
+
+- ``naked``: no cobrowse chrome at all (no bar, no badges): the integrator frames it themselves;
+- ``no_bottom_bar``: keep the runtime's overlays but drop its bottom bar;
+- ``retry_url``: where a visitor is sent when their link has expired or been used (an absolute
+  http(s) URL, ``sessions.safe_urls``), instead of cobrowse's own "link expired" page.
+
+Only these keys are accepted: an unknown key is refused, naming it, so a typo never passes
+silently. Immutable; round-trips through ``to_json``/``from_json``. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sessions.safe_urls import absolute_http_url
+
+BRANDING_KEYS: Final = ("naked", "no_bottom_bar", "retry_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Branding:
+    naked: bool = False
+    no_bottom_bar: bool = False
+    retry_url: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"naked": self.naked, "no_bottom_bar": self.no_bottom_bar, "retry_url": self.retry_url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Branding:
+        """What ``to_json`` wrote (the store's own data: trusted, not re-validated)."""
+        if not data:
+            return cls()
+        return cls(bool(data.get("naked", False)), bool(data.get("no_bottom_bar", False)),
+                   str(data.get("retry_url", "")))
+
+
+def parse_branding(field_name: str, raw: Any) -> Branding:
+    """The ``branding`` object of an API request, strictly: known keys, right types."""
+    if raw is None:
+        return Branding()
+    if not isinstance(raw, dict):
+        raise ValueError(f'"{field_name}" must be an object, e.g. {{"naked": true, '
+                         '"retry_url": "https://example.com/help"}')
+    unknown = sorted(set(raw) - set(BRANDING_KEYS))
+    if unknown:
+        raise ValueError(f'"{field_name}" has unknown field(s) {", ".join(repr(u[:40]) for u in unknown[:5])}; '
+                         f'known: {", ".join(BRANDING_KEYS)}')
+    for flag in ("naked", "no_bottom_bar"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise ValueError(f'"{field_name}.{flag}" must be true or false')
+    return Branding(naked=raw.get("naked", False), no_bottom_bar=raw.get("no_bottom_bar", False),
+                    retry_url=absolute_http_url(f"{field_name}.retry_url", raw.get("retry_url")))
