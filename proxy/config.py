@@ -64,6 +64,12 @@ class Config:
     audit_redact_json: tuple[str, ...] = ()  # JSON paths ($.user.ssn) whose values are kept out
     audit_redact_regex: tuple[str, ...] = ()  # regexes whose matches in any kept body are kept out
     audit_queue: int = 10_000  # records waiting for the disk before overflow (proxy.audit_writer)
+    # REST API rate limits (proxy.api_auth): each API key's requests (token bucket: per second, burst),
+    # and each client address's failed authentications (per second, burst) before it is refused 429.
+    api_rate: float = 20.0
+    api_burst: int = 40
+    auth_failure_rate: float = 10 / 60
+    auth_failure_burst: int = 10
     # What a session's options are when the API does not set them (sessions.options).
     session_defaults: SessionOptions = field(default_factory=SessionOptions)
 
