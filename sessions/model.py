@@ -12,7 +12,8 @@ A session is created by an agent for a target URL. It holds:
 - the real origins a participant has reached with a credential (``reached_origins``, at most
   ``MAX_REACHED_ORIGINS``): a credential-less CORS preflight is forwarded only for a page of
   one of them,
-- its lifetime: ``expires_at``, and ``ended_at`` once ended (its hosts then answer 410),
+- its lifetime: ``expires_at``, and ``ended_at`` and ``ended_reason`` once ended (its hosts
+  then answer 410),
 - the id of the API key that created it (``api_key_id``; ``default`` is the server's own key,
   and so is "", a session stored before keys were recorded): its events go to that key's
   webhooks and event stream (docs/webhooks.md).
@@ -100,6 +101,8 @@ class Session:
     options: SessionOptions = field(default_factory=SessionOptions)
     api_key_id: str = ""
     visitor_links: dict[str, VisitorLink] = field(default_factory=dict)
+    # Why it ended (``sessions.lifecycle.END_REASONS``: api, leader, expired, idle, ...); "" while live.
+    ended_reason: str = ""
 
     def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
         """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
@@ -164,6 +167,7 @@ class Session:
             "options": self.options.to_json(),
             "api_key_id": self.api_key_id,
             "visitor_links": {k: [v.digest, v.name, v.expires_at] for k, v in self.visitor_links.items()},
+            "ended_reason": self.ended_reason,
         }
 
     @classmethod
@@ -185,4 +189,5 @@ class Session:
             api_key_id=str(data.get("api_key_id", "")),
             visitor_links={k: VisitorLink(str(v[0]), str(v[1]), float(v[2]))
                            for k, v in data.get("visitor_links", {}).items()},
+            ended_reason=str(data.get("ended_reason", "")),
         )
