@@ -157,5 +157,5 @@ def _rotate(data_dir: str) -> int:
         print(f"cobrowse audit keys rotate: {exc}", file=sys.stderr)
         return 2
     print(f"audit key {keyring.current} is now current in {key_file(data_dir)} (keys: {', '.join(keyring.keys)}); "
-          "restart the server to seal new records with it")
+          "a running server seals new records with it within a second (no restart)")
     return 0

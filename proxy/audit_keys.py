@@ -7,19 +7,26 @@
   (created exclusively, so two processes starting at once cannot both write it); a file other
   users may read is refused with the ``chmod`` that fixes it. ``cobrowse audit keys rotate``
   appends a new current key (the file is replaced atomically); old keys stay, so old records
-  still open. A running server seals with the key that was current when it started: restart it
-  after a rotation.
+  still open. A running server reads the file again when it changes (``WatchedKeys``: a stat at most
+  once a second, from the writer's thread): records after a rotation are sealed with the new key,
+  without a restart. A file it cannot read then (wrong mode, bad entry) is logged and the keys it
+  had are kept: auditing never stops for it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sessions.audit_chain import Keyring, new_keyring
 
 KEY_FILE = "audit.keys"
+CHECK_EVERY = 1.0  # seconds between looks at the key file's stat
+log = logging.getLogger("cobrowse.audit")
 
 
 class KeySourceError(Exception):
@@ -73,3 +80,41 @@ def rotate(data_dir: str | Path, env_keys: str = "") -> Keyring:
         os.fsync(f.fileno())
     os.replace(temporary, path)
     return rotated
+
+
+class WatchedKeys:
+    """The keyring to seal with now: the environment's (fixed), else the key file's, read again
+    when its stat (inode, size, mtime) changes. Call it; it is cheap between checks."""
+
+    def __init__(self, data_dir: str | Path, env_keys: str = "", *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = None if env_keys else key_file(data_dir)
+        self._keyring = load_keyring(data_dir, env_keys)
+        self._clock = clock
+        self._checked = clock()
+        self._seen = self._signature()
+
+    def __call__(self) -> Keyring:
+        if self._path is None or self._clock() - self._checked < CHECK_EVERY:
+            return self._keyring
+        self._checked = self._clock()
+        seen = self._signature()
+        if seen != self._seen:
+            self._seen = seen
+            try:
+                self._keyring = load_keyring(self._path.parent, create=False)
+            except (OSError, ValueError, KeySourceError) as exc:
+                log.error("audit.keys_unreadable path=%s: %s; still sealing with key %s", self._path, exc,
+                          self._keyring.current)
+            else:
+                log.info("audit.keys_reloaded current=%s", self._keyring.current)
+        return self._keyring
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns

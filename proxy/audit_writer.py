@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,10 +81,12 @@ _STOP = object()
 
 
 class AuditWriter:
-    def __init__(self, store: AuditStore, keyring: Keyring, redactor: Redactor,
+    def __init__(self, store: AuditStore, keys: Keyring | Callable[[], Keyring], redactor: Redactor,
                  settings: AuditSettings | None = None) -> None:
+        """``keys``: a keyring, or a callable answering the current one (``proxy.audit_keys.WatchedKeys``:
+        a rotation takes effect on the next batch)."""
         self.store = store
-        self._keyring = keyring
+        self._keys: Callable[[], Keyring] = keys if callable(keys) else (lambda: keys)
         self._redactor = redactor
         self._settings = settings or AuditSettings()
         self._queue: asyncio.Queue[tuple[str, Record] | object] = asyncio.Queue(self._settings.queue)
@@ -110,8 +112,9 @@ class AuditWriter:
 
     @property
     def keyring(self) -> Keyring:
-        """The keys the trails are sealed with (an export opens them with the same)."""
-        return self._keyring
+        """The keys the trails are sealed with now (an export opens them with the same; a rotation
+        keeps the old keys, so older records still open)."""
+        return self._keys()
 
     def counters(self) -> dict[str, Any]:
         return {"enabled": True, "queued": self._queue.qsize(), "capacity": self._settings.queue, **self._counts}
@@ -192,7 +195,7 @@ class AuditWriter:
                 if sid not in self._heads:
                     line = await self.store.last_line(sid)
                     self._heads[sid] = last_head(line) if line else Head()
-            lines = await asyncio.to_thread(self._seal, grouped)
+            lines = await asyncio.to_thread(self._seal, grouped, self._keys)
             await self.store.append(lines)
         except Exception:
             log.exception("audit.write_failed records=%d sessions=%d", len(batch), len(grouped))
@@ -205,13 +208,14 @@ class AuditWriter:
             if any(isinstance(r, Event) and r.name == "ended" for r in records):
                 self._heads.pop(sid, None)  # bounded memory: a later record reads the head back
 
-    def _seal(self, grouped: Mapping[str, list[Record]]) -> dict[str, list[bytes]]:
+    def _seal(self, grouped: Mapping[str, list[Record]], keys: Callable[[], Keyring]) -> dict[str, list[bytes]]:
+        keyring = keys()  # once per batch, in the writer's thread (it may stat the key file)
         out: dict[str, list[bytes]] = {}
         for sid, records in grouped.items():
             head = self._heads[sid]
             lines = out[sid] = []
             for record in records:
-                link = seal(self._keyring, sid, head, encode(self._redactor.record(record)))
+                link = seal(keyring, sid, head, encode(self._redactor.record(record)))
                 head = link.head
                 lines.append(link.line())
             self._heads[sid] = head

@@ -25,6 +25,7 @@ from world import World
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
 from world.leaks import leaks
 from world.sync_client import join, lead
+from world.until import until
 
 from proxy.cli import main
 from sessions.audit_chain import Link
@@ -198,3 +199,35 @@ async def test_cors_preflights_are_recorded_upstream_then_from_the_shared_answer
     assert [(p["participant"], p["path"], p["url"], p["status"], p["target_status"]) for p in preflights] == [
         ("", "upstream", "http://api.test/data.json", 204, 204), ("", "store", "http://api.test/data.json", 204, 204)]
     assert ["Access-Control-Request-Method", "POST"] in preflights[0]["request_headers"]
+
+
+async def test_a_running_server_seals_with_the_rotated_key_without_a_restart(
+        world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server: Cobrowse = await start_cobrowse(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+    trail = tmp_path / "audit"
+    try:
+        created = await server.create_session("http://site-a.test/")
+        sid = created["id"]
+        leader = await lead(server, created)
+
+        async def kids() -> list[str]:
+            lines = (trail / f"{sid}.jsonl").read_bytes().splitlines() if (trail / f"{sid}.jsonl").exists() else []
+            return [Link.parse(line).kid for line in lines]
+
+        async def page_then(kid: str) -> list[str]:
+            reply = await server.request("GET", server.proxy_url(sid, "site-a.test", "/"), cookies=leader.cookies,
+                                         headers=NAVIGATE)
+            assert reply.status == 200
+            seen = await kids()
+            return seen if kid in seen else []
+
+        await until(lambda: page_then("k1"), "a record sealed with the first key")
+        code, text = run_cli(capsys, "audit", "keys", "rotate", "--data-dir", str(tmp_path))
+        assert code == 0, text
+        seen = await until(lambda: page_then("k2"), "a record sealed with the rotated key, the server still running")
+    finally:
+        await stop_cobrowse(server)
+    switched = seen.index("k2")
+    assert set(seen[:switched]) == {"k1"} and set(seen[switched:]) == {"k2"}, seen
+    code, text = run_cli(capsys, "audit", "verify", sid, "--data-dir", str(tmp_path))
+    assert code == 0, text
