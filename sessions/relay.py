@@ -1,7 +1,8 @@
 """The sync relay core of one session: checked client messages in, messages to send out.
 
 Pure: no sockets, no asyncio, no clock (the shell passes ``now``). The shell in
-``proxy/syncws.py`` owns the sockets, calls ``open``/``receive``/``idle``/``close``/``end`` and
+``proxy/syncws.py`` owns the sockets, calls ``open``/``receive``/``idle``/``close``/``end`` (and the
+REST API ``give``/``remove``: the agent acting from outside the sockets) and
 carries out the returned ``Outcome`` (send these messages to these connections, close those,
 persist the new controller, end the session).
 
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, INPUT_TYPES, Inbound
+from sessions.protocol import CLOSE_ENDED, CLOSE_POLICY, CLOSE_REMOVED, INPUT_TYPES, Inbound
 from sessions.syncstate import STATE_TYPES, SharedState, StateLimits
 
 Message = Mapping[str, Any]
@@ -196,6 +197,36 @@ class Relay:
         notice = {"type": "ended", "redirect": self.end_redirect}
         return Outcome(sends=(Send(everyone, notice),) if everyone else (),
                        closes=tuple(Close(c, CLOSE_ENDED, "session ended") for c in everyone), end=True)
+
+    def give(self, to: Member, now: float) -> Outcome:
+        """The agent hands control to ``to`` from outside the sockets (the REST API), under the
+        rules of the leader's own ``control`` message: a grant to a follower (refused in a
+        view-only session: nothing happens), and for the leader a take (which, by the consent
+        rule, asks a connected follower who drives instead of taking)."""
+        if self.ended:
+            return NOTHING
+        self._roster.setdefault(to.id, to)
+        leader = self._roster.get(self.leader_id) or Member(self.leader_id, "leader", "")
+        action = "take" if to.id == self.leader_id else "grant"
+        return self._control(leader, {"action": action, "to": to.id}, now)
+
+    def remove(self, participant_id: str, now: float) -> Outcome:
+        """A participant was removed from the session: its sockets are closed with
+        ``CLOSE_REMOVED``, it leaves the roster, and control it held goes back to the leader."""
+        if self.ended or participant_id == self.leader_id:
+            return NOTHING
+        self._roster.pop(participant_id, None)
+        gone = tuple(c.id for c in self._conns.values() if c.member.id == participant_id)
+        for conn_id in gone:
+            del self._conns[conn_id]
+        sends: list[Send] = []
+        outcome = NOTHING
+        if self.controller == participant_id:
+            outcome = self._hand_to(self.leader_id, self.leader_id, now, "taken")
+            sends.extend(outcome.sends)
+        sends.extend(self._broadcast_participants(participant_id, now).sends)
+        closes = tuple(Close(c, CLOSE_REMOVED, "you were removed from this session") for c in gone)
+        return replace(outcome, sends=tuple(sends), closes=closes)
 
     def announce(self, url: str, now: float) -> Outcome:
         """The server saw the controller's main window load ``url``, a page without a runtime
