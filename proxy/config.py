@@ -43,7 +43,14 @@ class Config:
     max_rewrite_body: int = 32 * 1024 * 1024
     max_request_body: int = 32 * 1024 * 1024
     max_ws_message: int = 4 * 1024 * 1024
-    session_lifetime: float = 8 * 3600.0
+    # Session lifecycle (sessions.lifecycle): a session lives session_lifetime seconds unless its
+    # options.expires_in says otherwise (at most max_session_lifetime), ends after idle_timeout
+    # seconds without a proxied request or sync message (0: never), and its metadata is purged
+    # retention seconds after it ended.
+    session_lifetime: float = 2 * 3600.0
+    max_session_lifetime: float = 24 * 3600.0
+    idle_timeout: float = 30 * 60.0
+    retention: float = 30 * 86400.0
     ticket_lifetime: float = 300.0
     # Fetch once: how long a follower request waits for the driver's, and what is held to share.
     follower_wait: float = 10.0
