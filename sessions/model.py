@@ -33,6 +33,7 @@ from typing import Any
 from rewriter.origins import Origin
 from sessions.ids import new_view
 from sessions.options import SessionOptions
+from sessions.seed import Seed
 
 MAX_ALIASES = 256
 MAX_REACHED_ORIGINS = 1024
@@ -103,6 +104,10 @@ class Session:
     visitor_links: dict[str, VisitorLink] = field(default_factory=dict)
     # Why it ended (``sessions.lifecycle.END_REASONS``: api, leader, expired, idle, ...); "" while live.
     ended_reason: str = ""
+    # A visitor's storage and form values handed over (``sessions.seed``), given once to each
+    # participant's page: ``seeded`` holds the ids of the participants whose page took it.
+    seed: Seed = field(default_factory=Seed)
+    seeded: set[str] = field(default_factory=set)
 
     def add_aliases(self, new: Mapping[str, Origin]) -> list[str]:
         """Keep the aliases of ``new`` that are not held yet, up to ``MAX_ALIASES`` in all;
@@ -168,6 +173,7 @@ class Session:
             "api_key_id": self.api_key_id,
             "visitor_links": {k: [v.digest, v.name, v.expires_at] for k, v in self.visitor_links.items()},
             "ended_reason": self.ended_reason,
+            "seed": self.seed.to_json(), "seeded": sorted(self.seeded),
         }
 
     @classmethod
@@ -190,4 +196,5 @@ class Session:
             visitor_links={k: VisitorLink(str(v[0]), str(v[1]), float(v[2]))
                            for k, v in data.get("visitor_links", {}).items()},
             ended_reason=str(data.get("ended_reason", "")),
+            seed=Seed.from_json(data.get("seed")), seeded={str(p) for p in data.get("seeded", [])},
         )
