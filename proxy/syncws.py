@@ -97,7 +97,7 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     except BaseException:
         hub.detach(room, conn_id)
         raise
-    roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if not p.revoked]
+    roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if p.admitted]
     hub.dispatch(room, room.relay.open(conn_id, Member(participant.id, participant.role, participant.name),
                                        str(visit.origin), roster))
     log.info("sync.open session=%s participant=%s conn=%s", session.id, participant.id, conn_id)
@@ -145,7 +145,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
             return
         outcome = room.relay.receive(conn_id, message, now)
         hub.dispatch(room, outcome)
-        await _carry_out(request, room, outcome, outbox.participant)
+        await carry_out(request, room, outcome, outbox.participant)
 
 
 def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) -> None:
@@ -153,8 +153,9 @@ def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) ->
     outbox.put(CloseFrame(code, reason))
 
 
-async def _carry_out(request: web.Request, room: Room, outcome: Outcome, sender: str) -> None:
-    """The relay's decisions that reach beyond the sockets: persist control, end the session."""
+async def carry_out(request: web.Request, room: Room, outcome: Outcome, sender: str) -> None:
+    """The relay's decisions that reach beyond the sockets: persist control, end the session
+    (also for the outcomes of the REST API's ``give`` and ``remove``, ``proxy.api_participants``)."""
     sid = room.relay.session_id
     if outcome.controller is not None:
         relay = room.relay
