@@ -37,6 +37,7 @@ from proxy.api_auth import SESSIONS_READ, SESSIONS_WRITE, caller
 from proxy.config import Config
 from proxy.ending import EXPIRIES, end_session
 from proxy.keys import AUDIT, CONFIG, SERVICE, STORE, SYNC, TARGETS
+from proxy.openapi_parts import answer, json_body, operation, path_param, ref
 from proxy.pages import error_page, json_error
 from proxy.security_headers import page_headers
 from proxy.targets import judge_origin, policy_with
@@ -257,3 +258,37 @@ async def console(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     # The audit writer's counters: records written, dropped on overflow (never silently), queued.
     return web.json_response({"ok": True, "audit": request.app[AUDIT].counters()})
+
+
+# The OpenAPI description of this module's routes (proxy.openapi joins it into /api/v1/openapi.json).
+_SID = path_param("sid", "the session's id")
+
+
+def _link_path(summary: str, field: str, operation_id: str) -> dict[str, Any]:
+    link = {"type": "object", "required": [field], "properties": {field: {"type": "string", "format": "uri"}}}
+    return {"parameters": [_SID], "post": operation(summary, SESSIONS_WRITE, {"201": answer("the link", link)},
+                                                    refusals=(404, 410), operationId=operation_id)}
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/sessions": {
+        "post": operation(
+            "Start a session on a URL", SESSIONS_WRITE,
+            {"201": answer("the session, with the leader's single-use link and the visitors' link",
+                           ref("CreatedSession"))},
+            refusals=(400, 413, 503), operationId="createSession", requestBody=json_body(ref("SessionCreate"))),
+    },
+    "/api/v1/sessions/{sid}": {
+        "parameters": [_SID],
+        "get": operation("Describe a session", SESSIONS_READ, {"200": answer("the session", ref("Session"))},
+                         refusals=(404,), operationId="getSession"),
+        "delete": operation("End a session (its hosts answer 410 from now on)", SESSIONS_WRITE,
+                            {"200": answer("the ended session", ref("Session"))},
+                            refusals=(404,), operationId="endSession"),
+    },
+    "/api/v1/sessions/{sid}/leader-link": _link_path("A fresh single-use link for the leader", "leader_url",
+                                                     "newLeaderLink"),
+    "/api/v1/sessions/{sid}/follower-link": _link_path(
+        "A new visitors' link; the old one stops working (visitors already in stay)", "follower_url",
+        "newFollowerLink"),
+}
