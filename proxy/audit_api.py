@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ from proxy.api_auth import AUDIT_READ, caller
 from proxy.audit_export import FORMATS, Export, unknown_format
 from proxy.audit_writer import AuditWriter
 from proxy.keys import AUDIT
+from proxy.openapi_parts import operation, path_param, query_param
 from proxy.pages import json_error
 from sessions.audit_chain import Broken, ChainReader
 from sessions.ids import is_session_id
@@ -99,3 +101,17 @@ async def read_batch(lines: AsyncIterator[bytes]) -> list[bytes]:
     while len(out) < BATCH and (line := await anext(lines, None)) is not None:
         out.append(line)
     return out
+
+
+# The OpenAPI description of this module's route (proxy.openapi joins it into /api/v1/openapi.json).
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/sessions/{sid}/audit": {
+        "get": operation(
+            "A session's audit trail, exported (streamed; cut short if the chain breaks part-way)", AUDIT_READ,
+            {"200": {"description": "the records in chain order, in the asked format",
+                     "content": {kind.media_type: {"schema": {}} for kind in FORMATS.values()}}},
+            refusals=(400, 404, 409), operationId="exportAudit",
+            parameters=[path_param("sid", "the session's id"),
+                        query_param("format", "jsonl (default), har or mitmproxy", {"enum": list(FORMATS)})]),
+    },
+}
