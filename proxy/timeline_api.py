@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import time
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
 from proxy.api_auth import AUDIT_READ, caller
 from proxy.audit_api import read_batch, trail_sink
 from proxy.keys import STORE
+from proxy.openapi_parts import answer, operation, path_param, query_param
 from proxy.pages import json_error
 from proxy.security_headers import page_headers
 from sessions.audit_chain import Broken, ChainReader
@@ -77,3 +79,21 @@ async def timeline_page(request: web.Request) -> web.Response:
     page = resources.files("static").joinpath("timeline.html").read_text("utf-8")
     return web.Response(text=page, content_type="text/html",
                         headers={"Cache-Control": "no-store", **page_headers(page, connect="'self'")})
+
+
+# The OpenAPI description of this module's API route (proxy.openapi joins it into /api/v1/openapi.json).
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/sessions/{sid}/timeline": {
+        "get": operation(
+            "A session's story from its audit trail: presence, control, navigations, traffic", AUDIT_READ,
+            {"200": answer("the timeline", {"type": "object",
+                                            "required": ["session", "live", "broken", "participants", "traffic"],
+                                            "properties": {"session": {"type": "string"},
+                                                           "live": {"type": "boolean"},
+                                                           "broken": {"type": "string"}}})},
+            refusals=(400, 404), operationId="getTimeline",
+            parameters=[path_param("sid", "the session's id"),
+                        query_param("buckets", f"traffic buckets, 1 to {MAX_BUCKETS} (default 60)",
+                                    {"type": "integer", "minimum": 1, "maximum": MAX_BUCKETS})]),
+    },
+}
