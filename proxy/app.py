@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import audit_api, control, join, security_headers, timeline_api
+from proxy import api_auth, audit_api, control, join, openapi, security_headers, timeline_api
+from proxy.api_errors import api_problems
 from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
@@ -47,7 +48,7 @@ def upstream_settings(config: Config) -> UpstreamSettings:
 
 
 def build_app(config: Config, store: SessionStore | None = None) -> web.Application:
-    app = web.Application(middlewares=[host_dispatch], client_max_size=config.max_request_body)
+    app = web.Application(middlewares=[host_dispatch, api_problems], client_max_size=config.max_request_body)
     app[CONFIG] = config
     app[STORE] = store if store is not None else MemoryStore()
     app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
@@ -63,6 +64,8 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(join.routes)
     app.add_routes(audit_api.routes)
     app.add_routes(timeline_api.routes)
+    app.add_routes(openapi.routes)
+    api_auth.install(app)  # API keys and rate limits
     app[EXPIRIES] = Expiries(app)
     app[PRESENCE] = Presence(app)
     app.on_response_prepare.append(security_headers.preparer(config))
