@@ -14,8 +14,8 @@ REST (``Authorization: Bearer <api key>``):
   (``proxy.audit_api``)
 - ``GET    /healthz``                      -> 200 ``{"ok": true, "audit": {...counters}}`` (no key needed)
 Browser:
-- ``GET /``                               the console (starts sessions through the API; strict CSP,
-                                          its one script allowed by hash)
+- ``GET /``                               the console (``proxy.console_page``: talks to the API only;
+                                          strict CSP, its one script and style allowed by hash)
 - ``GET /enter/{id}?ticket=...``          redeems a ticket, sets the participant cookie,
                                           redirects into the session
 """
@@ -26,7 +26,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -35,6 +34,7 @@ from aiohttp import web
 from proxy import audit
 from proxy.api_auth import SESSIONS_READ, SESSIONS_WRITE, caller
 from proxy.config import Config
+from proxy.console_page import console_page
 from proxy.ending import EXPIRIES, end_session
 from proxy.keys import AUDIT, CONFIG, SERVICE, STORE, SYNC, TARGETS
 from proxy.openapi_parts import answer, json_body, operation, path_param, ref
@@ -249,7 +249,7 @@ async def enter(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/")
 async def console(request: web.Request) -> web.Response:
-    page = resources.files("static").joinpath("console.html").read_text("utf-8")
+    page = console_page()
     return web.Response(text=page, content_type="text/html",
                         headers={"Cache-Control": "no-store", **page_headers(page, connect="'self'")})
 

@@ -1,0 +1,42 @@
+// Keeping the live list current: the console asks for it every few seconds, at once after any
+// action of its own, and backs off when the server is unreachable (up to MAX_WAIT_MS) or asks
+// to wait (429 Retry-After). A refused key stops the polling until a new key is saved.
+var POLL_MS = 2000;
+var MAX_WAIT_MS = 15000;
+var refreshTimer = 0;
+var failures = 0;
+var inFlight = false;
+var again = false;
+
+function schedule(ms) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, ms);
+}
+
+function refreshSoon() { schedule(0); }
+
+function waitAfter(error) {
+  if (error.status === 429) { return Math.max(1, error.retryAfter || 5) * 1000; }
+  failures += 1;
+  return Math.min(MAX_WAIT_MS, POLL_MS * Math.pow(2, failures - 1));
+}
+
+function refresh() {
+  clearTimeout(refreshTimer);
+  if (!apiKey()) { return; }
+  if (inFlight) { again = true; return; }
+  inFlight = true;
+  api("GET", "/api/v1/sessions?status=live&limit=100").then(function (data) {
+    failures = 0;
+    renderSessions((data && data.sessions) || []);
+    return POLL_MS;
+  }, function (error) {
+    if (error.status === 401) { failed(error); return 0; }
+    listProblem(error);
+    return waitAfter(error);
+  }).then(function (next) {
+    inFlight = false;
+    if (again) { again = false; schedule(0); }
+    else if (next) { schedule(next); }
+  });
+}

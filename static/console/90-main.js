@@ -1,0 +1,21 @@
+// Start: take the key from the URL, wire every form and button, and load the live list (or
+// ask for a key first).
+function main() {
+  takeKeyFromUrl();
+  wireKeyForm();
+  wireStart();
+  wireWatch();
+  wireActions();
+  document.addEventListener(CHANGED, refreshSoon);
+  $("refresh").addEventListener("click", function () {
+    say("Refreshing the live sessions\u2026");
+    refreshSoon();
+  });
+  if (apiKey()) { refresh(); }
+  else {
+    setText($("live-state"), "Enter your API key to see the live sessions.");
+    askForKey("The console needs an API key.");
+  }
+}
+
+main();
