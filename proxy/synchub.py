@@ -36,6 +36,7 @@ OUTBOX_LIMIT = 4000
 SOCKETS_PER_PARTICIPANT = 16
 CLOSE_SHUTDOWN = 1001
 MAX_MASKED_PER_SESSION = 512
+RESTARTING = '{"type":"restarting"}'  # a server message (no ``n``): the server is going away, reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +162,11 @@ class SyncHub:
         log.info("sync.end session=%s sockets=%d", session_id, len(room.outboxes))
 
     def shutdown(self) -> None:
+        """The server is stopping: tell every socket (``restarting``, which the runtime shows while
+        it reconnects), then close it with 1001."""
         for room in self._rooms.values():
             for outbox in room.outboxes.values():
+                outbox.put(RESTARTING)
                 outbox.put(CloseFrame(CLOSE_SHUTDOWN, "server shutting down"))
         self._rooms.clear()
 

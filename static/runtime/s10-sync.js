@@ -52,7 +52,7 @@ const cbSync = {
   requestedBy: '',
   rules: { view_only: false, consent: false }, // the session's control rules (welcome)
   participants: [],
-  status: 'connecting', // connecting | connected | reconnecting | ended
+  status: 'connecting', // connecting | connected | reconnecting | restarting | ended
   redirect: '',
   page: cbRandomId(),
   win: 'main',
@@ -148,8 +148,10 @@ function cbSyncConnect() {
   ws.onclose = (event) => {
     if (cbSync.ws !== ws) return;
     cbSync.ws = null;
-    if (event.code === 4000 || cbSync.status === 'ended') { cbSyncEnded(cbSync.redirect); return; }
-    cbSync.status = cbSync.status === 'connecting' ? 'connecting' : 'reconnecting';
+    if (event.code === 4001) cbSync.endTitle = 'You were removed from this session';
+    if (event.code === 4000 || event.code === 4001 || cbSync.status === 'ended') { cbSyncEnded(cbSync.redirect); return; }
+    // 'restarting' (the server said it is going away) stays until the next welcome.
+    cbSync.status = cbSync.status === 'connecting' || cbSync.status === 'restarting' ? cbSync.status : 'reconnecting';
     cbSyncChanged();
     cbSyncRetry();
   };
@@ -195,6 +197,11 @@ const CB_SYNC_SERVER = {
   },
   ended(ws, msg) {
     cbSyncEnded(typeof msg.redirect === 'string' ? msg.redirect : '');
+  },
+  restarting() {
+    // The server is stopping (a restart or a deploy): the socket closes next and is reopened.
+    cbSync.status = 'restarting';
+    cbSyncChanged();
   },
 };
 

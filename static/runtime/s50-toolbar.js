@@ -44,7 +44,8 @@ button[data-action=end] { background: #fecaca; color: #7f1d1d; }
 .ended h1 { font-size: 22px; font-weight: 600; margin: 0; }
 `;
 const CB_CURSOR_COLORS = ['#db2777', '#7c3aed', '#0891b2', '#ea580c', '#16a34a', '#ca8a04'];
-const CB_STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', ended: 'Ended' };
+const CB_STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…',
+  restarting: 'Server restarting, reconnecting…', ended: 'Ended' };
 const CB_REDIRECT_MS = 2500;
 
 const cbUi = { host: null, root: null, bar: null, layer: null, cursors: new Map(), ended: null, offers: [] };
@@ -205,7 +206,8 @@ function cbRipple(x, y) {
 function cbShowEnded(msg) {
   if (!cbUi.root || cbUi.ended) return;
   const box = cbEl('div', { class: 'ended', role: 'alertdialog', 'aria-live': 'assertive' });
-  box.append(cbEl('h1', {}, 'The session has ended'));
+  // A participant the agent removed (its socket closed with 4001) is told so, not that the session ended.
+  box.append(cbEl('h1', {}, cbSync.endTitle || 'The session has ended'));
   box.append(cbEl('p', {}, msg.redirect ? 'Taking you on…' : 'You can close this tab.'));
   cbUi.ended = cbUi.root.appendChild(box);
   // The session's hosts answer 410 now, with a Refresh to the redirect when there is one.
