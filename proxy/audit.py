@@ -13,6 +13,8 @@ add nothing), target WebSockets opening and closing with their counts (``proxy.a
 ``proxy.wsproxy``), requests the target policy refused (``policy``, naming the rule: HTTP through
 ``proxy.audit_trace``, WebSockets in ``proxy.wsproxy``), the session's masked-field names
 (``privacy``, in ``proxy.syncws``). Not recorded yet: participants removed (nothing removes one).
+``event`` also hands every session event to the integration event bus (``proxy.events``), trail
+or no trail: webhooks and the event stream are fed from here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from proxy.audit_files import DirectoryStore
 from proxy.audit_keys import WatchedKeys
 from proxy.audit_writer import AuditSettings, AuditSink, AuditWriter, NoAudit
 from proxy.config import Config
-from proxy.keys import AUDIT
+from proxy.keys import AUDIT, EVENTS
 from proxy.upstream_errors import BlockedTarget, PolicyRefused
 from sessions.audit_record import event as make_event
 from sessions.audit_redaction import Redactor
@@ -56,5 +58,10 @@ def policy_refused(app: web.Application, session_id: str, participant: str, url:
 def event(app: web.Application, session_id: str, participant: str, name: str, /, *, at: float | None = None,
           **detail: str) -> None:
     """Note a session event (``sessions.audit_record.EVENTS``) in its trail, as of ``at`` (now
-    unless given); never blocks."""
-    app[AUDIT].emit(session_id, make_event(time.time() if at is None else at, participant, name, **detail))
+    unless given), and publish it to integrations (``proxy.events``, whether or not the trail is
+    on); never blocks."""
+    when = time.time() if at is None else at
+    app[AUDIT].emit(session_id, make_event(when, participant, name, **detail))
+    bus = app.get(EVENTS)
+    if bus is not None:
+        bus.publish(session_id, participant, name, when, detail)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from proxy.audit_writer import AuditSink
 from proxy.config import Config
+from proxy.events import EventBus
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
@@ -14,6 +15,7 @@ from sessions.policy import TargetPolicy
 from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
 from sessions.store import SessionStore
+from sessions.webhook_state import WebhookStore
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", SessionStore)
@@ -25,3 +27,5 @@ RESPONSES = web.AppKey("responses", ResponseRegistry)
 TARGETS = web.AppKey("targets", TargetPolicy)  # the server's target policy, built once
 SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session
 AUDIT = web.AppKey("audit", AuditSink)  # the audit trail (proxy.audit); NoAudit when switched off
+EVENTS = web.AppKey("events", EventBus)  # integration events (proxy.events), fed by proxy.audit.event
+HOOKS = web.AppKey("hooks", WebhookStore)  # webhooks and their delivery state (proxy.integrations)
