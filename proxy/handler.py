@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy import exchange, preflight, reserved, wsproxy
+from proxy.ending import EXPIRIES
 from proxy.keys import CONFIG
 from proxy.pages import error_page
 from proxy.syncws import origin_allowed
@@ -26,6 +27,7 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
     visit = await admit(request)
     if not isinstance(visit, Visit):
         return visit
+    request.app[EXPIRIES].touch(visit.session.id)  # activity: the session is not idle
     if request.path.startswith(reserved.PREFIX):
         # cobrowse's own endpoints (cookies, aliases, sync) serve only a participant's credential.
         return await reserved.handle(request, visit) if visit.credentialed else no_pass()
