@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import api_auth, audit_api, control, join, openapi, security_headers, timeline_api
+from proxy import api_auth, api_participants, audit_api, control, join, openapi, pin, security_headers, timeline_api
 from proxy.api_errors import api_problems
 from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
@@ -62,6 +62,9 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[AUDIT] = audit_sink(config)
     app.add_routes(control.routes)
     app.add_routes(join.routes)
+    app.add_routes(api_participants.routes)
+    app.add_routes(pin.routes)
+    app[pin.PINS] = pin.pin_book(config)
     app.add_routes(audit_api.routes)
     app.add_routes(timeline_api.routes)
     app.add_routes(openapi.routes)

@@ -5,7 +5,9 @@ close their socket on every navigation and reload and the next page opens a new 
 moment, so a participant ``left`` only when its last socket closed and none reopened within
 ``LEAVE_GRACE`` seconds; the event carries the time the last socket closed. One that opens a
 socket after that is back: a ``joined`` event with ``again``. (The first ``joined`` is noted
-where the participant is admitted: ``proxy.control``, ``proxy.join``.)
+where the participant is admitted: ``proxy.control``, ``proxy.join``.) A participant removed
+from the session (``removed``) is noted as removed by the API, never as having left.
+The participants API reads ``away``: a participant that left shows as ``left`` until it is back.
 
 Invariants: at most one pending timer per (session, participant); every timer is cancelled when
 its session ends (``end``) or the server stops (``close``), so nothing is noted for a session
@@ -52,6 +54,18 @@ class Presence:
         if still_open or key in self._timers or key in self._away or session_id in self._ended:
             return
         self._timers[key] = asyncio.get_running_loop().call_later(self._grace, self._left, key, time.time())
+
+    def away(self, session_id: str, participant_id: str) -> bool:
+        """Whether the participant left (its last socket closed, none reopened within the grace)."""
+        return (session_id, participant_id) in self._away
+
+    def removed(self, session_id: str, participant_id: str) -> None:
+        """The participant was removed: its sockets close now, and no ``left`` follows."""
+        key = (session_id, participant_id)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._away.add(key)
 
     def end(self, session_id: str) -> None:
         """The session ended: nothing more is noted for it (its sockets are closed after this)."""

@@ -3,7 +3,8 @@
 Every request to ``<label>--<session>-<view>.<domain>`` passes here first. The answer is either
 a ``Visit`` (everything the rest of the request needs) or an error response:
 404 (not a host of ours / unknown session / unknown origin label), 410 (session ended or
-expired), 403 (no valid participant credential for this session).
+expired), 403 (no valid participant credential for this session; a participant the agent removed
+is told so: ``removed_page``).
 
 The participant is the one the signed credential names. A request the browser sent without
 cookies (``fetch`` across origins in its default mode, web fonts, ``crossorigin=anonymous``,
@@ -135,10 +136,11 @@ async def admit(request: web.Request) -> Visit | web.Response:
     place = await locate(request)
     if isinstance(place, web.Response):
         return place
-    participant = await request.app[SERVICE].authenticate(
-        place.session, request.cookies.get(cookie_name(place.session.id)), time.time())
+    token = request.cookies.get(cookie_name(place.session.id))
+    participant = await request.app[SERVICE].authenticate(place.session, token, time.time())
     if participant is None:
-        return _without_credential(request, place)
+        named = request.app[SERVICE].named(place.session, token, time.time())
+        return removed_page() if named is not None and named.revoked else _without_credential(request, place)
     if place.view and place.view != participant.view and _is_navigation(request):
         # Another participant's host (a link passed around): go on in this participant's own view.
         own = space_for(request.app[CONFIG], place.session, participant.view)
@@ -195,6 +197,13 @@ def no_pass() -> web.Response:
     return error_page(403, "Not a participant",
                       "This browser has no valid pass for this co-browsing session. "
                       "Open the link you were given again, or ask the agent for a new one.")
+
+
+def removed_page() -> web.Response:
+    """What a participant the agent removed gets from every host of the session from then on."""
+    return error_page(403, "You were removed from this session",
+                      "The agent removed you from this co-browsing session, so its pages are no longer shared "
+                      "with you. You can close this tab; ask the agent for a new link to take part again.")
 
 
 def ended_page(session: Session, space: ProxySpace) -> web.Response:
