@@ -12,7 +12,8 @@ back in ``proxy.presence``, control in ``proxy.syncws``, ended in ``proxy.ending
 add nothing), target WebSockets opening and closing with their counts (``proxy.audit_ws``, from
 ``proxy.wsproxy``), requests the target policy refused (``policy``, naming the rule: HTTP through
 ``proxy.audit_trace``, WebSockets in ``proxy.wsproxy``), the session's masked-field names
-(``privacy``, in ``proxy.syncws``). Not recorded yet: participants removed (nothing removes one).
+(``privacy``, in ``proxy.syncws``), visitors waiting, approved and removed (``waiting`` in
+``proxy.join``; ``approved``, ``removed`` and control given by the agent in ``proxy.api_participants``).
 ``event`` also hands every session event to the integration event bus (``proxy.events``), trail
 or no trail: webhooks and the event stream are fed from here.
 """
