@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from proxy.config import config_default
 from sessions.audit_chain import Head, Keyring, last_head, seal
 from sessions.audit_record import Event, Record, encode, event
 from sessions.audit_redaction import Redactor
@@ -73,7 +74,7 @@ class NoAudit:
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
-    queue: int = 10_000
+    queue: int = config_default("audit_queue")  # declared once, in Config
     flush_every: float = 1.0
 
 

@@ -1,7 +1,13 @@
-"""The one configuration object, built once from CLI flags and the environment.
+"""The one configuration object: a frozen ``Config``, built once and passed explicitly.
 
-Nothing else in the project reads ``os.environ``: ``from_env`` does, here, and the frozen
-``Config`` is passed explicitly to whatever needs it.
+``cobrowse serve`` builds it from a TOML file, the environment and its flags
+(``proxy.settings``: the table of settings and the merge, file < environment < flags). Each
+default is declared here, once, as the field's default (or, for what the sessions layer owns,
+read from its dataclass: ``ResponseLimits``); modules with settings of their own
+(``UpstreamSettings``, ``AuditSettings``) take their defaults from ``config_default``.
+
+Nothing in the project reads ``os.environ`` but ``proxy.settings`` (through the mapping the CLI
+hands it) and the helpers at the end of this module, which the CLI calls.
 """
 
 from __future__ import annotations
@@ -10,13 +16,14 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from sessions.options import SessionOptions
+from sessions.responses import ResponseLimits
 
 DEFAULT_DOMAIN = "cobrowse.localhost"
 ENV_API_KEY = "COBROWSE_API_KEY"
-ENV_SECRET_KEY = "COBROWSE_SECRET_KEY"
 ENV_AUDIT_KEYS = "COBROWSE_AUDIT_KEYS"
 ENV_DATA_DIR = "COBROWSE_DATA_DIR"
 
@@ -56,8 +63,8 @@ class Config:
     follower_wait: float = 10.0
     # Followers a session admits through its invitation (the join page answers 409 past it).
     max_followers: int = 10
-    share_max_response: int = 16 * 1024 * 1024
-    share_budget: int = 128 * 1024 * 1024
+    share_max_response: int = ResponseLimits().max_response
+    share_budget: int = ResponseLimits().budget
     # True when no key was supplied and one was made here: only such a key is ever printed.
     api_key_generated: bool = False
     # Where cobrowse keeps state on disk: the audit trail (``audit/``) and its key file. "" keeps
@@ -79,6 +86,10 @@ class Config:
     auth_failure_burst: int = 10
     # What a session's options are when the API does not set them (sessions.options).
     session_defaults: SessionOptions = field(default_factory=SessionOptions)
+    log_level: str = "info"
+    log_format: str = "auto"  # json | text | auto: text on a terminal, JSON lines otherwise (proxy.logs)
+    # Stopping (SIGTERM, SIGINT): how long requests in flight may take to finish (proxy.serving).
+    shutdown_grace: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -121,11 +132,12 @@ class Config:
         return f"{self.public_scheme}://{self.domain}{port}"
 
 
-def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, bytes]:
-    """API key and signing key from the environment (empty when unset: Config generates them)."""
-    env = os.environ if environ is None else environ
-    secret = env.get(ENV_SECRET_KEY, "")
-    return env.get(ENV_API_KEY, ""), secret.encode("utf-8") if secret else b""
+def config_default(name: str) -> Any:
+    """``Config``'s default for field ``name``: where a module's own settings take theirs from."""
+    for f in fields(Config):
+        if f.name == name:
+            return f.default if f.default_factory is MISSING else f.default_factory()
+    raise KeyError(name)
 
 
 def env_audit_keys(environ: Mapping[str, str] | None = None) -> str:
@@ -134,10 +146,13 @@ def env_audit_keys(environ: Mapping[str, str] | None = None) -> str:
     return env.get(ENV_AUDIT_KEYS, "")
 
 
-def default_data_dir(environ: Mapping[str, str] | None = None) -> str:
-    """``$COBROWSE_DATA_DIR``, else ``$XDG_DATA_HOME/cobrowse``, else ``~/.local/share/cobrowse``."""
-    env = os.environ if environ is None else environ
-    if env.get(ENV_DATA_DIR):
-        return env[ENV_DATA_DIR]
-    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+def xdg_data_dir(environ: Mapping[str, str]) -> str:
+    """``$XDG_DATA_HOME/cobrowse``, else ``~/.local/share/cobrowse``."""
+    base = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "cobrowse")
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> str:
+    """``$COBROWSE_DATA_DIR``, else ``xdg_data_dir``."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_DATA_DIR) or xdg_data_dir(env)

@@ -1,4 +1,5 @@
-"""Running the app: an ``AppRunner`` whose connection handler never echoes what it was sent.
+"""Running the app: an ``AppRunner`` whose connection handler never echoes what it was sent,
+and the graceful stop (``serve_until_stopped``).
 
 aiohttp answers a request it cannot parse (a bad header line, a control character in the
 target, an over-long line) before any middleware runs, with a 400 whose body quotes the
@@ -11,17 +12,30 @@ Errors of our own handlers (500) keep their traceback in the log: it is how a bu
 and it carries the code path, not the request's headers. Their body is the generic text too.
 
 Invariant: nothing the client sent is copied into a response body or a log line here.
+
+Stopping (SIGTERM or SIGINT), in order: ``/readyz`` answers 503 "stopping" (``STOPPING``, so a
+load balancer takes the node out), the listening socket is closed (no new connections), every
+sync socket is sent a ``restarting`` message and closed with 1001 (the runtime shows "server
+restarting" and reconnects, to another node or to this one once it is back: ``proxy.synchub``),
+requests in flight get ``Config.shutdown_grace`` seconds to finish (then they are cancelled),
+and the app's cleanups run, the audit trail's last (it drains its queue and syncs: nothing
+emitted before is lost). A second signal while stopping is ignored; the grace bounds the wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("cobrowse.http")
+STOPPING = web.AppKey("stopping", asyncio.Event)  # set once the server has begun to stop
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 GENERIC: dict[int, str] = {
     400: "400 Bad Request\n\nThe request could not be read as HTTP. Nothing of it is repeated here.\n",
@@ -74,3 +88,33 @@ class QuietAppRunner(web.AppRunner):
 def make_runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
     """The runner every entry point (CLI, tests) uses: ``web.AppRunner`` keyword arguments."""
     return QuietAppRunner(app, **kwargs)
+
+
+async def serve_until_stopped(app: web.Application, config: Any, listening: Callable[[], None],
+                              stop: asyncio.Event | None = None) -> None:
+    """Serve ``app`` on ``config.host:config.port`` until a stop signal (or ``stop`` is set),
+    then stop gracefully (see the module docstring). ``listening`` is called once the port listens."""
+    stop = stop if stop is not None else asyncio.Event()
+    app[STOPPING] = asyncio.Event()
+    runner = make_runner(app, access_log=None, shutdown_timeout=config.shutdown_grace, handle_signals=False)
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    installed = []
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        for sig in STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+                pass
+        listening()
+        await stop.wait()
+        app[STOPPING].set()
+        log.info("server.stopping grace=%s", config.shutdown_grace)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+    log.info("server.stopped")

@@ -44,6 +44,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from proxy.config import config_default
 from proxy.decoding import (
     BodyTooLarge,
     BoundedDecoder,
@@ -105,15 +106,16 @@ class UpstreamSettings:
     resolve_overrides: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     # The DNS seam: None means the system resolver (getaddrinfo).
     lookup: Lookup | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_deadline: float = 60.0
-    max_rewrite_body: int = 20 * 1024 * 1024
+    # Defaults declared once, in Config (the app passes its values: proxy.app.upstream_settings).
+    connect_timeout: float = config_default("connect_timeout")
+    read_timeout: float = config_default("read_timeout")
+    total_deadline: float = config_default("total_deadline")
+    max_rewrite_body: int = config_default("max_rewrite_body")
     max_decoded_ratio: float | None = 1000.0
     ratio_floor: int = 1024 * 1024
     max_response_headers: int = 1000
     max_header_size: int = 64 * 1024
-    max_ws_message: int = 16 * 1024 * 1024
+    max_ws_message: int = config_default("max_ws_message")
     pool_limit: int = 100
 
 
