@@ -14,12 +14,14 @@ var SESSION_ACTIONS = [
   ["pin", "PIN", "secondary", "Get a PIN for session {s}"],
   ["end", "End session", "danger", "End session {s}"]
 ];
-var PERSON_ACTIONS = [
-  ["approve", "Approve", "", "Approve {p} into session {s}"],
-  ["give", "Give control", "secondary", "Give control to {p}"],
-  ["take", "Take control", "secondary", "Take control back in session {s}"],
-  ["remove", "Remove", "danger", "Remove {p} from session {s}"]
-];
+var PERSON_ACTIONS = {  // by role: what the agent can do to that participant
+  leader: [["take", "Take control", "secondary", "Take control back in session {s}"]],
+  follower: [
+    ["approve", "Approve", "", "Approve {p} into session {s}"],
+    ["give", "Give control", "secondary", "Give control to {p}"],
+    ["remove", "Remove", "danger", "Remove {p} from session {s}"]
+  ]
+};
 
 function actionButton(spec, sid, pid, name) {
   var label = spec[3].replace("{s}", sid).replace("{p}", name || "the visitor");
@@ -68,8 +70,9 @@ function personNodes(sid, person) {
   var control = el("span", { class: "badge control", text: "has control" });
   var status = el("span", { class: "badge" });
   var buttons = {};
-  PERSON_ACTIONS.forEach(function (spec) { buttons[spec[0]] = actionButton(spec, sid, person.id, person.name); });
-  var acts = el("td", { class: "acts" }, PERSON_ACTIONS.map(function (spec) { return buttons[spec[0]]; }));
+  var specs = PERSON_ACTIONS[person.role] || [];
+  specs.forEach(function (spec) { buttons[spec[0]] = actionButton(spec, sid, person.id, person.name); });
+  var acts = el("td", { class: "acts" }, specs.map(function (spec) { return buttons[spec[0]]; }));
   var tr = el("tr", { "data-pid": person.id }, [
     el("td", {}, [name, document.createTextNode(" "), control]), el("td"), el("td", {}, [status]), acts
   ]);
@@ -78,7 +81,6 @@ function personNodes(sid, person) {
 
 function updatePerson(nodes, session, person) {
   var status = statusOf(person);
-  var isFollower = person.role === "follower";
   var inControl = session.controller === person.id;
   var viewOnly = !!(session.options && session.options.view_only);
   setText(nodes.name, person.name || "(no name)");
@@ -86,10 +88,13 @@ function updatePerson(nodes, session, person) {
   setText(nodes.role, ROLE_TEXT[person.role] || person.role);
   setText(nodes.status, STATUS_TEXT[status] || status);
   setAttr(nodes.status, "class", "badge " + status);
-  show(nodes.buttons.approve, isFollower && status === "waiting");
-  show(nodes.buttons.give, isFollower && status === "active" && !inControl && !viewOnly);
-  show(nodes.buttons.take, !isFollower && !!session.controller && !inControl);
-  show(nodes.buttons.remove, isFollower && (status === "waiting" || status === "active"));
+  var wanted = {
+    approve: status === "waiting",
+    give: status === "active" && !inControl && !viewOnly,
+    take: !!session.controller && !inControl,
+    remove: status === "waiting" || status === "active"
+  };
+  Object.keys(nodes.buttons).forEach(function (act) { show(nodes.buttons[act], wanted[act]); });
 }
 
 function updateSession(nodes, session) {
