@@ -1,7 +1,10 @@
-// Keeping the live list current: the console asks for it every few seconds, at once after any
-// action of its own, and backs off when the server is unreachable (up to MAX_WAIT_MS) or asks
-// to wait (429 Retry-After). A refused key stops the polling until a new key is saved.
+// Keeping the live list current: the console asks for it every few seconds (less often while the
+// event stream is up, see 85-events.js), at once after any action of its own, and backs off when
+// the server is unreachable (up to MAX_WAIT_MS) or asks to wait (429 Retry-After). A refused key
+// stops the polling until a new key is saved.
 var POLL_MS = 2000;
+var STREAMING_POLL_MS = 10000;
+var streaming = false;  // set by the event stream while it is open
 var MAX_WAIT_MS = 15000;
 var refreshTimer = 0;
 var failures = 0;
@@ -29,7 +32,7 @@ function refresh() {
   api("GET", "/api/v1/sessions?status=live&limit=100").then(function (data) {
     failures = 0;
     renderSessions((data && data.sessions) || []);
-    return POLL_MS;
+    return streaming ? STREAMING_POLL_MS : POLL_MS;
   }, function (error) {
     if (error.status === 401) { failed(error); return 0; }
     listProblem(error);

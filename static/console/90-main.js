@@ -7,11 +7,12 @@ function main() {
   wireWatch();
   wireActions();
   document.addEventListener(CHANGED, refreshSoon);
+  document.addEventListener(CHANGED, startEvents);
   $("refresh").addEventListener("click", function () {
     say("Refreshing the live sessions\u2026");
     refreshSoon();
   });
-  if (apiKey()) { refresh(); }
+  if (apiKey()) { refresh(); startEvents(); }
   else {
     setText($("live-state"), "Enter your API key to see the live sessions.");
     askForKey("The console needs an API key.");
