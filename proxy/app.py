@@ -20,6 +20,7 @@ from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
+from proxy.integrations import install as install_integrations
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.presence import PRESENCE, Presence
 from proxy.runtime_asset import RuntimeAsset
@@ -75,6 +76,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
     app.cleanup_ctx.append(_purge_ctx)
+    install_integrations(app)  # after the upstream client: its deliverer copies the client's settings
     app.on_shutdown.append(_close_sync_sockets)
     return app
 
