@@ -49,6 +49,7 @@ from proxy.audit_trace import Trace
 from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
+from proxy.seeding import page_seed
 from proxy.security_headers import UNTYPED
 from proxy.targets import policy_for
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
@@ -527,4 +528,6 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         "role": visit.participant.role,
         # The session's privacy options (static/runtime/s25-privacy.js).
         "mask": list(visit.session.options.mask_selectors), "hide": list(visit.session.options.hide_selectors),
+        # A visitor's storage and form values, once per participant (proxy.seeding, s65-seed.js).
+        "seed": await page_seed(request.app, visit),
     })
