@@ -49,8 +49,8 @@ from proxy.audit_trace import Trace
 from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
-from proxy.seeding import page_seed
 from proxy.security_headers import UNTYPED
+from proxy.seeding import page_seed
 from proxy.targets import policy_for
 from proxy.upstream import BlockedTarget, BodyTooLarge, UpstreamResponse
 from proxy.upstream_errors import refusal_for
