@@ -27,6 +27,7 @@ from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
 from proxy.upstream import UpstreamClient, UpstreamSettings
+from proxy.visitor_app import install as install_visitors
 from rewriter.js_cache import ScriptCache
 from sessions.credentials import Signer
 from sessions.responses import ResponseLimits, ResponseRegistry
@@ -69,6 +70,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(audit_api.routes)
     app.add_routes(timeline_api.routes)
     app.add_routes(openapi.routes)
+    install_visitors(app)  # the visitor snippet, its endpoints and watch links (proxy.visitor_app)
     api_auth.install(app)  # API keys and rate limits
     app[EXPIRIES] = Expiries(app)
     app[PRESENCE] = Presence(app)

@@ -1,0 +1,207 @@
+"""sessions.visitors: short ids, resuming, watch links (single use, short lived) and watches."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from world.apikeys import create_key
+from world.harness import API_KEY, Cobrowse, Reply, StartCobrowse, cookies_from
+
+from proxy.keys import STORE
+from sessions.branding import Branding
+from sessions.visitors import (
+    ALPHABET,
+    LINK_LIFETIME,
+    SHORT_ID_LENGTH,
+    Agent,
+    LinkRefused,
+    VisitorLimits,
+    VisitorRegistry,
+    normal_short_id,
+)
+
+NOW = 1_700_000_000.0
+SITE = "https://shop.example"
+
+
+def test_short_ids_are_readable_aloud_and_typed_loosely() -> None:
+    registry = VisitorRegistry()
+    visitor, _ = registry.register("pk1", SITE, SITE + "/", NOW)
+    assert len(visitor.short_id) == SHORT_ID_LENGTH
+    assert set(visitor.short_id) <= set(ALPHABET)
+    assert not set("01OILUV") & set(ALPHABET)
+    spoken = "-".join([visitor.short_id[:3].lower(), visitor.short_id[3:]])
+    assert normal_short_id(spoken) == visitor.short_id
+    assert registry.get(spoken, NOW) is visitor
+
+
+def test_a_page_load_with_the_token_resumes_the_same_visitor() -> None:
+    registry = VisitorRegistry()
+    first, token = registry.register("pk1", SITE, SITE + "/", NOW)
+    again, same = registry.register("pk1", SITE, SITE + "/cart", NOW + 10, token)
+    assert again is first and same == token and again.url == SITE + "/cart"
+    # Another site key (or origin) never resumes it: a new visitor.
+    other, other_token = registry.register("pk2", SITE, SITE + "/", NOW + 10, token)
+    assert other.short_id != first.short_id and other_token != token
+
+
+def test_the_registry_is_bounded_and_forgets_idle_visitors() -> None:
+    registry = VisitorRegistry(VisitorLimits(visitors=3, visitor_idle=100))
+    made = [registry.register("pk", SITE, SITE, NOW + i)[0] for i in range(4)]
+    assert len(registry) == 3 and registry.get(made[0].short_id, NOW + 4) is None
+    assert registry.get(made[3].short_id, NOW + 4) is made[3]
+    assert registry.get(made[3].short_id, NOW + 200) is None
+    registry.register("pk", SITE, SITE, NOW + 200)
+    assert len(registry) == 1
+
+
+def test_a_watch_link_opens_once_and_asks_the_visitor() -> None:
+    registry = VisitorRegistry()
+    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
+    token, _ = registry.issue_link(visitor, Agent("a1", "Ann"), Branding(), NOW)
+    watch, secret = registry.open_link(token, NOW + 1)
+    assert registry.pending(visitor, NOW + 2) is watch and watch.agent.name == "Ann"
+    assert registry.watch(secret, NOW + 2) is watch
+    with pytest.raises(LinkRefused) as used:
+        registry.open_link(token, NOW + 2)
+    assert used.value.reason == "used"
+    # The visitor accepts: the watch learns the session.
+    assert registry.attach(visitor, "sess1") == [watch]
+    assert watch.session_id == "sess1" and registry.pending(visitor, NOW + 3) is None
+
+
+def test_an_expired_link_is_refused_with_its_retry_url() -> None:
+    registry = VisitorRegistry()
+    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
+    token, link = registry.issue_link(visitor, Agent(), Branding(retry_url="https://help.example/retry"), NOW)
+    assert link.expires_at == NOW + LINK_LIFETIME
+    with pytest.raises(LinkRefused) as expired:
+        registry.open_link(token, NOW + LINK_LIFETIME)
+    assert expired.value.reason == "expired" and expired.value.branding.retry_url == "https://help.example/retry"
+    with pytest.raises(LinkRefused) as unknown:
+        registry.open_link("not-a-token", NOW)
+    assert unknown.value.reason == "unknown"
+
+
+def test_a_visitor_already_in_a_session_is_joined_without_asking() -> None:
+    registry = VisitorRegistry()
+    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
+    registry.attach(visitor, "sess1")
+    token, _ = registry.issue_link(visitor, Agent(), Branding(), NOW)
+    watch, _ = registry.open_link(token, NOW)
+    assert watch.session_id == "sess1" and registry.pending(visitor, NOW) is None
+
+
+def test_declining_clears_the_question() -> None:
+    registry = VisitorRegistry()
+    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
+    token, _ = registry.issue_link(visitor, Agent(), Branding(), NOW)
+    registry.open_link(token, NOW)
+    registry.decline(visitor)
+    assert visitor.declined and registry.pending(visitor, NOW) is None
+
+
+# -- over HTTP: the snippet's endpoints (site key + Origin, CORS) and the API's watch links -------
+
+SHOP = "http://shop.test"
+
+
+@pytest.fixture
+async def served(start_server: StartCobrowse, tmp_path: Path) -> tuple[Cobrowse, str]:
+    server = await start_server(data_dir=str(tmp_path))
+    return server, create_key(tmp_path, "shop", "--site", "--origin", SHOP)
+
+
+async def _snippet(server: Cobrowse, action: str, body: dict[str, Any], origin: str = SHOP) -> Reply:
+    return await server.request("POST", f"{server.control}/snippet/v1/{action}", cookies={},
+                                headers={"Origin": origin, "Content-Type": "text/plain"},
+                                data=json.dumps(body).encode())
+
+
+async def test_the_snippet_registers_only_with_its_site_key_from_its_origins(served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    ok = await _snippet(server, "visitor", {"key": key, "url": SHOP + "/account"})
+    assert ok.status == 200 and ok.header("Access-Control-Allow-Origin") == SHOP
+    visitor = json.loads(ok.body)
+    assert len(visitor["short_id"]) == SHORT_ID_LENGTH and visitor["session"] is False
+    again = json.loads((await _snippet(server, "visitor", {"key": key, "token": visitor["token"],
+                                                            "url": SHOP + "/"})).body)
+    assert again["short_id"] == visitor["short_id"]
+    # Another origin, the API key, no key: refused, and the answer carries no CORS grant.
+    for origin, sent in (("http://evil.test", key), (SHOP, API_KEY), (SHOP, "")):
+        refused = await _snippet(server, "visitor", {"key": sent, "url": SHOP + "/"}, origin)
+        assert refused.status in (401, 403) and refused.header("Access-Control-Allow-Origin") is None
+        assert "problem+json" in (refused.header("Content-Type") or "")
+    assert (await server.request("GET", f"{server.control}/snippet.js", cookies={})).status == 200
+
+
+async def test_a_watch_url_from_the_api_asks_the_visitor_and_enters_the_agent_as_leader(
+        served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    visitor = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/account"})).body)
+    short = visitor["short_id"]
+    assert (await server.api("POST", f"/api/v1/visitors/{short}/watch_url", {})).status == 201
+    refused = await server.api("POST", f"/api/v1/visitors/{short}/watch_url", {}, key=key)
+    assert refused.status == 401  # a site key is never an API key
+    assert (await server.api("POST", "/api/v1/visitors/ZZZZZZ/watch_url", {})).status == 404
+    made = await server.api("POST", f"/api/v1/visitors/{short.lower()}/watch_url",
+                            {"agent": {"id": "a1", "name": "Ann"}})
+    watch_url = json.loads(made.body)["watch_url"]
+
+    opened = await server.request("GET", watch_url, cookies={})
+    assert opened.status == 303 and opened.header("Location") == "/watch"
+    agent = cookies_from(opened.headers)
+    assert (await server.request("GET", watch_url, cookies={})).status == 410  # single use
+    polled = json.loads((await _snippet(server, "poll", {"key": key, "token": visitor["token"]})).body)
+    assert polled["request"] == {"agent": "Ann"}
+
+    started = await _snippet(server, "start", {
+        "key": key, "token": visitor["token"], "url": SHOP + "/account",
+        "cookies": "lang=nb", "storage": {"local": {"cart": "3 apples"}, "session": {}},
+        "form": {"url": SHOP + "/account", "fields": [{"name": "street", "value": "Storgata 1"}]}})
+    assert started.status == 200, started.text
+    state = json.loads((await server.request("GET", f"{server.control}/watch/state", cookies=agent)).body)
+    assert state["state"] == "ready"
+    entered = await server.request("GET", state["enter_url"], cookies={})
+    assert entered.status == 302
+    sid = state["enter_url"].split("/enter/", 1)[1].split("?", 1)[0]
+    session = json.loads((await server.api("GET", f"/api/v1/sessions/{sid}")).body)
+    roles = {p["name"]: p["role"] for p in session["participants"]}
+    assert roles == {"Ann": "leader", f"Visitor {short}": "follower"}
+    visitor_id = next(p["id"] for p in session["participants"] if p["role"] == "follower")
+    assert session["controller"] == visitor_id  # the visitor drives
+
+
+async def test_an_expired_watch_link_sends_the_agent_to_its_retry_url(served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    visitor = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    made = await server.api("POST", f"/api/v1/visitors/{visitor['short_id']}/watch_url",
+                            {"branding": {"retry_url": "https://help.example/again"}})
+    watch_url = json.loads(made.body)["watch_url"]
+    assert (await server.request("GET", watch_url, cookies={})).status == 303
+    used = await server.request("GET", watch_url, cookies={})
+    assert used.status == 303 and used.header("Location") == "https://help.example/again"
+    bad = await server.api("POST", f"/api/v1/visitors/{visitor['short_id']}/watch_url",
+                           {"branding": {"colour": "red"}})
+    assert bad.status == 400 and "colour" in json.loads(bad.body)["detail"]
+
+
+async def test_the_continuation_hands_httponly_cookies_to_the_visitors_session(
+        served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    visitor = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    handed = await server.api("POST", "/api/v1/visitors/continuation", {
+        "visitor_token": visitor["token"], "cookies": [{"name": "shop_sid", "value": "s3", "httpOnly": True}]})
+    assert handed.status == 200 and json.loads(handed.body) == {"cookies": 1}
+    assert (await server.api("POST", "/api/v1/visitors/continuation",
+                             {"visitor_token": "nope", "cookies": []})).status == 404
+    started = json.loads((await _snippet(server, "start", {"key": key, "token": visitor["token"],
+                                                           "url": SHOP + "/", "cookies": "lang=nb"})).body)
+    sid = started["enter_url"].split("/enter/", 1)[1].split("?", 1)[0]
+    header = await server.runner.app[STORE].with_jar(
+        sid, lambda jar: jar.cookie_header(SHOP + "/", time.time(), context="same-site"))
+    assert header is not None and set(header.split("; ")) == {"lang=nb", "shop_sid=s3"}
