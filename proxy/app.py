@@ -20,6 +20,7 @@ from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
+from proxy.health import install_ops
 from proxy.integrations import install as install_integrations
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.presence import PRESENCE, Presence
@@ -46,6 +47,7 @@ def upstream_settings(config: Config) -> UpstreamSettings:
         read_timeout=config.read_timeout,
         total_deadline=config.total_deadline,
         max_rewrite_body=config.max_rewrite_body,
+        max_ws_message=config.max_ws_message,
     )
 
 
@@ -62,6 +64,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
     app[SYNC] = SyncHub()
     app[AUDIT] = audit_sink(config)
+    install_ops(app)  # /metrics (fed by the trail's records and events), /livez, /readyz
     app.add_routes(control.routes)
     app.add_routes(join.routes)
     app.add_routes(api_participants.routes)

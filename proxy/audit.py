@@ -29,7 +29,7 @@ from proxy.audit_files import DirectoryStore
 from proxy.audit_keys import WatchedKeys
 from proxy.audit_writer import AuditSettings, AuditSink, AuditWriter, NoAudit
 from proxy.config import Config
-from proxy.keys import AUDIT, EVENTS
+from proxy.keys import AUDIT, EVENTS, METRICS
 from proxy.upstream_errors import BlockedTarget, PolicyRefused
 from sessions.audit_record import event as make_event
 from sessions.audit_redaction import Redactor
@@ -62,7 +62,9 @@ def event(app: web.Application, session_id: str, participant: str, name: str, /,
     unless given), and publish it to integrations (``proxy.events``, whether or not the trail is
     on); never blocks."""
     when = time.time() if at is None else at
-    app[AUDIT].emit(session_id, make_event(when, participant, name, **detail))
+    record = make_event(when, participant, name, **detail)
+    app[METRICS].event(record)
+    app[AUDIT].emit(session_id, record)
     bus = app.get(EVENTS)
     if bus is not None:
         bus.publish(session_id, participant, name, when, detail)

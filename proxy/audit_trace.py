@@ -24,7 +24,7 @@ from aiohttp import web
 
 from proxy.audit import policy_refused
 from proxy.audit_tee import BodyTee, kept
-from proxy.keys import AUDIT, CONFIG, SYNC
+from proxy.keys import AUDIT, CONFIG, METRICS, SYNC
 from proxy.visit import Place, Visit
 from sessions.audit_bodies import BodyRules
 from sessions.audit_record import Exchange, Headers, event
@@ -111,6 +111,7 @@ class Trace:
             navigation=self.navigation, error=self.error)
         if self.keep:
             record = self._with_bodies(request, record)
+        request.app[METRICS].exchange(record)
         sink = request.app[AUDIT]
         sid = self.visit.session.id
         sink.emit(sid, record)
@@ -166,8 +167,10 @@ class PreflightTrace:
     def finish(self, request: web.Request, response: web.StreamResponse) -> None:
         elapsed = round((time.monotonic() - self.clock) * 1000, 3)
         answered = self.path != "proxy" and not self.error  # by the target, now or earlier
-        request.app[AUDIT].emit(self.session_id, Exchange(
+        record = Exchange(
             time=self.started, participant="", path=self.path, method="OPTIONS", url=self.url,
             status=response.status, target_status=response.status if answered else 0, wait_ms=elapsed,
             total_ms=elapsed, request_headers=self.request_headers,
-            response_headers=tuple(response.headers.items()), error=self.error))
+            response_headers=tuple(response.headers.items()), error=self.error)
+        request.app[METRICS].exchange(record)
+        request.app[AUDIT].emit(self.session_id, record)

@@ -7,6 +7,7 @@ from aiohttp import web
 from proxy.audit_writer import AuditSink
 from proxy.config import Config
 from proxy.events import EventBus
+from proxy.metrics import Metrics
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
@@ -27,5 +28,6 @@ RESPONSES = web.AppKey("responses", ResponseRegistry)
 TARGETS = web.AppKey("targets", TargetPolicy)  # the server's target policy, built once
 SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session
 AUDIT = web.AppKey("audit", AuditSink)  # the audit trail (proxy.audit); NoAudit when switched off
+METRICS = web.AppKey("metrics", Metrics)  # the app's Prometheus metrics (proxy.metrics, GET /metrics)
 EVENTS = web.AppKey("events", EventBus)  # integration events (proxy.events), fed by proxy.audit.event
 HOOKS = web.AppKey("hooks", WebhookStore)  # webhooks and their delivery state (proxy.integrations)

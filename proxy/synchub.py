@@ -87,6 +87,7 @@ class SyncHub:
         # Per session: the names of the fields the controller's page masks (``privacy`` messages),
         # read by the audit trail's body redaction; forgotten when the session ends.
         self._masked: dict[str, frozenset[str]] = {}
+        self._messages = {"in": 0, "out": 0}  # for /metrics (proxy.metrics): received, and queued per socket
 
     def note_masked(self, session_id: str, names: frozenset[str]) -> frozenset[str]:
         """Add the masked-field names a page reported (at most ``MAX_MASKED_PER_SESSION`` kept);
@@ -122,10 +123,20 @@ class SyncHub:
     def detach(self, room: Room, conn_id: str) -> None:
         room.outboxes.pop(conn_id, None)
 
+    def received(self) -> None:
+        """A page's message passed the protocol's checks and went to the relay."""
+        self._messages["in"] += 1
+
+    def counts(self) -> dict[str, int]:
+        """Open sockets, and messages in and out since the start (``proxy.metrics``)."""
+        sockets = sum(len(room.outboxes) for room in self._rooms.values())
+        return {"sockets": sockets, **self._messages}
+
     def dispatch(self, room: Room, outcome: Outcome) -> None:
         """Queue what the relay decided, in order; serialise each message once."""
         for send in outcome.sends:
             text = json.dumps(send.message, separators=(",", ":"), ensure_ascii=False)
+            self._messages["out"] += len(send.to)
             for conn_id in send.to:
                 outbox = room.outboxes.get(conn_id)
                 if outbox is not None:

@@ -143,6 +143,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
         except ProtocolError as exc:
             _refuse(room, conn_id, outbox, exc.code, exc.reason)
             return
+        hub.received()
         outcome = room.relay.receive(conn_id, message, now)
         hub.dispatch(room, outcome)
         await carry_out(request, room, outcome, outbox.participant)
