@@ -39,13 +39,15 @@ _REFUSALS = {
 
 @routes.get("/watch/{token}")
 async def open_watch(request: web.Request) -> web.StreamResponse:
+    visitors = request.app[VISITORS]
     try:
-        _, secret = request.app[VISITORS].registry.open_link(request.match_info["token"], time.time())
+        watch, secret = visitors.registry.open_link(request.match_info["token"], time.time())
     except LinkRefused as refused:
         if refused.branding.retry_url and refused.reason != "unknown":
             return web.Response(status=303, headers={**_NO_STORE, "Location": refused.branding.retry_url})
         title, message = _REFUSALS[refused.reason]
         return error_page(410 if refused.reason != "unknown" else 404, title, message)
+    visitors.notify(watch.short_id)  # the snippet's long poll asks the visitor now
     response = web.Response(status=303, headers={**_NO_STORE, "Location": "/watch"})
     config = request.app[CONFIG]
     response.set_cookie(WATCH_COOKIE, secret, path="/watch", max_age=int(LINK_LIFETIME), httponly=True,

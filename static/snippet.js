@@ -187,7 +187,7 @@
   function ui() {
     if (me.ui) return me.ui;
     var host = document.createElement('cobrowse-snippet');
-    var root = host.attachShadow({ mode: 'closed' });
+    var root = host.attachShadow({ mode: 'open' });
     var style = document.createElement('style');
     style.textContent = STYLE;
     root.appendChild(style);
