@@ -160,3 +160,28 @@ async def test_get_watch_link_on_the_page_and_show_id(shop_browser: Browser, ser
     assert (await badge.text_content() or "").replace(" ", "").endswith(short_id)
     link: str = await visitor_page.evaluate("() => new Promise((done) => Cobrowse('getWatchLink', done))")
     assert link.startswith(f"{server.control}/watch/")
+
+
+async def test_start_session_moves_the_visitor_at_once_and_a_watch_link_joins_it_and_stop_ends_it(
+        shop_browser: Browser, server: Cobrowse) -> None:
+    visitor_page = await visitor_on_the_shop(shop_browser)
+    short_id = await short_id_of(visitor_page)
+    await visitor_page.evaluate("() => Cobrowse('startSession')")  # the visitor's own click: no question
+    visitor = BrowserParty(visitor_page.context, visitor_page)
+    await visitor.wait_url(ACCOUNT)
+    assert (await page_state(visitor))["who"] == f"Signed in as {USER}"
+
+    made = await server.api("POST", f"/api/v1/visitors/{short_id}/watch_url", {"agent": {"name": "Ann"}})
+    agent_page = await (await shop_browser.new_context()).new_page()
+    await agent_page.goto(json.loads(made.body)["watch_url"])
+    agent = BrowserParty(agent_page.context, agent_page)
+    await agent.wait_url(ACCOUNT)
+    assert (await page_state(agent))["cart"] == "3 apples"
+
+    # Back on the shop in another tab (the same visitor: its token is in the shop's storage), it stops.
+    shop_tab = await visitor_page.context.new_page()
+    await shop_tab.goto(ACCOUNT)
+    assert await short_id_of(shop_tab) == short_id
+    await shop_tab.evaluate("() => new Promise((done) => { Cobrowse('on', 'sessionEnd', done); "
+                            "Cobrowse('stopSession'); })")
+    await agent.wait_js("() => window.__cbSync.status().status === 'ended'")
