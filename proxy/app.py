@@ -2,19 +2,28 @@
 upstream client and runtime asset under typed keys; resources opened and closed in
 ``cleanup_ctx``; host dispatch in front of the control-plane routes; the security headers
 added to every answer as its head is sent (``proxy.security_headers``); session expiry timers
-(``proxy.ending.Expiries``); the audit trail (``proxy.audit``). Run it with ``proxy.serving.make_runner``.
+(``proxy.ending.Expiries``) and the purge of ended ones (``proxy.purge``); the audit trail
+(``proxy.audit``). Run it with ``proxy.serving.make_runner``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from proxy import api_auth, api_participants, audit_api, control, join, openapi, pin, security_headers, timeline_api
+from proxy import (
+    api_auth,
+    api_participants,
+    api_sessions,
+    audit_api,
+    control,
+    join,
+    openapi,
+    pin,
+    security_headers,
+    timeline_api,
+)
 from proxy.api_errors import api_problems
 from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
@@ -24,6 +33,7 @@ from proxy.health import install_ops
 from proxy.integrations import install as install_integrations
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.presence import PRESENCE, Presence
+from proxy.purge import purge_ctx
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
@@ -34,8 +44,6 @@ from sessions.credentials import Signer
 from sessions.responses import ResponseLimits, ResponseRegistry
 from sessions.service import Lifetimes, SessionService
 from sessions.store import MemoryStore, SessionStore
-
-PURGE_INTERVAL = 60.0
 
 
 def upstream_settings(config: Config) -> UpstreamSettings:
@@ -66,6 +74,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[AUDIT] = audit_sink(config)
     install_ops(app)  # /metrics (fed by the trail's records and events), /livez, /readyz
     app.add_routes(control.routes)
+    app.add_routes(api_sessions.routes)
     app.add_routes(join.routes)
     app.add_routes(api_participants.routes)
     app.add_routes(pin.routes)
@@ -80,7 +89,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
-    app.cleanup_ctx.append(_purge_ctx)
+    app.cleanup_ctx.append(purge_ctx)  # ended sessions forgotten after their retention (proxy.purge)
     install_integrations(app)  # after the upstream client: its deliverer copies the client's settings
     app.on_shutdown.append(_close_sync_sockets)
     return app
@@ -100,27 +109,3 @@ async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await client.close()
     await app[STORE].close()
-
-
-async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
-    async def purge_forever() -> None:
-        while True:
-            await asyncio.sleep(PURGE_INTERVAL)
-            await app[STORE].purge(time.time())
-            await drop_ended_responses(app)
-
-    task = asyncio.create_task(purge_forever())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    app[RESPONSES].close()
-
-
-async def drop_ended_responses(app: web.Application) -> None:
-    """Response stores of sessions that ended or are gone hold bodies nobody may fetch."""
-    now = time.time()
-    for sid in app[RESPONSES].session_ids():
-        session = await app[STORE].get(sid)
-        if session is None or not session.is_live(now):
-            app[RESPONSES].drop(sid)

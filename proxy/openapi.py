@@ -26,7 +26,7 @@ from proxy.openapi_schemas import SCHEMAS
 # Modules whose OPENAPI_PATHS make up the document, in the order their paths are listed.
 API_MODULES = (
     "proxy.openapi",
-    "proxy.control",
+    "proxy.api_sessions",
     "proxy.api_participants",
     "proxy.audit_api",
     "proxy.timeline_api",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sessions.safe_urls import absolute_http_url
+from sessions.strict import refuse_unknown
 
 BRANDING_KEYS: Final = ("naked", "no_bottom_bar", "retry_url")
 
@@ -45,10 +46,7 @@ def parse_branding(field_name: str, raw: Any) -> Branding:
     if not isinstance(raw, dict):
         raise ValueError(f'"{field_name}" must be an object, e.g. {{"naked": true, '
                          '"retry_url": "https://example.com/help"}')
-    unknown = sorted(set(raw) - set(BRANDING_KEYS))
-    if unknown:
-        raise ValueError(f'"{field_name}" has unknown field(s) {", ".join(repr(u[:40]) for u in unknown[:5])}; '
-                         f'known: {", ".join(BRANDING_KEYS)}')
+    refuse_unknown(f'"{field_name}"', raw, BRANDING_KEYS)
     for flag in ("naked", "no_bottom_bar"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise ValueError(f'"{field_name}.{flag}" must be true or false')

@@ -41,6 +41,7 @@ from typing import Any, Final
 from sessions.branding import Branding, parse_branding
 from sessions.policy import normal_pattern
 from sessions.safe_urls import absolute_http_url
+from sessions.strict import refuse_unknown
 
 MAX_DOMAINS: Final = 200
 MAX_SELECTORS: Final = 50
@@ -247,10 +248,7 @@ def parse_options(raw: Any, defaults: SessionOptions, limits: OptionLimits | Non
         return defaults
     if not isinstance(raw, dict):
         raise ValueError('"options" must be an object, e.g. {"view_only": true, "mask_selectors": ["#ssn"]}')
-    unknown = sorted(set(raw) - set(_READERS))
-    if unknown:
-        raise ValueError(f'"options" has unknown field(s) {", ".join(repr(u[:40]) for u in unknown[:5])}; '
-                         f'known: {", ".join(sorted(_READERS))}')
+    refuse_unknown('"options"', raw, sorted(_READERS))
     bounds = limits or OptionLimits()
     read = {name: _READERS[name](name, value, bounds) for name, value in raw.items()}
     for name in ("mask_selectors", "hide_selectors", "deny_domains"):

@@ -5,6 +5,10 @@ use of a jar through ``with_jar``, so a backend that keeps state elsewhere (Redi
 several server processes) can make each of them one transaction. ``MemoryStore`` is the
 embedded default: one process, nothing to set up, state lost on exit.
 
+The store also answers the listing (``list``, paged by ``sessions.listing.page`` so every backend
+agrees), keeps the ledger of idempotent creations (``sessions.idempotency``) and forgets ended
+sessions once their retention has passed (``purge``).
+
 Invariant: a function passed to ``update``/``with_jar`` must not await or keep the object it
 is handed; it may run more than once on backends that retry on conflict.
 """
@@ -15,6 +19,9 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from sessions.cookies import CookieJar
+from sessions.idempotency import Claim, Fingerprint, Ledger
+from sessions.lifecycle import ended_before
+from sessions.listing import Page, SessionQuery, page
 from sessions.model import Session
 
 T = TypeVar("T")
@@ -35,26 +42,56 @@ class SessionStore(Protocol):
         """Forget a session's cookies (when it ends: they are the visitor's secrets)."""
         ...
 
-    async def purge(self, now: float) -> int:
-        """Forget sessions that ended or expired before ``now``; how many were dropped."""
+    async def list(self, query: SessionQuery, now: float) -> Page:
+        """One page of the sessions ``query`` matches, newest first (``sessions.listing``)."""
+        ...
+
+    async def claim_idempotency(self, key: str, print_: Fingerprint, now: float) -> Claim:
+        """Claim ``key`` for a create (``sessions.idempotency.Ledger.claim``)."""
+        ...
+
+    async def settle_idempotency(self, key: str, body: str, now: float) -> None:
+        """Keep the answer of the create that claimed ``key``."""
+        ...
+
+    async def release_idempotency(self, key: str) -> None:
+        """Give up an unsettled claim (the create failed: a retry may try again)."""
+        ...
+
+    async def purge(self, cutoff: float, now: float) -> tuple[str, ...]:
+        """Forget sessions that ended (or expired) before ``cutoff``, and their jars; their ids."""
         ...
 
     async def close(self) -> None: ...
 
 
 class MemoryStore:
-    """In-process store: dicts keyed by session id, bounded by ``max_sessions``."""
+    """In-process store: dicts keyed by session id, bounded by ``max_sessions``.
 
-    def __init__(self, max_sessions: int = 10_000) -> None:
+    Ended sessions are kept (for their retention) only while there is room: when the store is
+    full, the one that ended first makes way for a new session; only live sessions refuse one.
+    """
+
+    def __init__(self, max_sessions: int = 10_000, idempotency: Ledger | None = None) -> None:
         self._sessions: dict[str, Session] = {}
         self._jars: dict[str, CookieJar] = {}
         self._max_sessions = max_sessions
+        self._ledger = idempotency if idempotency is not None else Ledger()
 
     async def add(self, session: Session) -> None:
-        if len(self._sessions) >= self._max_sessions:
-            raise StoreFull(f"the server holds its maximum of {self._max_sessions} sessions")
+        if len(self._sessions) >= self._max_sessions and not self._evict_ended(session.created_at):
+            raise StoreFull(f"the server holds its maximum of {self._max_sessions} live sessions")
         self._sessions[session.id] = session
         self._jars[session.id] = CookieJar()
+
+    def _evict_ended(self, now: float) -> bool:
+        ended = [s for s in self._sessions.values() if not s.is_live(now)]
+        if not ended:
+            return False
+        oldest = min(ended, key=lambda s: s.ended_at if s.ended_at is not None else s.expires_at)
+        del self._sessions[oldest.id]
+        self._jars.pop(oldest.id, None)
+        return True
 
     async def get(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
@@ -72,15 +109,26 @@ class MemoryStore:
     async def drop_jar(self, session_id: str) -> None:
         self._jars.pop(session_id, None)
 
-    async def purge(self, now: float) -> int:
-        # Ended sessions are kept for a while so their hosts can answer 410 rather than 404.
-        grace = 3600.0
-        dead = [sid for sid, s in self._sessions.items()
-                if (s.ended_at is not None and s.ended_at + grace < now) or s.expires_at + grace < now]
+    async def list(self, query: SessionQuery, now: float) -> Page:
+        return page(query, self._sessions.values(), now)
+
+    async def claim_idempotency(self, key: str, print_: Fingerprint, now: float) -> Claim:
+        return self._ledger.claim(key, print_, now)
+
+    async def settle_idempotency(self, key: str, body: str, now: float) -> None:
+        self._ledger.settle(key, body, now)
+
+    async def release_idempotency(self, key: str) -> None:
+        self._ledger.release(key)
+
+    async def purge(self, cutoff: float, now: float) -> tuple[str, ...]:
+        # Ended sessions are kept until the cutoff so the API describes them and their hosts
+        # answer 410 rather than 404.
+        dead = [sid for sid, s in self._sessions.items() if ended_before(s, cutoff, now)]
         for sid in dead:
             del self._sessions[sid]
             self._jars.pop(sid, None)
-        return len(dead)
+        return tuple(dead)
 
     async def close(self) -> None:
         self._sessions.clear()

@@ -20,7 +20,7 @@ from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse, cookies_from
 from world.targets import serve_app
 
-from proxy.app import drop_ended_responses
+from proxy.purge import drop_ended_responses
 from proxy.keys import RESPONSES, SERVICE, STORE
 from sessions.ids import new_participant_id
 from sessions.matching import key_for
