@@ -20,12 +20,26 @@ from dataclasses import dataclass, field
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
-from world.harness import API_KEY, Cobrowse, StartCobrowse
-from world.party import WAIT_MS, BrowserParty
+from world.harness import API_KEY, Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
+from world.party import WAIT_MS, BrowserParty, lead, open_party
 from world.targets import World
 
 A = "http://sync-a.test/"
 TAB_LIMIT = 80
+# What Chromium logs for an answer the page expected (a refusal, a server that is gone).
+FAILED_LOAD = re.compile(
+    r"console: Failed to load resource: (?:the server responded with a status of (\d+)|(net::ERR_\w+))")
+
+
+def unexpected(errors: list[str], *, refused: tuple[int, ...] = (), unreachable: bool = False) -> list[str]:
+    """The errors left once the failed loads a test provoked (these statuses, or no server) are taken out."""
+    left = []
+    for error in errors:
+        found = FAILED_LOAD.match(error)
+        expected = found is not None and (int(found.group(1) or 0) in refused or (unreachable and bool(found.group(2))))
+        if not expected:
+            left.append(error)
+    return left
 
 
 @dataclass(slots=True)
@@ -148,7 +162,7 @@ async def test_console_runs_a_session_start_pin_approve_cobrowse_end_without_con
     await agent.wait_connected()
 
     await page.click("#pin-button")
-    await page.wait_for_selector("#pin-out:not([hidden])", timeout=WAIT_MS)
+    await page.wait_for_selector("#pin-row:visible", timeout=WAIT_MS)
     pin = await page.get_attribute("#pin-out", "data-pin")
     assert pin and re.fullmatch(r"\d{6}", pin)
 
@@ -197,7 +211,7 @@ async def test_console_runs_the_same_session_by_keyboard_alone(
 
     await tab_to(page, "#pin-button")
     await page.keyboard.press("Space")
-    await page.wait_for_selector("#pin-out:not([hidden])", timeout=WAIT_MS)
+    await page.wait_for_selector("#pin-row:visible", timeout=WAIT_MS)
     pin = await page.get_attribute("#pin-out", "data-pin")
     assert pin
 
@@ -222,3 +236,128 @@ async def test_console_runs_the_same_session_by_keyboard_alone(
     await sees_the_end(visitor)
     assert console.errors == []
     await visitor.context.close()
+
+
+async def test_console_gives_and_takes_control_hands_out_a_named_link_and_removes_a_visitor(
+        browser: Browser, server: Cobrowse, open_console: OpenConsole) -> None:
+    created = await server.create_session(A)
+    sid = str(created["id"])
+    agent = await lead(browser, created)
+    console = await open_console(server)
+    page = console.page
+
+    # A named, single-use visitor link, made in the console and copied to the clipboard.
+    await page.click(await console.live(sid, "button[data-act=link]"))
+    await page.fill(f"#s-{sid}-visitor", "Vic")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(await console.live(sid, "[data-role=link]:visible"), timeout=WAIT_MS)
+    link = await page.input_value(await console.live(sid, "[data-role=link]"))
+    assert f"/join/{sid}?" in link
+    assert await page.evaluate("() => navigator.clipboard.readText()") == link
+    visitor = await open_party(browser, link)
+    await visitor.page.click("button[type=submit]")
+    await visitor.wait_connected()
+    assert visitor.id
+
+    give = await console.live(sid, f"tr[data-pid='{visitor.id}'] button[data-act=give]:not([hidden])")
+    await page.click(give)
+    await visitor.wait_js("(me) => window.__cbSync.status().controller === me", visitor.id)
+    await page.wait_for_selector(await console.live(sid, f"tr[data-pid='{visitor.id}'] .control:visible"),
+                                 timeout=WAIT_MS)
+    await visitor.page.fill("#name", "typed by Vic")
+    await agent.wait_js("() => document.getElementById('name').value === 'typed by Vic'")
+
+    # Taking control back from a driving visitor asks them first (the session's consent default).
+    await page.click(await console.live(sid, "button[data-act=take]:not([hidden])"))
+    await page.wait_for_function(
+        "() => /asked to hand control back/.test(document.getElementById('status').textContent)", timeout=WAIT_MS)
+    await visitor.toolbar(f"button[data-action=grant][data-to='{agent.id}']").click()
+    await visitor.wait_js("(me) => window.__cbSync.status().controller !== me", visitor.id)
+    await page.wait_for_selector(await console.live(sid, f"tr[data-pid='{agent.id}'] .control:visible"),
+                                 timeout=WAIT_MS)
+
+    await page.click(await console.live(sid, f"tr[data-pid='{visitor.id}'] button[data-act=remove]"))
+    await page.click("#confirm-ok")
+    await visitor.wait_js("() => window.__cbSync.status().status !== 'connected'")
+    await page.wait_for_function(
+        "(s) => { const row = document.querySelector(s); return !row || /removed/.test(row.innerText); }",
+        arg=f"#s-{sid} tr[data-pid='{visitor.id}']", timeout=WAIT_MS)
+    assert "was removed from session" in await console.status()
+    assert console.errors == []
+
+
+async def test_console_asks_for_the_key_then_says_the_server_refused_it_then_shows_the_empty_list(
+        server: Cobrowse, open_console: OpenConsole) -> None:
+    console = await open_console(server, key=None)
+    page = console.page
+    await page.wait_for_selector("#key-dialog[open]", timeout=WAIT_MS)
+    assert "needs an API key" in await page.inner_text("#key-error")
+    assert await page.evaluate("() => document.activeElement.id") == "key"
+    await page.keyboard.type("not-the-key")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => document.getElementById('key-dialog').open"
+        " && /refused the API key/.test(document.getElementById('key-error').textContent)", timeout=WAIT_MS)
+    await page.keyboard.type(API_KEY)
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => /^No live sessions/.test(document.getElementById('live-state').textContent)", timeout=WAIT_MS)
+    assert not await page.evaluate("() => document.getElementById('key-dialog').open")
+    assert await page.evaluate("() => sessionStorage.getItem('cobrowse-key')") == API_KEY
+    assert unexpected(console.errors, refused=(401,)) == []
+
+
+async def test_console_says_when_the_server_cannot_be_reached(open_console: OpenConsole) -> None:
+    server = await start_cobrowse()
+    try:
+        console = await open_console(server)
+        page = console.page
+        await page.wait_for_function(
+            "() => /^No live sessions/.test(document.getElementById('live-state').textContent)", timeout=WAIT_MS)
+    finally:
+        await stop_cobrowse(server)
+    await page.wait_for_function(
+        "() => /Cannot reach the cobrowse server/.test(document.getElementById('live-state').textContent)",
+        timeout=WAIT_MS)
+    assert await page.get_attribute("#live-state", "class") == "state bad"
+    assert unexpected(console.errors, unreachable=True) == []
+
+
+async def test_console_says_when_the_server_limits_its_requests(
+        start_server: StartCobrowse, open_console: OpenConsole) -> None:
+    server = await start_server(api_rate=0.1, api_burst=1)
+    console = await open_console(server)
+    await console.page.wait_for_function(
+        "() => /limiting requests\\. Trying again in \\d+ s/.test(document.getElementById('live-state').textContent)",
+        timeout=WAIT_MS)
+    assert unexpected(console.errors, refused=(429,)) == []
+
+
+async def test_a_refresh_of_the_live_list_keeps_focus_on_the_control_the_agent_is_on(
+        server: Cobrowse, open_console: OpenConsole) -> None:
+    first = await server.create_session(A)
+    console = await open_console(server)
+    page = console.page
+    pin = await console.live(str(first["id"]), "button[data-act=pin]")
+    await tab_to(page, pin)
+    await page.evaluate("() => { document.activeElement.dataset.mark = 'kept'; }")
+    second = await server.create_session(A)
+    await page.wait_for_selector(f"#s-{second['id']} + #s-{first['id']}", timeout=WAIT_MS)
+    assert await page.evaluate("() => document.activeElement.dataset.mark") == "kept"
+
+
+async def test_console_checks_a_visitor_id_and_says_when_no_such_visitor_is_online(
+        server: Cobrowse, open_console: OpenConsole) -> None:
+    console = await open_console(server)
+    page = console.page
+    await tab_to(page, "#short-id")
+    await page.keyboard.type("no!")
+    await page.keyboard.press("Enter")
+    assert await page.get_attribute("#short-id", "aria-invalid") == "true"
+    assert "letters and digits" in await page.inner_text("#error")
+    assert await page.evaluate("() => document.activeElement.id") == "short-id"
+    await page.fill("#short-id", "ZZZZZZ")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => /No visitor with the id ZZZZZZ/.test(document.getElementById('error').textContent)", timeout=WAIT_MS)
+    assert unexpected(console.errors, refused=(404,)) == []

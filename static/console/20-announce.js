@@ -15,6 +15,13 @@ function alarm(error) {
   $("error").textContent = error && error.message ? error.message : String(error);
 }
 
+// A field the agent must correct: marked for assistive technology, the reason said, focus on it.
+function invalid(field, message) {
+  field.setAttribute("aria-invalid", "true");
+  alarm(message);
+  field.focus();
+}
+
 function busy(button, work) {
   if (button.getAttribute("aria-busy") === "true") { return Promise.resolve(null); }
   button.setAttribute("aria-busy", "true");

@@ -3,12 +3,6 @@
 // The new session's card offers the agent's own page, the visitor link and a PIN.
 var started = null;  // the session this tab started last: {id, follower_url, ...}
 
-function invalid(field, message) {
-  field.setAttribute("aria-invalid", "true");
-  alarm(message);
-  field.focus();
-}
-
 function startOptions() {
   var options = {};
   if ($("opt-approval").checked) { options.require_approval = true; }
@@ -32,19 +26,17 @@ function validUrl(text) {
 function showStarted(session) {
   started = session;
   unusedLeaderLinks.set(session.id, session.leader_url);
-  visitorLinks.set(session.id, session.follower_url);
   setText($("sid"), session.id);
   setText($("expires"), session.expires_at ? "until " + clock(session.expires_at) : "");
   $("leader").value = session.leader_url;
   $("follower").value = session.follower_url;
-  show($("pin-out"), false);
+  show($("pin-row"), false);
   show($("session"), true);
   $("session").focus();
 }
 
 function endedHere(sid) {
   unusedLeaderLinks.delete(sid);
-  visitorLinks.delete(sid);
   if (started && started.id === sid) {
     started = null;
     show($("session"), false);
@@ -80,13 +72,18 @@ function wireStart() {
   $("copy").addEventListener("click", function () {
     copyText($("follower").value, $("follower")).then(function (ok) { copied(ok, "Visitor link"); });
   });
+  $("copy-pin").addEventListener("click", function () {
+    var pin = $("pin-out").getAttribute("data-pin") || "";
+    copyText(pin, $("pin-out")).then(function (ok) { copied(ok, "PIN"); });
+  });
   $("pin-button").addEventListener("click", function () {
     if (!started) { return; }
     busy($("pin-button"), function () { return newPin(started.id); }).then(function (data) {
       if (!data) { return; }
-      setText($("pin-out"), "PIN " + pinText(data.pin) + " \u2014 " + pinHelp(data));
+      setText($("pin-out"), pinText(data.pin));
       setAttr($("pin-out"), "data-pin", String(data.pin));
-      show($("pin-out"), true);
+      setText($("pin-help"), pinHelp(data));
+      show($("pin-row"), true);
       say("PIN " + pinText(data.pin) + ". " + pinHelp(data));
     }).catch(failed);
   });

@@ -10,7 +10,7 @@ var STATUS_TEXT = { waiting: "waiting for approval", active: "active", left: "le
 var ROLE_TEXT = { leader: "agent", follower: "visitor" };
 var SESSION_ACTIONS = [
   ["open", "Open as agent", "", "Open session {s} as the agent in a new tab"],
-  ["link", "Visitor link", "secondary", "Get the visitor link of session {s}"],
+  ["link", "Visitor link", "secondary", "Create a visitor link for session {s}"],
   ["pin", "PIN", "secondary", "Get a PIN for session {s}"],
   ["end", "End session", "danger", "End session {s}"]
 ];
@@ -41,6 +41,13 @@ function sessionNodes(session) {
   var timeline = el("a", { class: "button small secondary", href: "/timeline/" + encodeURIComponent(sid),
                            target: "_blank", rel: "noopener noreferrer", text: "Timeline",
                            "aria-label": "Timeline of session " + sid + " (new tab)" });
+  var nameInput = el("input", { type: "text", maxlength: "60", required: "", autocomplete: "off",
+                               id: "s-" + sid + "-visitor", placeholder: "e.g. Vic" });
+  var linkForm = el("form", { class: "row", hidden: "", "data-form": "make-link", "data-sid": sid }, [
+    el("label", { for: nameInput.id, text: "Visitor's name" }), nameInput,
+    el("button", { type: "submit", class: "small", text: "Create link",
+                   "aria-label": "Create a visitor link for session " + sid })
+  ]);
   var linkInput = el("input", { readonly: "", "aria-label": "Visitor link of session " + sid, "data-role": "link" });
   var linkRow = el("div", { class: "row", hidden: "" }, [linkInput, actionButton(
     ["copy-link", "Copy", "secondary", "Copy the visitor link of session {s}"], sid)]);
@@ -59,9 +66,10 @@ function sessionNodes(session) {
   var li = el("li", { class: "session", id: "s-" + sid, "aria-labelledby": heading.id }, [
     heading, el("p", { class: "meta" }),
     el("div", { class: "row" }, [buttons.open, buttons.link, buttons.pin, timeline, buttons.end]),
-    el("div", { class: "share" }, [linkRow, pinRow]), table
+    el("div", { class: "share" }, [linkForm, linkRow, pinRow]), table
   ]);
-  return { li: li, heading: heading, meta: li.children[1], linkRow: linkRow, linkInput: linkInput, pinRow: pinRow,
+  return { li: li, heading: heading, meta: li.children[1], linkForm: linkForm, nameInput: nameInput,
+           linkRow: linkRow, linkInput: linkInput, pinRow: pinRow,
            pinOut: pinOut, pinHelp: pinHelpText, people: people, rows: new Map(), leader: "" };
 }
 

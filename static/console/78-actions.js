@@ -6,10 +6,10 @@ function nameOf(sid, pid) {
   return row ? row.name.textContent : "the visitor";
 }
 
-function showLink(sid, url) {
+function showLink(sid, data) {
   var nodes = rendered.get(sid);
   if (!nodes) { return; }
-  nodes.linkInput.value = url;
+  nodes.linkInput.value = data.url;
   show(nodes.linkRow, true);
 }
 
@@ -27,10 +27,25 @@ var ACTIONS = {
     return openAsAgent(sid).then(function () { say("Opened session " + sid + " as the agent in a new tab."); });
   },
   link: function (sid) {
-    return visitorLink(sid).then(function (url) {
-      showLink(sid, url);
-      return copyText(url, null);
-    }).then(function (ok) { copied(ok, "The visitor link of session " + sid); });
+    var nodes = rendered.get(sid);
+    show(nodes.linkForm, true);
+    nodes.nameInput.focus();
+    return Promise.resolve(null);
+  },
+  "make-link": function (sid) {
+    var nodes = rendered.get(sid);
+    var name = nodes.nameInput.value.trim();
+    if (!name) {
+      invalid(nodes.nameInput, "Enter the visitor's name first: the link is made for one visitor.");
+      return Promise.resolve(null);
+    }
+    nodes.nameInput.removeAttribute("aria-invalid");
+    return visitorLink(sid, name).then(function (data) {
+      showLink(sid, data);
+      return copyText(data.url, nodes.linkInput).then(function (ok) {
+        copied(ok, "A visitor link for " + data.name + " (works once, until " + clock(data.expires_at) + ")");
+      });
+    });
   },
   "copy-link": function (sid) {
     var nodes = rendered.get(sid);
@@ -44,7 +59,8 @@ var ACTIONS = {
   },
   "copy-pin": function (sid) {
     var nodes = rendered.get(sid);
-    return copyText(nodes.pinOut.getAttribute("data-pin") || "", null).then(function (ok) { copied(ok, "PIN"); });
+    var pin = nodes.pinOut.getAttribute("data-pin") || "";
+    return copyText(pin, nodes.pinOut).then(function (ok) { copied(ok, "PIN"); });
   },
   end: function (sid) {
     return confirmAction("End session " + sid + "? Everyone in it is shown the end page.", "End session")
@@ -70,9 +86,10 @@ var ACTIONS = {
   },
   take: function (sid) {
     var nodes = rendered.get(sid);
-    var leader = nodes ? nodes.leader : "";
-    return api("POST", sessionPath(sid, "/control"), { participant: leader }).then(function () {
-      say("You have control of session " + sid + " again.");
+    return api("POST", sessionPath(sid, "/control"), { participant: nodes.leader }).then(function (data) {
+      say(data && data.action === "requested"
+        ? "The visitor driving session " + sid + " is asked to hand control back."
+        : "You have control of session " + sid + " again.");
     });
   },
   remove: function (sid, pid) {
@@ -87,16 +104,23 @@ var ACTIONS = {
   }
 };
 
+function runAction(button, act, sid, pid) {
+  busy(button, function () { return ACTIONS[act](sid, pid); }).then(changed, function (error) {
+    failed(error);
+    changed();
+  });
+}
+
 function wireActions() {
-  $("sessions").addEventListener("click", function (event) {
+  var list = $("sessions");
+  list.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-act]");
     if (!button) { return; }
-    var act = ACTIONS[button.getAttribute("data-act")];
-    var sid = button.getAttribute("data-sid");
-    var pid = button.getAttribute("data-pid");
-    busy(button, function () { return act(sid, pid); }).then(changed, function (error) {
-      failed(error);
-      changed();
-    });
+    runAction(button, button.getAttribute("data-act"), button.getAttribute("data-sid"), button.getAttribute("data-pid"));
+  });
+  list.addEventListener("submit", function (event) {
+    var form = event.target;
+    event.preventDefault();
+    runAction(form.querySelector("button[type=submit]"), form.getAttribute("data-form"), form.getAttribute("data-sid"), null);
   });
 }
