@@ -18,7 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from proxy import audit_cli, logs, settings
+from proxy import audit_cli, logs, purge, settings
 from proxy.app import build_app
 from proxy.config import ENV_API_KEY, Config
 from proxy.serving import serve_until_stopped
@@ -26,6 +26,7 @@ from proxy.serving import serve_until_stopped
 # Subcommands besides ``serve``: name -> (adds its parser to the subparsers, runs it with the parsed args).
 SUBCOMMANDS: Mapping[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "audit": (audit_cli.add_parser, audit_cli.run),
+    "purge": (purge.add_parser, purge.run),
 }
 
 

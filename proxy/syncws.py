@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import audit
-from proxy.ending import end_session
+from proxy.ending import EXPIRIES, end_session
 from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
 from proxy.presence import PRESENCE
@@ -144,6 +144,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
             _refuse(room, conn_id, outbox, exc.code, exc.reason)
             return
         hub.received()
+        request.app[EXPIRIES].touch(room.relay.session_id)  # activity: the session is not idle
         outcome = room.relay.receive(conn_id, message, now)
         hub.dispatch(room, outcome)
         await carry_out(request, room, outcome, outbox.participant)
