@@ -108,3 +108,36 @@ async def test_browser_already_following_is_sent_on_without_a_second_participant
     assert as_leader.status == 409
     session = json.loads((await server.api("GET", f"/api/v1/sessions/{created['id']}")).body)
     assert len(session["participants"]) == 2
+
+
+async def test_an_expired_session_says_expired_not_just_ended(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    created, _ = await start_session(server)
+    store = server.runner.app[SERVICE].store
+    await store.update(created["id"], lambda s: setattr(s, "expires_at", time.time() - 1))
+    page = await server.request("GET", created["follower_url"], cookies={})
+    assert page.status == 410 and "This session is over" in page.text and "expired" in page.text
+
+
+async def test_the_consent_notice_names_the_sessions_masks_and_who_controls(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    body = {"url": "http://example.com/", "agent": {"id": "a1", "name": "Ann"},
+            "options": {"view_only": True, "mask_selectors": ["#iban", ".notes"]}}
+    created = json.loads((await server.api("POST", "/api/v1/sessions", body)).body)
+    page = BeautifulSoup((await server.request("GET", created["follower_url"], cookies={})).text, "html.parser")
+    notice = page.find(id="notice").get_text(" ", strip=True)
+    assert "passwords, payment card numbers, and 2 more kinds of field this session masks" in notice
+    assert "You watch only: Ann keeps control" in notice
+    plain, _ = await start_session(server)
+    notice = BeautifulSoup((await server.request("GET", plain["follower_url"], cookies={})).text,
+                           "html.parser").find(id="notice").get_text(" ", strip=True)
+    assert "may hand you control" in notice and "more kind" not in notice
+
+
+async def test_the_sessions_own_follower_cap_is_kept(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    body = {"url": "http://example.com/", "agent": {"id": "a1", "name": "Ann"}, "options": {"max_followers": 1}}
+    created = json.loads((await server.api("POST", "/api/v1/sessions", body)).body)
+    assert (await post_join(server, created, "One")).status == 303
+    full = await post_join(server, created, "Two")
+    assert full.status == 409 and "This session is full" in full.text
