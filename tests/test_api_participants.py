@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from bs4 import BeautifulSoup
 from world.harness import AGENT, Cobrowse, StartCobrowse, cookies_from
 from world.sync_client import TARGET, ScriptedParty, connect, expect, hello, join, post_join, start_session
 from world.until import until
 
+from proxy import presence
 from proxy.keys import AUDIT
 from sessions.protocol import CLOSE_REMOVED
 
@@ -48,6 +50,26 @@ async def test_participants_are_listed_with_role_name_status_and_time(start_serv
     assert all(p["joined_at"].endswith("Z") and p["id"] for p in listed.values())
     assert (await server.api("GET", "/api/v1/sessions/nosuchsession1/participants")).status == 404
     assert (await server.api("GET", f"/api/v1/sessions/{created['id']}/participants", key="wrong")).status == 401
+
+
+async def test_a_visitor_whose_last_page_closed_is_left_until_it_is_back(
+        start_server: StartCobrowse, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(presence, "LEAVE_GRACE", 0.2)
+    server = await start_server()
+    created, _ = await start_session(server)
+    visitor = await join(server, created, "Vic")
+    page = await connect(server, created, visitor)
+    await hello(page, visitor, "pv")
+    await page.close()
+
+    async def status_is(wanted: str) -> bool:
+        return (await participants(server, created["id"]))["Vic"]["status"] == wanted
+
+    await until(lambda: status_is("left"), "the visitor shows as left")
+    back = await connect(server, created, visitor)
+    await hello(back, visitor, "pv2")
+    assert await status_is("active")
+    await back.close()
 
 
 async def test_a_removed_visitor_is_told_on_its_socket_and_on_its_next_page_and_stays_out(
@@ -192,9 +214,10 @@ async def test_removal_and_approval_are_in_the_audit_trail(tmp_path: Path, start
     await post_join(server, created, "Gus")
     listed = await participants(server, created["id"])
     sid = created["id"]
-    assert (await server.api("POST", f"/api/v1/sessions/{sid}/participants/{listed['Vic']['id']}/approve")).status == 200
-    assert (await server.api("DELETE", f"/api/v1/sessions/{sid}/participants/{listed['Gus']['id']}")).status == 200
-    assert (await server.api("DELETE", f"/api/v1/sessions/{sid}/participants/{listed['Vic']['id']}")).status == 200
+    vic, gus = (f"/api/v1/sessions/{sid}/participants/{listed[name]['id']}" for name in ("Vic", "Gus"))
+    assert (await server.api("POST", f"{vic}/approve")).status == 200
+    assert (await server.api("DELETE", gus)).status == 200
+    assert (await server.api("DELETE", vic)).status == 200
     sink = server.runner.app[AUDIT]
 
     async def all_written() -> bool:
