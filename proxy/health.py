@@ -34,6 +34,7 @@ def install_ops(app: web.Application) -> None:
     """The app's metrics (reading the sync hub's and the audit writer's counters when scraped)
     and these routes. Called by ``build_app`` once ``SYNC`` and ``AUDIT`` are in place."""
     app[METRICS] = Metrics(app[SYNC].counts, app[AUDIT].counters)
+    app[STOPPING] = asyncio.Event()  # set by proxy.serving.serve_until_stopped
     app.add_routes(routes)
 
 
@@ -56,8 +57,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def _stopping(app: web.Application) -> list[str]:
-    stopping = app.get(STOPPING)
-    return ["stopping: the server is shutting down"] if stopping is not None and stopping.is_set() else []
+    return ["stopping: the server is shutting down"] if app[STOPPING].is_set() else []
 
 
 async def _store(app: web.Application) -> list[str]:

@@ -95,7 +95,8 @@ async def serve_until_stopped(app: web.Application, config: Any, listening: Call
     """Serve ``app`` on ``config.host:config.port`` until a stop signal (or ``stop`` is set),
     then stop gracefully (see the module docstring). ``listening`` is called once the port listens."""
     stop = stop if stop is not None else asyncio.Event()
-    app[STOPPING] = asyncio.Event()
+    if STOPPING not in app:  # an app not made by build_app (proxy.health.install_ops makes it)
+        app[STOPPING] = asyncio.Event()
     runner = make_runner(app, access_log=None, shutdown_timeout=config.shutdown_grace, handle_signals=False)
     await runner.setup()
     loop = asyncio.get_running_loop()

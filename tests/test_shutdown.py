@@ -1,0 +1,196 @@
+"""Stopping and health: ``/livez``, ``/readyz`` (503 naming why), and the graceful stop
+(``proxy.serving.serve_until_stopped``): participants are told over the sync socket, a request in
+flight finishes and is in the audit trail, which verifies; ``cobrowse serve`` stops that way on
+SIGTERM and SIGINT and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from world.harness import API_KEY, DOMAIN, Cobrowse, StartCobrowse, free_port
+from world.sync_client import connect, hello, join, start_session, until_closed
+from world.targets import serve_app
+
+from proxy import health as health_module
+from proxy.app import build_app
+from proxy.cli import main
+from proxy.config import Config
+from proxy.serving import STOPPING, serve_until_stopped
+from sessions.model import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = "slow.test"
+
+
+class SlowTarget:
+    """A target whose ``/slow`` answers only once released; ``started`` is set when it is asked."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def app(self) -> web.Application:
+        async def slow(request: web.Request) -> web.Response:
+            self.started.set()
+            await self.release.wait()
+            return web.Response(text="finished after the stop began", content_type="text/plain")
+
+        made = web.Application()
+        made.router.add_get("/slow", slow)
+        return made
+
+
+@pytest.fixture
+async def slow_target() -> AsyncIterator[tuple[SlowTarget, int]]:
+    target = SlowTarget()
+    runner, port = await serve_app(target.app())
+    try:
+        yield target, port
+    finally:
+        target.release.set()
+        await runner.cleanup()
+
+
+async def health(server: Cobrowse, path: str) -> tuple[int, dict[str, Any]]:
+    reply = await server.request("GET", f"{server.control}{path}", cookies={})
+    return reply.status, json.loads(reply.body)
+
+
+async def test_livez_and_readyz_answer_200_on_a_healthy_server(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    assert await health(server, "/livez") == (200, {"ok": True})
+    assert await health(server, "/readyz") == (200, {"ready": True, "reasons": []})
+
+
+async def test_readyz_is_503_naming_the_reason_while_stopping(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    server.runner.app[STOPPING].set()
+    status, body = await health(server, "/readyz")
+    assert status == 503 and body["ready"] is False and body["reasons"][0].startswith("stopping")
+    assert (await health(server, "/livez"))[0] == 200  # alive all the same
+
+
+class DeadStore:
+    """A session store whose backend cannot be reached (the store is a declared seam)."""
+
+    async def get(self, session_id: str) -> Session | None:
+        raise ConnectionRefusedError("redis down")
+
+    async def close(self) -> None:
+        return None
+
+    async def purge(self, now: float) -> int:
+        return 0
+
+
+async def test_readyz_is_503_when_the_store_cannot_be_reached() -> None:
+    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True)
+    app = build_app(config, store=DeadStore())  # type: ignore[arg-type]
+    listening = asyncio.Event()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_until_stopped(app, config, listening.set, stop))
+    await listening.wait()
+    try:
+        async with aiohttp.ClientSession() as client, client.get(
+                f"http://127.0.0.1:{config.port}/readyz", headers={"Host": f"{DOMAIN}:{config.port}"}) as r:
+            assert r.status == 503
+            assert (await r.json())["reasons"] == ["store: ConnectionRefusedError"]
+    finally:
+        stop.set()
+        await task
+
+
+def test_readiness_judges_the_audit_queue_full_at_90_percent_of_its_capacity() -> None:
+    assert health_module._audit({"enabled": True, "queued": 8, "capacity": 10}) == []
+    assert health_module._audit({"enabled": True, "queued": 9, "capacity": 10}) == [
+        "audit: 9 of 10 records waiting for the disk"]
+    assert health_module._audit({"enabled": False}) == []
+
+
+async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes_the_trail(
+        tmp_path: Path, slow_target: tuple[SlowTarget, int], capsys: pytest.CaptureFixture[str]) -> None:
+    target, target_port = slow_target
+    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True,
+                    resolve_overrides={f"{SLOW}:80": ("127.0.0.1", target_port)}, data_dir=str(tmp_path),
+                    shutdown_grace=30.0)
+    listening, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_until_stopped(build_app(config), config, listening.set, stop))
+    await listening.wait()
+    client = aiohttp.ClientSession(auto_decompress=False)
+    server = Cobrowse(port=config.port, config=config, runner=None, client=client)  # type: ignore[arg-type]
+    try:
+        created, leader = await start_session(server, f"http://{SLOW}/slow")
+        follower = await join(server, created, "Vic")
+        sockets = [await connect(server, created, leader), await connect(server, created, follower)]
+        await hello(sockets[0], leader, "p1", url=f"http://{SLOW}/slow")
+        await hello(sockets[1], follower, "p2", url=f"http://{SLOW}/slow")
+        in_flight = asyncio.create_task(server.request(
+            "GET", server.proxy_url(created["id"], SLOW, "/slow"), cookies=leader.cookies))
+        await target.started.wait()
+
+        stop.set()
+        for ws in sockets:
+            seen = await until_closed(ws)
+            assert {"type": "restarting"} in seen
+            assert ws.close_code == 1001
+        # The stop has begun (the sockets were told and closed). Half a second is far beyond a drain
+        # that would not wait (it cuts the request at once) and far within the 30 s grace: the
+        # request in flight must still complete then.
+        await asyncio.sleep(0.5)
+        target.release.set()
+        reply = await in_flight
+        assert reply.status == 200 and reply.body == b"finished after the stop began"
+        await asyncio.wait_for(task, 30)
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await server.request("GET", f"{server.control}/livez", cookies={})
+    finally:
+        stop.set()
+        target.release.set()
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
+
+    capsys.readouterr()
+    assert main(["audit", "verify", created["id"], "--data-dir", str(tmp_path)]) == 0, capsys.readouterr().out
+    out = tmp_path / "export.jsonl"
+    assert main(["audit", "export", created["id"], "--data-dir", str(tmp_path), "-o", str(out)]) == 0
+    records = [json.loads(line)["record"] for line in out.read_text().splitlines()]
+    drained = [r for r in records if r.get("kind") == "exchange" and r.get("url", "").endswith("/slow")]
+    assert [r["status"] for r in drained] == [200]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_cobrowse_serve_stops_gracefully_on_a_signal_and_exits_0(sig: signal.Signals, tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
+    env["COBROWSE_API_KEY"] = API_KEY
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path),
+        "--log-format", "json", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)  # the banner: it listens
+        assert b"cobrowse listening" in line, line
+        async with aiohttp.ClientSession() as client, client.get(
+                f"http://127.0.0.1:{port}/readyz", headers={"Host": f"{DOMAIN}:{port}"}) as r:
+            assert r.status == 200
+        proc.send_signal(sig)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = [json.loads(text) for text in (await proc.stderr.read()).decode().splitlines() if text.strip()]
+    events = [entry.get("event") for entry in lines]
+    assert "server.stopping" in events and events[-1] == "server.stopped"
+    assert API_KEY not in json.dumps(lines)
