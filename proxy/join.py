@@ -19,7 +19,8 @@
 
 A browser that already holds a valid follower credential for the session is sent on without a
 second participant being made (to the waiting page while it waits); one that holds the leader's
-is refused (joining would replace the agent's own pass in that browser).
+is refused (joining would replace the agent's own pass in that browser); one the agent removed
+is refused through the invitation, not through a visitor link or PIN made for it afterwards.
 """
 
 from __future__ import annotations
@@ -92,11 +93,12 @@ async def join(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     sid = request.match_info["sid"]
     now = time.time()
-    existing = await _already_in(request, sid, now)
+    door = _door(form)
+    existing = await _already_in(request, sid, door, now)
     if existing is not None:
         return existing
     try:
-        admission = await service.join(sid, _door(form), str(form.get("name", "")), now)
+        admission = await service.join(sid, door, str(form.get("name", "")), now)
     except AdmissionError as exc:
         return _refused(exc)
     joined = await service.store.get(sid)
@@ -112,15 +114,21 @@ async def join(request: web.Request) -> web.Response:
     return response
 
 
-async def _already_in(request: web.Request, sid: str, now: float) -> web.Response | None:
-    """A browser that is already a participant: send a follower on, refuse the leader's browser."""
+async def _already_in(request: web.Request, sid: str, door: Door, now: float) -> web.Response | None:
+    """A browser that is already a participant: send a follower on, refuse the leader's browser,
+    and refuse one the agent removed the way back through the shared invitation (a visitor link
+    or PIN is the agent's own new decision: it lets the browser in again)."""
     service = request.app[SERVICE]
     session = await service.store.get(sid)
     if session is None or not session.is_live(now):
         return None
     participant = service.named(session, request.cookies.get(cookie_name(sid)), now)
-    if participant is None or participant.revoked:
+    if participant is None or (participant.revoked and door.link):
         return None
+    if participant.revoked:
+        return error_page(403, "You were removed from this session",
+                          "The agent removed you from this session, so this link no longer lets you in. "
+                          "Ask the agent for a new link or a PIN if you should take part again.")
     if participant.role == "leader":
         return error_page(409, "Already in this session",
                           "This browser is the agent's in this session. Open the visitor link in another "

@@ -231,3 +231,23 @@ async def test_removal_and_approval_are_in_the_audit_trail(tmp_path: Path, start
     vic, gus = listed["Vic"]["id"], listed["Gus"]["id"]
     assert names == [("waiting", vic, ""), ("waiting", gus, ""), ("approved", vic, ""), ("joined", vic, ""),
                      ("removed", gus, "declined"), ("removed", vic, "removed")], names
+
+
+async def test_a_removed_browser_cannot_rejoin_through_the_invitation_but_can_through_a_new_link(
+        start_server: StartCobrowse) -> None:
+    server = await start_server()
+    created, _ = await start_session(server)
+    visitor = await join(server, created, "Vic")
+    vic = (await participants(server, created["id"]))["Vic"]["id"]
+    assert (await server.api("DELETE", f"/api/v1/sessions/{created['id']}/participants/{vic}")).status == 200
+    again = await post_join(server, created, "Vic", cookies=visitor.cookies)
+    assert again.status == 403 and "You were removed from this session" in again.text
+    assert set(await participants(server, created["id"])) == {"Ann", "Vic"}
+    link = json.loads((await server.api("POST", f"/api/v1/sessions/{created['id']}/visitor-links",
+                                        {"name": "Vic"})).body)
+    form = {"link": parse_qs(urlsplit(link["url"]).query)["link"][0], "name": ""}
+    back = await server.request("POST", f"{server.control}/join/{created['id']}", data=form, cookies=visitor.cookies)
+    assert back.status == 303
+    reply = await server.api("GET", f"/api/v1/sessions/{created['id']}/participants")
+    statuses = sorted(p["status"] for p in json.loads(reply.body)["participants"])
+    assert statuses == ["active", "active", "removed"]
