@@ -102,38 +102,45 @@ async def list_participants(request: web.Request) -> web.Response:
                                                for p in session.participants.values()]})
 
 
-@routes.delete(_PARTICIPANT)
-async def remove_participant(request: web.Request) -> web.Response:
+async def _participant_step(request: web.Request, step: str) -> tuple[Session, Participant, bool] | web.Response:
+    """The session, and the participant after the service's ``step`` (``remove`` or ``approve``)
+    with whether it changed anything; or the refusal."""
     session = await _session(request, SESSIONS_WRITE)
     if isinstance(session, web.Response):
         return session
-    pid = request.match_info["pid"]
+    service = request.app[SERVICE]
+    act = {"remove": service.remove, "approve": service.approve}[step]
     try:
-        participant, changed = await request.app[SERVICE].remove(session.id, pid, time.time())
+        participant, changed = await act(session.id, request.match_info["pid"], time.time())
     except AdmissionError as exc:
         return _refused(exc)
+    return session, participant, changed
+
+
+@routes.delete(_PARTICIPANT)
+async def remove_participant(request: web.Request) -> web.Response:
+    done = await _participant_step(request, "remove")
+    if isinstance(done, web.Response):
+        return done
+    session, participant, changed = done
     if changed:
         hub = request.app[SYNC]
         room = hub.room_for(session, session.target_url, time.time())
-        outcome = room.relay.remove(pid, time.monotonic())
+        outcome = room.relay.remove(participant.id, time.monotonic())
         hub.dispatch(room, outcome)
-        request.app[PRESENCE].removed(session.id, pid)
+        request.app[PRESENCE].removed(session.id, participant.id)
         await carry_out(request, room, outcome, session.leader_id)
-        audit.event(request.app, session.id, pid, "removed", by="api",
+        audit.event(request.app, session.id, participant.id, "removed", by="api",
                     reason="declined" if participant.waiting else "removed")
     return web.json_response(participant_json(request.app, session, participant))
 
 
 @routes.post(_PARTICIPANT + "/approve")
 async def approve_participant(request: web.Request) -> web.Response:
-    session = await _session(request, SESSIONS_WRITE)
-    if isinstance(session, web.Response):
-        return session
-    try:
-        participant, was_waiting = await request.app[SERVICE].approve(session.id, request.match_info["pid"],
-                                                                       time.time())
-    except AdmissionError as exc:
-        return _refused(exc)
+    done = await _participant_step(request, "approve")
+    if isinstance(done, web.Response):
+        return done
+    session, participant, was_waiting = done
     if was_waiting:
         audit.event(request.app, session.id, participant.id, "approved", by="api")
         audit.event(request.app, session.id, participant.id, "joined", role=participant.role, name=participant.name)
