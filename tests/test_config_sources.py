@@ -163,3 +163,11 @@ def test_every_help_is_complete_and_says_each_flags_default() -> None:
     for verb in (["audit"], ["audit", "verify"], ["audit", "export"], ["audit", "keys"]):
         shown = subprocess.run([*run, *verb, "--help"], capture_output=True, text=True, check=True).stdout
         assert shown.startswith("usage: cobrowse " + " ".join(verb))
+
+
+def test_the_readmes_config_file_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load(["--config", write(tmp_path, example)], {})
+    assert config.domain == "cobrowse-example.com" and config.public_scheme == "https"
+    assert config.log_format == "json" and config.shutdown_grace == 20.0
