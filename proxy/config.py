@@ -2,9 +2,10 @@
 
 ``cobrowse serve`` builds it from a TOML file, the environment and its flags
 (``proxy.settings``: the table of settings and the merge, file < environment < flags). Each
-default is declared here, once, as the field's default (or, for what the sessions layer owns,
-read from its dataclass: ``ResponseLimits``); modules with settings of their own
-(``UpstreamSettings``, ``AuditSettings``) take their defaults from ``config_default``.
+default is declared once: here, as the field's default, or, for what the sessions layer owns, in
+its dataclass (``Lifecycle``, ``OptionLimits``, ``Lifetimes``, ``ResponseLimits``), which the
+field reads; modules of ``proxy/`` with settings of their own (``UpstreamSettings``,
+``AuditSettings``) take their defaults from ``config_default``.
 
 Nothing in the project reads ``os.environ`` but ``proxy.settings`` (through the mapping the CLI
 hands it) and the helpers at the end of this module, which the CLI calls.
@@ -19,13 +20,20 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from sessions.options import SessionOptions
+from sessions.lifecycle import Lifecycle
+from sessions.options import OptionLimits, SessionOptions
 from sessions.responses import ResponseLimits
+from sessions.service import Lifetimes
 
 DEFAULT_DOMAIN = "cobrowse.localhost"
 ENV_API_KEY = "COBROWSE_API_KEY"
 ENV_AUDIT_KEYS = "COBROWSE_AUDIT_KEYS"
 ENV_DATA_DIR = "COBROWSE_DATA_DIR"
+# The sessions layer declares the defaults of what it owns; Config reads them (declared once).
+_LIFECYCLE = Lifecycle()
+_OPTION_LIMITS = OptionLimits()
+_LIFETIMES = Lifetimes()
+_RESPONSE_LIMITS = ResponseLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +62,17 @@ class Config:
     # options.expires_in says otherwise (at most max_session_lifetime), ends after idle_timeout
     # seconds without a proxied request or sync message (0: never), and its metadata is purged
     # retention seconds after it ended.
-    session_lifetime: float = 2 * 3600.0
-    max_session_lifetime: float = 24 * 3600.0
-    idle_timeout: float = 30 * 60.0
-    retention: float = 30 * 86400.0
-    ticket_lifetime: float = 300.0
+    session_lifetime: float = _LIFECYCLE.lifetime
+    max_session_lifetime: float = _OPTION_LIMITS.max_expires_in
+    idle_timeout: float = _LIFECYCLE.idle_timeout
+    retention: float = _LIFECYCLE.retention
+    ticket_lifetime: float = _LIFETIMES.ticket
     # Fetch once: how long a follower request waits for the driver's, and what is held to share.
     follower_wait: float = 10.0
     # Followers a session admits through its invitation (the join page answers 409 past it).
-    max_followers: int = 10
-    share_max_response: int = ResponseLimits().max_response
-    share_budget: int = ResponseLimits().budget
+    max_followers: int = _OPTION_LIMITS.max_followers
+    share_max_response: int = _RESPONSE_LIMITS.max_response
+    share_budget: int = _RESPONSE_LIMITS.budget
     # True when no key was supplied and one was made here: only such a key is ever printed.
     api_key_generated: bool = False
     # Where cobrowse keeps state on disk: the audit trail (``audit/``) and its key file. "" keeps

@@ -25,14 +25,15 @@ from dataclasses import dataclass
 
 from sessions.credentials import Credential, Signer, cookie_name
 from sessions.ids import digest, new_participant_id, new_secret, new_session_id
+from sessions.lifecycle import Lifecycle
 from sessions.model import MAX_VISITOR_LINKS, Participant, Session, Ticket, VisitorLink
-from sessions.options import SessionOptions
+from sessions.options import OptionLimits, SessionOptions
 from sessions.store import SessionStore
 
 
 @dataclass(frozen=True, slots=True)
 class Lifetimes:
-    session: float = 8 * 3600.0
+    session: float = Lifecycle().lifetime  # declared once, in sessions.lifecycle
     ticket: float = 300.0
 
 
@@ -73,7 +74,7 @@ class AdmissionError(Exception):
 
 class SessionService:
     def __init__(self, store: SessionStore, signer: Signer, lifetimes: Lifetimes | None = None,
-                 max_followers: int = 10) -> None:
+                 max_followers: int = OptionLimits().max_followers) -> None:
         self.store = store
         self.signer = signer
         self.lifetimes = lifetimes or Lifetimes()

@@ -16,7 +16,10 @@ from proxy.audit_writer import AuditSettings
 from proxy.cli import config_from, parse_args
 from proxy.config import Config
 from proxy.upstream import UpstreamSettings
-from sessions.options import SessionOptions
+from sessions.lifecycle import Lifecycle
+from sessions.options import OptionLimits, SessionOptions
+from sessions.responses import ResponseLimits
+from sessions.service import Lifetimes
 
 # Config fields that are no setting of their own: what sets them instead.
 NOT_A_SETTING = {
@@ -138,6 +141,17 @@ def test_module_settings_take_their_defaults_from_config() -> None:
     assert (upstream.connect_timeout, upstream.read_timeout, upstream.total_deadline) == (
         defaults.connect_timeout, defaults.read_timeout, defaults.total_deadline)
     assert audit.queue == defaults.audit_queue
+
+
+def test_the_sessions_layers_defaults_are_the_ones_config_reads() -> None:
+    defaults = Config(api_key="k" * 16)
+    life, limits, lifetimes, responses = Lifecycle(), OptionLimits(), Lifetimes(), ResponseLimits()
+    assert (life.lifetime, life.idle_timeout, life.retention) == (
+        defaults.session_lifetime, defaults.idle_timeout, defaults.retention)
+    assert lifetimes.session == defaults.session_lifetime  # was 8 h against Config's 2 h
+    assert lifetimes.ticket == defaults.ticket_lifetime
+    assert (limits.max_followers, limits.max_expires_in) == (defaults.max_followers, defaults.max_session_lifetime)
+    assert (responses.max_response, responses.budget) == (defaults.share_max_response, defaults.share_budget)
 
 
 def test_the_app_hands_configs_websocket_cap_to_the_upstream_client() -> None:
