@@ -28,7 +28,6 @@ function showStarted(session) {
   unusedLeaderLinks.set(session.id, session.leader_url);
   setText($("sid"), session.id);
   setText($("expires"), session.expires_at ? "until " + clock(session.expires_at) : "");
-  $("leader").value = session.leader_url;
   $("follower").value = session.follower_url;
   show($("pin-row"), false);
   show($("session"), true);
@@ -38,8 +37,10 @@ function showStarted(session) {
 function endedHere(sid) {
   unusedLeaderLinks.delete(sid);
   if (started && started.id === sid) {
+    var hadFocus = $("session").contains(document.activeElement);
     started = null;
     show($("session"), false);
+    if (hadFocus) { $("url").focus(); }
   }
 }
 

@@ -5,6 +5,7 @@
 // and Space reach it as they reach any button. Newly waiting visitors are announced.
 var rendered = new Map();  // session id -> the nodes of its list item
 var announcedWaiting = new Set();
+var TITLE = document.title;
 
 var STATUS_TEXT = { waiting: "waiting for approval", active: "active", left: "left", removed: "removed" };
 var ROLE_TEXT = { leader: "agent", follower: "visitor" };
@@ -165,9 +166,17 @@ function renderSessions(sessions) {
       if (list.children[index] !== nodes.li) { list.insertBefore(nodes.li, list.children[index] || null); }
     });
     rendered.forEach(function (nodes, sid) {
-      if (!seen.has(sid)) { nodes.li.remove(); rendered.delete(sid); }
+      if (!seen.has(sid)) {
+        nodes.li.remove();
+        rendered.delete(sid);
+        endedHere(sid);  // it ended elsewhere (the agent's toolbar, expiry): its card goes too
+      }
     });
   });
+  var waiting = sessions.reduce(function (n, session) {
+    return n + (session.participants || []).filter(function (p) { return statusOf(p) === "waiting"; }).length;
+  }, 0);
+  document.title = (waiting ? "(" + waiting + " waiting) " : "") + TITLE;
   setText($("live-count"), String(sessions.length));
   var state = $("live-state");
   state.classList.remove("bad");
