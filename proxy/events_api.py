@@ -7,7 +7,9 @@ a webhook receives (``sessions.integration_events.Event``). A client that reconn
 for clients that cannot set headers) first gets the buffered events after that id, then live ones;
 when events after it have already left the bounded buffer, a ``gap`` message comes first (reload
 the state from the REST API). A comment line every ``HEARTBEAT`` seconds keeps proxies from
-timing the stream out and tells the server a client has gone. The stream ends when the server
+timing the stream out and tells the server a client has gone. Only a client that asks for
+``Accept: text/event-stream`` (as ``EventSource`` does) gets a stream that stays open; any other
+gets the buffered events after its last id and the end (a poll). The stream ends when the server
 shuts down, or when the client reads too slowly to keep up (``proxy.events.BusLimits.stream``
 unread events): either way the client reconnects with its last id and loses nothing the buffer
 still holds. Nothing a stream sends is a link, ticket or cookie.
@@ -46,6 +48,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     after = request.headers.get("Last-Event-ID", "") or request.query.get("last_event_id", "")
     if after and not EVENT_ID.fullmatch(after):
         return problem(400, "Last-Event-ID must be the id of an event this server sent (evt_ and 26 hex digits)")
+    follows = "text/event-stream" in request.headers.get("Accept", "")
     bus = request.app[EVENTS]
     listening = bus.listen(who.key_id, after)
     try:
@@ -57,7 +60,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             await response.write(f"event: gap\ndata: {json.dumps({'after': after})}\n\n".encode())
         for old in listening.backlog:
             await response.write(message(old))
-        while True:
+        while follows:
             event = await listening.stream.next(HEARTBEAT)
             if event is not None:
                 await response.write(message(event))
@@ -77,10 +80,12 @@ _ID_PATTERN = {"type": "string", "pattern": "^evt_[0-9a-f]{26}$"}
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/events": {
         "get": operation(
-            "Server-sent events of this key's sessions (the stream does not end on its own)\n\n"
+            "Server-sent events of this key's sessions\n\n"
             "Each message: `id` (the event id), `event` (its type: " + ", ".join(EVENT_TYPES) + "), `data` (the "
             f"event's JSON, as webhooks receive it). A heartbeat comment every {HEARTBEAT:g} s; a `gap` message "
-            "first when events after Last-Event-ID have left the server's buffer.",
+            "first when events after Last-Event-ID have left the server's buffer. The stream stays open only for "
+            "a client that sends `Accept: text/event-stream` (as EventSource does); any other gets the buffered "
+            "events after Last-Event-ID, then the end.",
             SESSIONS_READ,
             {"200": {"description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
             refusals=(400,), operationId="streamEvents", tags=["events"],

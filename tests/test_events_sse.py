@@ -188,6 +188,21 @@ async def test_the_stream_ends_when_the_server_shuts_down() -> None:
     assert closed
 
 
+async def test_a_client_that_does_not_ask_for_a_stream_gets_the_buffered_events_and_the_end() -> None:
+    server = await start_cobrowse()
+    try:
+        async with stream(server) as events:
+            for n in range(3):
+                await server.create_session(f"http://example.com/{n}")
+            ids = [(await events.event()).id for _ in range(3)]
+        poll = await server.request("GET", f"{server.control}/api/v1/events", cookies={},
+                                    headers={"Authorization": f"Bearer {API_KEY}", "Last-Event-ID": ids[0]})
+    finally:
+        await stop_cobrowse(server)
+    assert poll.status == 200 and (poll.header("Content-Type") or "").startswith("text/event-stream")
+    assert [line[4:] for line in poll.text.splitlines() if line.startswith("id: ")] == ids[1:]
+
+
 @pytest.mark.parametrize("last", ["1", "evt_zz", "evt_" + "0" * 25])
 async def test_a_last_event_id_that_is_not_an_event_id_is_a_400(last: str) -> None:
     server = await start_cobrowse()
