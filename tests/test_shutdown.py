@@ -18,9 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser
 from world.harness import API_KEY, DOMAIN, Cobrowse, StartCobrowse, free_port
+from world.party import lead as lead_in_browser
 from world.sync_client import connect, hello, join, start_session, until_closed
-from world.targets import serve_app
+from world.targets import World, serve_app
 
 from proxy import health as health_module
 from proxy.app import build_app
@@ -167,6 +169,30 @@ async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes
     records = [json.loads(line)["record"] for line in out.read_text().splitlines()]
     drained = [r for r in records if r.get("kind") == "exchange" and r.get("url", "").endswith("/slow")]
     assert [r["status"] for r in drained] == [200]
+
+
+async def test_the_page_says_server_restarting_when_the_server_stops(browser: Browser, world: World) -> None:
+    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True,
+                    resolve_overrides=world.resolve_overrides(), shutdown_grace=5.0)
+    listening, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_until_stopped(build_app(config), config, listening.set, stop))
+    await listening.wait()
+    client = aiohttp.ClientSession(auto_decompress=False)
+    server = Cobrowse(port=config.port, config=config, runner=None, client=client)  # type: ignore[arg-type]
+    try:
+        created = await server.create_session("http://site-a.test/login")
+        leader = await lead_in_browser(browser, created)
+        assert (await leader.toolbar(".status").text_content() or "").strip() == "Connected"
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await leader.wait_js("() => window.__cbSync.status().status === 'restarting'")
+        await leader.wait_js("() => (document.querySelector('cobrowse-ui').shadowRoot.querySelector('.status')"
+                             " || {}).textContent === 'Server restarting, reconnecting…'")
+        await leader.context.close()
+    finally:
+        stop.set()
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
