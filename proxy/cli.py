@@ -1,5 +1,6 @@
 """``cobrowse`` command line: ``cobrowse serve`` runs the server; the other subcommands
-(``SUBCOMMANDS``) work with what it keeps (``cobrowse audit``: ``proxy.audit_cli``).
+(``SUBCOMMANDS``) work with what it keeps (``cobrowse audit``: ``proxy.audit_cli``; ``cobrowse keys``:
+``proxy.keys_cli``).
 
 ``serve``'s settings come from a TOML file, the environment and its flags, merged once into the
 frozen ``Config`` by ``proxy.settings`` (the table of settings; file < environment < flags).
@@ -13,19 +14,23 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from proxy import audit_cli, logs, purge, settings
+from proxy import audit_cli, keys_cli, logs, purge, settings
 from proxy.app import build_app
 from proxy.config import ENV_API_KEY, Config
 from proxy.serving import serve_until_stopped
 
+log = logging.getLogger("cobrowse")
+
 # Subcommands besides ``serve``: name -> (adds its parser to the subparsers, runs it with the parsed args).
 SUBCOMMANDS: Mapping[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "audit": (audit_cli.add_parser, audit_cli.run),
+    "keys": (keys_cli.add_parser, keys_cli.run),
     "purge": (purge.add_parser, purge.run),
 }
 
@@ -117,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from(args)
     logs.configure(config.log_level, config.log_format, secrets=(config.api_key, config.secret_key.decode(
         "utf-8", "replace"), config.audit_keys))
+    unknown = settings.unknown_environ(os.environ)
+    if unknown:
+        log.warning("settings.unknown_environment names=%s: no setting reads these variables (see serve --help)",
+                    ",".join(unknown).replace(" ", "_"))
     try:
         asyncio.run(serve(config, args.demo))
     except KeyboardInterrupt:
