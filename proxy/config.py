@@ -41,8 +41,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     domain: str = DEFAULT_DOMAIN
-    api_key: str = ""
-    secret_key: bytes = b""
+    api_key: str = field(default="", repr=False)  # secrets stay out of repr (a logged Config holds none)
+    secret_key: bytes = field(default=b"", repr=False)
     # How browsers reach us (differs from host/port behind a TLS-terminating load balancer).
     public_scheme: str = "http"
     public_port: int | None = None

@@ -311,6 +311,17 @@ def read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def unknown_environ(environ: Mapping[str, str]) -> list[str]:
+    """``COBROWSE_*`` variables no setting reads (a typo is otherwise silent), each with a close
+    match when there is one; ``serve`` logs them as a warning."""
+    known = {s.env for s in SETTINGS} | {ENV_CONFIG}
+    found = []
+    for name in sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in known):
+        near = difflib.get_close_matches(name, known, n=1)
+        found.append(f"{name} (did you mean {near[0]}?)" if near else name)
+    return found
+
+
 def read_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given as flags (absent flags are not in ``args``)."""
     return {s.key: getattr(args, s.key) for s in SETTINGS if s.flag is not None and hasattr(args, s.key)}

@@ -185,3 +185,11 @@ def test_the_readmes_config_file_example_loads(tmp_path: Path) -> None:
     config = load(["--config", write(tmp_path, example)], {})
     assert config.domain == "cobrowse-example.com" and config.public_scheme == "https"
     assert config.log_format == "json" and config.shutdown_grace == 20.0
+
+
+def test_a_mistyped_variable_is_named_with_its_close_match_and_secrets_stay_out_of_repr() -> None:
+    found = settings.unknown_environ({"COBROWSE_PROT": "1", "COBROWSE_PORT": "2", "COBROWSE_CONFIG": "x",
+                                      "HOME": "/root"})
+    assert found == ["COBROWSE_PROT (did you mean COBROWSE_PORT?)"]
+    config = load([], {"COBROWSE_API_KEY": "api-key-in-repr?-0123", "COBROWSE_SECRET_KEY": "signing-in-repr?-0123"})
+    assert "api-key-in-repr" not in repr(config) and "signing-in-repr" not in repr(config)
