@@ -241,3 +241,28 @@ def test_backoff_doubles_from_the_first_delay_is_capped_and_jittered_down() -> N
     settings = webhook_delivery.DeliverySettings(first_delay=2.0, max_delay=30.0, jitter=0.5)
     assert [webhook_delivery.backoff(settings, n, lambda: 0.0) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
     assert webhook_delivery.backoff(settings, 3, lambda: 1.0) == 4.0  # at most half taken off
+
+
+async def test_waiting_approved_and_removed_visitors_are_events_too(fast_retries: None) -> None:
+    server = await start_cobrowse()
+    receiver = await start_receiver()
+    try:
+        await add_webhook(server, receiver, events=["participant.waiting", "participant.joined",
+                                                    "participant.removed"])
+        reply = await server.api("POST", "/api/v1/sessions", {"url": "http://example.com/", "agent": {"id": "a1"},
+                                                              "options": {"require_approval": True}})
+        assert reply.status == 201, reply.text
+        created = json.loads(reply.body)
+        await join(server, created, "Vic")
+        await receiver.wait_for(lambda e: e["type"] == "participant.waiting", "the visitor waiting")
+        vic = receiver.accepted[-1]["data"]["participant"]["id"]
+        base = f"/api/v1/sessions/{created['id']}/participants/{vic}"
+        assert (await server.api("POST", f"{base}/approve")).status == 200
+        assert (await server.api("DELETE", base)).status == 200
+        await receiver.wait_for(lambda e: e["type"] == "participant.removed", "the visitor removed")
+    finally:
+        await stop_cobrowse(server)
+        await receiver.close()
+    assert [(e["type"], e["data"]["participant"]["id"]) for e in receiver.accepted] == [
+        ("participant.waiting", vic), ("participant.joined", vic), ("participant.removed", vic)]
+    assert receiver.accepted[-1]["data"]["by"] == "api" and receiver.accepted[-1]["data"]["reason"] == "removed"
