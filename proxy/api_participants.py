@@ -12,7 +12,8 @@
 - ``POST   /api/v1/sessions/{sid}/control {"participant": pid}`` hands control to that participant
   through the session's relay, by the leader's own rules (``sessions.relay.Relay.give``): to the
   leader it is the agent taking control (which, under the consent option, asks a driving
-  visitor first: ``action`` "requested"); a follower in a view-only session is refused (409);
+  visitor first: ``action`` "requested"); a follower in a view-only session, or one with no
+  page open (control would stall every page's loads on a driver that sends none), is refused (409);
 - ``POST   .../visitor-links {"name", "expires_in"?}`` -> a named single-use visitor link (the
   visitor joins with that name, fixed), valid ``expires_in`` seconds (default one hour, at most
   the session's life);
@@ -167,6 +168,10 @@ async def give_control(request: web.Request) -> web.Response:
         return problem(409, refusal)
     hub = request.app[SYNC]
     room = hub.room_for(session, session.target_url, time.time())
+    if target.role != "leader" and not room.relay.connected(target.id):
+        # A driver with no page would hold every other page's loads waiting for its requests.
+        return problem(409, "this participant has no page open in the session: control goes only to someone "
+                            "connected (ask them to open their link, then try again)")
     outcome = room.relay.give(Member(target.id, target.role, target.name), time.monotonic())
     hub.dispatch(room, outcome)
     await carry_out(request, room, outcome, session.leader_id)

@@ -151,6 +151,10 @@ class Relay:
         """The controller's main-window real URL ("" if unknown)."""
         return self._state.current_url
 
+    def connected(self, participant_id: str) -> bool:
+        """Whether the participant has a greeted page open (a socket that sent ``hello``)."""
+        return self._connected(participant_id)
+
     def counters(self) -> dict[str, Any]:
         return {"relayed": self.relayed, "duplicates": self.duplicates, "drift": self.drifts,
                 "dropped": dict(self.dropped), "connections": len(self._conns), "n": self.n}

@@ -128,6 +128,11 @@ async def test_control_given_through_the_api_reaches_every_page_and_the_session(
     assert reply.status == 200 and json.loads(reply.body)["action"] == "requested"
     await expect(visitor_ws, "control", requested_by=leader.id)
     assert (await server.api("POST", path, {})).status == 400
+    unconnected = await join(server, created, "Gus")
+    gus = (await participants(server, created["id"]))["Gus"]["id"]
+    del unconnected
+    refused = await server.api("POST", path, {"participant": gus})
+    assert refused.status == 409 and "no page open" in json.loads(refused.body)["detail"]
     assert (await server.api("POST", path, {"participant": "pnobody"})).status == 404
     await leader_ws.close()
     await visitor_ws.close()
