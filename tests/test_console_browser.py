@@ -17,12 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright
+from world.apikeys import create_key
+from world.browser import launch
 from world.harness import API_KEY, Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
+from world.integrator_site import SHOP, ShopSettings, shop
 from world.party import WAIT_MS, BrowserParty, lead, open_party
-from world.targets import World
+from world.targets import ServeWorld, World
 
 A = "http://sync-a.test/"
 TAB_LIMIT = 80
@@ -77,23 +81,28 @@ async def server(sync_world: World, start_server: StartCobrowse) -> Cobrowse:
 OpenConsole = Callable[..., Awaitable[Console]]
 
 
+async def console_in(browser: Browser, server: Cobrowse, key: str | None = API_KEY) -> Console:
+    """The console in a new context of ``browser``, opened with ``#key=`` (``None``: no key)."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.control)
+    console = Console(context, await context.new_page())
+    console.watch()
+    await console.page.goto(f"{server.control}/" + (f"#key={key}" if key is not None else ""))
+    return console
+
+
 @pytest.fixture
 async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
-    """Factory: ``await open_console(server, key=...)``, the console page opened with ``#key=`` (none: no key)."""
-    opened: list[BrowserContext] = []
+    """Factory: ``await open_console(server, key=...)``, ``console_in`` the ``browser`` fixture, closed at teardown."""
+    opened: list[Console] = []
 
     async def opener(server: Cobrowse, key: str | None = API_KEY) -> Console:
-        context = await browser.new_context(viewport={"width": 1100, "height": 900})
-        opened.append(context)
-        await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.control)
-        console = Console(context, await context.new_page())
-        console.watch()
-        await console.page.goto(f"{server.control}/" + (f"#key={key}" if key is not None else ""))
-        return console
+        opened.append(await console_in(browser, server, key))
+        return opened[-1]
 
     yield opener
-    for context in opened:
-        await context.close()
+    for console in opened:
+        await console.context.close()
 
 
 async def tab_to(page: Page, selector: str, *, backwards: bool = False) -> None:
@@ -171,6 +180,7 @@ async def test_console_runs_a_session_start_pin_approve_cobrowse_end_without_con
     await page.wait_for_selector(approve, timeout=WAIT_MS)
     assert "waiting for approval" in await page.inner_text(await console.live(sid, "tbody"))
     assert "Vic is waiting for your approval" in await console.status()
+    assert await page.title() == "(1 waiting) cobrowse console"
     await page.click(approve)
 
     await cobrowse_and_end_seen(agent, visitor)
@@ -361,3 +371,47 @@ async def test_console_checks_a_visitor_id_and_says_when_no_such_visitor_is_onli
     await page.wait_for_function(
         "() => /No visitor with the id ZZZZZZ/.test(document.getElementById('error').textContent)", timeout=WAIT_MS)
     assert unexpected(console.errors, refused=(404,)) == []
+
+
+async def test_console_finds_a_visitor_by_short_id_and_watches_them_once_they_allow(
+        playwright: Playwright, serve_world: ServeWorld, start_server: StartCobrowse, tmp_path: Path) -> None:
+    settings = ShopSettings()
+    world = await serve_world({SHOP: shop(settings)})
+    server = await start_server(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+    settings.control, settings.api_port = server.control, server.port
+    settings.site_key = create_key(tmp_path, "shop", "--site", "--origin", f"http://{SHOP}")
+    settings.api_key = create_key(tmp_path, "shop-server", "--scope", "visitors:watch")
+    # The visitor reaches the shop directly: this Chromium knows the shop's address.
+    browser = await launch(playwright, (f"--host-resolver-rules={world.host_resolver_rules()}",))
+    try:
+        visitor_page = await (await browser.new_context()).new_page()
+        await visitor_page.goto(f"http://{SHOP}/account")
+        await visitor_page.wait_for_function("() => typeof window.Cobrowse === 'function'", timeout=WAIT_MS)
+        short_id = await visitor_page.evaluate("() => new Promise((done) => Cobrowse('getShortId', done))")
+
+        console = await console_in(browser, server)
+        page = console.page
+        await tab_to(page, "#short-id")
+        await page.keyboard.type(short_id)
+        async with console.context.expect_page(timeout=WAIT_MS) as opened:
+            await page.keyboard.press("Enter")
+        agent = BrowserParty(console.context, await opened.value)
+        await agent.page.wait_for_selector("text=Waiting for the visitor to accept", timeout=WAIT_MS)
+        assert f"Watching visitor {short_id}" in await console.status()
+        assert await page.get_attribute("#watch-link", "rel") == "noopener noreferrer"
+
+        allow = visitor_page.get_by_role("button", name="Allow")
+        await allow.click(timeout=WAIT_MS)
+        visitor = BrowserParty(visitor_page.context, visitor_page)
+        await visitor.wait_url(f"http://{SHOP}/account")
+        await agent.wait_url(f"http://{SHOP}/account")
+        await visitor.page.fill("#city", "Oslo")
+        await agent.wait_js("() => document.getElementById('city').value === 'Oslo'")
+        # The session shows in the live list, the visitor in control.
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('#sessions .session')].some((s) => s.innerText.includes('shop.test')
+                && [...s.querySelectorAll('tbody tr')].some((r) => /visitor/.test(r.innerText)
+                    && !r.querySelector('.control').hidden))""", timeout=WAIT_MS)
+        assert console.errors == []
+    finally:
+        await browser.close()
