@@ -1,12 +1,11 @@
 """API keys for tests, made the operator's way: ``cobrowse keys ...`` run on a data dir.
 
-``run_keys(data_dir, *argv)`` runs ``proxy.keys_cli`` as the ``cobrowse keys`` command does and
+``run_keys(data_dir, *argv)`` runs ``cobrowse keys ...`` (``proxy.cli.main``, in this process) and
 returns its exit status and output; ``create_key`` returns the printed token (the last line).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 from dataclasses import dataclass
@@ -21,14 +20,11 @@ class KeysRun:
 
 
 def run_keys(data_dir: str | Path, *argv: str) -> KeysRun:
-    from proxy import keys_cli
+    from proxy.cli import main
 
-    parser = argparse.ArgumentParser(prog="cobrowse")
-    keys_cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["keys", *argv, "--data-dir", str(data_dir)])
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = keys_cli.run(args)
+        status = main(["keys", *argv, "--data-dir", str(data_dir)])
     return KeysRun(status, out.getvalue(), err.getvalue())
 
 
