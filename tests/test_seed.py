@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
+from world.apikeys import create_key
+from world.harness import StartCobrowse
+from world.integrator_site import SHOP, ShopSettings, shop
+from world.targets import start_world
 
 from sessions.cookies import CookieJar
 from sessions.seed import (
@@ -107,3 +117,37 @@ def test_a_seed_reaches_only_pages_of_its_origin_and_the_form_only_its_url() -> 
     assert form_page is not None and form_page["form"] == [{"selector": "", "name": "q", "value": "1"}]
     assert Seed.from_json(seed.to_json()) == seed
     assert Seed().for_page("https://shop.example", TARGET) is None
+
+
+# -- over HTTP: a seeded session's pages carry the seed once per participant ----------------------
+
+
+async def test_each_participant_page_takes_the_seed_once(start_server: StartCobrowse, tmp_path: Path) -> None:
+    settings = ShopSettings()
+    world = await start_world({SHOP: shop(settings)})
+    try:
+        server = await start_server(resolve_overrides=world.resolve_overrides(), data_dir=str(tmp_path))
+        key = create_key(tmp_path, "shop", "--site", "--origin", f"http://{SHOP}")
+        headers = {"Origin": f"http://{SHOP}", "Content-Type": "text/plain"}
+        registered = await server.request("POST", f"{server.control}/snippet/v1/visitor", cookies={}, headers=headers,
+                                          data=json.dumps({"key": key, "url": f"http://{SHOP}/account"}).encode())
+        token = json.loads(registered.body)["token"]
+        start = {"key": key, "token": token, "url": f"http://{SHOP}/account",
+                 "storage": {"local": {"cart": "3 apples"}}, "form": {"fields": [{"name": "city", "value": "Oslo"}]}}
+        started = await server.request("POST", f"{server.control}/snippet/v1/start", cookies={}, headers=headers,
+                                       data=json.dumps(start).encode())
+        entered = await server.redeem(json.loads(started.body)["enter_url"])
+        page = entered.header("Location") or ""
+
+        def seed_in(body: str) -> Any:
+            found = re.search(r'data-cb="([^"]*)"', body)
+            assert found is not None, body[:300]
+            return json.loads(html.unescape(found.group(1)))["seed"]
+
+        first = seed_in((await server.request("GET", page)).text)
+        again = seed_in((await server.request("GET", page)).text)
+        assert first == {"local": {"cart": "3 apples"}, "session": {},
+                         "form": [{"selector": "", "name": "city", "value": "Oslo"}]}
+        assert again is None  # a reload does not put back what the page has since changed
+    finally:
+        await world.close()
