@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from world.apikeys import create_key
+from world.canary import Canary, fresh_loopback
 from world.harness import API_KEY, Cobrowse, start_cobrowse, stop_cobrowse
 from world.sync_client import connect, expect, hello, join, send, start_session
 from world.until import until
@@ -24,7 +25,9 @@ from world.webhook_receiver import Receiver, start_receiver
 
 from proxy import presence, webhook_delivery
 from proxy.keys import HOOKS
-from sessions.webhook_state import Limits, MemoryWebhookStore
+from proxy.upstream import UpstreamClient, UpstreamSettings
+from sessions.integration_events import Event
+from sessions.webhook_state import Attempt, Limits, MemoryWebhookStore, Webhook
 
 FAST = dataclasses.replace(webhook_delivery.DEFAULTS, first_delay=0.05, max_delay=0.2)
 
@@ -266,3 +269,29 @@ async def test_waiting_approved_and_removed_visitors_are_events_too(fast_retries
     assert [(e["type"], e["data"]["participant"]["id"]) for e in receiver.accepted] == [
         ("participant.waiting", vic), ("participant.joined", vic), ("participant.removed", vic)]
     assert receiver.accepted[-1]["data"]["by"] == "api" and receiver.accepted[-1]["data"]["reason"] == "removed"
+
+
+async def test_an_address_the_guard_refuses_is_refused_again_at_delivery_and_never_dialled() -> None:
+    """The deliverer dials through the SSRF guard at every attempt, not only at creation: a webhook
+    whose name now resolves to loopback (here: an override, vetted like any answer) on a server
+    that does not allow private targets is never connected to; the attempt says why."""
+    canary = await Canary(fresh_loopback()).start()
+    client = UpstreamClient(UpstreamSettings(allow_private=False,
+                                             resolve_overrides={"hooks.example.com:80": canary.address}))
+    await client.start()
+    hooks = MemoryWebhookStore()
+    deliverer = webhook_delivery.Deliverer(hooks, client, dataclasses.replace(FAST, attempts=1))
+    try:
+        await hooks.add(Webhook("wh_1", "default", "http://hooks.example.com/in", "whsec_x", 0.0))
+        await deliverer.offer("default", Event("evt_1", "session.created", 0.0, "s1", {}))
+
+        async def settled() -> list[Attempt]:
+            return await hooks.attempts("wh_1", 10)
+
+        attempts = await until(settled, "the attempt")
+    finally:
+        await deliverer.close()
+        await client.close()
+        await canary.close()
+    assert [(a.outcome, a.status) for a in attempts] == [("failed", 0)]
+    assert "loopback" in attempts[0].error and canary.connections == 0
