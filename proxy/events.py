@@ -16,6 +16,10 @@ resumes from an id older than what it holds is told of the gap); a stream holds 
 ``BusLimits.stream`` events its client has not read, and is ended past that (the client
 resumes with ``Last-Event-ID``). ``close_streams`` ends every stream (on shutdown, before the
 runner waits for handlers); ``close`` lets the dispatcher finish what is queued and stops it.
+
+Limit: the bus is one process's. With several nodes (issue 10) each publishes the events noted
+on it, so a stream sees only its own node's; the events must then travel through the shared
+backend (a Redis stream fits: its ids sort, and it keeps a bounded history to resume from).
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ state holds:
 
 ``WebhookStore`` is the seam: ``MemoryWebhookStore`` here (one process); the Redis backend
 (issue 10) implements the same protocol so several nodes share webhooks and their queues.
-Its methods are coroutines and hand out copies (frozen values), never live objects.
+Its methods are coroutines and hand out copies (frozen values), never live objects. What a
+shared backend must add: one node at a time may send a webhook's head (a lease per webhook, or
+two nodes would deliver out of order), and a node that starts resumes the queues it finds
+(``proxy.webhook_delivery.Deliverer.kick`` each webhook with something pending).
 
 Invariants: a queue only ever changes at its head (``settle``) or its tail (``enqueue``), so
 deliveries leave in the order events arrived; removing a webhook drops its queue and log.
