@@ -19,12 +19,13 @@ import time
 from aiohttp import web
 
 from proxy.control import enter_url
-from proxy.keys import CONFIG, SERVICE, SYNC
+from proxy.keys import CONFIG, SERVICE, STORE, SYNC
 from proxy.pages import error_page
 from proxy.security_headers import page_headers
 from proxy.visitors import VISITORS, live_session
+from sessions.model import Session
 from sessions.service import AdmissionError
-from sessions.visitors import LINK_LIFETIME, LinkRefused
+from sessions.visitors import LINK_LIFETIME, Agent, LinkRefused
 
 WATCH_COOKIE = "cb_watch"
 POLL_SECONDS = 25.0
@@ -139,9 +140,19 @@ async def _leader_entry(request: web.Request, secret: str) -> str | None:
     session = await live_session(request.app, visitor, now) if visitor is not None else None
     if watch is None or session is None or session.id != watch.session_id:
         return None
+    if watch.agent != Agent():
+        await request.app[STORE].update(session.id, lambda s: _name_placeholder(s, watch.agent))
     here = request.app[SYNC].current_url(session.id) or session.target_url
     try:
         ticket = await request.app[SERVICE].issue_ticket(session.id, session.leader_id, here, now)
     except AdmissionError:
         return None
     return enter_url(request.app[CONFIG], session.id, ticket)
+
+
+def _name_placeholder(session: Session, agent: Agent) -> None:
+    """A session the visitor started alone has a placeholder leader ("Agent", no id): the first
+    agent to come in through a watch link gives it their name."""
+    leader = session.participants.get(session.leader_id)
+    if leader is not None and (leader.name, leader.external_id) == (Agent().name, Agent().id):
+        leader.name, leader.external_id = agent.name, agent.id

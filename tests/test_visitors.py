@@ -205,3 +205,23 @@ async def test_the_continuation_hands_httponly_cookies_to_the_visitors_session(
     header = await server.runner.app[STORE].with_jar(
         sid, lambda jar: jar.cookie_header(SHOP + "/", time.time(), context="same-site"))
     assert header is not None and set(header.split("; ")) == {"lang=nb", "shop_sid=s3"}
+
+
+async def test_a_watch_link_joins_a_session_the_visitor_started_alone_under_the_agents_name(
+        served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    visitor = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    started = json.loads((await _snippet(server, "start", {"key": key, "token": visitor["token"],
+                                                           "url": SHOP + "/"})).body)
+    sid = started["enter_url"].split("/enter/", 1)[1].split("?", 1)[0]
+    made = await server.api("POST", f"/api/v1/visitors/{visitor['short_id']}/watch_url",
+                            {"agent": {"id": "a7", "name": "Ann"}})
+    agent = cookies_from((await server.request("GET", json.loads(made.body)["watch_url"], cookies={})).headers)
+    state = json.loads((await server.request("GET", f"{server.control}/watch/state", cookies=agent)).body)
+    assert state["state"] == "ready" and f"/enter/{sid}?" in state["enter_url"]
+    session = json.loads((await server.api("GET", f"/api/v1/sessions/{sid}")).body)
+    leader = next(p for p in session["participants"] if p["role"] == "leader")
+    assert leader["name"] == "Ann"
+    # A second start while the session is live is refused: one session per visitor.
+    again = await _snippet(server, "start", {"key": key, "token": visitor["token"], "url": SHOP + "/"})
+    assert again.status == 409
