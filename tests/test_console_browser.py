@@ -35,6 +35,14 @@ FAILED_LOAD = re.compile(
     r"console: Failed to load resource: (?:the server responded with a status of (\d+)|(net::ERR_\w+))")
 
 
+# Visible controls without an accessible name (none should be).
+NAMELESS = """() => [...document.querySelectorAll('button, input:not([type=hidden]), select, textarea, a[href]')]
+  .filter((el) => el.getClientRects().length > 0)
+  .filter((el) => !(el.getAttribute('aria-label') || [...(el.labels || [])].map((l) => l.textContent).join('')
+                    || (el.localName === 'input' ? '' : el.textContent)).trim())
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
 def unexpected(errors: list[str], *, refused: tuple[int, ...] = (), unreachable: bool = False) -> list[str]:
     """The errors left once the failed loads a test provoked (these statuses, or no server) are taken out."""
     left = []
@@ -181,6 +189,7 @@ async def test_console_runs_a_session_start_pin_approve_cobrowse_end_without_con
     assert "waiting for approval" in await page.inner_text(await console.live(sid, "tbody"))
     assert "Vic is waiting for your approval" in await console.status()
     assert await page.title() == "(1 waiting) cobrowse console"
+    assert await page.evaluate(NAMELESS) == []
     await page.click(approve)
 
     await cobrowse_and_end_seen(agent, visitor)
@@ -235,6 +244,15 @@ async def test_console_runs_the_same_session_by_keyboard_alone(
     # Focus left the Approve button (it is gone) for the next action in the same session.
     assert await page.evaluate("(s) => document.querySelector(s).contains(document.activeElement)",
                                f"#s-{sid}")
+    # The timeline link, drawn as a button, opens with Space as a button does.
+    await tab_to(page, await console.live(sid, "a.button"))
+    async with console.context.expect_page(timeout=WAIT_MS) as opened:
+        await page.keyboard.press("Space")
+    timeline = await opened.value
+    await timeline.wait_for_load_state()
+    assert timeline.url.endswith(f"/timeline/{sid}")
+    await timeline.close()
+    await page.bring_to_front()
     end = await console.live(sid, "button[data-act=end]")
     await tab_to(page, end)
     await page.keyboard.press("Enter")

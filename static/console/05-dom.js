@@ -29,3 +29,14 @@ function show(node, visible) {
 function visible(node) {
   return !!node && node.isConnected && node.getClientRects().length > 0;
 }
+
+// Links drawn as buttons answer Space as buttons do (a plain link takes Enter only).
+function linksPressLikeButtons() {
+  document.addEventListener("keydown", function (event) {
+    var link = event.target.closest ? event.target.closest("a.button") : null;
+    if (link && event.key === " ") {
+      event.preventDefault();
+      link.click();
+    }
+  });
+}

@@ -2,6 +2,7 @@
 // ask for a key first).
 function main() {
   takeKeyFromUrl();
+  linksPressLikeButtons();
   wireKeyForm();
   wireStart();
   wireWatch();
