@@ -86,9 +86,11 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def watch_link(app: web.Application, visitor: Visitor, agent: Agent, branding: Branding) -> tuple[str, str]:
-    """A fresh watch link for ``visitor``: its URL on the control plane and when it expires."""
-    token, link = app[VISITORS].registry.issue_link(visitor, agent, branding, time.time())
+def watch_link(app: web.Application, visitor: Visitor, agent: Agent, branding: Branding,
+               api_key_id: str = "") -> tuple[str, str]:
+    """A fresh watch link for ``visitor``: its URL on the control plane and when it expires; the
+    session it starts belongs to ``api_key_id`` (its events go to that key's webhooks)."""
+    token, link = app[VISITORS].registry.issue_link(visitor, agent, branding, time.time(), api_key_id)
     return f"{app[CONFIG].control_origin}/watch/{quote(token)}", iso(link.expires_at)
 
 
@@ -118,7 +120,8 @@ async def start_for_visitor(app: web.Application, visitor: Visitor, url: str, se
     service = app[SERVICE]
     try:
         # When the session ends the visitor goes back to the page it came from.
-        created = await service.create(url, agent.id, agent.name, now, end_redirect_url=url, options=options)
+        created = await service.create(url, agent.id, agent.name, now, end_redirect_url=url, options=options,
+                                       api_key_id=pending.api_key_id if pending is not None else "")
         admission = await service.join(created.session.id, Door(invitation=created.invitation),
                                        f"Visitor {visitor.short_id}", now)
     except StoreFull as exc:
@@ -176,7 +179,7 @@ async def api_watch_url(request: web.Request) -> web.Response:
     if visitor is None:
         return problem(404, "no visitor with this id is on the site now: ask the visitor to read the id "
                             "shown by the site again (it changes after hours away)")
-    url, expires = watch_link(request.app, visitor, agent, branding)
+    url, expires = watch_link(request.app, visitor, agent, branding, who.key_id)
     return web.json_response({"watch_url": url, "expires_at": expires}, status=201,
                              headers={"Cache-Control": "no-store"})
 

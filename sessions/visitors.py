@@ -81,6 +81,7 @@ class Watch:
     expires_at: float
     opened: bool = False
     session_id: str = ""
+    api_key_id: str = ""  # the API key that asked for the link ("" from the visitor's own page)
 
 
 class LinkRefused(Exception):
@@ -159,11 +160,12 @@ class VisitorRegistry:
 
     # -- watch links and watches ------------------------------------------------------------
 
-    def issue_link(self, visitor: Visitor, agent: Agent, branding: Branding, now: float) -> tuple[str, Watch]:
+    def issue_link(self, visitor: Visitor, agent: Agent, branding: Branding, now: float,
+                   api_key_id: str = "") -> tuple[str, Watch]:
         """A single-use watch link's token for ``visitor``, and the link as kept."""
         self.purge(now)
         token = new_secret()
-        link = Watch(digest(token), visitor.short_id, agent, branding, now + LINK_LIFETIME)
+        link = Watch(digest(token), visitor.short_id, agent, branding, now + LINK_LIFETIME, api_key_id=api_key_id)
         self._keep(link)
         return token, link
 
@@ -183,7 +185,7 @@ class VisitorRegistry:
         link.opened = True
         secret = new_secret()
         watch = Watch(digest(secret), link.short_id, link.agent, link.branding, now + LINK_LIFETIME,
-                      opened=True, session_id=visitor.session_id)
+                      opened=True, session_id=visitor.session_id, api_key_id=link.api_key_id)
         self._keep(watch)
         if not watch.session_id:
             visitor.asked_by.append(watch.id)

@@ -174,6 +174,8 @@ async def test_a_watch_url_from_the_api_asks_the_visitor_and_enters_the_agent_as
     assert roles == {"Ann": "leader", f"Visitor {short}": "follower"}
     visitor_id = next(p["id"] for p in session["participants"] if p["role"] == "follower")
     assert session["controller"] == visitor_id  # the visitor drives
+    stored = await server.runner.app[STORE].get(sid)
+    assert stored is not None and stored.api_key_id == "default"  # the key that asked for the watch link
 
 
 async def test_an_expired_watch_link_sends_the_agent_to_its_retry_url(served: tuple[Cobrowse, str]) -> None:
