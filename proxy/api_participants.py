@@ -124,13 +124,14 @@ async def remove_participant(request: web.Request) -> web.Response:
     if isinstance(done, web.Response):
         return done
     session, participant, changed = done
-    if changed:
+    if changed and session.is_live(time.time()):  # an ended session has no room or presence left
         hub = request.app[SYNC]
         room = hub.room_for(session, session.target_url, time.time())
         outcome = room.relay.remove(participant.id, time.monotonic())
         hub.dispatch(room, outcome)
         request.app[PRESENCE].removed(session.id, participant.id)
         await carry_out(request, room, outcome, session.leader_id)
+    if changed:
         audit.event(request.app, session.id, participant.id, "removed", by="api",
                     reason="declined" if participant.waiting else "removed")
     return web.json_response(participant_json(request.app, session, participant))
