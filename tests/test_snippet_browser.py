@@ -135,6 +135,12 @@ async def test_the_agent_watches_a_consenting_visitor_with_the_visitors_state_an
     assert await agent.page.text_content("#orders-of") == f"Orders of {USER}"
     assert await visitor.page.text_content("#orders-of") == f"Orders of {USER}"
 
+    # The agent may ask for control: the visitor who drives is asked first, and allows it.
+    await agent.wait_connected()
+    await agent.toolbar("button[data-action=take][data-asks]").click()
+    await visitor.toolbar(f"button[data-action=grant][data-to='{agent.id}']").click()
+    await visitor.wait_js("(id) => window.__cbSync.status().controller === id", arg=agent.id)
+
 
 async def test_a_visitor_who_declines_is_not_moved_and_the_agent_is_told(
         shop_browser: Browser, server: Cobrowse) -> None:
