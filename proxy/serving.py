@@ -33,6 +33,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from proxy.config import Config
+
 log = logging.getLogger("cobrowse.http")
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set once the server has begun to stop
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -90,7 +92,7 @@ def make_runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
     return QuietAppRunner(app, **kwargs)
 
 
-async def serve_until_stopped(app: web.Application, config: Any, listening: Callable[[], None],
+async def serve_until_stopped(app: web.Application, config: Config, listening: Callable[[], None],
                               stop: asyncio.Event | None = None) -> None:
     """Serve ``app`` on ``config.host:config.port`` until a stop signal (or ``stop`` is set),
     then stop gracefully (see the module docstring). ``listening`` is called once the port listens."""
@@ -115,7 +117,9 @@ async def serve_until_stopped(app: web.Application, config: Any, listening: Call
         app[STOPPING].set()
         log.info("server.stopping grace=%s", config.shutdown_grace)
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        await runner.cleanup()
+        try:
+            await runner.cleanup()
+        finally:  # only now: a second signal during the drain must not kill the process
+            for sig in installed:
+                loop.remove_signal_handler(sig)
     log.info("server.stopped")

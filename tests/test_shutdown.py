@@ -220,3 +220,38 @@ async def test_cobrowse_serve_stops_gracefully_on_a_signal_and_exits_0(sig: sign
     events = [entry.get("event") for entry in lines]
     assert "server.stopping" in events and events[-1] == "server.stopped"
     assert API_KEY not in json.dumps(lines)
+
+
+async def test_cobrowse_serve_drains_a_request_through_a_second_sigterm(
+        tmp_path: Path, slow_target: tuple[SlowTarget, int]) -> None:
+    target, target_port = slow_target
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
+    env["COBROWSE_API_KEY"] = API_KEY
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path),
+        "--resolve", f"{SLOW}:80=127.0.0.1:{target_port}", "--log-format", "json", "--shutdown-grace", "30",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    client = aiohttp.ClientSession(auto_decompress=False)
+    server = Cobrowse(port=port, config=None, runner=None, client=client)  # type: ignore[arg-type]
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert b"cobrowse listening" in line, line
+        created, leader = await start_session(server, f"http://{SLOW}/slow")
+        in_flight = asyncio.create_task(server.request(
+            "GET", server.proxy_url(created["id"], SLOW, "/slow"), cookies=leader.cookies))
+        await target.started.wait()
+        proc.send_signal(signal.SIGTERM)
+        while b"server.stopping" not in (text := await asyncio.wait_for(proc.stderr.readline(), 30)):
+            assert text, "the server exited without logging server.stopping"
+        proc.send_signal(signal.SIGTERM)  # while it drains: must not cut the request short
+        target.release.set()
+        reply = await in_flight
+        assert reply.status == 200 and reply.body == b"finished after the stop began"
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        await client.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
