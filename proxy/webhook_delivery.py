@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.upstream import UpstreamClient, UpstreamError
+from proxy.upstream import UpstreamClient, UpstreamError, UpstreamResponse
 from sessions.integration_events import Event
 from sessions.policy import BASELINE
 from sessions.webhook_sign import HEADER, sign
@@ -41,6 +41,7 @@ from sessions.webhook_state import Attempt, Pending, Webhook, WebhookStore
 
 log = logging.getLogger("cobrowse.webhooks")
 USER_AGENT = "cobrowse-webhooks/1"
+MAX_ANSWER = 64 * 1024  # of a receiver's answer body read (and thrown away) to keep its connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,19 @@ def backoff(settings: DeliverySettings, failed: int, rand: Callable[[], float] =
     not all come back at once)."""
     full = min(settings.max_delay, settings.first_delay * float(2 ** max(0, failed - 1)))
     return full * (1.0 - settings.jitter * rand())
+
+
+async def _drain(response: UpstreamResponse) -> None:
+    """Read a short answer to its end so its connection is kept for the next delivery; a long
+    one is cut (nobody reads it)."""
+    read = 0
+    try:
+        async for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > MAX_ANSWER:
+                break
+    finally:
+        response.release()
 
 
 def body_of(event: Event) -> bytes:
@@ -138,7 +152,7 @@ class Deliverer:
             response = await self._client.open("POST", hook.url, headers, pending.body,
                                                 deadline=self.settings.timeout, policy=BASELINE)
             status = response.status
-            response.release()
+            await _drain(response)
         except UpstreamError as exc:
             error = str(exc) or type(exc).__name__
         ended = time.time()
