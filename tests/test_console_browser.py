@@ -356,7 +356,8 @@ async def test_console_says_when_the_server_limits_its_requests(
     server = await start_server(api_rate=0.1, api_burst=1)
     console = await open_console(server)
     await console.page.wait_for_function(
-        "() => /limiting requests\\. Trying again in \\d+ s/.test(document.getElementById('live-state').textContent)",
+        "() => /limiting requests\\. The list is loaded again in \\d+ s/"
+        ".test(document.getElementById('live-state').textContent)",
         timeout=WAIT_MS)
     assert unexpected(console.errors, refused=(429,)) == []
 

@@ -29,7 +29,8 @@ ApiError.prototype = Object.create(Error.prototype);
 // What each refusal means to the agent; the server's own detail follows where it has one.
 var REFUSALS = {
   0: "Cannot reach the cobrowse server: it may be down or restarting. The console keeps trying.",
-  401: "The server refused the API key. Enter the key printed by \"cobrowse serve\" or one made with \"cobrowse keys create\".",
+  401: "The server refused the API key. Enter the key printed by \"cobrowse serve\" or one made with "
+       + "\"cobrowse keys create\".",
   403: "This API key may not do that.",
   404: "Not found: the session or visitor is gone.",
   410: "That session has ended.",
@@ -43,7 +44,7 @@ function retryAfterOf(response) {
 
 function refusal(status, detail, retryAfter) {
   var known = REFUSALS[status] || ("The server answered HTTP " + status + ".");
-  if (status === 429) { known += retryAfter ? " Trying again in " + retryAfter + " s." : " Try again in a moment."; }
+  if (status === 429) { known += retryAfter ? " Try again in " + retryAfter + " s." : " Try again in a moment."; }
   if (status === 401 || status === 0) { return known; }
   return detail ? known + " " + detail.charAt(0).toUpperCase() + detail.slice(1) : known;
 }

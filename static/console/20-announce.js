@@ -1,6 +1,7 @@
 // Telling the agent what happened: #status is a polite live region for outcomes, #error an
 // alert for failures. Buttons show they are working with aria-busy, never by being disabled:
 // disabling the focused button would throw keyboard focus back to the top of the page.
+
 // Something the agent did may have changed the live list: whoever keeps it current listens.
 var CHANGED = "console:changed";
 function changed() { document.dispatchEvent(new Event(CHANGED)); }
@@ -26,7 +27,8 @@ function busy(button, work) {
   if (button.getAttribute("aria-busy") === "true") { return Promise.resolve(null); }
   button.setAttribute("aria-busy", "true");
   var done = function () { button.removeAttribute("aria-busy"); };
-  return work().then(function (value) { done(); return value; }, function (error) { done(); throw error; });
+  return Promise.resolve().then(work).then(function (value) { done(); return value; },
+                                           function (error) { done(); throw error; });
 }
 
 function clock(iso) {

@@ -1,6 +1,6 @@
-// The API key form: a modal dialog shown when the console has no key or the server refused
-// it. Nothing else can work without a key, so the dialog stays until one is given (Escape
-// closes it; "Enter key" in the header opens it again).
+// The API key form: a modal dialog shown when the console has no key or the server refused it.
+// Escape closes it like any dialog; "Enter key" in the header opens it again. Once a key is
+// saved, focus goes to the first field of the console, and the list loads.
 var keyJustSaved = false;
 
 function showKeyState() {

@@ -116,11 +116,13 @@ function wireActions() {
   list.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-act]");
     if (!button) { return; }
-    runAction(button, button.getAttribute("data-act"), button.getAttribute("data-sid"), button.getAttribute("data-pid"));
+    var get = function (name) { return button.getAttribute(name); };
+    runAction(button, get("data-act"), get("data-sid"), get("data-pid"));
   });
   list.addEventListener("submit", function (event) {
     var form = event.target;
     event.preventDefault();
-    runAction(form.querySelector("button[type=submit]"), form.getAttribute("data-form"), form.getAttribute("data-sid"), null);
+    var submit = form.querySelector("button[type=submit]");
+    runAction(submit, form.getAttribute("data-form"), form.getAttribute("data-sid"), null);
   });
 }

@@ -9,7 +9,7 @@ var MAX_WAIT_MS = 15000;
 var refreshTimer = 0;
 var failures = 0;
 var inFlight = false;
-var again = false;
+var refreshAgain = false;  // asked for while one was in flight
 
 function schedule(ms) {
   clearTimeout(refreshTimer);
@@ -27,7 +27,7 @@ function waitAfter(error) {
 function refresh() {
   clearTimeout(refreshTimer);
   if (!apiKey()) { return; }
-  if (inFlight) { again = true; return; }
+  if (inFlight) { refreshAgain = true; return; }
   inFlight = true;
   api("GET", "/api/v1/sessions?status=live&limit=100").then(function (data) {
     failures = 0;
@@ -35,11 +35,14 @@ function refresh() {
     return streaming ? STREAMING_POLL_MS : POLL_MS;
   }, function (error) {
     if (error.status === 401) { failed(error); return 0; }
-    listProblem(error);
-    return waitAfter(error);
+    var wait = waitAfter(error);
+    listProblem(error.status === 429
+      ? new ApiError(429, REFUSALS[429] + " The list is loaded again in " + Math.round(wait / 1000) + " s.", 0)
+      : error);
+    return wait;
   }).then(function (next) {
     inFlight = false;
-    if (again) { again = false; schedule(0); }
+    if (refreshAgain) { refreshAgain = false; schedule(0); }
     else if (next) { schedule(next); }
   });
 }
