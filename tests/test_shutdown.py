@@ -7,11 +7,13 @@ SIGTERM and SIGINT and exits 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,56 @@ async def health(server: Cobrowse, path: str) -> tuple[int, dict[str, Any]]:
     return reply.status, json.loads(reply.body)
 
 
+@dataclass(slots=True)
+class Stoppable:
+    """A server run by ``serve_until_stopped`` in this process (``stop`` plays the signal)."""
+
+    server: Cobrowse
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@contextlib.asynccontextmanager
+async def stoppable(store: Any = None, **fields: Any) -> AsyncIterator[Stoppable]:
+    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True,
+                    **fields)
+    listening, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_until_stopped(build_app(config, store), config, listening.set, stop))
+    await listening.wait()
+    client = aiohttp.ClientSession(auto_decompress=False)
+    try:
+        # A raw client (no runner: the server is not the harness's).
+        yield Stoppable(Cobrowse(port=config.port, config=config, runner=None, client=client),  # type: ignore[arg-type]
+                        stop, task)
+    finally:
+        stop.set()
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def spawned(data_dir: Path, *flags: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, Cobrowse]]:
+    """``cobrowse serve`` as a process of its own, JSON logs on its stderr, once it listens."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
+    env["COBROWSE_API_KEY"] = API_KEY
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+        "--log-format", "json", *flags, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    client = aiohttp.ClientSession(auto_decompress=False)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)  # the banner: it listens
+        assert b"cobrowse listening" in line, line
+        yield proc, Cobrowse(port=port, config=None, runner=None, client=client)  # type: ignore[arg-type]
+    finally:
+        await client.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 async def test_livez_and_readyz_answer_200_on_a_healthy_server(start_server: StartCobrowse) -> None:
     server = await start_server()
     assert await health(server, "/livez") == (200, {"ok": True})
@@ -97,20 +149,9 @@ class DeadStore:
 
 
 async def test_readyz_is_503_when_the_store_cannot_be_reached() -> None:
-    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True)
-    app = build_app(config, store=DeadStore())  # type: ignore[arg-type]
-    listening = asyncio.Event()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_until_stopped(app, config, listening.set, stop))
-    await listening.wait()
-    try:
-        async with aiohttp.ClientSession() as client, client.get(
-                f"http://127.0.0.1:{config.port}/readyz", headers={"Host": f"{DOMAIN}:{config.port}"}) as r:
-            assert r.status == 503
-            assert (await r.json())["reasons"] == ["store: ConnectionRefusedError"]
-    finally:
-        stop.set()
-        await task
+    async with stoppable(DeadStore()) as running:
+        status, body = await health(running.server, "/readyz")
+    assert status == 503 and body["reasons"] == ["store: ConnectionRefusedError"]
 
 
 def test_readiness_judges_the_audit_queue_full_at_90_percent_of_its_capacity() -> None:
@@ -123,15 +164,9 @@ def test_readiness_judges_the_audit_queue_full_at_90_percent_of_its_capacity() -
 async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes_the_trail(
         tmp_path: Path, slow_target: tuple[SlowTarget, int], capsys: pytest.CaptureFixture[str]) -> None:
     target, target_port = slow_target
-    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True,
-                    resolve_overrides={f"{SLOW}:80": ("127.0.0.1", target_port)}, data_dir=str(tmp_path),
-                    shutdown_grace=30.0)
-    listening, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_until_stopped(build_app(config), config, listening.set, stop))
-    await listening.wait()
-    client = aiohttp.ClientSession(auto_decompress=False)
-    server = Cobrowse(port=config.port, config=config, runner=None, client=client)  # type: ignore[arg-type]
-    try:
+    async with stoppable(resolve_overrides={f"{SLOW}:80": ("127.0.0.1", target_port)}, data_dir=str(tmp_path),
+                         shutdown_grace=30.0) as running:
+        server = running.server
         created, leader = await start_session(server, f"http://{SLOW}/slow")
         follower = await join(server, created, "Vic")
         sockets = [await connect(server, created, leader), await connect(server, created, follower)]
@@ -141,7 +176,7 @@ async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes
             "GET", server.proxy_url(created["id"], SLOW, "/slow"), cookies=leader.cookies))
         await target.started.wait()
 
-        stop.set()
+        running.stop.set()
         for ws in sockets:
             seen = await until_closed(ws)
             assert {"type": "restarting"} in seen
@@ -153,14 +188,9 @@ async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes
         target.release.set()
         reply = await in_flight
         assert reply.status == 200 and reply.body == b"finished after the stop began"
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(running.task, 30)
         with pytest.raises(aiohttp.ClientConnectorError):
             await server.request("GET", f"{server.control}/livez", cookies={})
-    finally:
-        stop.set()
-        target.release.set()
-        await client.close()
-        await asyncio.gather(task, return_exceptions=True)
 
     capsys.readouterr()
     assert main(["audit", "verify", created["id"], "--data-dir", str(tmp_path)]) == 0, capsys.readouterr().out
@@ -172,51 +202,26 @@ async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes
 
 
 async def test_the_page_says_server_restarting_when_the_server_stops(browser: Browser, world: World) -> None:
-    config = Config(host="127.0.0.1", port=free_port(), domain=DOMAIN, api_key=API_KEY, allow_private=True,
-                    resolve_overrides=world.resolve_overrides(), shutdown_grace=5.0)
-    listening, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_until_stopped(build_app(config), config, listening.set, stop))
-    await listening.wait()
-    client = aiohttp.ClientSession(auto_decompress=False)
-    server = Cobrowse(port=config.port, config=config, runner=None, client=client)  # type: ignore[arg-type]
-    try:
-        created = await server.create_session("http://site-a.test/login")
+    async with stoppable(resolve_overrides=world.resolve_overrides(), shutdown_grace=5.0) as running:
+        created = await running.server.create_session("http://site-a.test/login")
         leader = await lead_in_browser(browser, created)
         assert (await leader.toolbar(".status").text_content() or "").strip() == "Connected"
-        stop.set()
-        await asyncio.wait_for(task, 30)
+        running.stop.set()
+        await asyncio.wait_for(running.task, 30)
         await leader.wait_js("() => window.__cbSync.status().status === 'restarting'")
         await leader.wait_js("() => (document.querySelector('cobrowse-ui').shadowRoot.querySelector('.status')"
                              " || {}).textContent === 'Server restarting, reconnecting…'")
         await leader.context.close()
-    finally:
-        stop.set()
-        await client.close()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_cobrowse_serve_stops_gracefully_on_a_signal_and_exits_0(sig: signal.Signals, tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
-    env["COBROWSE_API_KEY"] = API_KEY
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path),
-        "--log-format", "json", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)  # the banner: it listens
-        assert b"cobrowse listening" in line, line
-        async with aiohttp.ClientSession() as client, client.get(
-                f"http://127.0.0.1:{port}/readyz", headers={"Host": f"{DOMAIN}:{port}"}) as r:
-            assert r.status == 200
+    async with spawned(tmp_path) as (proc, server):
+        assert (await health(server, "/readyz"))[0] == 200
         proc.send_signal(sig)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    lines = [json.loads(text) for text in (await proc.stderr.read()).decode().splitlines() if text.strip()]
+        assert proc.stderr is not None
+        lines = [json.loads(text) for text in (await proc.stderr.read()).decode().splitlines() if text.strip()]
     events = [entry.get("event") for entry in lines]
     assert "server.stopping" in events and events[-1] == "server.stopped"
     assert API_KEY not in json.dumps(lines)
@@ -225,19 +230,9 @@ async def test_cobrowse_serve_stops_gracefully_on_a_signal_and_exits_0(sig: sign
 async def test_cobrowse_serve_drains_a_request_through_a_second_sigterm(
         tmp_path: Path, slow_target: tuple[SlowTarget, int]) -> None:
     target, target_port = slow_target
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
-    env["COBROWSE_API_KEY"] = API_KEY
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path),
-        "--resolve", f"{SLOW}:80=127.0.0.1:{target_port}", "--log-format", "json", "--shutdown-grace", "30",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    client = aiohttp.ClientSession(auto_decompress=False)
-    server = Cobrowse(port=port, config=None, runner=None, client=client)  # type: ignore[arg-type]
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert b"cobrowse listening" in line, line
+    async with spawned(tmp_path, "--resolve", f"{SLOW}:80=127.0.0.1:{target_port}",
+                       "--shutdown-grace", "30") as (proc, server):
+        assert proc.stderr is not None
         created, leader = await start_session(server, f"http://{SLOW}/slow")
         in_flight = asyncio.create_task(server.request(
             "GET", server.proxy_url(created["id"], SLOW, "/slow"), cookies=leader.cookies))
@@ -250,8 +245,3 @@ async def test_cobrowse_serve_drains_a_request_through_a_second_sigterm(
         reply = await in_flight
         assert reply.status == 200 and reply.body == b"finished after the stop began"
         assert await asyncio.wait_for(proc.wait(), 30) == 0
-    finally:
-        await client.close()
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
