@@ -49,6 +49,8 @@ function wireKeyForm() {
 function failed(error) {
   if (error && error.status === 401) {
     forgetApiKey();
+    showKeyState();
+    setText($("live-state"), "Enter your API key to see the live sessions.");
     askForKey(error.message);
   }
   alarm(error);
