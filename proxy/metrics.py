@@ -10,7 +10,9 @@ What is counted, and where it is fed from:
   ``store / (store + upstream)``; ``cobrowse_upstream_requests_total{method, status_class}``
   (``2xx``..``5xx``, or ``none`` when the target gave no answer: refused by policy, failed,
   timed out) and ``cobrowse_upstream_response_seconds`` (time to the target's answer head);
-  ``cobrowse_errors_total{kind}`` (exchanges that did not complete, by kind);
+  ``cobrowse_errors_total{kind}`` (exchanges that did not complete, by kind; ``handler_error``:
+  a request that raised in cobrowse's own code and was answered 500, counted by
+  ``proxy.serving``);
 - every session event, once (``event``, called by ``proxy.audit.event``):
   ``cobrowse_session_events_total{event}``, sessions created and ended, the live gauge
   (created minus ended *in this process*: with several nodes, sum the nodes), participants
@@ -62,6 +64,7 @@ class Metrics:
         self._paths = {path: self.exchanges.labels(path) for path in PATHS}
         self.upstream = Counter("cobrowse_upstream_requests", "Requests sent to targets by method and answer's "
                                 "status class (none: no answer)", ["method", "status_class"], registry=r)
+        self._sent: dict[tuple[str, str], Any] = {}  # label children, made once (a closed set)
         self.latency = Histogram("cobrowse_upstream_response_seconds", "Seconds until a target's answer head",
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.errors = Counter("cobrowse_errors", "Exchanges that did not complete, by kind", ["kind"], registry=r)
@@ -82,8 +85,11 @@ class Metrics:
         if child is not None:
             child.inc()
         if record.path == "upstream":
-            method = record.method if record.method in METHODS else "other"
-            self.upstream.labels(method, status_class(record.target_status)).inc()
+            key = (record.method if record.method in METHODS else "other", status_class(record.target_status))
+            sent = self._sent.get(key)
+            if sent is None:
+                sent = self._sent[key] = self.upstream.labels(*key)
+            sent.inc()
             if record.target_status:
                 self.latency.observe(record.wait_ms / 1000.0)
         if record.error:

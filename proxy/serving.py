@@ -34,6 +34,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from proxy.config import Config
+from proxy.keys import METRICS
 
 log = logging.getLogger("cobrowse.http")
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set once the server has begun to stop
@@ -62,12 +63,23 @@ class QuietRequestHandler(web.RequestHandler):
             log.info("http.bad_request status=%d error=%s", status, type(exc).__name__ if exc else "-")
         else:
             log.error("http.handler_error status=%d", status, exc_info=exc)
+            _count(request, "handler_error")
         if request.writer.output_size > 0:
             raise ConnectionError("response already started, cannot send the error answer")
         response = web.Response(status=status, text=_generic(status), content_type="text/plain",
                                 headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
         response.force_close()
         return response
+
+
+def _count(request: Any, kind: str) -> None:
+    """An error of ours in ``/metrics`` (``errors{kind}``), when the request reached the app."""
+    try:
+        metrics = request.app.get(METRICS)
+    except (AttributeError, AssertionError):  # the request never reached the router
+        return
+    if metrics is not None:
+        metrics.errors.labels(kind).inc()
 
 
 class QuietServer(web.Server):

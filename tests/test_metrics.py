@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
-from world.harness import Cobrowse, StartCobrowse, free_port
+from world.harness import API_KEY, DOMAIN, Cobrowse, StartCobrowse, free_port
 from world.sync_client import connect, expect, hello, join, lead, send
-from world.targets import World
+from world.targets import World, listen, serve
 
+from proxy.app import build_app
+from proxy.config import Config
 from proxy.metrics import Metrics
+from proxy.serving import make_runner
 from sessions.audit_record import Exchange
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -123,3 +128,26 @@ def test_each_metrics_object_has_its_own_registry_and_folds_labels() -> None:
     assert {s.labels["kind"] for s in families["cobrowse_errors"].samples
             if s.name.endswith("_total")} == {"upstream_refused_10_0_0_1_is_private"}
     assert "cobrowse_errors_total{" not in two.text().decode()
+
+
+async def test_an_error_of_cobrowse_itself_is_a_500_counted_as_handler_error() -> None:
+    """A handler that raises (here a route added for the test: the real ones have no known bug)."""
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    sock = listen()
+    port = int(sock.getsockname()[1])
+    app = build_app(Config(host="127.0.0.1", port=port, domain=DOMAIN, api_key=API_KEY))
+    app.router.add_get("/broken-for-test", broken)
+    served = await serve(make_runner(app, access_log=None), sock=sock)
+    try:
+        async with aiohttp.ClientSession() as client:
+            control = {"Host": f"{DOMAIN}:{port}"}
+            async with client.get(f"http://127.0.0.1:{port}/broken-for-test", headers=control) as r:
+                assert r.status == 500 and "a bug" not in await r.text()
+            async with client.get(f"http://127.0.0.1:{port}/metrics", headers=control) as r:
+                text = await r.text()
+    finally:
+        await served.close()
+    samples = {(s.name, s.labels.get("kind")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples[("cobrowse_errors_total", "handler_error")] == 1
