@@ -14,7 +14,8 @@ token, which the snippet keeps in the site's own storage, is the visitor's proof
 - ``visitor``  ``{key, token?, url, consent?}`` -> ``{short_id, token, session}``: register, or
   resume the visitor the token names (``consent: false``: the site asks no consent);
 - ``poll``     ``{key, token}`` -> ``{request: {agent} | null, session}``, held up to
-  ``POLL_SECONDS`` until something changes for the visitor (an agent opened a watch link);
+  ``POLL_SECONDS`` until something changes for the visitor (an agent opened a watch link, its
+  session started or stopped in another tab);
 - ``start``    ``{key, token, url, cookies, storage: {local, session}, form}`` ->
   ``{enter_url}``: the visitor said yes (or called ``startSession``): its session starts at
   ``url`` with its state (``proxy.visitors.start_for_visitor``);
@@ -128,10 +129,9 @@ async def _register(request: web.Request, caller: Caller) -> web.Response:
 
 async def _poll(request: web.Request, caller: Caller, visitor: Visitor) -> web.Response:
     visitors = request.app[VISITORS]
-    deadline = time.monotonic() + POLL_SECONDS
     pending = visitors.registry.pending(visitor, time.time())
-    while pending is None and time.monotonic() < deadline:
-        await visitors.wait(visitor.short_id, deadline - time.monotonic())
+    if pending is None:  # held until anything changes for the visitor (a request, a session, a stop)
+        await visitors.wait(visitor.short_id, POLL_SECONDS)
         pending = visitors.registry.pending(visitor, time.time())
     asked = None if pending is None else {"agent": pending.agent.name}
     live = await live_session(request.app, visitor, time.time())

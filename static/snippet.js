@@ -79,6 +79,7 @@
     post('poll').then(function (answer) {
       if (answer.session !== me.session) {
         me.session = answer.session;
+        if (me.session) remove('cobrowse-consent'); // answered in another tab
         emit(me.session ? 'sessionStart' : 'sessionEnd', {});
       }
       if (answer.request && !me.moving) { asked(answer.request); return; }
@@ -220,10 +221,12 @@
     });
   }
 
-  function hideId() {
-    var el = me.ui && me.ui.getElementById('cobrowse-id');
+  function remove(id) {
+    var el = me.ui && me.ui.getElementById(id);
     if (el) el.remove();
   }
+
+  function hideId() { remove('cobrowse-id'); }
 
   function consentDialog(agent, answer) {
     var box = place('cobrowse-consent', function (el) {
@@ -243,6 +246,9 @@
       el.append(p, yes, no);
       yes.addEventListener('click', function () { box.remove(); answer(true); });
       no.addEventListener('click', function () { box.remove(); answer(false); });
+      el.addEventListener('keydown', function (e) {
+        if (e.key === 'Escape') { box.remove(); answer(false); }
+      });
     });
     box.querySelector('button.yes').focus();
   }
