@@ -1,7 +1,7 @@
 """The OpenAPI document at ``/api/v1/openapi.json`` is served, complete and true.
 
-- served without a key, OpenAPI 3.1, every ``/api/v1`` route the server has is in it (a route
-  without a fragment fails here, naming it);
+- served without a key, valid OpenAPI 3.1 (openapi-spec-validator), every ``/api/v1`` route the
+  server has is in it (a route without a fragment fails here, naming it);
 - aiohttp's own refusals under ``/api/`` (404, 405, 413) are problem documents; other paths keep
   their own pages;
 - schemathesis against the LIVE server (started in a thread on loopback, with a key made by
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
 import threading
@@ -29,6 +30,8 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from schemathesis import GenerationMode, checks
 from world.apikeys import create_key
 from world.harness import Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
@@ -62,6 +65,16 @@ async def test_the_document_is_served_without_a_key_and_names_every_api_route(st
     documented = {(method, path) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert routed - documented == set(), "routes without an OPENAPI_PATHS fragment"
     assert documented - routed == set(), "documented operations the server does not have"
+
+
+async def test_the_document_is_valid_openapi_3_1_by_the_specification_schema(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    doc = json.loads((await server.api("GET", DOC, key=None)).body)
+    validate(doc)  # raises naming the first fault
+    broken = copy.deepcopy(doc)
+    del broken["paths"][DOC]["get"]["responses"]["200"]["description"]  # required of every response
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken)
 
 
 async def test_aiohttp_refusals_under_api_are_problems_and_other_paths_are_left_alone(
