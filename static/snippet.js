@@ -1,7 +1,8 @@
 /* cobrowse visitor snippet (docs/snippet.md): one tag on an integrator's own site.
  *
  *   <script src="https://<control>/snippet.js" data-site-key="pk_..." async></script>
- *   (or ...snippet.js?key=pk_...; data-consent="off", data-continuation="/path", data-button="on")
+ *   (or ...snippet.js?key=pk_...; data-consent="off", data-continuation="/path", data-button="on",
+ *   data-skip-storage="key1,key2")
  *
  * Job: register this page load as a visitor of the site (or resume the one this browser is:
  * its token is kept in the site's localStorage), show its short id on request, wait for an
@@ -31,6 +32,8 @@
   var key = script.getAttribute('data-site-key') || src.searchParams.get('key') || '';
   var askConsent = script.getAttribute('data-consent') !== 'off';
   var continuation = script.getAttribute('data-continuation') || '';
+  // Storage keys the site keeps to itself (tokens, say): never carried into the session.
+  var keptBack = (script.getAttribute('data-skip-storage') || '').split(',').map(function (k) { return k.trim(); });
   var STORE_KEY = 'cobrowse.visitor';
   var SKIPPED_TYPES = { hidden: 1, password: 1, file: 1, submit: 1, button: 1, reset: 1, image: 1 };
   var me = { shortId: '', token: '', session: false, moving: false, handlers: {}, ui: null };
@@ -102,12 +105,12 @@
 
   // -- carrying the page's state over --------------------------------------------------------
 
-  function storageOf(area, skip) {
+  function storageOf(area) {
     var out = {};
     try {
       for (var i = 0; i < area.length; i += 1) {
         var k = area.key(i);
-        if (k !== skip) out[k] = area.getItem(k);
+        if (k !== STORE_KEY && keptBack.indexOf(k) < 0) out[k] = area.getItem(k);
       }
     } catch (e) { /* storage refused: carry nothing */ }
     return out;
@@ -162,7 +165,7 @@
       return post('start', {
         url: location.href,
         cookies: document.cookie,
-        storage: { local: storageOf(localStorage, STORE_KEY), session: storageOf(sessionStorage, '') },
+        storage: { local: storageOf(localStorage), session: storageOf(sessionStorage) },
         form: { url: location.href, fields: formFields() },
       });
     }).then(function (answer) {

@@ -78,7 +78,7 @@ async def visitor_on_the_shop(browser: Browser) -> Page:
     await page.click("#go")
     await page.wait_for_url(ACCOUNT)
     assert await page.text_content("#who") == f"Signed in as {USER}"
-    await page.evaluate("() => localStorage.setItem('cart', '3 apples')")
+    await page.evaluate("() => { localStorage.setItem('cart', '3 apples'); localStorage.setItem('token', 't0k3n'); }")
     await page.fill("#street", "Storgata 1")
     await page.check("#gift")
     await page.fill("#pin", "4321")  # a password field: never carried over
@@ -90,7 +90,7 @@ async def page_state(party: BrowserParty) -> dict[str, Any]:
         who: document.getElementById('who').textContent, lang: document.getElementById('lang').textContent,
         cart: document.getElementById('cart').textContent, street: document.getElementById('street').value,
         city: document.getElementById('city').value, gift: document.getElementById('gift').checked,
-        pin: document.getElementById('pin').value })""")
+        pin: document.getElementById('pin').value, token: localStorage.getItem('token') })""")
     return state
 
 
@@ -116,7 +116,7 @@ async def test_the_agent_watches_a_consenting_visitor_with_the_visitors_state_an
     await visitor.wait_url(ACCOUNT)
     await agent.wait_url(ACCOUNT)
     expected = {"who": f"Signed in as {USER}", "lang": "lang: nb", "cart": "3 apples", "street": "Storgata 1",
-                "city": "", "gift": True, "pin": ""}
+                "city": "", "gift": True, "pin": "", "token": None}  # the shop keeps "token" back
     await visitor.wait_js("() => document.getElementById('street').value === 'Storgata 1'")
     await agent.wait_js("() => document.getElementById('street').value === 'Storgata 1'")
     assert await page_state(visitor) == expected

@@ -14,7 +14,8 @@ runs, since the snippet tag names the server):
 - ``POST /cobrowse/continue`` the continuation endpoint of docs/snippet.md: it reads the
   browser's HttpOnly ``shop_sid`` and hands it to cobrowse's API server to server with the
   shop's own API key (``visitors:watch``).
-Every page carries the snippet tag. Every request is recorded in the world's ``HitLog``.
+Every page carries the snippet tag (``data-skip-storage="token"``: the shop keeps ``token``
+back). Every request is recorded in the world's ``HitLog``.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ class ShopSettings:
     site_key: str = ""
     api_key: str = ""
     consent: bool = True
+    skip_storage: str = "token"  # data-skip-storage: kept back from the session
     signed_in: dict[str, str] = field(default_factory=dict)  # shop_sid -> user name
 
 
 def _tag(settings: ShopSettings) -> str:
     consent = "" if settings.consent else ' data-consent="off"'
     return (f'<script src="{html.escape(settings.control)}/snippet.js" data-site-key="{html.escape(settings.site_key)}"'
-            f' data-continuation="/cobrowse/continue"{consent} async></script>')
+            f' data-continuation="/cobrowse/continue" data-skip-storage="{html.escape(settings.skip_storage)}"'
+            f'{consent} async></script>')
 
 
 def _page(settings: ShopSettings, title: str, body: str) -> web.Response:
