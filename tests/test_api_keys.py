@@ -19,7 +19,7 @@ from world.harness import StartCobrowse
 
 from proxy.api_auth import SCOPES, flush_usage, site_key
 from proxy.api_keyfile import KEY_FILE, FileKeyStore
-from sessions.apikeys import KeyRing, normalize_origin, split_token
+from sessions.apikeys import KeyRing, KeyStore, MemoryKeyStore, normalize_origin, split_token
 
 SESSIONS = "/api/v1/sessions"
 
@@ -55,6 +55,35 @@ def test_site_keys_name_their_origins_and_are_never_api_keys() -> None:
         normalize_origin("https://a.test/shop")
     with pytest.raises(ValueError, match="scheme"):
         normalize_origin("a.test")
+
+
+@pytest.fixture(params=["memory", "file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> KeyStore:
+    """Every key store backend, for the one contract below (Redis joins here when it lands)."""
+    return MemoryKeyStore() if request.param == "memory" else FileKeyStore(tmp_path)
+
+
+def test_every_key_store_keeps_the_contract(store: KeyStore) -> None:
+    assert store.ring().keys == {}
+    issued = []
+
+    def issue(ring: KeyRing) -> KeyRing:
+        ring, made = ring.issue("ci", "api", 1.0, scopes=["sessions:read"])
+        issued.append(made)
+        return ring
+
+    stored = store.update(issue)
+    assert store.ring() == stored and stored.match(issued[0].token, "api") == issued[0].key
+    assert store.update(lambda ring: ring) == stored  # no change, same keys
+    store.update(issue)
+    assert len(store.ring().keys) == 2  # the second update started from the first's ring
+    store.update(lambda ring: ring.revoke(issued[0].key.id, 2.0))
+    assert store.ring().match(issued[0].token, "api") is None
+    assert store.ring().match(issued[1].token, "api") == issued[1].key
+    store.update(lambda ring: ring.touched({issued[1].key.id: 3.0}))
+    assert store.ring().keys[issued[1].key.id].last_used_at == 3.0
+    with pytest.raises(KeyError):
+        store.update(lambda ring: ring.revoke("nosuchkey", 4.0))
 
 
 def test_the_key_file_is_private_replaced_whole_and_seen_by_another_store(tmp_path: Path) -> None:
