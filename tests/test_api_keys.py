@@ -8,6 +8,7 @@ while it runs.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
 from pathlib import Path
@@ -104,6 +105,24 @@ def test_the_key_file_is_private_replaced_whole_and_seen_by_another_store(tmp_pa
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".new")] == []
     path.write_text("{broken")
     assert server_view.ring().keys == {}  # fails closed: a damaged file grants nothing
+
+
+def _issue_many(data_dir: str, count: int) -> None:
+    store = FileKeyStore(data_dir)
+    for _ in range(count):
+        store.update(lambda ring: ring.issue("parallel", "api", 1.0, scopes=["sessions:read"])[0])
+
+
+def test_writers_in_parallel_processes_lose_none_of_each_others_keys(tmp_path: Path) -> None:
+    """The flock'd read-modify-write: four processes making ten keys each leave forty."""
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_issue_many, args=(str(tmp_path), 10)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert len(FileKeyStore(tmp_path).ring().keys) == 40
 
 
 def test_cli_creates_lists_and_revokes_keys(tmp_path: Path) -> None:
