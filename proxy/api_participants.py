@@ -5,7 +5,7 @@
   closed and none came back, ``proxy.presence``) or ``removed``;
 - ``DELETE /api/v1/sessions/{sid}/participants/{pid}`` removes a participant, or declines a
   waiting visitor: its credential is refused from then on (its next page load says it was
-  removed), its sync sockets are closed with 4001 (the runtime shows it), control it held goes
+  removed), its sync sockets are closed with 4003 (the runtime shows it), control it held goes
   back to the agent; an audit event ``removed``. The leader cannot be removed (409);
 - ``POST   .../participants/{pid}/approve`` lets a waiting visitor in (its waiting page moves
   on by itself): audit ``approved`` and ``joined``;

@@ -54,7 +54,7 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 CLOSE_ENDED = 4000
-CLOSE_REMOVED = 4001  # the participant was removed from the session (the runtime says so)
+CLOSE_REMOVED = 4003  # the participant was removed from the session (the runtime says so)
 
 Check = Callable[[Any], bool]
 UrlCheck = Callable[[str], bool]

@@ -1,5 +1,5 @@
 """The participants API on a real server, with scripted participants (raw HTTP and sync sockets):
-listing with status, removal (credential refused with a page saying so, socket closed with 4001,
+listing with status, removal (credential refused with a page saying so, socket closed with 4003,
 the leader refused), approval of waiting visitors, control given through the relay, named
 visitor links, and the audit events these leave."""
 

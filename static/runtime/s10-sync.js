@@ -148,8 +148,8 @@ function cbSyncConnect() {
   ws.onclose = (event) => {
     if (cbSync.ws !== ws) return;
     cbSync.ws = null;
-    if (event.code === 4001) cbSync.endTitle = 'You were removed from this session';
-    if (event.code === 4000 || event.code === 4001 || cbSync.status === 'ended') { cbSyncEnded(cbSync.redirect); return; }
+    if (event.code === 4003) cbSync.endTitle = 'You were removed from this session';
+    if (event.code === 4000 || event.code === 4003 || cbSync.status === 'ended') { cbSyncEnded(cbSync.redirect); return; }
     // 'restarting' (the server said it is going away) stays until the next welcome.
     cbSync.status = cbSync.status === 'connecting' || cbSync.status === 'restarting' ? cbSync.status : 'reconnecting';
     cbSyncChanged();

@@ -206,7 +206,7 @@ function cbRipple(x, y) {
 function cbShowEnded(msg) {
   if (!cbUi.root || cbUi.ended) return;
   const box = cbEl('div', { class: 'ended', role: 'alertdialog', 'aria-live': 'assertive' });
-  // A participant the agent removed (its socket closed with 4001) is told so, not that the session ended.
+  // A participant the agent removed (its socket closed with 4003) is told so, not that the session ended.
   box.append(cbEl('h1', {}, cbSync.endTitle || 'The session has ended'));
   box.append(cbEl('p', {}, msg.redirect ? 'Taking you on…' : 'You can close this tab.'));
   cbUi.ended = cbUi.root.appendChild(box);
