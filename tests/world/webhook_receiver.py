@@ -6,7 +6,7 @@ shows) and keeps what it accepted.
 for a moment), then 200. ``requests`` holds every delivery as it arrived (event id, attempt,
 status answered, whether the signature verified); ``accepted`` the events it answered 200 to,
 once each (a receiver dedupes by event id: delivery is at least once). ``wait_for`` is the
-positive fence: it returns once an accepted event matches.
+positive fence: it returns once an accepted event matches (``wait_count``: once so many came).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Receiver:
     secret: str = ""  # set once the webhook is created (its secret is shown then)
     requests: list[Delivery] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -57,14 +58,22 @@ class Receiver:
         answered = 500 if len(self.requests) < self.fail_first else (200 if verified else 400)
         self.requests.append(Delivery(event["id"], event["type"], int(request.headers["Cobrowse-Delivery-Attempt"]),
                                       answered, verified))
-        if answered == 200 and all(e["id"] != event["id"] for e in self.accepted):
+        if answered == 200 and event["id"] not in self._seen:
+            self._seen.add(event["id"])
             self.accepted.append(event)
         self._arrived.set()
         return web.Response(status=answered, text="ok" if answered == 200 else "not now")
 
     async def wait_for(self, match: Callable[[dict[str, Any]], bool], what: str, seconds: float = 20.0) -> None:
+        await self._until(lambda: any(match(e) for e in self.accepted), what, seconds)
+
+    async def wait_count(self, count: int, seconds: float = 60.0) -> None:
+        """Return once ``count`` events have been accepted."""
+        await self._until(lambda: len(self.accepted) >= count, f"{count} events", seconds)
+
+    async def _until(self, done: Callable[[], bool], what: str, seconds: float) -> None:
         async def arrived() -> None:
-            while not any(match(e) for e in self.accepted):
+            while not done():
                 self._arrived.clear()
                 await self._arrived.wait()
 
