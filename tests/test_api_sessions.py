@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from world.apikeys import create_key
 from world.harness import API_KEY, Cobrowse, Reply, StartCobrowse
 
+from proxy.keys import STORE
 from sessions.idempotency import Ledger, Outcome, fingerprint
 from sessions.listing import SessionQuery, decode_cursor, encode_cursor, page, parse_query
 from sessions.model import Participant, Session
@@ -104,6 +106,21 @@ async def test_create_refuses_bad_options_with_a_problem_naming_the_field(
     assert (reply.header("Content-Type") or "").startswith("application/problem+json")
     assert words in json.loads(reply.body)["detail"], reply.text
     assert (await listing(server, ""))["sessions"] == []  # nothing was made
+
+
+async def test_create_seeds_the_session_with_the_visitors_cookies_through_the_seed_hook(
+        start_server: StartCobrowse) -> None:
+    server = await start_server()
+    refused = await post(server, {"url": URL, "options": {"cookies": [{"name": "a;b"}]}})
+    assert refused.status == 400 and '"options.cookies[0]' in json.loads(refused.body)["detail"]
+    reply = await post(server, {"url": URL, "options": {
+        "view_only": True, "cookies": [{"name": "sid", "value": "s3cret", "httpOnly": True}]}})
+    assert reply.status == 201, reply.text
+    created = json.loads(reply.body)
+    assert "cookies" not in created["options"] and "s3cret" not in reply.text  # seeds are not described
+    header = await server.runner.app[STORE].with_jar(
+        created["id"], lambda jar: jar.cookie_header(URL, time.time(), context="same-site"))
+    assert header == "sid=s3cret"
 
 
 async def test_same_idempotency_key_answers_the_first_201_and_makes_no_second_session(
