@@ -20,7 +20,6 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ from proxy.keys import HOOKS, UPSTREAM
 from proxy.openapi_parts import answer, json_body, operation, path_param, query_param
 from proxy.problems import problem
 from proxy.resolver import GuardedResolver
+from proxy.session_json import iso
 from proxy.upstream import UpstreamError
 from sessions.integration_events import EVENT_TYPES
 from sessions.policy import BASELINE
@@ -44,20 +44,15 @@ ALL = "*"
 routes = web.RouteTableDef()
 
 
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
-
 def describe(hook: Webhook, counters: Counters) -> dict[str, Any]:
     return {"id": hook.id, "url": hook.url, "events": list(hook.events) or [ALL], "description": hook.description,
-            "created_at": _iso(hook.created_at), "counters": counters.to_json()}
+            "created_at": iso(hook.created_at), "counters": counters.to_json()}
 
 
 def describe_attempt(attempt: Attempt) -> dict[str, Any]:
     return {"event_id": attempt.event_id, "event_type": attempt.event_type, "attempt": attempt.attempt,
-            "at": _iso(attempt.at), "outcome": attempt.outcome, "status": attempt.status or None,
-            "error": attempt.error, "next_retry_at": _iso(attempt.next_retry_at), "duration_ms": attempt.duration_ms}
+            "at": iso(attempt.at), "outcome": attempt.outcome, "status": attempt.status or None,
+            "error": attempt.error, "next_retry_at": iso(attempt.next_retry_at), "duration_ms": attempt.duration_ms}
 
 
 def read_url(raw: object) -> str:
