@@ -14,8 +14,8 @@ token, which the snippet keeps in the site's own storage, is the visitor's proof
 - ``visitor``  ``{key, token?, url, consent?}`` -> ``{short_id, token, session}``: register, or
   resume the visitor the token names (``consent: false``: the site asks no consent);
 - ``poll``     ``{key, token}`` -> ``{request: {agent} | null, session}``, held up to
-  ``POLL_SECONDS`` until something changes for the visitor (an agent opened a watch link, its
-  session started or stopped in another tab);
+  ``Visitors.poll_seconds`` (25 s) until something changes for the visitor (an agent opened a
+  watch link, its session started or stopped in another tab) or the server stops;
 - ``start``    ``{key, token, url, cookies, storage: {local, session}, form}`` ->
   ``{enter_url}``: the visitor said yes (or called ``startSession``): its session starts at
   ``url`` with its state (``proxy.visitors.start_for_visitor``);
@@ -45,7 +45,6 @@ from sessions.seed import MAX_COOKIES, SeedCookie
 from sessions.visitors import Agent, Visitor
 
 MAX_SNIPPET_BODY = 768 * 1024  # the storage cap (sessions.seed) with room for cookies and a form
-POLL_SECONDS = 25.0
 routes = web.RouteTableDef()
 
 
@@ -131,7 +130,7 @@ async def _poll(request: web.Request, caller: Caller, visitor: Visitor) -> web.R
     visitors = request.app[VISITORS]
     pending = visitors.registry.pending(visitor, time.time())
     if pending is None:  # held until anything changes for the visitor (a request, a session, a stop)
-        await visitors.wait(visitor.short_id, POLL_SECONDS)
+        await visitors.wait(visitor.short_id, visitors.poll_seconds)
         pending = visitors.registry.pending(visitor, time.time())
     asked = None if pending is None else {"agent": pending.agent.name}
     live = await live_session(request.app, visitor, time.time())

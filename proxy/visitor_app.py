@@ -2,7 +2,8 @@
 
 It gives the application its visitor registry (``proxy.visitors.VISITORS``) and the routes of
 ``proxy.visitors`` (the REST API), ``proxy.snippet_api`` (``/snippet.js`` and its endpoints)
-and ``proxy.watch`` (the pages a watch link opens).
+and ``proxy.watch`` (the pages a watch link opens); on shutdown, held long polls are answered
+at once so they do not hold the server up.
 """
 
 from __future__ import annotations
@@ -17,3 +18,8 @@ def install(app: web.Application) -> None:
     app.add_routes(visitors.routes)
     app.add_routes(snippet_api.routes)
     app.add_routes(watch.routes)
+    app.on_shutdown.append(_wake_polls)
+
+
+async def _wake_polls(app: web.Application) -> None:
+    app[visitors.VISITORS].wake_all()

@@ -61,7 +61,10 @@ class Visitors:
     """The process's visitor registry and the waiters of its long polls."""
 
     registry: VisitorRegistry = field(default_factory=VisitorRegistry)
+    poll_seconds: float = 25.0  # how long a long poll is held while nothing changes
     _changed: dict[str, asyncio.Event] = field(default_factory=dict)
+    _closed: bool = False
+    _waiting: int = 0
 
     def notify(self, short_id: str) -> None:
         """Something changed for ``short_id``: wake its long polls (the snippet's and the agents')."""
@@ -69,14 +72,32 @@ class Visitors:
         if event is not None:
             event.set()
 
-    async def wait(self, short_id: str, seconds: float) -> None:
-        """Until ``notify(short_id)`` or ``seconds`` pass, whichever comes first."""
+    def held(self) -> int:
+        """How many long polls (the snippet's and the agents') are held now."""
+        return self._waiting
+
+    def wake_all(self) -> None:
+        """Answer every held long poll now, and hold none from now on (the server is stopping:
+        they must not hold it up)."""
+        self._closed = True
+        for short_id in list(self._changed):
+            self.notify(short_id)
+
+    async def wait(self, short_id: str, seconds: float) -> bool:
+        """Until ``notify(short_id)`` or ``seconds`` pass, whichever comes first; False once the
+        server is stopping (a poll then answers at once instead of waiting again)."""
+        if self._closed:
+            return False
         event = self._changed.setdefault(short_id, asyncio.Event())
+        self._waiting += 1
         try:
             await asyncio.wait_for(event.wait(), max(0.0, seconds))
         except TimeoutError:
             if self._changed.get(short_id) is event and not event.is_set():
                 del self._changed[short_id]
+        finally:
+            self._waiting -= 1
+        return not self._closed
 
 
 VISITORS = web.AppKey("visitors", Visitors)

@@ -7,9 +7,9 @@
 - ``GET /watch`` the waiting page: "waiting for the visitor to accept", kept up to date by its
   one script (allowed by hash) from ``/watch/state``.
 - ``GET /watch/state`` -> ``{"state": "waiting" | "declined" | "ready" | "gone", "enter_url"?}``,
-  held up to ``POLL_SECONDS`` while nothing changes. ``ready``: the visitor's session is live and
-  ``enter_url`` takes this browser in as the session's leader (a fresh single-use ticket),
-  landing on the page the visitor drives. No further authorization: the link was the proof.
+  held up to ``Visitors.poll_seconds`` while nothing changes (answered at once when the server
+  stops). ``ready``: the visitor's session is live and ``enter_url`` takes this browser in as
+  the session's leader (a fresh single-use ticket), landing on the page the visitor drives. No further authorization: the link was the proof.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from sessions.service import AdmissionError
 from sessions.visitors import LINK_LIFETIME, Agent, LinkRefused
 
 WATCH_COOKIE = "cb_watch"
-POLL_SECONDS = 25.0
 routes = web.RouteTableDef()
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _REFUSALS = {
@@ -102,13 +101,12 @@ async def waiting_page(request: web.Request) -> web.Response:
 async def watch_state(request: web.Request) -> web.Response:
     visitors = request.app[VISITORS]
     secret = request.cookies.get(WATCH_COOKIE, "")
-    deadline = time.monotonic() + POLL_SECONDS
+    deadline = time.monotonic() + visitors.poll_seconds
     state = _state(request, secret)
     while state == "waiting" and time.monotonic() < deadline:
         watch = visitors.registry.watch(secret, time.time())
-        if watch is None:
+        if watch is None or not await visitors.wait(watch.short_id, deadline - time.monotonic()):
             break
-        await visitors.wait(watch.short_id, deadline - time.monotonic())
         state = _state(request, secret)
     body: dict[str, str] = {"state": state}
     if state == "ready":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from world.apikeys import create_key
 from world.harness import API_KEY, Cobrowse, Reply, StartCobrowse, cookies_from
+from world.until import until
 
 from proxy.keys import STORE
+from proxy.visitors import VISITORS
 from sessions.branding import Branding
 from sessions.visitors import (
     ALPHABET,
@@ -227,3 +230,25 @@ async def test_a_watch_link_joins_a_session_the_visitor_started_alone_under_the_
     # A second start while the session is live is refused: one session per visitor.
     again = await _snippet(server, "start", {"key": key, "token": visitor["token"], "url": SHOP + "/"})
     assert again.status == 409
+
+
+async def test_held_long_polls_are_answered_when_the_server_stops(served: tuple[Cobrowse, str]) -> None:
+    server, key = served
+    server.runner.app[VISITORS].poll_seconds = 3600.0  # a poll not woken would hold the test up
+    watched = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    idle = json.loads((await _snippet(server, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    made = await server.api("POST", f"/api/v1/visitors/{watched['short_id']}/watch_url", {})
+    agent = cookies_from((await server.request("GET", json.loads(made.body)["watch_url"], cookies={})).headers)
+    # The agent waits for the watched visitor's answer; the idle visitor's snippet waits for a request.
+    polls = [asyncio.create_task(server.request("GET", f"{server.control}/watch/state", cookies=agent)),
+             asyncio.create_task(_snippet(server, "poll", {"key": key, "token": idle["token"]}))]
+
+    async def both_held() -> bool:
+        return server.runner.app[VISITORS].held() == 2
+
+    await until(both_held, "both polls held")
+    await server.runner.shutdown()
+    answers = await asyncio.wait_for(asyncio.gather(*polls), 60)
+    assert [a.status for a in answers] == [200, 200]
+    assert json.loads(answers[0].body) == {"state": "waiting"}
+    assert json.loads(answers[1].body) == {"request": None, "session": False}
