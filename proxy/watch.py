@@ -9,7 +9,8 @@
 - ``GET /watch/state`` -> ``{"state": "waiting" | "declined" | "ready" | "gone", "enter_url"?}``,
   held up to ``Visitors.poll_seconds`` while nothing changes (answered at once when the server
   stops). ``ready``: the visitor's session is live and ``enter_url`` takes this browser in as
-  the session's leader (a fresh single-use ticket), landing on the page the visitor drives. No further authorization: the link was the proof.
+  the session's leader (a fresh single-use ticket), landing on the page the visitor drives. No
+  further authorization: the link was the proof.
 """
 
 from __future__ import annotations
