@@ -35,6 +35,8 @@ function streamEvents() {
     if (STREAM_REFUSED.indexOf(response.status) >= 0) { return "refused"; }
     return response.ok && response.body ? readStream(response) : null;
   }).catch(function () { return null; }).then(function (outcome) {
+    // A stream that was open and closed may have missed events (or the server went away): look now.
+    if (streaming) { refreshSoon(); }
     streaming = false;
     if (outcome === "refused") { streamLoop = false; }
     else { setTimeout(streamEvents, STREAM_RETRY_MS); }
