@@ -7,7 +7,7 @@
 - schemathesis against the LIVE server (started in a thread on loopback, with a key made by
   ``cobrowse keys create``): for every documented operation, generated requests (valid ones, and
   ones that break the schema) get no 5xx and no answer outside the document (status, content
-  type, headers, body schema). Examples per operation are bounded (``EXAMPLES``) so the run
+  type, headers, body schema). Examples are bounded (``EXAMPLES`` in all, 5 to 15 per operation and mode) so the run
   stays well under a minute; endless streams (``text/event-stream``) are left out, having no
   whole body to check.
 """
@@ -18,6 +18,7 @@ import asyncio
 import copy
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ from proxy.config import Config
 from proxy.openapi import document, fragments, merge_paths
 
 DOC = "/api/v1/openapi.json"
-EXAMPLES = 15
+EXAMPLES = 600  # generated requests in all, shared among the operations and both modes
 CALL_TIMEOUT = 20  # seconds; no documented operation takes near that on loopback
 STREAM_MEDIA = "text/event-stream"
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
@@ -65,6 +66,20 @@ async def test_the_document_is_served_without_a_key_and_names_every_api_route(st
     documented = {(method, path) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert routed - documented == set(), "routes without an OPENAPI_PATHS fragment"
     assert documented - routed == set(), "documented operations the server does not have"
+
+
+async def test_every_operation_the_document_secures_refuses_a_request_without_a_key(
+        start_server: StartCobrowse) -> None:
+    server = await start_server(auth_failure_burst=1000)  # every refusal here is a failed authentication
+    doc = json.loads((await server.api("GET", DOC, key=None)).body)
+    secured = [(method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+               for path, item in doc["paths"].items() for method, op in item.items()
+               if method != "parameters" and op.get("security", doc["security"])]
+    assert len(secured) >= 5
+    for method, path in secured:
+        reply = await server.api(method, path, {}, key=None)
+        assert reply.status == 401, (method, path, reply.status, reply.text[:200])
+        _assert_problem(reply.header("Content-Type"), reply.body, 401)
 
 
 async def test_the_document_is_valid_openapi_3_1_by_the_specification_schema(start_server: StartCobrowse) -> None:
@@ -184,7 +199,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
 
 
 def test_live_server_keeps_to_its_openapi_document(live: tuple[LiveServer, str]) -> None:
-    """Each documented operation in turn, ``EXAMPLES`` generated requests each (schemathesis's
+    """Each documented operation in turn, in both modes, with its share of ``EXAMPLES`` (schemathesis's
     pytest plugin does not run on our pytest, so its strategies are driven by Hypothesis here)."""
     server, token = live
     raw = requests.get(f"{server.base}{DOC}", timeout=10).json()
@@ -193,10 +208,11 @@ def test_live_server_keeps_to_its_openapi_document(live: tuple[LiveServer, str])
     operations = [op for op in operations if not _streams(op.definition.raw)]
     auth = {"Authorization": f"Bearer {token}"}
     failed: list[str] = []
+    each = min(15, max(5, EXAMPLES // (2 * len(operations))))
     for operation, mode in itertools.product(operations, GenerationMode):
 
         @given(case=operation.as_strategy(mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=each, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def keeps_to_it(case: Any) -> None:
             case.call_and_validate(base_url=server.base, headers=auth, checks=CHECKS, timeout=CALL_TIMEOUT)
 
