@@ -18,6 +18,7 @@ import pytest
 from world.apikeys import create_key
 from world.harness import API_KEY, DOMAIN, Cobrowse, start_cobrowse, stop_cobrowse
 from world.sync_client import lead
+from world.until import until
 
 from proxy import events_api
 from proxy.events import BusLimits
@@ -149,6 +150,23 @@ async def test_heartbeats_keep_an_idle_stream_talking(monkeypatch: pytest.Monkey
                 message = await events.next()
                 assert message is not None
                 comments += message.comments
+    finally:
+        await stop_cobrowse(server)
+
+
+async def test_a_client_that_goes_away_is_forgotten_at_the_next_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_api, "HEARTBEAT", 0.05)
+    server = await start_cobrowse()
+    bus = server.runner.app[EVENTS]
+    try:
+        async with stream(server) as events:
+            await events.next()
+            assert bus.counters()["streams"] == 1
+
+        async def forgotten() -> bool:
+            return bus.counters()["streams"] == 0
+
+        await until(forgotten, "the stream forgotten")
     finally:
         await stop_cobrowse(server)
 
