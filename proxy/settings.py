@@ -141,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("ticket_lifetime", "float", "seconds a single-use join ticket stays valid", "--ticket-lifetime", "SECONDS"),
     S("follower_wait", "float", "seconds a follower's request waits for the driver's answer (fetch once)",
       "--follower-wait", "SECONDS"),
-    S("max_followers", "int", "how many visitors may join one session", "--max-followers"),
+    S("max_followers", "int", "how many visitors may join one session", "--max-followers", "N"),
     S("share_max_response", "int", "largest answer kept to serve followers (larger: 502 to followers)",
       "--share-max-response", "BYTES"),
     S("share_budget", "int", "bytes of recorded answers a session may hold for its followers", "--share-budget",
@@ -168,10 +168,11 @@ SETTINGS: tuple[Setting, ...] = (
       "--audit-queue", "RECORDS"),
     S("api_rate", "float", "REST API requests per second each API key may make (sustained)", "--api-rate",
       "PER_SECOND"),
-    S("api_burst", "int", "REST API requests an API key may make at once above its rate", "--api-burst"),
+    S("api_burst", "int", "REST API requests an API key may make at once above its rate", "--api-burst", "N"),
     S("auth_failure_rate", "float", "failed authentications per second a client address may make before 429",
       "--auth-failure-rate", "PER_SECOND"),
-    S("auth_failure_burst", "int", "failed authentications a client address may make at once", "--auth-failure-burst"),
+    S("auth_failure_burst", "int", "failed authentications a client address may make at once",
+      "--auth-failure-burst", "N"),
     S("mask_selectors", "list", "in every session, also mask the fields this selector matches (repeatable; password "
       "inputs, payment-card autocomplete fields and [data-cobrowse-mask] always are): their values and keys never "
       "leave the owner's browser; sessions may add more", "--mask-selector", "CSS"),
@@ -292,7 +293,7 @@ def read_file(path: str) -> dict[str, Any]:
         kind = KINDS[setting.kind]
         if not kind.check(value):
             raise SettingsError(f"config file {path}: {key} must be {kind.expected}")
-        values[key] = value
+        values[key] = float(value) if setting.kind == "float" else value  # TOML writes 7200 for 7200.0
     return values
 
 

@@ -193,3 +193,8 @@ def test_a_mistyped_variable_is_named_with_its_close_match_and_secrets_stay_out_
     assert found == ["COBROWSE_PROT (did you mean COBROWSE_PORT?)"]
     config = load([], {"COBROWSE_API_KEY": "api-key-in-repr?-0123", "COBROWSE_SECRET_KEY": "signing-in-repr?-0123"})
     assert "api-key-in-repr" not in repr(config) and "signing-in-repr" not in repr(config)
+
+
+def test_a_whole_number_in_the_file_is_a_number_of_seconds_all_the_same(tmp_path: Path) -> None:
+    config = load(["--config", write(tmp_path, "session_lifetime = 600\nfollower_wait = 2\n")], {})
+    assert config.session_lifetime == 600.0 and isinstance(config.follower_wait, float)
