@@ -179,6 +179,7 @@ async def _create(request: web.Request, who: Caller, data: Any) -> web.Response:
         # Refused now, not on the agent's first page load: the caller learns why at once.
         return json_error(403, f'"url" is not allowed on this server: {refusal}')
     life = lifecycle(config)
+    options = life.resolved(options, config.max_followers)
     try:
         created = await request.app[SERVICE].create(
             url, agent_id, agent_name, now, lifetime=life.lifetime_of(options),

@@ -14,7 +14,7 @@ reason. Pure: no I/O, the time is an argument.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from sessions.model import Session
@@ -47,9 +47,22 @@ class Lifecycle:
         """Seconds of quiet that end the session; 0: it never idles out."""
         return float(options.idle_timeout) if options.idle_timeout is not None else self.idle_timeout
 
+    def resolved(self, options: SessionOptions, max_followers: int) -> SessionOptions:
+        """``options`` with the server's defaults written in where they were left unset, so a
+        session keeps the lifetime, idle timeout and visitor limit it was made with and its
+        description says what they are."""
+        return replace(options, expires_in=_plain(self.lifetime_of(options)),
+                       idle_timeout=_plain(self.idle_timeout_of(options)),
+                       max_followers=max_followers if options.max_followers is None else options.max_followers)
+
     def retention_cutoff(self, now: float) -> float:
         """Sessions that ended before this instant are forgotten."""
         return now - self.retention
+
+
+def _plain(seconds: float) -> float:
+    """Whole seconds as an int (so JSON says 7200, not 7200.0); a fraction kept as it is."""
+    return int(seconds) if seconds == int(seconds) else seconds
 
 
 def status(session: Session, now: float) -> str:

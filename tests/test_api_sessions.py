@@ -66,6 +66,9 @@ async def test_create_keeps_every_option_the_agent_and_metadata_and_describes_th
     from datetime import datetime
     lived = (datetime.fromisoformat(created["expires_at"]) - datetime.fromisoformat(created["created_at"]))
     assert lived.total_seconds() == pytest.approx(600, abs=1)
+    # Unset ones are the server's, written in: the session keeps what it was made with.
+    plain = json.loads((await post(server, {"url": URL})).body)["options"]
+    assert (plain["expires_in"], plain["idle_timeout"], plain["max_followers"]) == (7200, 1800, 10)
 
 
 @pytest.mark.parametrize(("body", "words"), [

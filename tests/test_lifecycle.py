@@ -208,3 +208,13 @@ def test_cobrowse_purge_removes_old_trails_and_says_what_it_removed(tmp_path: Pa
     assert code == 0 and not recent_trail.exists() and f"session {recent}" in out
     code, out, err = _run("purge", "--data-dir", str(tmp_path))
     assert code == 0 and out == "" and "removed 0 file(s)" in err
+
+
+def test_a_session_keeps_the_servers_defaults_it_was_made_with_written_into_its_options() -> None:
+    life = Lifecycle(lifetime=7200.0, idle_timeout=0.5, retention=DAY)
+    made = life.resolved(SessionOptions(), max_followers=4)
+    assert (made.expires_in, made.idle_timeout, made.max_followers) == (7200, 0.5, 4)
+    assert made.to_json()["expires_in"] == 7200 and isinstance(made.to_json()["expires_in"], int)
+    own = life.resolved(SessionOptions(expires_in=600, idle_timeout=0, max_followers=2), max_followers=4)
+    assert (own.expires_in, own.idle_timeout, own.max_followers) == (600, 0, 2)
+    assert life.lifetime_of(made) == 7200.0 and life.idle_timeout_of(made) == 0.5
