@@ -157,13 +157,18 @@ async def test_a_visitor_who_declines_is_not_moved_and_the_agent_is_told(
     assert visitor_page.url == ACCOUNT
 
 
-async def test_get_watch_link_on_the_page_and_show_id(shop_browser: Browser, server: Cobrowse) -> None:
+async def test_the_button_and_show_id_tell_the_visitor_its_id_and_get_watch_link_works_on_the_page(
+        shop_browser: Browser, server: Cobrowse) -> None:
     visitor_page = await visitor_on_the_shop(shop_browser)
     short_id = await short_id_of(visitor_page)
-    await visitor_page.evaluate("() => Cobrowse('showId')")
+    await visitor_page.get_by_role("button", name="Co-browse this page").click()
     badge = visitor_page.get_by_role("status")
     await badge.wait_for(timeout=WAIT_MS)
     assert (await badge.text_content() or "").replace(" ", "").endswith(short_id)
+    await visitor_page.evaluate("() => Cobrowse('hideId')")
+    await badge.wait_for(state="detached", timeout=WAIT_MS)
+    await visitor_page.evaluate("() => Cobrowse('showId')")
+    await badge.wait_for(timeout=WAIT_MS)
     link: str = await visitor_page.evaluate("() => new Promise((done) => Cobrowse('getWatchLink', done))")
     assert link.startswith(f"{server.control}/watch/")
 

@@ -45,11 +45,12 @@ class ShopSettings:
     api_key: str = ""
     consent: bool = True
     skip_storage: str = "token"  # data-skip-storage: kept back from the session
+    button: bool = True  # data-button="on": the "Co-browse this page" button
     signed_in: dict[str, str] = field(default_factory=dict)  # shop_sid -> user name
 
 
 def _tag(settings: ShopSettings) -> str:
-    consent = "" if settings.consent else ' data-consent="off"'
+    consent = ("" if settings.consent else ' data-consent="off"') + (' data-button="on"' if settings.button else "")
     return (f'<script src="{html.escape(settings.control)}/snippet.js" data-site-key="{html.escape(settings.site_key)}"'
             f' data-continuation="/cobrowse/continue" data-skip-storage="{html.escape(settings.skip_storage)}"'
             f'{consent} async></script>')
