@@ -14,6 +14,7 @@ server cannot be reached, and a refresh of the live list that keeps the agent's 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ async def join_with_pin(browser: Browser, server: Cobrowse, pin: str, name: str)
     return BrowserParty(context, page)
 
 
-async def cobrowse_and_end_seen(agent: BrowserParty, visitor: BrowserParty) -> None:
+async def both_cobrowse(agent: BrowserParty, visitor: BrowserParty) -> None:
     """The agent's typing and click show on the visitor's side."""
     await visitor.wait_connected()
     await visitor.wait_url(A)
@@ -169,9 +170,14 @@ async def test_console_runs_a_session_start_pin_approve_cobrowse_end_without_con
     page = console.page
     await page.fill("#url", A)
     await page.check("#opt-approval")
+    await page.check("#opt-view-only")
+    await page.fill("#opt-mask", "#secret, .card-number")
     await page.click("#start-button")
     await page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
     sid = session_id(await page.input_value("#follower"))
+    options = json.loads((await server.api("GET", f"/api/v1/sessions/{sid}")).body)["options"]
+    assert options["require_approval"] is True and options["view_only"] is True
+    assert {"#secret", ".card-number"} <= set(options["mask_selectors"])
 
     async with console.context.expect_page(timeout=WAIT_MS) as opened:
         await page.click("#open")
@@ -192,10 +198,12 @@ async def test_console_runs_a_session_start_pin_approve_cobrowse_end_without_con
     assert await page.evaluate(NAMELESS) == []
     await page.click(approve)
 
-    await cobrowse_and_end_seen(agent, visitor)
+    await both_cobrowse(agent, visitor)
     row = await console.live(sid, "tbody")
     await page.wait_for_function(
         "(s) => /Vic\\s+visitor\\s+active/.test(document.querySelector(s).innerText)", arg=row, timeout=WAIT_MS)
+    # A view-only session: the console offers no way to give the visitor control.
+    assert await page.locator(await console.live(sid, "button[data-act=give]")).is_hidden()
 
     await page.click(await console.live(sid, "button[data-act=end]"))
     await page.click("#confirm-ok")
@@ -239,7 +247,7 @@ async def test_console_runs_the_same_session_by_keyboard_alone(
     await page.wait_for_selector(approve, timeout=WAIT_MS)
     await tab_to(page, approve)
     await page.keyboard.press("Enter")
-    await cobrowse_and_end_seen(agent, visitor)
+    await both_cobrowse(agent, visitor)
 
     # Focus left the Approve button (it is gone) for the next action in the same session.
     assert await page.evaluate("(s) => document.querySelector(s).contains(document.activeElement)",
