@@ -442,3 +442,19 @@ async def test_console_finds_a_visitor_by_short_id_and_watches_them_once_they_al
         assert console.errors == []
     finally:
         await browser.close()
+
+
+async def test_console_remembers_the_agents_name_and_starts_sessions_under_it(
+        server: Cobrowse, open_console: OpenConsole) -> None:
+    console = await open_console(server)
+    page = console.page
+    await page.fill("#name", "Ann Agent")
+    await page.fill("#url", A)
+    await page.press("#url", "Enter")
+    await page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
+    sid = session_id(await page.input_value("#follower"))
+    described = json.loads((await server.api("GET", f"/api/v1/sessions/{sid}")).body)
+    assert described["agent"]["name"] == "Ann Agent"
+    await page.reload()
+    assert await page.input_value("#name") == "Ann Agent"
+    assert console.errors == []

@@ -2,6 +2,7 @@
 // view only, masked fields. Options left unset are not sent, so the server's defaults apply.
 // The new session's card offers the agent's own page, the visitor link and a PIN.
 var started = null;  // the session this tab started last: {id, follower_url, ...}
+var NAME_STORE = "cobrowse-agent-name";  // the agent's display name, remembered in this browser
 
 function startOptions() {
   var options = {};
@@ -45,6 +46,11 @@ function endedHere(sid) {
 }
 
 function wireStart() {
+  $("name").value = localStorage.getItem(NAME_STORE) || $("name").value;
+  $("name").addEventListener("change", function () {
+    var name = $("name").value.trim();
+    if (name) { localStorage.setItem(NAME_STORE, name); } else { localStorage.removeItem(NAME_STORE); }
+  });
   $("url").addEventListener("input", function () { $("url").removeAttribute("aria-invalid"); });
   $("start").addEventListener("submit", function (event) {
     event.preventDefault();
