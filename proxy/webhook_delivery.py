@@ -127,7 +127,7 @@ class Deliverer:
             if hook is None or pending is None:
                 if hook is not None and hook_id in self._kicked:
                     continue  # something was queued while we looked
-                del self._workers[hook_id]
+                self._workers.pop(hook_id, None)
                 return
             wait = pending.next_at - time.time()
             if wait > 0:
