@@ -35,7 +35,8 @@ SUBCOMMANDS: Mapping[str, tuple[Callable[[Any], None], Callable[[argparse.Namesp
 }
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """``cobrowse`` and every subcommand; each flag's help ends with its default (``_complete_help``)."""
     parser = argparse.ArgumentParser(
         prog="cobrowse", description="Self-hosted, proxy-based co-browsing engine. "
                                      "`cobrowse <command> --help` describes each command.")
@@ -57,7 +58,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                             "default: off)")
     for add_parser, _ in SUBCOMMANDS.values():
         add_parser(commands)
-    return parser.parse_args(argv)
+    _complete_help(parser)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def _complete_help(parser: argparse.ArgumentParser) -> None:
+    """Every flag of every subcommand says its default: one whose help does not is given it here
+    (a switch: off; nothing: none), so no subcommand's ``--help`` is left incomplete."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _complete_help(sub)
+        elif action.option_strings and action.help not in (None, argparse.SUPPRESS) \
+                and not isinstance(action, argparse._HelpAction) and "default" not in action.help:
+            action.help = f"{action.help} (default: {_default_text(action)})"
+
+
+def _default_text(action: argparse.Action) -> str:
+    if isinstance(action, argparse._StoreTrueAction):
+        return "off"
+    if isinstance(action, argparse._StoreFalseAction):
+        return "on"
+    return "none" if action.default in (None, "", [], ()) else str(action.default).replace("%", "%%")
 
 
 def config_from(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:

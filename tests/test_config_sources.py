@@ -4,16 +4,18 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from proxy import settings
 from proxy.audit_writer import AuditSettings
-from proxy.cli import config_from, parse_args
+from proxy.cli import build_parser, config_from, parse_args
 from proxy.config import Config
 from proxy.upstream import UpstreamSettings
 from sessions.lifecycle import Lifecycle
@@ -198,3 +200,19 @@ def test_a_mistyped_variable_is_named_with_its_close_match_and_secrets_stay_out_
 def test_a_whole_number_in_the_file_is_a_number_of_seconds_all_the_same(tmp_path: Path) -> None:
     config = load(["--config", write(tmp_path, "session_lifetime = 600\nfollower_wait = 2\n")], {})
     assert config.session_lifetime == 600.0 and isinstance(config.follower_wait, float)
+
+
+def test_every_flag_of_every_subcommand_says_what_it_does_and_its_default() -> None:
+    def flags(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.Action]]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from flags(sub, f"{path} {name}")
+            elif action.option_strings and not isinstance(action, argparse._HelpAction):
+                yield path, action
+
+    found = list(flags(build_parser(), "cobrowse"))
+    assert {path for path, _ in found} >= {"cobrowse serve", "cobrowse audit export"}
+    for path, action in found:
+        text = action.help or ""
+        assert len(text) > 20 and "default" in text, f"{path} {action.option_strings[0]}: {text!r}"
