@@ -8,8 +8,12 @@ and the visitor sees the end. The same flow again by keyboard alone: every conso
 reached with Tab (in focus order, with a visible focus ring) and pressed with Enter or Space.
 Throughout, the console page logs no error and throws nothing.
 
-Also: the key form when the key is missing or refused, the empty list, the state shown when the
-server cannot be reached, and a refresh of the live list that keeps the agent's focus where it was.
+Also: giving and taking control, a named visitor link copied and used, removing a visitor;
+finding a visitor of the integrator shop by the snippet's short id and watching them; the key
+form when the key is missing or refused, the empty list, the server unreachable, a real 429;
+a refresh of the live list that keeps the agent's focus where it was; every control named.
+Refusals a test provokes show in Chromium's log as failed loads: ``unexpected`` takes out only
+those, by status.
 """
 
 from __future__ import annotations
@@ -114,10 +118,10 @@ async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
         await console.context.close()
 
 
-async def tab_to(page: Page, selector: str, *, backwards: bool = False) -> None:
-    """Press Tab (or Shift+Tab) until the focused element matches ``selector``; it must show a focus ring."""
+async def tab_to(page: Page, selector: str) -> None:
+    """Press Tab until the focused element matches ``selector``; it must show a focus ring."""
     for _ in range(TAB_LIMIT):
-        await page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        await page.keyboard.press("Tab")
         if await page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector):
             ring = await page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
                 return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; }""")
