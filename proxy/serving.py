@@ -34,7 +34,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from proxy.config import Config
-from proxy.keys import METRICS
+from proxy.keys import CONFIG, METRICS
+from rewriter.space import parse_proxy_host
 
 log = logging.getLogger("cobrowse.http")
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set once the server has begun to stop
@@ -62,8 +63,11 @@ class QuietRequestHandler(web.RequestHandler):
             # The parser's message quotes the raw request: log its class only.
             log.info("http.bad_request status=%d error=%s", status, type(exc).__name__ if exc else "-")
         else:
-            log.error("http.handler_error status=%d", status, exc_info=exc)
-            _count(request, "handler_error")
+            app = _app_of(request)
+            session = _session_of(request, app)
+            log.error("http.handler_error status=%d session=%s", status, session or "-", exc_info=exc)
+            if app is not None:
+                app[METRICS].errors.labels("handler_error").inc()
         if request.writer.output_size > 0:
             raise ConnectionError("response already started, cannot send the error answer")
         response = web.Response(status=status, text=_generic(status), content_type="text/plain",
@@ -72,14 +76,21 @@ class QuietRequestHandler(web.RequestHandler):
         return response
 
 
-def _count(request: Any, kind: str) -> None:
-    """An error of ours in ``/metrics`` (``errors{kind}``), when the request reached the app."""
+def _app_of(request: Any) -> web.Application | None:
+    """The app a request reached (None: it never got to the router, e.g. it could not be parsed)."""
     try:
-        metrics = request.app.get(METRICS)
-    except (AttributeError, AssertionError):  # the request never reached the router
-        return
-    if metrics is not None:
-        metrics.errors.labels(kind).inc()
+        app: web.Application = request.app
+    except (AttributeError, AssertionError):
+        return None
+    return app if METRICS in app else None
+
+
+def _session_of(request: Any, app: web.Application | None) -> str:
+    """The session id in a proxy host (not a secret: the host names it), for the log line."""
+    if app is None:
+        return ""
+    parsed = parse_proxy_host(request.headers.get("Host", ""), app[CONFIG].domain)
+    return parsed.session_id if parsed is not None else ""
 
 
 class QuietServer(web.Server):

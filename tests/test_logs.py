@@ -140,3 +140,18 @@ async def test_a_real_sessions_logs_carry_its_ids_and_none_of_its_secrets(
     }
     found = leaks(json_logs.getvalue().encode(), secrets)
     assert not found, f"the logs hold: {', '.join(found)}"
+
+
+def test_a_handler_errors_log_line_names_the_session_its_proxy_host_carries() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from proxy import serving
+    from proxy.app import build_app
+    from proxy.config import Config
+
+    app = build_app(Config(domain="cobrowse.localhost", api_key="k" * 16))
+    on_proxy = make_mocked_request("GET", "/", headers={"Host": "h-site--abcdefghij-wxyz.cobrowse.localhost:8080"},
+                                   app=app)
+    on_control = make_mocked_request("GET", "/", headers={"Host": "cobrowse.localhost:8080"}, app=app)
+    assert serving._session_of(on_proxy, app) == "abcdefghij"
+    assert serving._session_of(on_control, app) == ""
