@@ -151,7 +151,8 @@ function keepFocus(render) {
   next.focus();
 }
 
-function renderSessions(sessions) {
+// more: the server has more live sessions than one page of the list (the newest are shown).
+function renderSessions(sessions, more) {
   keepFocus(function () {
     var list = $("sessions");
     var seen = new Set();
@@ -177,7 +178,8 @@ function renderSessions(sessions) {
     return n + (session.participants || []).filter(function (p) { return statusOf(p) === "waiting"; }).length;
   }, 0);
   document.title = (waiting ? "(" + waiting + " waiting) " : "") + TITLE;
-  setText($("live-count"), String(sessions.length));
+  setText($("live-count"), sessions.length + (more ? "+" : ""));
+  setAttr($("live-count"), "title", more ? "the newest " + sessions.length + " are shown" : "");
   var state = $("live-state");
   state.classList.remove("bad");
   setText(state, sessions.length ? "" : "No live sessions. Start one above, or find a visitor by their id.");

@@ -6,6 +6,7 @@ var POLL_MS = 2000;
 var STREAMING_POLL_MS = 10000;
 var streaming = false;  // set by the event stream while it is open
 var MAX_WAIT_MS = 15000;
+var LIST_LIMIT = 100;  // sessions shown, newest first; a "+" on the count says there are more
 var refreshTimer = 0;
 var failures = 0;
 var inFlight = false;
@@ -29,9 +30,9 @@ function refresh() {
   if (!apiKey()) { return; }
   if (inFlight) { refreshAgain = true; return; }
   inFlight = true;
-  api("GET", "/api/v1/sessions?status=live&limit=100").then(function (data) {
+  api("GET", "/api/v1/sessions?status=live&limit=" + LIST_LIMIT).then(function (data) {
     failures = 0;
-    renderSessions((data && data.sessions) || []);
+    renderSessions((data && data.sessions) || [], !!(data && data.next_cursor));
     return streaming ? STREAMING_POLL_MS : POLL_MS;
   }, function (error) {
     if (error.status === 401) { failed(error); return 0; }
