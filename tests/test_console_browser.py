@@ -462,3 +462,22 @@ async def test_console_remembers_the_agents_name_and_starts_sessions_under_it(
     await page.reload()
     assert await page.input_value("#name") == "Ann Agent"
     assert console.errors == []
+
+
+async def test_open_as_agent_from_the_list_opens_a_fresh_leader_link_and_keeps_it_on_the_page(
+        server: Cobrowse, open_console: OpenConsole) -> None:
+    created = await server.create_session(A)  # not started by this console: it has no leader link yet
+    sid = str(created["id"])
+    console = await open_console(server)
+    page = console.page
+    async with console.context.expect_page(timeout=WAIT_MS) as opened:
+        await page.click(await console.live(sid, "button[data-act=open]"))
+    agent = BrowserParty(console.context, await opened.value)
+    await agent.wait_connected()
+    assert (await agent.status())["me"]["role"] == "leader"
+    assert await agent.page.evaluate("() => window.opener === null")
+    kept = await console.live(sid, "a[data-role=agent-link]")
+    await page.wait_for_selector(kept, timeout=WAIT_MS)
+    assert f"/enter/{sid}?ticket=" in (await page.get_attribute(kept, "href") or "")
+    assert await page.get_attribute(kept, "rel") == "noopener noreferrer"
+    assert console.errors == []

@@ -52,6 +52,10 @@ function sessionNodes(session) {
   var linkInput = el("input", { readonly: "", "aria-label": "Visitor link of session " + sid, "data-role": "link" });
   var linkRow = el("div", { class: "row", hidden: "" }, [linkInput, actionButton(
     ["copy-link", "Copy", "secondary", "Copy the visitor link of session {s}"], sid)]);
+  var agentLink = el("a", { target: "_blank", rel: "noopener noreferrer", "data-role": "agent-link",
+                            text: "this agent link" });
+  var agentRow = el("p", { class: "muted", hidden: "" }, [document.createTextNode("If no tab opened, use "),
+                                                          agentLink, document.createTextNode(" (works once).")]);
   var pinOut = el("output", { class: "pin", "data-role": "pin" });
   var pinHelpText = el("span", { class: "muted" });
   var pinRow = el("div", { class: "row", hidden: "" }, [pinOut, pinHelpText, actionButton(
@@ -67,10 +71,10 @@ function sessionNodes(session) {
   var li = el("li", { class: "session", id: "s-" + sid, "aria-labelledby": heading.id }, [
     heading, el("p", { class: "meta" }),
     el("div", { class: "row" }, [buttons.open, buttons.link, buttons.pin, timeline, buttons.end]),
-    el("div", { class: "share" }, [linkForm, linkRow, pinRow]), table
+    el("div", { class: "share" }, [agentRow, linkForm, linkRow, pinRow]), table
   ]);
   return { li: li, heading: heading, meta: li.children[1], linkForm: linkForm, nameInput: nameInput,
-           linkRow: linkRow, linkInput: linkInput, pinRow: pinRow,
+           linkRow: linkRow, linkInput: linkInput, pinRow: pinRow, agentRow: agentRow, agentLink: agentLink,
            pinOut: pinOut, pinHelp: pinHelpText, people: people, rows: new Map(), leader: "" };
 }
 

@@ -24,7 +24,15 @@ function showPin(sid, data) {
 
 var ACTIONS = {
   open: function (sid) {
-    return openAsAgent(sid).then(function () { say("Opened session " + sid + " as the agent in a new tab."); });
+    return openAsAgent(sid).then(function (url) {
+      // Opened after a round trip to the API: a browser may have held the tab back, so the link stays here.
+      var nodes = rendered.get(sid);
+      if (nodes) {
+        setAttr(nodes.agentLink, "href", url);
+        show(nodes.agentRow, true);
+      }
+      say("Opened session " + sid + " as the agent in a new tab.");
+    });
   },
   link: function (sid) {
     var nodes = rendered.get(sid);
