@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from proxy import exchange, preflight, reserved, wsproxy
+from proxy import exchange, logs, preflight, reserved, wsproxy
 from proxy.ending import EXPIRIES
 from proxy.keys import CONFIG
 from proxy.pages import error_page
@@ -27,6 +27,7 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
     visit = await admit(request)
     if not isinstance(visit, Visit):
         return visit
+    logs.bind(session=visit.session.id, participant=visit.participant.id)  # for this request's log lines
     request.app[EXPIRIES].touch(visit.session.id)  # activity: the session is not idle
     if request.path.startswith(reserved.PREFIX):
         # cobrowse's own endpoints (cookies, aliases, sync) serve only a participant's credential.

@@ -5,7 +5,10 @@ after the pairs (``session.ended session=abc by=api``). ``JsonFormatter`` keeps 
 lifts the event and the pairs into fields, so ``session`` and ``participant`` (and ``conn``,
 ``status``, ...) are fields a collector can filter on; ``extra={"session": ...}`` works too.
 Every line has ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``message``; an exception's
-traceback goes in ``exception``.
+traceback goes in ``exception``. Ids the message does not name come from ``bind``: once a proxied
+request is admitted (``proxy.handler``), its session and participant are bound to the request's
+task, so whatever is logged while serving it (the upstream client's lines too) carries them. The
+record's own ids win over bound ones.
 
 What is never logged: cookies, tokens, API keys and bodies. The code's messages carry ids, not
 values (``proxy.serving`` keeps even a malformed request's line out); as a second guard,
@@ -13,7 +16,9 @@ values (``proxy.serving`` keeps even a malformed request's line out); as a secon
 found in a finished line, text or JSON, is replaced by ``[REDACTED]``.
 
 ``configure`` sets up the root logger once, in ``cobrowse serve``'s ``main``: logging's handlers
-are process-wide by nature; nothing else here holds state.
+are process-wide by nature. The bound ids live in a context variable, which asyncio gives each
+task its own copy of (aiohttp runs each request in a task of its own): nothing is shared between
+requests.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -34,6 +40,15 @@ _EVENT = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+(?=\s|:|$)")
 # ``extra`` attributes lifted into the JSON object (besides the message's own pairs).
 EXTRA_FIELDS = ("session", "participant", "conn")
 RESERVED = frozenset({"time", "level", "logger", "message", "event", "exception"})
+
+
+_BOUND: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("cobrowse_log_ids", default=())
+
+
+def bind(**ids: str) -> None:
+    """Ids (``session``, ``participant``) for every record logged from here on in this task and
+    the tasks and callbacks it starts."""
+    _BOUND.set(tuple((key, value) for key, value in ids.items() if value))
 
 
 class Redacting(logging.Formatter):
@@ -71,6 +86,8 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, key, None)
             if value is not None:
                 out[key] = str(value)
+        for key, value in _BOUND.get():
+            out.setdefault(key, value)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))

@@ -7,6 +7,7 @@ searches the whole output for every secret it saw, in every encoding ``world.lea
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -15,7 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from world.harness import API_KEY, Cobrowse
+from test_upstream import StaleKeepAlive
+from world.harness import API_KEY, Cobrowse, StartCobrowse
 from world.leaks import leaks
 from world.site_a import PASSWORD
 from world.sync_client import connect, expect, hello, join, lead, send
@@ -155,3 +157,49 @@ def test_a_handler_errors_log_line_names_the_session_its_proxy_host_carries() ->
     on_control = make_mocked_request("GET", "/", headers={"Host": "cobrowse.localhost:8080"}, app=app)
     assert serving._session_of(on_proxy, app) == "abcdefghij"
     assert serving._session_of(on_control, app) == ""
+
+
+async def test_a_line_logged_while_serving_a_proxied_request_carries_its_session_and_participant(
+        start_server: StartCobrowse, json_logs: io.StringIO) -> None:
+    """The upstream client's resend names only the host; the request's ids are bound to its task."""
+    stale = await StaleKeepAlive().start()
+    try:
+        server = await start_server(resolve_overrides={"stale.test:80": ("127.0.0.1", stale.port)})
+        created = await server.create_session("http://stale.test/one")
+        leader = await lead(server, created)
+        # The post goes out on the kept-alive connection the site drops, and is sent again (a GET
+        # would be retried by the client library itself, silently).
+        for method, path in (("GET", "/one"), ("POST", "/two")):
+            reply = await server.request(method, server.proxy_url(created["id"], "stale.test", path),
+                                         cookies=leader.cookies, data=b"x=1" if method == "POST" else None)
+            assert reply.status == 200
+    finally:
+        await stale.close()
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    resent = [line for line in lines if line.get("event") == "upstream.resend"]
+    assert resent, (stale.requests, [line["message"] for line in lines][-10:])
+    assert all(line["session"] == created["id"] for line in resent)
+    participant = next(line["participant"] for line in lines if line.get("event") == "upstream.resend")
+    assert participant.startswith("p") and "session=" not in resent[0]["message"]
+
+
+async def test_ids_bound_in_one_task_stay_out_of_another() -> None:
+    stream = io.StringIO()
+    handler = logs.handler("json", stream=stream)
+    log = logging.getLogger("cobrowse.test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    async def serve_one(session: str) -> None:
+        logs.bind(session=session, participant="p-" + session)
+        await asyncio.sleep(0)
+        log.info("work.done")
+
+    try:
+        await asyncio.gather(serve_one("s1"), serve_one("s2"))
+        log.info("work.outside")
+    finally:
+        log.removeHandler(handler)
+    got = {(line.get("session"), line.get("participant"), line["event"])
+           for line in map(json.loads, stream.getvalue().splitlines())}
+    assert got == {("s1", "p-s1", "work.done"), ("s2", "p-s2", "work.done"), (None, None, "work.outside")}
