@@ -20,8 +20,8 @@ from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse, cookies_from
 from world.targets import serve_app
 
-from proxy.purge import drop_ended_responses
 from proxy.keys import RESPONSES, SERVICE, STORE
+from proxy.purge import drop_ended_responses
 from sessions.ids import new_participant_id
 from sessions.matching import key_for
 from sessions.model import Participant, Session
