@@ -20,7 +20,7 @@ from test_upstream import StaleKeepAlive
 from world.harness import API_KEY, Cobrowse, StartCobrowse
 from world.leaks import leaks
 from world.site_a import PASSWORD
-from world.sync_client import connect, expect, hello, join, lead, send
+from world.sync_client import expect, join, lead, scroll_relayed
 from world.targets import World
 
 from proxy import logs
@@ -113,12 +113,7 @@ async def test_a_real_sessions_logs_carry_its_ids_and_none_of_its_secrets(
     target_cookie = (await world.log.first(lambda h: h.path == "/me", "GET /me at the target")).header("Cookie")
     assert target_cookie and "sid=" in target_cookie
 
-    lws = await connect(server, created, leader)
-    fws = await connect(server, created, follower)
-    await hello(lws, leader, "p1")
-    await hello(fws, follower, "p2")
-    await send(lws, leader, "scroll", x=0, y=40)
-    await expect(fws, "scroll")
+    lws, _ = await scroll_relayed(server, created, leader, follower)
     assert (await server.api("DELETE", f"/api/v1/sessions/{sid}")).status == 200
     await expect(lws, "ended")
 

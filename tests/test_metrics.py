@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from world.harness import API_KEY, DOMAIN, Cobrowse, StartCobrowse, free_port
-from world.sync_client import connect, expect, hello, join, lead, send
+from world.sync_client import join, lead, scroll_relayed
 from world.targets import World, listen, serve
 
 from proxy.app import build_app
@@ -67,12 +67,7 @@ async def test_metrics_parse_and_count_a_cobrowsed_session_exactly(server: Cobro
     assert (await server.request("GET", nowhere, cookies=leader.cookies)).status >= 500  # no answer
 
     # Sync: three messages in (two hellos, one scroll), relayed to the follower.
-    lws = await connect(server, created, leader)
-    fws = await connect(server, created, follower)
-    await hello(lws, leader, "p1")
-    await hello(fws, follower, "p2")
-    await send(lws, leader, "scroll", x=0, y=120)
-    await expect(fws, "scroll")
+    lws, fws = await scroll_relayed(server, created, leader, follower)
     during = await scrape(server)
     assert moved(before, during, "cobrowse_sync_sockets") == 2
     assert moved(before, during, "cobrowse_sessions_live") == 1

@@ -118,3 +118,15 @@ async def until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, An
     while (message := await receive(ws)) is not None:
         seen.append(message)
     return seen
+
+
+async def scroll_relayed(server: Cobrowse, created: dict[str, Any], leader: ScriptedParty, follower: ScriptedParty,
+                         y: int = 40) -> tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse]:
+    """The leader's and the follower's sockets, both welcomed, once the leader's scroll to ``y``
+    has reached the follower: three messages in (two hellos and the scroll). Returns (leader's, follower's)."""
+    lws, fws = await connect(server, created, leader), await connect(server, created, follower)
+    await hello(lws, leader, "p1")
+    await hello(fws, follower, "p2")
+    await send(lws, leader, "scroll", x=0, y=y)
+    await expect(fws, "scroll", y=y)
+    return lws, fws
