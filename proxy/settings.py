@@ -355,10 +355,13 @@ def build(values: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
     try:
         BodyRules.configured(fields.get("audit_redact_fields", ()), fields.get("audit_redact_json", ()),
                              fields.get("audit_redact_regex", ()))
+    except (ValueError, re.error) as exc:
+        raise SettingsError(f"audit body redaction: {exc}") from exc
+    try:
         session = {key: values[key] for key in _SESSION_KEYS if key in values}
         fields["session_defaults"] = parse_options(session, SessionOptions())
         return Config(**fields)
-    except (ValueError, re.error) as exc:
+    except ValueError as exc:
         raise SettingsError(str(exc)) from exc
 
 

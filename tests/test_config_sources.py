@@ -216,3 +216,8 @@ def test_every_flag_of_every_subcommand_says_what_it_does_and_its_default() -> N
     for path, action in found:
         text = action.help or ""
         assert len(text) > 20 and "default" in text, f"{path} {action.option_strings[0]}: {text!r}"
+
+
+def test_a_bad_body_redaction_pattern_stops_the_server_saying_which_setting() -> None:
+    with pytest.raises(SystemExit, match="audit body redaction"):
+        load(["--audit-redact-regex", "("], {})
