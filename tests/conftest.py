@@ -10,12 +10,13 @@ Everything else runs for real on loopback: no mocks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import fuzz  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
+from redis_server import running_redis
 from world import WORLD_APPS, AppFactory, HitLog, World, start_world
 from world.browser import CHROMIUM, launch
 from world.harness import Cobrowse, StartCobrowse, start_cobrowse, stop_cobrowse
@@ -100,3 +101,11 @@ async def start_server() -> AsyncIterator[StartCobrowse]:
 async def cobrowse(world: World, start_server: StartCobrowse) -> Cobrowse:
     """A cobrowse server whose resolver maps the world's hosts to their loopback ports."""
     return await start_server(resolve_overrides=world.resolve_overrides())
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One real ``redis-server`` for the whole run (``redis_server.running_redis``): no persistence,
+    a loopback port of its own, stopped at the end. Tests keep to namespaces of their own."""
+    with running_redis() as url:
+        yield url
