@@ -10,16 +10,19 @@ events; URLs the SSRF guard refuses are refused at creation; a full queue is a c
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from world.apikeys import create_key
 from world.canary import Canary, fresh_loopback
 from world.harness import API_KEY, Cobrowse, start_cobrowse, stop_cobrowse
 from world.sync_client import connect, expect, hello, join, send, start_session
+from world.targets import serve
 from world.until import until
 from world.webhook_receiver import Receiver, start_receiver
 
@@ -295,3 +298,33 @@ async def test_an_address_the_guard_refuses_is_refused_again_at_delivery_and_nev
         await canary.close()
     assert [(a.outcome, a.status) for a in attempts] == [("failed", 0)]
     assert "loopback" in attempts[0].error and canary.connections == 0
+
+
+async def test_the_server_stops_cleanly_while_a_delivery_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A receiver that never answers holds a delivery for the whole attempt timeout (60 s here);
+    stopping the server cancels the worker instead of waiting it out (the bound only detects a
+    hang: a stop that waited would take the full minute)."""
+    monkeypatch.setattr(webhook_delivery, "DEFAULTS", dataclasses.replace(FAST, timeout=60.0))
+    arrived, never = asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        arrived.set()
+        await never.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hang)
+    receiver = await serve(app)
+    server = await start_cobrowse(read_timeout=120.0)  # nothing but the stop ends the attempt early
+    try:
+        reply = await server.api("POST", "/api/v1/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/hook"})
+        assert reply.status == 201
+        await server.create_session("http://example.com/")
+        await asyncio.wait_for(arrived.wait(), 10)
+    finally:
+        stopping = asyncio.ensure_future(stop_cobrowse(server))
+        stopped, _ = await asyncio.wait({stopping}, timeout=20)
+        never.set()
+        await stopping
+        await receiver.close()
+    assert stopped, "stopping the server waited for the hanging delivery"
