@@ -1,0 +1,57 @@
+"""Which session store a server runs on: the ``store`` setting (``--store``) read into a backend.
+
+``memory`` (the default) is ``sessions.store.MemoryStore``: one process, nothing to set up.
+``redis://[user:password@]host:port/db`` (``rediss://`` for TLS) is ``proxy.redis_store.RedisStore``,
+shared by every process given the same URL. ``connect`` checks that the server answers before
+the server starts listening, so a wrong URL or a stopped Redis stops ``serve`` at once with a
+message naming the URL, never its password (``proxy.redis_store.redacted``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+from urllib.parse import urlsplit
+
+from redis.exceptions import RedisError
+
+from proxy.redis_store import SCHEMES, RedisStore, redacted
+from sessions.store import MemoryStore, SessionStore
+
+MEMORY: Final = "memory"
+CONNECT_TIMEOUT: Final = 5.0
+
+
+class StoreUnavailable(Exception):
+    """The configured store cannot be used; the message is fit to print (no password)."""
+
+
+def _redis(url: str) -> SessionStore:
+    return RedisStore.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+
+
+# A store URL's scheme -> the backend it opens.
+BACKENDS: Final[dict[str, Callable[[str], SessionStore]]] = {
+    MEMORY: lambda _url: MemoryStore(),
+    **{scheme: _redis for scheme in SCHEMES},
+}
+
+
+def scheme_of(url: str) -> str:
+    return MEMORY if url.strip() == MEMORY else urlsplit(url).scheme
+
+
+async def connect(url: str) -> SessionStore:
+    """The store ``url`` names, checked to answer (raises ``StoreUnavailable``)."""
+    opener = BACKENDS.get(scheme_of(url))
+    if opener is None:
+        raise StoreUnavailable(f"store {redacted(url)!r}: expected {MEMORY} or redis://host:port/db "
+                               "(rediss:// for TLS; a password goes in the URL: redis://:PASSWORD@host:port/0)")
+    store = opener(url)
+    if isinstance(store, RedisStore):
+        try:
+            await store.ping()
+        except (RedisError, OSError) as exc:
+            await store.close()
+            raise StoreUnavailable(f"store {redacted(url)}: Redis cannot be reached: {exc}") from exc
+    return store
