@@ -98,6 +98,8 @@ class Config:
     log_format: str = "auto"  # json | text | auto: text on a terminal, JSON lines otherwise (proxy.logs)
     # Stopping (SIGTERM, SIGINT): how long requests in flight may take to finish (proxy.serving).
     shutdown_grace: float = 10.0
+    # Where sessions live: "memory" (one process) or a Redis URL shared by several (proxy.stores).
+    store: str = "memory"
 
     def __post_init__(self) -> None:
         if not self.api_key:
