@@ -185,6 +185,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("log_level", "str", "least severe log records written", "--log-level", choices=LOG_LEVELS),
     S("log_format", "str", "log lines as JSON objects or text (auto: text on a terminal, JSON otherwise)",
       "--log-format", choices=LOG_FORMATS),
+    S("store", "str", "where sessions live: memory (this process only) or redis://[:PASSWORD@]HOST:PORT/DB "
+      "(rediss:// for TLS), shared by every process given the same URL", "--store", "URL"),
     S("shutdown_grace", "float", "seconds a stopping server (SIGTERM, SIGINT) lets requests in flight finish",
       "--shutdown-grace", "SECONDS"),
 )
