@@ -20,7 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from proxy import audit_cli, keys_cli, logs, purge, settings
+from proxy import audit_cli, keys_cli, logs, purge, settings, stores
 from proxy.app import build_app
 from proxy.config import ENV_API_KEY, Config
 from proxy.serving import serve_until_stopped
@@ -113,7 +113,12 @@ async def serve(config: Config, demo: bool) -> None:
             demo_networks = tuple(sorted({f"{ip}/32" for ip, _ in overrides.values()}))
             config = dataclasses.replace(config, resolve_overrides={**overrides, **config.resolve_overrides},
                                          allowed_networks=config.allowed_networks + demo_networks)
-        await serve_until_stopped(build_app(config), config, lambda: print(banner(config, start_url), flush=True))
+        try:
+            store = await stores.connect(config.store)
+        except stores.StoreUnavailable as exc:
+            raise SystemExit(f"cobrowse serve: {exc}") from None
+        await serve_until_stopped(build_app(config, store), config,
+                                  lambda: print(banner(config, start_url), flush=True))
 
 
 def banner(config: Config, demo_url: str) -> str:
