@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -74,7 +75,8 @@ def _micros(ts: float) -> int:
 
 def page(query: SessionQuery, sessions: Iterable[Session], now: float) -> Page:
     """The page ``query`` asks for out of ``sessions`` (any order, each once)."""
-    found = sorted((s for s in sessions if matches(query, s, now)), key=key, reverse=True)
+    # The limit + 1 newest matches: one more than the page says whether another page follows.
+    found = heapq.nlargest(query.limit + 1, (s for s in sessions if matches(query, s, now)), key=key)
     kept = found[:query.limit]
     more = len(found) > query.limit
     return Page(kept, encode_cursor(key(kept[-1])) if more and kept else None)
