@@ -62,7 +62,8 @@ async def test_credential_only_admits_to_its_own_live_session() -> None:
     assert await service.authenticate(two.session, admission.credential, NOW) is None
     assert await service.authenticate(one.session, None, NOW) is None
     await service.end(one.session.id, NOW + 5)
-    assert not one.session.is_live(NOW + 6)
+    ended_one = await service.store.get(one.session.id)  # what was handed out is a copy
+    assert ended_one is not None and not ended_one.is_live(NOW + 6)
     with pytest.raises(AdmissionError) as ended:
         await service.redeem(one.session.id, "whatever", NOW + 6)
     assert ended.value.status == 410
