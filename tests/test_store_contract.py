@@ -3,28 +3,43 @@
 Each backend in ``BACKENDS`` must: hand back what was added; apply ``update`` and answer None for
 an unknown session; page ``list`` newest first with filters and a cursor; keep the idempotency
 ledger's claim, settle and release rules; and ``purge`` exactly the sessions that ended before
-the cutoff, with their jars. A new backend (Redis) joins by adding its factory here.
+the cutoff, with their jars. ``update`` and ``with_jar`` lose no change to a concurrent one, and a
+session handed out or handed in is a copy: changing it outside ``update`` changes nothing stored.
+A backend joins by adding its factory here (Redis: a real server, ``conftest.redis_url``, one
+namespace per test).
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 
+from proxy.redis_store import RedisStore
+from sessions.cookies import CookieJar
 from sessions.idempotency import Outcome, fingerprint
 from sessions.listing import SessionQuery, decode_cursor
 from sessions.model import Participant, Session
 from sessions.store import MemoryStore, SessionStore
 
-BACKENDS: dict[str, Callable[[], SessionStore]] = {"memory": MemoryStore}
+
+def _redis(request: pytest.FixtureRequest) -> SessionStore:
+    url = request.getfixturevalue("redis_url")
+    return RedisStore.from_url(url, namespace=f"cobrowse-test-{uuid.uuid4().hex}:", forget_on_close=True)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], SessionStore]] = {
+    "memory": lambda request: MemoryStore(), "redis": _redis}
 NOW = 10_000.0
 URL = "https://example.com/"
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
-    made = BACKENDS[request.param]()
+    made = BACKENDS[request.param](request)
     yield made
     await made.close()
 
@@ -92,3 +107,65 @@ async def test_purge_drops_exactly_the_sessions_ended_before_the_cutoff_and_thei
     assert await store.get("live") is not None
     # A purged session's jar is gone: using it again starts from an empty jar.
     assert await store.with_jar("old", lambda jar: jar.cookie_header(URL, NOW, context="same-site")) is None
+
+
+async def test_concurrent_updates_lose_no_change(store: SessionStore) -> None:
+    await store.add(_session("s1", NOW))
+
+    def bump(session: Session) -> int:
+        session.options = replace(session.options, max_followers=(session.options.max_followers or 0) + 1)
+        return session.options.max_followers or 0
+
+    async def hundred() -> None:
+        for _ in range(100):
+            await store.update("s1", bump)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(hundred(), hundred())
+    got = await store.get("s1")
+    assert got is not None and got.options.max_followers == 200
+
+
+async def test_concurrent_jar_changes_lose_no_cookie(store: SessionStore) -> None:
+    await store.add(_session("s1", NOW))
+
+    async def set_cookies(prefix: str) -> None:
+        for n in range(25):
+            header = f"{prefix}{n}=v"
+            assert await store.with_jar("s1", lambda jar, h=header: jar.set_from_header(URL, h, NOW))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(set_cookies("a"), set_cookies("b"))
+    names = await store.with_jar("s1", lambda jar: sorted(c.name for c in jar))
+    assert names == sorted([f"a{n}" for n in range(25)] + [f"b{n}" for n in range(25)])
+
+
+async def test_a_session_handed_in_or_out_is_a_copy(store: SessionStore) -> None:
+    added = _session("s1", NOW)
+    await store.add(added)
+    added.controller = "mutated after add"
+    added.participants["p-s1"].name = "Changed"
+    added.reached_origins.add("https://elsewhere.example")
+    got = await store.get("s1")
+    assert got is not None and got.controller == "p-s1" and got.participants["p-s1"].name == "Ann"
+    assert got.reached_origins == set()
+    got.controller = "mutated after get"
+    got.participants.clear()
+    again = await store.get("s1")
+    assert again is not None and again.controller == "p-s1" and list(again.participants) == ["p-s1"]
+
+    kept: list[Session] = []
+    await store.update("s1", kept.append)
+    kept[0].controller = "mutated after update"
+    last = await store.get("s1")
+    assert last is not None and last.controller == "p-s1"
+
+
+async def test_a_jar_lives_beside_its_session_and_starts_empty(store: SessionStore) -> None:
+    await store.add(_session("s1", NOW))
+    assert await store.with_jar("s1", len) == 0
+    assert await store.with_jar("s1", lambda jar: jar.set_from_header(URL, "k=v; HttpOnly", NOW))
+    assert await store.with_jar("s1", lambda jar: jar.cookie_header(URL, NOW, context="same-site")) == "k=v"
+    assert await store.with_jar("s1", lambda jar: jar.document_cookie(URL, NOW)) == ""
+    await store.drop_jar("s1")
+    assert await store.with_jar("s1", lambda jar: isinstance(jar, CookieJar) and len(jar) == 0)

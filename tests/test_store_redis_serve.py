@@ -1,0 +1,129 @@
+"""``cobrowse serve --store redis://...``: a real server process on a real ``redis-server``.
+
+- A session created through the API lives in Redis (its key is there), and a server restarted on
+  the same Redis still describes it;
+- the password goes in the URL (AUTH) and never into what ``serve`` prints;
+- a Redis that cannot be reached (or refuses the password) stops ``serve`` before it listens:
+  exit status non-zero, a message naming the URL without its password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+from redis_server import free_port, running_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "redis-serve-test-key"
+DOMAIN = "cobrowse.localhost"
+PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture(scope="module")
+def auth_redis_url() -> Iterator[str]:
+    with running_redis(password=PASSWORD) as url:
+        yield url
+
+
+def _argv(port: int, store: str, data_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), "--store", store,
+            "--data-dir", str(data_dir), "--log-level", "warning"]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COBROWSE_")}
+    env["COBROWSE_API_KEY"] = KEY
+    env["COBROWSE_SECRET_KEY"] = "s" * 32
+    return env
+
+
+async def _start(store: str, data_dir: Path) -> tuple[asyncio.subprocess.Process, int]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(*_argv(port, store, data_dir), cwd=ROOT, env=_env(),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    banner = await asyncio.wait_for(proc.stdout.read(4096), 60)
+    assert b"cobrowse listening" in banner, banner
+    assert PASSWORD.encode() not in banner
+    return proc, port
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def _api(port: int) -> tuple[str, dict[str, str]]:
+    return f"http://127.0.0.1:{port}/api/v1", {"Host": f"{DOMAIN}:{port}", "Authorization": f"Bearer {KEY}"}
+
+
+async def test_serve_on_redis_keeps_sessions_there_across_a_restart(
+        auth_redis_url: str, client: aiohttp.ClientSession, tmp_path: Path) -> None:
+    proc, port = await _start(auth_redis_url, tmp_path)
+    try:
+        base, headers = _api(port)
+        async with client.post(f"{base}/sessions", headers=headers,
+                               json={"url": "https://example.com/", "agent": {"id": "a1", "name": "Ann"}}) as r:
+            assert r.status == 201, await r.text()
+            created = await r.json()
+    finally:
+        await _stop(proc)
+    redis = Redis.from_url(auth_redis_url, decode_responses=True)
+    try:
+        assert await redis.exists(f"cobrowse:session:{created['id']}") == 1
+    finally:
+        await redis.aclose()
+
+    again, port = await _start(auth_redis_url, tmp_path)
+    try:
+        base, headers = _api(port)
+        async with client.get(f"{base}/sessions/{created['id']}", headers=headers) as r:
+            assert r.status == 200, await r.text()
+            described = await r.json()
+        assert described["id"] == created["id"] and described["status"] == "live"
+        assert described["url"] == "https://example.com/"
+    finally:
+        await _stop(again)
+
+
+async def _refused(store: str, data_dir: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(*_argv(free_port(), store, data_dir), cwd=ROOT, env=_env(),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert b"cobrowse listening" not in out
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_serve_stops_at_once_when_redis_cannot_be_reached(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    status, err = await _refused(f"redis://:{PASSWORD}@127.0.0.1:{port}/0", tmp_path)
+    assert status != 0
+    assert f"redis://:***@127.0.0.1:{port}/0" in err and "cannot be reached" in err
+    assert PASSWORD not in err
+
+
+async def test_serve_stops_when_redis_refuses_the_password(auth_redis_url: str, tmp_path: Path) -> None:
+    wrong = auth_redis_url.replace(PASSWORD, "not-the-password")
+    status, err = await _refused(wrong, tmp_path)
+    assert status != 0 and "redis://:***@127.0.0.1:" in err
+    assert "not-the-password" not in err and PASSWORD not in err
+
+
+async def test_serve_refuses_a_store_it_does_not_know(tmp_path: Path) -> None:
+    status, err = await _refused("postgres://u:pw@db/1", tmp_path)
+    assert status != 0 and "expected memory or redis://" in err and "pw@" not in err
