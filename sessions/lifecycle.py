@@ -6,7 +6,8 @@
   ``options.idle_timeout``, else the server's; ``0``: never);
 - it ends for one of ``END_REASONS``; a session whose ``expires_at`` passed without anyone ending
   it (its timer lived in a process that stopped) is described as ended, reason ``expired``;
-- its metadata is forgotten ``retention`` seconds after it ended (``retention_cutoff``).
+- its metadata is forgotten ``retention`` seconds after it ended (``ended_before`` the cutoff,
+  ``proxy.purge``).
 
 Invariants: ``status`` is ``live`` exactly when ``Session.is_live``; an ended session always has a
 reason. Pure: no I/O, the time is an argument.
@@ -54,10 +55,6 @@ class Lifecycle:
         return replace(options, expires_in=_plain(self.lifetime_of(options)),
                        idle_timeout=_plain(self.idle_timeout_of(options)),
                        max_followers=max_followers if options.max_followers is None else options.max_followers)
-
-    def retention_cutoff(self, now: float) -> float:
-        """Sessions that ended before this instant are forgotten."""
-        return now - self.retention
 
 
 def _plain(seconds: float) -> float:
