@@ -19,7 +19,7 @@ import heapq
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sessions.lifecycle import STATUSES, status
@@ -68,9 +68,15 @@ def matches(query: SessionQuery, session: Session, now: float) -> bool:
             and (query.below is None or key(session) < query.below))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _micros(ts: float) -> int:
-    """Instants compared as the API writes them: to the microsecond."""
-    return round(ts * 1_000_000)
+    """Instants compared as the API writes them: to the microsecond, rounded as ``datetime`` rounds
+    (``round(ts * 1e6)`` differs from it now and then, and a session then fell on the wrong side of
+    its own ``created_at``)."""
+    return (datetime.fromtimestamp(ts, UTC) - _EPOCH) // _MICROSECOND
 
 
 def page(query: SessionQuery, sessions: Iterable[Session], now: float) -> Page:
