@@ -2,7 +2,8 @@
 
 - A session created through the API lives in Redis (its key is there), and a server restarted on
   the same Redis still describes it;
-- the password goes in the URL (AUTH) and never into what ``serve`` prints;
+- the password goes in the URL (AUTH) and never into what ``serve`` prints; ``rediss://`` speaks
+  TLS (to a server whose certificate the URL names as the CA to trust);
 - a Redis that cannot be reached (or refuses the password) stops ``serve`` before it listens:
   exit status non-zero, a message naming the URL without its password.
 """
@@ -98,6 +99,22 @@ async def test_serve_on_redis_keeps_sessions_there_across_a_restart(
         assert described["url"] == "https://example.com/"
     finally:
         await _stop(again)
+
+
+async def test_serve_on_redis_over_tls_with_a_password(client: aiohttp.ClientSession, tmp_path: Path) -> None:
+    with running_redis(password=PASSWORD, tls=True) as url:
+        assert url.startswith("rediss://")
+        proc, port = await _start(url, tmp_path)
+        try:
+            base, headers = _api(port)
+            async with client.post(f"{base}/sessions", headers=headers,
+                                   json={"url": "https://example.com/", "agent": {"id": "a1", "name": "Ann"}}) as r:
+                assert r.status == 201, await r.text()
+                created = await r.json()
+            async with client.get(f"{base}/sessions/{created['id']}", headers=headers) as r:
+                assert r.status == 200 and (await r.json())["id"] == created["id"]
+        finally:
+            await _stop(proc)
 
 
 async def _refused(store: str, data_dir: Path) -> tuple[int, str]:
