@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -72,30 +73,41 @@ def _api(port: int) -> tuple[str, dict[str, str]]:
     return f"http://127.0.0.1:{port}/api/v1", {"Host": f"{DOMAIN}:{port}", "Authorization": f"Bearer {KEY}"}
 
 
+async def _create(client: aiohttp.ClientSession, port: int) -> str:
+    """A new session's id, made through the API."""
+    base, headers = _api(port)
+    async with client.post(f"{base}/sessions", headers=headers,
+                           json={"url": "https://example.com/", "agent": {"id": "a1", "name": "Ann"}}) as r:
+        assert r.status == 201, await r.text()
+        created: str = (await r.json())["id"]
+        return created
+
+
+async def _describe(client: aiohttp.ClientSession, port: int, sid: str) -> dict[str, Any]:
+    base, headers = _api(port)
+    async with client.get(f"{base}/sessions/{sid}", headers=headers) as r:
+        assert r.status == 200, await r.text()
+        described: dict[str, Any] = await r.json()
+        return described
+
+
 async def test_serve_on_redis_keeps_sessions_there_across_a_restart(
         auth_redis_url: str, client: aiohttp.ClientSession, tmp_path: Path) -> None:
     proc, port = await _start(auth_redis_url, tmp_path)
     try:
-        base, headers = _api(port)
-        async with client.post(f"{base}/sessions", headers=headers,
-                               json={"url": "https://example.com/", "agent": {"id": "a1", "name": "Ann"}}) as r:
-            assert r.status == 201, await r.text()
-            created = await r.json()
+        sid = await _create(client, port)
     finally:
         await _stop(proc)
     redis = Redis.from_url(auth_redis_url, decode_responses=True)
     try:
-        assert await redis.exists(f"cobrowse:session:{created['id']}") == 1
+        assert await redis.exists(f"cobrowse:session:{sid}") == 1
     finally:
         await redis.aclose()
 
     again, port = await _start(auth_redis_url, tmp_path)
     try:
-        base, headers = _api(port)
-        async with client.get(f"{base}/sessions/{created['id']}", headers=headers) as r:
-            assert r.status == 200, await r.text()
-            described = await r.json()
-        assert described["id"] == created["id"] and described["status"] == "live"
+        described = await _describe(client, port, sid)
+        assert described["id"] == sid and described["status"] == "live"
         assert described["url"] == "https://example.com/"
     finally:
         await _stop(again)
@@ -106,13 +118,8 @@ async def test_serve_on_redis_over_tls_with_a_password(client: aiohttp.ClientSes
         assert url.startswith("rediss://")
         proc, port = await _start(url, tmp_path)
         try:
-            base, headers = _api(port)
-            async with client.post(f"{base}/sessions", headers=headers,
-                                   json={"url": "https://example.com/", "agent": {"id": "a1", "name": "Ann"}}) as r:
-                assert r.status == 201, await r.text()
-                created = await r.json()
-            async with client.get(f"{base}/sessions/{created['id']}", headers=headers) as r:
-                assert r.status == 200 and (await r.json())["id"] == created["id"]
+            sid = await _create(client, port)
+            assert (await _describe(client, port, sid))["id"] == sid
         finally:
             await _stop(proc)
 
