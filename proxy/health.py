@@ -19,8 +19,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from proxy.keys import AUDIT, METRICS, STORE, SYNC
+from proxy.keys import AUDIT, METRICS, OPEN_SOCKETS, STORE, SYNC
 from proxy.metrics import Metrics
+from proxy.open_sockets import OpenSockets
 from proxy.serving import STOPPING
 
 STORE_PROBE_SECONDS = 2.0
@@ -31,11 +32,18 @@ routes = web.RouteTableDef()
 
 
 def install_ops(app: web.Application) -> None:
-    """The app's metrics (reading the sync hub's and the audit writer's counters when scraped)
-    and these routes. Called by ``build_app`` once ``SYNC`` and ``AUDIT`` are in place."""
+    """The app's metrics (reading the sync hub's and the audit writer's counters when scraped),
+    its stopping flag, the relayed WebSockets to close at shutdown (``proxy.open_sockets``) and
+    these routes. Called by ``build_app`` once ``SYNC`` and ``AUDIT`` are in place."""
     app[METRICS] = Metrics(app[SYNC].counts, app[AUDIT].counters)
     app[STOPPING] = asyncio.Event()  # set by proxy.serving.serve_until_stopped
+    app[OPEN_SOCKETS] = OpenSockets()
+    app.on_shutdown.append(_close_open_sockets)
     app.add_routes(routes)
+
+
+async def _close_open_sockets(app: web.Application) -> None:
+    await app[OPEN_SOCKETS].close_all()
 
 
 @routes.get("/livez")

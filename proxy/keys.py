@@ -8,6 +8,7 @@ from proxy.audit_writer import AuditSink
 from proxy.config import Config
 from proxy.events import EventBus
 from proxy.metrics import Metrics
+from proxy.open_sockets import OpenSockets
 from proxy.runtime_asset import RuntimeAsset
 from proxy.synchub import SyncHub
 from proxy.upstream import UpstreamClient
@@ -29,5 +30,6 @@ TARGETS = web.AppKey("targets", TargetPolicy)  # the server's target policy, bui
 SCRIPTS = web.AppKey("scripts", ScriptCache)  # rewritten scripts by content hash, for every session
 AUDIT = web.AppKey("audit", AuditSink)  # the audit trail (proxy.audit); NoAudit when switched off
 METRICS = web.AppKey("metrics", Metrics)  # the app's Prometheus metrics (proxy.metrics, GET /metrics)
+OPEN_SOCKETS = web.AppKey("open_sockets", OpenSockets)  # relayed WebSockets closed at shutdown
 EVENTS = web.AppKey("events", EventBus)  # integration events (proxy.events), fed by proxy.audit.event
 HOOKS = web.AppKey("hooks", WebhookStore)  # webhooks and their delivery state (proxy.integrations)

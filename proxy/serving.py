@@ -17,9 +17,10 @@ Stopping (SIGTERM or SIGINT), in order: ``/readyz`` answers 503 "stopping" (``ST
 load balancer takes the node out), the listening socket is closed (no new connections), every
 sync socket is sent a ``restarting`` message and closed with 1001 (the runtime shows "server
 restarting" and reconnects, to another node or to this one once it is back: ``proxy.synchub``),
-requests in flight get ``Config.shutdown_grace`` seconds to finish (then they are cancelled),
-and the app's cleanups run, the audit trail's last (it drains its queue and syncs: nothing
-emitted before is lost). A second signal while stopping is ignored; the grace bounds the wait.
+relayed target WebSockets are closed with 1001 (``proxy.open_sockets``), requests in flight get
+``Config.shutdown_grace`` seconds to finish (then they are cancelled), and the app's cleanups
+run, the audit trail's last (it drains its queue and syncs: nothing emitted before is lost). A
+second signal while stopping is ignored; the grace bounds the wait.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from aiohttp import web
 from proxy.audit import policy_refused
 from proxy.audit_ws import SocketTrace
 from proxy.exchange import is_driver, upstream_headers
-from proxy.keys import CONFIG, RESPONSES, TARGETS, UPSTREAM
+from proxy.keys import CONFIG, OPEN_SOCKETS, RESPONSES, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.targets import policy_for
 from proxy.upstream_errors import refusal_for
@@ -68,6 +68,7 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
     browser = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else (),
                                     max_msg_size=config.max_ws_message, autoping=True)
     await browser.prepare(request)
+    request.app[OPEN_SOCKETS].add(browser)  # closed if the server stops
     channel = responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
     trace = SocketTrace.opened(request, visit, "upstream")
     try:
@@ -98,6 +99,7 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
     except BaseException:
         subscription.cancel()
         raise
+    request.app[OPEN_SOCKETS].add(browser)  # closed if the server stops
     pairing = Pairing(subscription.channel.sent, config.follower_wait)
     trace = SocketTrace.opened(request, visit, "store")
     clock = asyncio.get_running_loop().time

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -199,6 +200,24 @@ async def test_a_stop_tells_participants_drains_the_request_in_flight_and_closes
     records = [json.loads(line)["record"] for line in out.read_text().splitlines()]
     drained = [r for r in records if r.get("kind") == "exchange" and r.get("url", "").endswith("/slow")]
     assert [r["status"] for r in drained] == [200]
+
+
+async def test_a_stop_closes_relayed_target_websockets_going_away(world: World) -> None:
+    """A target WebSocket's relay waits on its peers: without being closed it would hold the stop
+    for the whole grace (30 s here) and then be cut."""
+    async with stoppable(resolve_overrides=world.resolve_overrides(), shutdown_grace=30.0) as running:
+        server = running.server
+        created, leader = await start_session(server, "http://site-a.test/")
+        host = urlsplit(server.proxy_url(created["id"], "site-a.test")).netloc
+        cookie = "; ".join(f"{k}={v}" for k, v in leader.cookies.items())
+        ws = await server.client.ws_connect(f"http://127.0.0.1:{server.port}/ws", headers={
+            "Host": host, "Origin": f"http://{host}", "Cookie": cookie})
+        await ws.send_str("hi")
+        assert (await ws.receive(timeout=10)).data == "echo:hi"
+        running.stop.set()
+        closing = await ws.receive(timeout=60)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 1001
+        await asyncio.wait_for(running.task, 60)
 
 
 async def test_the_page_says_server_restarting_when_the_server_stops(browser: Browser, world: World) -> None:
