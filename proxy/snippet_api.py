@@ -2,7 +2,7 @@
 
 An integrator puts one tag on their site (``docs/snippet.md``)::
 
-    <script src="https://<control>/snippet.js" data-site-key="pk_..." async></script>
+    <script src="https://<control>/snippet.js" data-site-key="cbsk_..." async></script>
 
 The snippet (``static/snippet.js``) sends ``POST /snippet/v1/<action>`` with a ``text/plain``
 JSON body (a CORS "simple" request: no preflight), the site key in the body. Every action checks

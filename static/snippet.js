@@ -1,7 +1,7 @@
 /* cobrowse visitor snippet (docs/snippet.md): one tag on an integrator's own site.
  *
- *   <script src="https://<control>/snippet.js" data-site-key="pk_..." async></script>
- *   (or ...snippet.js?key=pk_...; data-consent="off", data-continuation="/path", data-button="on",
+ *   <script src="https://<control>/snippet.js" data-site-key="cbsk_..." async></script>
+ *   (or ...snippet.js?key=cbsk_...; data-consent="off", data-continuation="/path", data-button="on",
  *   data-skip-storage="key1,key2")
  *
  * Job: register this page load as a visitor of the site (or resume the one this browser is:
