@@ -34,7 +34,7 @@ EVENT_TYPES: Mapping[str, str] = {
     "participant.left": "a participant's last page closed and none came back within the grace (participant)",
     "participant.removed": "a participant was removed, or a waiting visitor declined (participant, by, reason)",
     "control.changed": "control passed to another participant (controller, action, by)",
-    "session.ended": "the session ended (reason: api, leader, expiry, ...)",
+    "session.ended": "the session ended (reason: api, leader, expired, idle)",
 }
 
 # Control actions that leave control where it was: not a change.

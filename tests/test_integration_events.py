@@ -38,7 +38,7 @@ def test_each_session_event_becomes_its_type_with_the_allowed_fields_only() -> N
         (noted("control", "pF", controller="pF", action="granted", by="pL"), "control.changed",
          {"controller": {"id": "pF", "role": "follower", "name": "Vic"}, "action": "granted",
           "by": {"id": "pL", "role": "leader", "name": "Ann"}}),
-        (noted("ended", "", by="expiry"), "session.ended", {"reason": "expiry"}),
+        (noted("ended", "", by="expired"), "session.ended", {"reason": "expired"}),
     ]
     for given_, kind, data in script:
         event = translate(given_, s)
