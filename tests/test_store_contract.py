@@ -169,3 +169,20 @@ async def test_a_jar_lives_beside_its_session_and_starts_empty(store: SessionSto
     assert await store.with_jar("s1", lambda jar: jar.document_cookie(URL, NOW)) == ""
     await store.drop_jar("s1")
     assert await store.with_jar("s1", lambda jar: isinstance(jar, CookieJar) and len(jar) == 0)
+
+
+async def test_paging_a_filtered_listing_returns_each_match_once_in_order(store: SessionStore) -> None:
+    for n in range(450):  # more than one batch of the Redis backend's index walk
+        await store.add(_session(f"s{n:03d}", NOW + n // 2, agent="a1" if n % 3 == 0 else "a2"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = SessionQuery(agent="a1", limit=40, below=None if cursor is None else decode_cursor(cursor))
+        got = await store.list(query, NOW)
+        seen += [s.id for s in got.sessions]
+        cursor = got.next_cursor
+        if cursor is None:
+            break
+    expected = sorted((f"s{n:03d}" for n in range(0, 450, 3)), key=lambda sid: (NOW + int(sid[1:]) // 2, sid),
+                      reverse=True)
+    assert seen == expected
