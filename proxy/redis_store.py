@@ -119,7 +119,9 @@ class RedisStore:
     async def update(self, session_id: str, change: Callable[[Session], T]) -> T | None:
         key = self._key("session", session_id)
 
-        def write(tx: Any, text: str) -> Callable[[], T | None]:
+        def write(tx: Any, text: str | None) -> Callable[[], T | None]:
+            if text is None:
+                return lambda: None
             session = decode(text)
             result = change(session)
             after = encode(session)
@@ -129,7 +131,7 @@ class RedisStore:
                 tx.zadd(self._key("ends"), {session_id: ended_at(session)})
             return lambda: result
 
-        result: T | None = await self._transact(key, write, missing=None)
+        result: T | None = await self._transact(key, write)
         return result
 
     async def with_jar(self, session_id: str, use: Callable[[CookieJar], T]) -> T:
@@ -145,19 +147,17 @@ class RedisStore:
                 tx.set(key, json.dumps(after, separators=(",", ":")))
             return lambda: result
 
-        result: T = await self._transact(key, write, missing=write)
+        result: T = await self._transact(key, write)
         return result
 
-    async def _transact(self, key: str, write: Callable[[Any, Any], Callable[[], Any]], missing: Any) -> Any:
-        """Run ``write(pipeline, value)`` under WATCH ``key`` until EXEC succeeds (bounded);
-        ``missing``: what an absent key gives (None), or the function to call with None."""
+    async def _transact(self, key: str, write: Callable[[Any, str | None], Callable[[], Any]]) -> Any:
+        """Run ``write(pipeline, value or None)`` under WATCH ``key`` until EXEC succeeds (bounded);
+        ``write`` queues its commands after ``pipeline.multi()``, or none when nothing changed,
+        and gives back how to read its result."""
         for _ in range(MAX_RETRIES):
             async with self._redis.pipeline(transaction=True) as tx:
                 await tx.watch(key)
-                text = await tx.get(key)
-                if text is None and not callable(missing):
-                    return missing
-                answer = write(tx, text)
+                answer = write(tx, _text(await tx.get(key)))
                 try:
                     if tx.explicit_transaction:
                         await tx.execute()
@@ -253,6 +253,11 @@ def _judge(entry: dict[str, Any], print_: Fingerprint) -> Claim:
     if entry["body"] is None:
         return Claim(Outcome.PENDING)
     return Claim(Outcome.REPLAY, body=str(entry["body"]))
+
+
+def _text(value: Any) -> str | None:
+    """A reply as text (the client decodes replies: ``decode_responses``)."""
+    return None if value is None else str(value)
 
 
 def _strings(values: Any) -> list[str]:
