@@ -48,7 +48,7 @@ async def enter(request: web.Request) -> web.StreamResponse:
     try:
         admission = await request.app[SERVICE].redeem(request.match_info["sid"], ticket, time.time())
     except AdmissionError as exc:
-        return error_page(exc.status, "Cannot enter the session", exc.message)
+        return await _refused_entry(request, exc)
     session = await request.app[STORE].get(request.match_info["sid"])
     assert session is not None  # redeem just found it
     response = web.Response(status=302, headers={"Location": await landing_url(
@@ -59,6 +59,17 @@ async def enter(request: web.Request) -> web.StreamResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+async def _refused_entry(request: web.Request, exc: AdmissionError) -> web.StreamResponse:
+    """A link that was used, expired or whose session ended: to the session's ``branding.retry_url``
+    when it has one (the integrator's page that gets the agent a new link), else a clear page."""
+    session = await request.app[STORE].get(request.match_info["sid"])
+    retry = session.options.branding.retry_url if session is not None else ""
+    if retry and exc.status in (403, 410):
+        return web.Response(status=303, headers={"Location": retry, "Cache-Control": "no-store",
+                                                 "Referrer-Policy": "no-referrer"})
+    return error_page(exc.status, "Cannot enter the session", exc.message)
 
 
 @routes.get("/")

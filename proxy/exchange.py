@@ -67,6 +67,7 @@ from rewriter.headers import (
 )
 from rewriter.html import PageContext
 from rewriter.textview import shown_as_text, text_view
+from sessions.branding import chrome
 from sessions.cookie_rules import FetchMetadata, SameSiteContext, same_site_context
 from sessions.cookies import CookieJar
 from sessions.matching import RequestKey, key_for
@@ -528,6 +529,8 @@ async def _runtime_tag(request: web.Request, visit: Visit) -> str:
         "role": visit.participant.role,
         # The session's privacy options (static/runtime/s25-privacy.js).
         "mask": list(visit.session.options.mask_selectors), "hide": list(visit.session.options.hide_selectors),
+        # The session's branding for this participant's pages (sessions.branding.chrome, s50-toolbar.js).
+        "chrome": chrome(visit.session.options.branding, visit.participant.role),
         # A visitor's storage and form values, once per participant (proxy.seeding, s65-seed.js).
         "seed": await page_seed(request.app, visit),
     })

@@ -1,12 +1,16 @@
-"""A session's branding: what chrome the visitor sees around the co-browsed page.
+"""A session's branding: what cobrowse chrome the agent sees around the co-browsed page.
 
-- ``naked``: no cobrowse chrome at all (no bar, no badges): the integrator frames it themselves;
-- ``no_bottom_bar``: keep the runtime's overlays but drop its bottom bar;
-- ``retry_url``: where a visitor is sent when their link has expired or been used (an absolute
-  http(s) URL, ``sessions.safe_urls``), instead of cobrowse's own "link expired" page.
+- ``naked``: no cobrowse chrome at all on the agent's pages (no bar, no pointers or ripples, no
+  end overlay): the integrator frames it and acts through the API;
+- ``no_bottom_bar``: keep the overlays (pointers, ripples, the end) but drop the bar;
+- ``retry_url``: where the agent is sent when their entry link has expired or been used (an
+  absolute http(s) URL, ``sessions.safe_urls``), instead of cobrowse's own refusal page
+  (``proxy.control.enter``; watch links keep their own, ``proxy.visitors``).
 
-Only these keys are accepted: an unknown key is refused, naming it, so a typo never passes
-silently. Immutable; round-trips through ``to_json``/``from_json``. Pure: no I/O.
+``naked`` and ``no_bottom_bar`` apply to the leader (the agent) only (``chrome``): a visitor always
+keeps the bar, since it is where they are asked for control and see who is watching. Only these
+keys are accepted: an unknown key is refused, naming it, so a typo never passes silently.
+Immutable; round-trips through ``to_json``/``from_json``. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ class Branding:
             return cls()
         return cls(bool(data.get("naked", False)), bool(data.get("no_bottom_bar", False)),
                    str(data.get("retry_url", "")))
+
+
+def chrome(branding: Branding, role: str) -> str:
+    """What the runtime shows a participant (``static/runtime/s50-toolbar.js``): ``full``, ``overlays``
+    (no bar) or ``none``."""
+    if role != "leader":
+        return "full"
+    return "none" if branding.naked else "overlays" if branding.no_bottom_bar else "full"
 
 
 def parse_branding(field_name: str, raw: Any) -> Branding:

@@ -16,7 +16,7 @@
 - ``idle_timeout``: seconds without a proxied request or sync message after which the session
   ends (``0``: never idles out; absent: the server's default);
 - ``end_redirect_url``: where participants go when the session ends (``sessions.safe_urls``);
-- ``branding``: the visitor's chrome (``sessions.branding``);
+- ``branding``: the agent's chrome (``sessions.branding``);
 - ``metadata``: the integrator's own flat ``{string: string}`` labels, kept and described, bounded.
 
 ``cookies`` and ``storage`` (``SEED_FIELDS``) seed the session's state; they are not options kept

@@ -8,6 +8,8 @@
  * other participants' labelled pointers and a ripple where a replayed click landed; and, once
  * the session has ended, an overlay saying so (then the 410 page's redirect, if the session
  * has one).
+ * The session's branding (config ``chrome``, sessions.branding.chrome) trims the agent's chrome:
+ * ``overlays`` drops the bar, ``none`` mounts nothing at all; a visitor's is always ``full``.
  * Invariants: everything lives in one shadow root on a <cobrowse-ui> element appended to
  * <html> (outside <body>, so page structure, paths and digests never include it) and styled
  * only from inside (the page's CSS cannot reach it); names are set as text, never as markup;
@@ -48,7 +50,7 @@ const CB_STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', re
   restarting: 'Server restarting, reconnecting…', ended: 'Ended' };
 const CB_REDIRECT_MS = 2500;
 
-const cbUi = { host: null, root: null, bar: null, layer: null, cursors: new Map(), ended: null, offers: [] };
+const cbUi = { host: null, root: null, bar: null, layer: null, cursors: new Map(), ended: null, offers: [], leaving: 0 };
 
 function cbEl(tag, attrs, text) {
   const el = document.createElement(tag);
@@ -57,13 +59,17 @@ function cbEl(tag, attrs, text) {
   return el;
 }
 
+const CB_CHROME = CB.chrome || 'full';
+
 function cbMountUi() {
-  if (cbUi.host || !cbSync.on || !document.documentElement) return;
+  if (cbUi.host || !cbSync.on || !document.documentElement || CB_CHROME === 'none') return;
   const host = document.createElement(CB_UI_TAG);
   const root = host.attachShadow({ mode: 'open' });
   root.appendChild(cbEl('style', {}, CB_UI_CSS));
   cbUi.layer = root.appendChild(cbEl('div', { class: 'layer' }));
-  cbUi.bar = root.appendChild(cbEl('div', { class: 'bar', role: 'toolbar', 'aria-label': 'Co-browsing' }));
+  if (CB_CHROME === 'full') {
+    cbUi.bar = root.appendChild(cbEl('div', { class: 'bar', role: 'toolbar', 'aria-label': 'Co-browsing' }));
+  }
   for (const type of ['click', 'pointerdown', 'mousedown', 'keydown', 'input']) {
     root.addEventListener(type, (e) => e.stopPropagation());
   }
@@ -204,6 +210,9 @@ function cbRipple(x, y) {
 // -- the end ------------------------------------------------------------------------------------
 
 function cbShowEnded(msg) {
+  if (CB_CHROME === 'none' && msg.redirect && !cbUi.leaving) {
+    cbUi.leaving = setTimeout(() => window.location.reload(), CB_REDIRECT_MS);  // no overlay: just on to the redirect
+  }
   if (!cbUi.root || cbUi.ended) return;
   const box = cbEl('div', { class: 'ended', role: 'alertdialog', 'aria-live': 'assertive' });
   // A participant the agent removed (its socket closed with 4003) is told so, not that the session ended.
