@@ -5,7 +5,9 @@
 - the password goes in the URL (AUTH) and never into what ``serve`` prints; ``rediss://`` speaks
   TLS (to a server whose certificate the URL names as the CA to trust);
 - a Redis that cannot be reached (or refuses the password) stops ``serve`` before it listens:
-  exit status non-zero, a message naming the URL without its password.
+  exit status non-zero, a message naming the URL without its password;
+- two stores on one Redis namespace (as two processes will be) share sessions and idempotency
+  claims, and their concurrent updates of one session lose nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,11 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 from redis_server import free_port, running_redis
+from test_store_contract import NOW, _session
+
+from proxy.redis_store import RedisStore
+from sessions.idempotency import Outcome, fingerprint
+from sessions.model import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "redis-serve-test-key"
@@ -151,3 +160,31 @@ async def test_serve_stops_when_redis_refuses_the_password(auth_redis_url: str, 
 async def test_serve_refuses_a_store_it_does_not_know(tmp_path: Path) -> None:
     status, err = await _refused("postgres://u:pw@db/1", tmp_path)
     assert status != 0 and "expected memory or redis://" in err and "pw@" not in err
+
+
+async def test_two_clients_on_one_redis_share_sessions_claims_and_updates(redis_url: str) -> None:
+    """What several processes will rely on: two stores on one namespace see one state."""
+    namespace = f"cobrowse-shared-{uuid.uuid4().hex}:"
+    one = RedisStore.from_url(redis_url, namespace=namespace, forget_on_close=True)
+    two = RedisStore.from_url(redis_url, namespace=namespace)
+    try:
+        await one.add(_session("s1", NOW))
+        got = await two.get("s1")
+        assert got is not None and got.controller == "p-s1"
+        body = fingerprint({"url": "https://example.com/"})
+        assert (await one.claim_idempotency("k", body, NOW)).outcome is Outcome.NEW
+        assert (await two.claim_idempotency("k", body, NOW)).outcome is Outcome.PENDING
+
+        def bump(session: Session) -> None:
+            session.options = replace(session.options, max_followers=(session.options.max_followers or 0) + 1)
+
+        async def fifty(store: RedisStore) -> None:
+            for _ in range(50):
+                await store.update("s1", bump)
+
+        await asyncio.gather(fifty(one), fifty(two))
+        final = await one.get("s1")
+        assert final is not None and final.options.max_followers == 100
+    finally:
+        await two.close()
+        await one.close()
