@@ -20,7 +20,9 @@ judged against the ``now`` the caller passes, as the memory ledger judges them.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +40,8 @@ from sessions.store import decode, encode
 T = TypeVar("T")
 
 MAX_RETRIES: Final = 64
+BACKOFF_FIRST: Final = 0.0005  # seconds: the first retry's longest wait, doubled per loss
+BACKOFF_CAP: Final = 0.05
 LIST_BATCH: Final = 200
 SCHEMES: Final = ("redis", "rediss", "unix")
 _INF: Final = float("inf")
@@ -82,6 +86,7 @@ class RedisStore:
         rules = idempotency if idempotency is not None else Ledger()
         self._ttl, self._pending_ttl = rules.ttl, rules.pending_ttl
         self._forget_on_close = forget_on_close
+        self._jitter = random.Random()  # retry waits only: nothing secret
         self._delete_if_same = client.register_script(_DELETE_IF_SAME)
         self._release = client.register_script(_RELEASE)
 
@@ -154,7 +159,7 @@ class RedisStore:
         """Run ``write(pipeline, value or None)`` under WATCH ``key`` until EXEC succeeds (bounded);
         ``write`` queues its commands after ``pipeline.multi()``, or none when nothing changed,
         and gives back how to read its result."""
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             async with self._redis.pipeline(transaction=True) as tx:
                 await tx.watch(key)
                 answer = write(tx, _text(await tx.get(key)))
@@ -163,7 +168,10 @@ class RedisStore:
                         await tx.execute()
                     return answer()
                 except WatchError:
-                    continue
+                    pass
+            # Lost to a concurrent write: wait a random while, growing, so writers in lockstep part
+            # (without it two tasks on a loaded machine lost to each other 64 times in a row).
+            await asyncio.sleep(self._jitter.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** attempt)))
         raise StoreConflict(f"{key}: {MAX_RETRIES} concurrent updates won over this one")
 
     async def drop_jar(self, session_id: str) -> None:
