@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 from world.harness import Cobrowse, StartCobrowse
-from world.party import BrowserParty, join, open_party
+from world.party import BrowserParty, join, open_party, point_and_see
 from world.targets import World
 
 from sessions.branding import Branding, chrome
@@ -73,12 +73,7 @@ async def test_no_bottom_bar_keeps_the_agent_s_overlays_without_the_bar(browser:
     follower = await join(browser, created, "Vic")
     await follower.wait_url(START)
     await follower.toolbar(".bar").wait_for()
-    box = await follower.page.locator("#title").bounding_box()
-    assert box is not None
-    await follower.page.mouse.move(box["x"] + 10, box["y"] + 5)
-    await follower.page.mouse.move(box["x"] + 20, box["y"] + 8)
-    await leader.wait_js("(id) => !!document.querySelector('cobrowse-ui').shadowRoot"
-                         ".querySelector(`.cursor[data-id='${id}']`)", arg=follower.id)
+    await point_and_see(follower, leader)
     assert await leader.page.evaluate(
         "() => document.querySelector('cobrowse-ui').shadowRoot.querySelectorAll('.bar').length") == 0
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser
 from world.harness import Cobrowse, StartCobrowse
 from world.party import BrowserParty as Party
-from world.party import SocketCutter, bodies_equal, join_follower, open_party, start_pair
+from world.party import SocketCutter, bodies_equal, join_follower, open_party, point_and_see, start_pair
 from world.sync_sites import document_hits
 from world.targets import World
 
@@ -214,12 +214,7 @@ async def test_leader_ending_the_session_shows_the_end_to_everyone(browser: Brow
 
 async def test_remote_pointer_of_the_follower_is_shown_to_the_leader(browser: Browser, server: Cobrowse) -> None:
     _, leader, follower = await start_pair(browser, server, A)
-    box = await follower.page.locator("#title").bounding_box()
-    assert box is not None
-    await follower.page.mouse.move(box["x"] + 10, box["y"] + 5)
-    await follower.page.mouse.move(box["x"] + 20, box["y"] + 8)
-    await leader.wait_js("(id) => !!document.querySelector('cobrowse-ui').shadowRoot"
-                         ".querySelector(`.cursor[data-id='${id}']`)", arg=follower.id)
+    await point_and_see(follower, leader)
     label = await leader.toolbar(f".cursor[data-id='{follower.id}'] span").text_content()
     assert label == "Vic"
 

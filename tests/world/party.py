@@ -179,3 +179,13 @@ async def bodies_equal(a: BrowserParty, b: BrowserParty, within: float = WAIT_MS
         if left == right or loop.time() > deadline:
             return left, right
         await asyncio.sleep(0.1)
+
+
+async def point_and_see(pointer: BrowserParty, watcher: BrowserParty, selector: str = "#title") -> None:
+    """``pointer`` moves its mouse over ``selector``; return once ``watcher`` shows its labelled cursor."""
+    box = await pointer.page.locator(selector).bounding_box()
+    assert box is not None
+    await pointer.page.mouse.move(box["x"] + 10, box["y"] + 5)
+    await pointer.page.mouse.move(box["x"] + 20, box["y"] + 8)
+    await watcher.wait_js("(id) => !!document.querySelector('cobrowse-ui').shadowRoot"
+                          ".querySelector(`.cursor[data-id='${id}']`)", arg=pointer.id)
