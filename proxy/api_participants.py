@@ -90,6 +90,15 @@ async def _body(request: web.Request) -> dict[str, Any] | web.Response:
     return data if isinstance(data, dict) else problem(400, "the body must be a JSON object")
 
 
+async def _session_and_body(request: web.Request) -> tuple[Session, dict[str, Any]] | web.Response:
+    """A write on a session with a JSON object body: both, or the refusal of the first that fails."""
+    session = await _session(request, SESSIONS_WRITE)
+    if isinstance(session, web.Response):
+        return session
+    data = await _body(request)
+    return data if isinstance(data, web.Response) else (session, data)
+
+
 def _refused(exc: AdmissionError) -> web.Response:
     return problem(exc.status, exc.message)
 
@@ -151,12 +160,10 @@ async def approve_participant(request: web.Request) -> web.Response:
 
 @routes.post(_SESSION + "/control")
 async def give_control(request: web.Request) -> web.Response:
-    session = await _session(request, SESSIONS_WRITE)
-    if isinstance(session, web.Response):
-        return session
-    data = await _body(request)
-    if isinstance(data, web.Response):
-        return data
+    asked = await _session_and_body(request)
+    if isinstance(asked, web.Response):
+        return asked
+    session, data = asked
     pid = data.get("participant")
     if not isinstance(pid, str) or not pid:
         return problem(400, '"participant" is required: the id of the participant to give control to '
@@ -193,12 +200,10 @@ def _control_refusal(session: Session, target: Participant, now: float) -> str:
 
 @routes.post(_SESSION + "/visitor-links")
 async def new_visitor_link(request: web.Request) -> web.Response:
-    session = await _session(request, SESSIONS_WRITE)
-    if isinstance(session, web.Response):
-        return session
-    data = await _body(request)
-    if isinstance(data, web.Response):
-        return data
+    asked = await _session_and_body(request)
+    if isinstance(asked, web.Response):
+        return asked
+    session, data = asked
     name, lifetime = data.get("name"), data.get("expires_in", LINK_LIFETIME)
     if not isinstance(name, str) or not name.strip() or len(name) > 60:
         return problem(400, '"name" is required: the visitor\'s name, 1 to 60 characters, e.g. "Vic"')
