@@ -31,10 +31,11 @@ from proxy.ending import EXPIRIES, Expiries
 from proxy.handler import host_dispatch
 from proxy.health import install_ops
 from proxy.integrations import install as install_integrations
-from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, STORE, SYNC, TARGETS, UPSTREAM
+from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, SHARED, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.presence import PRESENCE, Presence
 from proxy.purge import purge_ctx
 from proxy.runtime_asset import RuntimeAsset
+from proxy.stores import shared_for
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
 from proxy.upstream import UpstreamClient, UpstreamSettings
@@ -63,6 +64,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app = web.Application(middlewares=[host_dispatch, api_problems], client_max_size=config.max_request_body)
     app[CONFIG] = config
     app[STORE] = store if store is not None else MemoryStore()
+    app[SHARED] = shared_for(app[STORE])
     app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
                                   Lifetimes(config.session_lifetime, config.ticket_lifetime),
                                   max_followers=config.max_followers)
@@ -108,4 +110,5 @@ async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     app[UPSTREAM] = client
     yield
     await client.close()
+    await app[SHARED].close()
     await app[STORE].close()

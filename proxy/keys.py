@@ -16,11 +16,13 @@ from rewriter.js_cache import ScriptCache
 from sessions.policy import TargetPolicy
 from sessions.responses import ResponseRegistry
 from sessions.service import SessionService
+from sessions.shared import Shared
 from sessions.store import SessionStore
 from sessions.webhook_state import WebhookStore
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", SessionStore)
+SHARED = web.AppKey("shared", Shared)  # state several processes share (sessions.shared; proxy.stores.shared_for)
 SERVICE = web.AppKey("service", SessionService)
 UPSTREAM = web.AppKey("upstream", UpstreamClient)
 RUNTIME = web.AppKey("runtime", RuntimeAsset)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import WatchError
 
 from sessions.cookies import CookieJar
@@ -83,6 +83,7 @@ class RedisStore:
                  forget_on_close: bool = False) -> None:
         self._redis = client
         self._ns = namespace
+        self.where = "redis"  # the server, fit to print (``from_url`` names it, without a password)
         rules = idempotency if idempotency is not None else Ledger()
         self._ttl, self._pending_ttl = rules.ttl, rules.pending_ttl
         self._forget_on_close = forget_on_close
@@ -98,7 +99,21 @@ class RedisStore:
         ``options`` go to the client (e.g. ``socket_connect_timeout``)."""
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"store {redacted(url)!r}: expected memory or redis://host:port/db (or rediss://)")
-        return cls(Redis.from_url(url, decode_responses=True, **options), namespace, forget_on_close=forget_on_close)
+        store = cls(Redis.from_url(url, decode_responses=True, **options), namespace, forget_on_close=forget_on_close)
+        store.where = redacted(url)
+        return store
+
+    @property
+    def namespace(self) -> str:
+        return self._ns
+
+    def binary_client(self, **options: Any) -> Redis:
+        """A client of the same server that answers bytes (for ``proxy.redis_shared``); ``options``
+        override the connection's settings (e.g. ``socket_timeout``)."""
+        pool = self._redis.connection_pool
+        return Redis(connection_pool=ConnectionPool(
+            connection_class=pool.connection_class,
+            **{**pool.connection_kwargs, **options, "decode_responses": False}))
 
     async def ping(self) -> None:
         """Raise (``redis.exceptions.RedisError`` or ``OSError``) unless the server answers."""

@@ -2,7 +2,10 @@
 
 ``memory`` (the default) is ``sessions.store.MemoryStore``: one process, nothing to set up.
 ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS) is ``proxy.redis_store.RedisStore``,
-shared by every process given the same URL. ``connect`` checks that the server answers before
+shared by every process given the same URL. ``shared_for`` gives the ``sessions.shared.Shared``
+that goes with a store (the relay, the response store and the rest of what processes share):
+in this process beside a ``MemoryStore``, on the same Redis server and namespace beside a
+``RedisStore``. ``connect`` checks that the server answers before
 the server starts listening, so a wrong URL or a stopped Redis stops ``serve`` at once with a
 message naming the URL, never its password (``proxy.redis_store.redacted``).
 """
@@ -15,7 +18,9 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
+from proxy.redis_shared import TIMEOUT, RedisShared
 from proxy.redis_store import SCHEMES, RedisStore, redacted
+from sessions.shared import MemoryShared, Shared
 from sessions.store import MemoryStore, SessionStore
 
 MEMORY: Final = "memory"
@@ -55,3 +60,11 @@ async def connect(url: str) -> SessionStore:
             await store.close()
             raise StoreUnavailable(f"store {redacted(url)}: Redis cannot be reached: {exc}") from exc
     return store
+
+
+def shared_for(store: SessionStore) -> Shared:
+    """The shared state that goes with ``store`` (see the module's docstring)."""
+    if isinstance(store, RedisStore):
+        client = store.binary_client(socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        return RedisShared(client, store.namespace, store.where)
+    return MemoryShared()
