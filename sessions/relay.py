@@ -16,6 +16,16 @@ What it keeps:
 - the controller's latest page digest per URL, to tell a drifting follower to reload;
 - counters: relayed, duplicates, drift, and input dropped per participant.
 
+Times (``now``) are wall-clock seconds (``time.time()``): several server processes share one
+relay, so its times must mean the same in each.
+
+Several processes share a relay by keeping it as text (``to_json``, ``from_json``) in the shared
+state and rebuilding it for every event (``proxy.relay_rooms``). The replay buffer is not in that
+tree: its numbered messages live in a list beside it, each written once (``new_buffered``: the
+items numbered since the relay was rebuilt), trimmed there by count and here by age. It is
+loaded only where it is read, a ``hello`` with a ``last`` (``needs_buffer``); a relay rebuilt
+without it replays nothing and answers such a hello with the state snapshot.
+
 Invariants:
 - ``n`` increases by one for every numbered message, and the buffer holds consecutive ``n``;
 - input events (``protocol.INPUT_TYPES``) from anyone but the controller are never sent to
@@ -26,6 +36,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -143,6 +154,57 @@ class Relay:
         self.duplicates = 0
         self.drifts = 0
         self.dropped: dict[str, int] = {}
+        # Numbered messages after ``_buffered_since`` are in ``_buffer`` (unless trimmed); those
+        # after ``_loaded_n`` were numbered since the relay was built or rebuilt.
+        self._buffered_since = 0
+        self._loaded_n = 0
+
+    # ---- kept as text between events (several processes)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything the relay keeps but its replay buffer and its limits, JSON-ready."""
+        return {"session": self.session_id, "leader": self.leader_id, "controller": self.controller,
+                "end_redirect": self.end_redirect, "rules": [self.rules.view_only, self.rules.consent],
+                "n": self.n, "ended": self.ended,
+                "roster": [[m.id, m.role, m.name] for m in self._roster.values()],
+                "conns": [[c.id, c.member.id, c.member.role, c.member.name, c.origin, list(c.page or ()), c.window]
+                          for c in self._conns.values()],
+                "pages": [[*key, p.last_seq, p.unacked, p.seen, p.digest_url, p.mismatches]
+                          for key, p in self._pages.items()],
+                "state": self._state.to_json(), "digests": self._digests,
+                "counters": [self.relayed, self.duplicates, self.drifts, self.dropped]}
+
+    @classmethod
+    def from_json(cls, tree: Mapping[str, Any], buffer: Iterable[str] | None = None,
+                  limits: Limits | None = None) -> Relay:
+        """The relay ``to_json`` described; ``buffer``: the texts ``new_buffered`` gave, oldest
+        first (None: not loaded, so nothing before this rebuild can be replayed)."""
+        relay = cls(tree["session"], tree["leader"], tree["controller"], "", tree["end_redirect"], limits,
+                    ControlRules(*tree["rules"]))
+        relay.n = relay._loaded_n = tree["n"]
+        relay.ended = tree["ended"]
+        relay._roster = {m[0]: Member(*m) for m in tree["roster"]}
+        relay._conns = {c[0]: _Conn(c[0], Member(c[1], c[2], c[3]), c[4], (c[5][0], c[5][1]) if c[5] else None, c[6])
+                        for c in tree["conns"]}
+        relay._pages = OrderedDict(((p[0], p[1]), _Page(*p[2:])) for p in tree["pages"])
+        relay._state = SharedState.from_json(tree["state"], relay.limits.state)
+        relay._digests = OrderedDict(tree["digests"])
+        relay.relayed, relay.duplicates, relay.drifts, relay.dropped = tree["counters"]
+        if buffer is None:
+            relay._buffered_since = relay.n
+        else:
+            relay._buffer.extend(_Buffered(*json.loads(text)) for text in buffer)
+        return relay
+
+    def new_buffered(self) -> tuple[str, ...]:
+        """The replay buffer's items numbered since the relay was built, as texts for ``from_json``."""
+        return tuple(json.dumps([b.n, b.at, b.exclude, b.window, b.message], separators=(",", ":"),
+                                ensure_ascii=False) for b in self._buffer if b.n > self._loaded_n)
+
+    @staticmethod
+    def needs_buffer(message: Inbound) -> bool:
+        """Whether ``receive(message)`` may read the replay buffer (a reconnecting page's hello)."""
+        return message.type == "hello" and bool(message.fields.get("last"))
 
     # ---- what the shell asks
 
@@ -154,6 +216,14 @@ class Relay:
     def connected(self, participant_id: str) -> bool:
         """Whether the participant has a greeted page open (a socket that sent ``hello``)."""
         return self._connected(participant_id)
+
+    def conn_ids(self) -> tuple[str, ...]:
+        """The open connections (greeted or not)."""
+        return tuple(self._conns)
+
+    def holds(self, participant_id: str) -> bool:
+        """Whether the participant has any connection open (greeted or not)."""
+        return any(c.member.id == participant_id for c in self._conns.values())
 
     def counters(self) -> dict[str, Any]:
         return {"relayed": self.relayed, "duplicates": self.duplicates, "drift": self.drifts,
@@ -182,6 +252,14 @@ class Relay:
         if self._connected(conn.member.id):
             return NOTHING
         return self._broadcast_participants(conn.member.id, now)
+
+    def drop(self, conn_ids: Iterable[str], now: float) -> Outcome:
+        """Connections that are gone without a ``close`` (their server process died): closed,
+        with what closing them tells the others."""
+        sends: list[Send] = []
+        for conn_id in conn_ids:
+            sends.extend(self.close(conn_id, now).sends)
+        return Outcome(sends=tuple(sends))
 
     def idle(self, conn_id: str) -> Outcome:
         """The socket has been quiet: acknowledge what is pending."""
@@ -412,6 +490,8 @@ class Relay:
         self._trim(now)
         if last > self.n:
             return False  # a number from before this relay existed (e.g. a server restart)
+        if last < self._buffered_since:
+            return False  # rebuilt without its buffer
         if last == self.n:
             return True
         return bool(self._buffer) and self._buffer[0].n <= last + 1

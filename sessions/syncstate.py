@@ -54,6 +54,18 @@ class SharedState:
     def current_url(self) -> str:
         return self.windows.get("main", "")
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything kept, as JSON-ready values (key order is the tables' eviction order)."""
+        return {"windows": self.windows, "scroll": self.scroll, "forms": self.forms, "storage": self.storage}
+
+    @classmethod
+    def from_json(cls, tree: Mapping[str, Any], limits: StateLimits | None = None) -> SharedState:
+        state = cls(limits, tree["windows"])
+        state.scroll = OrderedDict(tree["scroll"])
+        state.forms = OrderedDict(tree["forms"])
+        state.storage = tree["storage"]
+        return state
+
     def snapshot(self, controller: str) -> dict[str, Any]:
         return {"url": self.current_url, "windows": dict(self.windows), "scroll": dict(self.scroll),
                 "forms": dict(self.forms),
