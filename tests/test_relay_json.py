@@ -47,7 +47,7 @@ class Rebuilt:
 
 
 def _message(kind: str, seq: int, value: int) -> Inbound:
-    fields: dict[str, Any] = {
+    table: dict[str, dict[str, Any]] = {
         "input": {"target": ["#q"], "value": f"v{value}"},
         "scroll": {"target": None, "x": 0, "y": value},
         "nav": {"url": f"{URL}?p={value % 3}", "kind": "load"},
@@ -56,8 +56,8 @@ def _message(kind: str, seq: int, value: int) -> Inbound:
         "digest": {"url": URL, "hash": f"h{value % 2}"},
         "control": {"action": ("request", "grant", "take", "decline")[value % 4], "to": MEMBERS[value % 3].id},
         "privacy": {"names": [f"f{value}"]},
-    }[kind]
-    return Inbound(kind, seq, fields)
+    }
+    return Inbound(kind, seq, table[kind])
 
 
 _KINDS = st.sampled_from(("input", "scroll", "nav", "storage", "pointer", "digest", "control", "privacy"))
@@ -124,6 +124,15 @@ class Scenario:
         return simple[action], None
 
 
+def _greeting(conn: str, member: Member, hello: Inbound) -> tuple[Step, Step]:
+    def opened(relay: Relay, now: float) -> Outcome:
+        return relay.open(conn, member, ORIGIN, MEMBERS)
+
+    def greeted(relay: Relay, now: float) -> Outcome:
+        return relay.receive(conn, hello, now)
+    return opened, greeted
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_EVENTS, max_size=40), st.booleans(), st.booleans())
 @example([("say", 0, "digest", 0), *[("say", 1, "digest", 1)] * 3], False, False)
@@ -137,9 +146,8 @@ def test_a_relay_rebuilt_from_text_between_every_event_gives_the_same_outcomes(
     scenario = Scenario()
     for slot in range(6):
         hello = Inbound("hello", 0, {"page": f"page{slot}", "window": "main", "url": URL, "last": 0})
-        events_in = [(lambda r, now, s=slot: r.open(scenario.conn(s), MEMBERS[s % 3], ORIGIN, MEMBERS)),
-                     (lambda r, now, s=slot, h=hello: r.receive(scenario.conn(s), h, now))]
-        for step in events_in:
+        conn, member = scenario.conn(slot), MEMBERS[slot % 3]
+        for step in _greeting(conn, member, hello):
             assert _outcome(step(alive, scenario.now)) == _outcome(rebuilt.run(step, scenario.now, hello)[0])
     for event in events:
         step, message = scenario.step(event)
