@@ -149,8 +149,10 @@ def view_in(url: str) -> str:
 StartCobrowse = Callable[..., Awaitable[Cobrowse]]
 
 
-async def start_cobrowse(**config_fields: Any) -> Cobrowse:
-    """Build and start the server; ``config_fields`` override the test defaults."""
+async def start_cobrowse(store: Any = None, **config_fields: Any) -> Cobrowse:
+    """Build and start the server; ``config_fields`` override the test defaults; ``store``: the
+    ``SessionStore`` to run on (a fresh ``MemoryStore`` when None; several servers given stores
+    of one Redis namespace stand for several processes)."""
     from proxy.app import build_app
     from proxy.config import Config
     from proxy.serving import make_runner
@@ -167,7 +169,7 @@ async def start_cobrowse(**config_fields: Any) -> Cobrowse:
     }
     try:
         config = Config(**fields)
-        served = await serve(make_runner(build_app(config), access_log=None, shutdown_timeout=0.5), sock=sock)
+        served = await serve(make_runner(build_app(config, store), access_log=None, shutdown_timeout=0.5), sock=sock)
     except BaseException:
         sock.close()
         raise
