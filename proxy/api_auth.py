@@ -11,6 +11,9 @@ always a problem document (``proxy.problems``):
 - 429 with ``Retry-After`` when the key has used up its requests (``Config.api_rate``/``_burst``,
   a token bucket per key).
 
+The buckets are in the shared state (``proxy.ratelimit``): every server process on one store
+counts a key's requests and an address's failures together.
+
 Keys: the server's own (``--api-key``, ``$COBROWSE_API_KEY`` or the generated one) is the key
 ``default`` with every scope; the others are the live API keys of the key store
 (``sessions.apikeys``; ``<data dir>/api-keys.json`` made by ``cobrowse keys``, else in memory),
@@ -32,7 +35,7 @@ from aiohttp import web
 
 from proxy.api_keyfile import FileKeyStore
 from proxy.config import Config
-from proxy.keys import CONFIG
+from proxy.keys import CONFIG, SHARED
 from proxy.problems import problem
 from proxy.ratelimit import Buckets, Rate, retry_after
 from sessions.apikeys import KeyStore, MemoryKeyStore
@@ -90,8 +93,8 @@ def install(app: web.Application, store: KeyStore | None = None) -> None:
     """Give ``app`` its key store and rate limits (from its ``Config``), and the task that notes last use."""
     config = app[CONFIG]
     app[GUARD] = Guard(store if store is not None else key_store(config),
-                       Buckets(Rate(config.api_rate, config.api_burst)),
-                       Buckets(Rate(config.auth_failure_rate, config.auth_failure_burst)))
+                       Buckets(app[SHARED], "api", Rate(config.api_rate, config.api_burst)),
+                       Buckets(app[SHARED], "auth-failures", Rate(config.auth_failure_rate, config.auth_failure_burst)))
     app.cleanup_ctx.append(_usage_ctx)
 
 
@@ -114,23 +117,23 @@ def _too_many(wait: float, detail: str) -> web.Response:
     return problem(429, detail, headers={"Retry-After": retry_after(wait)})
 
 
-def caller(request: web.Request, scope: str) -> Caller | web.Response:
-    guard, now = request.app[GUARD], time.monotonic()
+async def caller(request: web.Request, scope: str) -> Caller | web.Response:
+    guard, now = request.app[GUARD], time.time()
     address = request.remote or ""
-    wait = guard.failures.wait(address, now)
+    wait = await guard.failures.wait(address, now)
     if wait > 0:
         return _too_many(wait, "too many requests with a missing or wrong API key from your address; "
                                "wait for the time in Retry-After, then send a valid key")
     found = _known(request, bearer(request))
     if found is None:
-        guard.failures.take(address, now)
+        await guard.failures.take(address, now)
         return problem(401, "missing or wrong API key: send 'Authorization: Bearer <key>' with the server's key "
                             "or one made by `cobrowse keys create`",
                        headers={"WWW-Authenticate": 'Bearer realm="cobrowse"'})
     if scope not in found.scopes:
         return problem(403, f"the API key {found.name!r} lacks the scope {scope!r}; "
                             f"create a key with it: cobrowse keys create NAME --scope {scope}")
-    wait = guard.requests.take(found.key_id, now)
+    wait = await guard.requests.take(found.key_id, now)
     if wait > 0:
         return _too_many(wait, f"the API key {found.name!r} sent more than {guard.requests.rate.per_second:g} "
                                "requests a second; wait for the time in Retry-After")

@@ -72,7 +72,7 @@ def participant_json(app: web.Application, session: Session, participant: Partic
 
 
 async def _session(request: web.Request, scope: str) -> Session | web.Response:
-    who = caller(request, scope)
+    who = await caller(request, scope)
     if isinstance(who, web.Response):
         return who
     session = await request.app[STORE].get(request.match_info["sid"])

@@ -129,7 +129,7 @@ async def _read_json(request: web.Request) -> Any:
 
 @routes.post("/api/v1/sessions")
 async def create_session(request: web.Request) -> web.Response:
-    who = caller(request, SESSIONS_WRITE)
+    who = await caller(request, SESSIONS_WRITE)
     if isinstance(who, web.Response):
         return who
     try:
@@ -200,7 +200,7 @@ async def _create(request: web.Request, who: Caller, data: Any) -> web.Response:
 
 @routes.get("/api/v1/sessions")
 async def list_sessions(request: web.Request) -> web.Response:
-    who = caller(request, SESSIONS_READ)
+    who = await caller(request, SESSIONS_READ)
     if isinstance(who, web.Response):
         return who
     try:
@@ -215,7 +215,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 async def session_or_error(request: web.Request, scope: str = SESSIONS_WRITE) -> Session | web.Response:
     """The session the path names, after the key check; else the refusal to answer."""
-    who = caller(request, scope)
+    who = await caller(request, scope)
     if isinstance(who, web.Response):
         return who
     session = await request.app[STORE].get(request.match_info["sid"])

@@ -43,7 +43,7 @@ class ExportCutShort(Exception):
 
 @routes.get("/api/v1/sessions/{sid}/audit")
 async def export_audit(request: web.Request) -> web.StreamResponse:
-    who = caller(request, AUDIT_READ)
+    who = await caller(request, AUDIT_READ)
     if isinstance(who, web.Response):
         return who
     fmt = request.query.get("format", "jsonl")

@@ -42,7 +42,7 @@ def message(event: Event) -> bytes:
 
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    who = caller(request, SESSIONS_READ)
+    who = await caller(request, SESSIONS_READ)
     if isinstance(who, web.Response):
         return who
     after = request.headers.get("Last-Event-ID", "") or request.query.get("last_event_id", "")

@@ -36,7 +36,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/sessions/{sid}/timeline")
 async def timeline(request: web.Request) -> web.Response:
-    who = caller(request, AUDIT_READ)
+    who = await caller(request, AUDIT_READ)
     if isinstance(who, web.Response):
         return who
     try:

@@ -188,7 +188,7 @@ def _agent(raw: Any) -> Agent:
 
 @routes.post("/api/v1/visitors/{short_id}/watch_url")
 async def api_watch_url(request: web.Request) -> web.Response:
-    who = caller(request, VISITORS_WATCH)
+    who = await caller(request, VISITORS_WATCH)
     if isinstance(who, web.Response):
         return who
     try:
@@ -207,7 +207,7 @@ async def api_watch_url(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/visitors/continuation")
 async def api_continuation(request: web.Request) -> web.Response:
-    who = caller(request, VISITORS_WATCH)
+    who = await caller(request, VISITORS_WATCH)
     if isinstance(who, web.Response):
         return who
     now = time.time()

@@ -114,7 +114,7 @@ async def _read_body(request: web.Request) -> Mapping[str, Any]:
 
 @routes.post("/api/v1/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
-    who = caller(request, WEBHOOKS)
+    who = await caller(request, WEBHOOKS)
     if isinstance(who, web.Response):
         return who
     try:
@@ -137,7 +137,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 
 async def _own(request: web.Request) -> tuple[Caller, Webhook] | web.Response:
-    who = caller(request, WEBHOOKS)
+    who = await caller(request, WEBHOOKS)
     if isinstance(who, web.Response):
         return who
     hook = await request.app[HOOKS].get(request.match_info["hid"])
@@ -148,7 +148,7 @@ async def _own(request: web.Request) -> tuple[Caller, Webhook] | web.Response:
 
 @routes.get("/api/v1/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    who = caller(request, WEBHOOKS)
+    who = await caller(request, WEBHOOKS)
     if isinstance(who, web.Response):
         return who
     hooks = request.app[HOOKS]

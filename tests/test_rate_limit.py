@@ -15,29 +15,38 @@ import pytest
 from world.apikeys import create_key
 from world.harness import API_KEY, Reply, StartCobrowse
 
-from proxy.ratelimit import Buckets, Rate, retry_after
+from proxy.ratelimit import Buckets, Rate, refill, retry_after, taken
+from sessions.shared import MemoryShared
 
 SLOW = 0.01  # tokens a second: a test never sees a refill
 
 
-def test_a_bucket_gives_its_burst_then_says_how_long_to_wait() -> None:
-    buckets = Buckets(Rate(per_second=2, burst=3))
-    assert [buckets.take("k", 10.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("k", 10.0) == pytest.approx(0.5)
-    assert buckets.wait("k", 10.25) == pytest.approx(0.25)  # half a token back after 0.25 s
-    assert buckets.take("k", 10.5) == 0.0 and buckets.take("k", 10.5) > 0
-    assert buckets.take("other", 10.5) == 0.0  # names are independent
-    assert buckets.wait("k", 1000.0) == 0.0 and buckets.take("k", 1000.0) == 0.0  # refills up to the burst
-    assert [buckets.take("k", 1000.0) for _ in range(3)].count(0.0) == 2
+async def test_a_bucket_gives_its_burst_then_says_how_long_to_wait() -> None:
+    buckets = Buckets(MemoryShared(), "t", Rate(per_second=2, burst=3))
+    assert [await buckets.take("k", 10.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert await buckets.take("k", 10.0) == pytest.approx(0.5)
+    assert await buckets.wait("k", 10.25) == pytest.approx(0.25)  # half a token back after 0.25 s
+    assert await buckets.take("k", 10.5) == 0.0 and await buckets.take("k", 10.5) > 0
+    assert await buckets.take("other", 10.5) == 0.0  # names are independent
+    assert await buckets.wait("k", 1000.0) == 0.0 and await buckets.take("k", 1000.0) == 0.0  # refills to the burst
+    assert [await buckets.take("k", 1000.0) for _ in range(3)].count(0.0) == 2
 
 
-def test_buckets_are_bounded_and_a_dropped_one_comes_back_full() -> None:
-    buckets = Buckets(Rate(per_second=SLOW, burst=1), max_names=2)
-    assert buckets.take("a", 0.0) == 0.0 and buckets.take("b", 0.0) == 0.0
-    assert buckets.take("a", 0.0) > 0
-    assert buckets.take("c", 0.0) == 0.0  # "b" was the least recently touched: dropped
-    assert buckets.take("b", 0.0) == 0.0
-    assert len(buckets._buckets) == 2
+async def test_a_bucket_is_forgotten_once_it_would_be_full_again_and_comes_back_full() -> None:
+    clock = [0.0]
+    shared = MemoryShared(clock=lambda: clock[0])
+    buckets = Buckets(shared, "t", Rate(per_second=1, burst=2))
+    assert [await buckets.take("a", 0.0) for _ in range(3)][2] > 0
+    assert await shared.get("rate:t:a") is not None
+    clock[0] = 3.5  # an empty bucket is full after 2 s: kept 1 s more, then forgotten
+    assert await shared.get("rate:t:a") is None
+    assert await buckets.take("a", 3.5) == 0.0
+
+
+def test_a_kept_bucket_that_is_not_one_counts_as_full() -> None:
+    rate = Rate(per_second=1, burst=2)
+    assert refill("garbage", rate, 5.0) == 2 and refill(None, rate, 5.0) == 2
+    assert taken("0.5 4.0", rate, 4.25) == (None, pytest.approx(0.25))
 
 
 def test_retry_after_is_whole_seconds_and_never_zero() -> None:
