@@ -226,7 +226,7 @@ async def new_pin(request: web.Request) -> web.Response:
     if not session.is_live(now):
         return problem(410, "this session has ended")
     try:
-        issued = request.app[PINS].issue(session.id, now, session.expires_at)
+        issued = await request.app[PINS].issue(session.id, now, session.expires_at)
     except PinBookFull as exc:
         return problem(503, str(exc), headers={"Retry-After": "60"})
     return web.json_response({"pin": issued.pin, "pin_url": f"{request.app[CONFIG].control_origin}/pin",

@@ -80,7 +80,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(join.routes)
     app.add_routes(api_participants.routes)
     app.add_routes(pin.routes)
-    app[pin.PINS] = pin.pin_book(config)
+    app[pin.PINS] = pin.pins(config, app[SHARED])
     app.add_routes(audit_api.routes)
     app.add_routes(timeline_api.routes)
     app.add_routes(openapi.routes)

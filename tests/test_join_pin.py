@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from world.harness import Cobrowse, StartCobrowse
 from world.sync_client import start_session
 
-from sessions.pins import PinBook, PinRefused, PinRules, client_key
+from proxy.pin import Pins
+from sessions.pins import PinBook, PinRefused, PinRules, client_key, failed, failure_wait, typed_pin
+from sessions.shared import MemoryShared
 
 KEY = b"k" * 32
 NOW = 1000.0
@@ -24,18 +26,17 @@ def test_a_pin_is_six_digits_opens_its_session_once() -> None:
     book = PinBook(KEY)
     issued = book.issue("s1", NOW, NOW + 7200)
     assert re.fullmatch(r"[0-9]{6}", issued.pin) and issued.expires_at == NOW + 600
-    assert book.redeem(issued.pin, "10.0.0.1", NOW + 1) == "s1"
-    used = book.redeem(issued.pin, "10.0.0.1", NOW + 2)
-    assert isinstance(used, PinRefused) and used.status == 403
+    assert book.take(issued.pin, NOW + 1) == "s1"
+    assert book.take(issued.pin, NOW + 2) is None
 
 
 def test_a_pin_expires_after_its_lifetime_or_with_its_session() -> None:
     book = PinBook(KEY)
     issued = book.issue("s1", NOW, NOW + 7200)
-    assert isinstance(book.redeem(issued.pin, "10.0.0.1", NOW + 600), PinRefused)
+    assert book.take(issued.pin, NOW + 600) is None
     short = book.issue("s2", NOW, NOW + 60)
     assert short.expires_at == NOW + 60
-    assert isinstance(book.redeem(short.pin, "10.0.0.2", NOW + 61), PinRefused)
+    assert book.take(short.pin, NOW + 61) is None
 
 
 def test_a_new_pin_replaces_the_sessions_previous_one() -> None:
@@ -43,8 +44,8 @@ def test_a_new_pin_replaces_the_sessions_previous_one() -> None:
     old = book.issue("s1", NOW, NOW + 7200)
     new = book.issue("s1", NOW, NOW + 7200)
     if old.pin != new.pin:
-        assert isinstance(book.redeem(old.pin, "10.0.0.1", NOW), PinRefused)
-    assert book.redeem(new.pin, "10.0.0.1", NOW) == "s1"
+        assert book.take(old.pin, NOW) is None
+    assert book.take(new.pin, NOW) == "s1"
 
 
 def test_live_pins_are_unique_even_when_the_space_is_nearly_full() -> None:
@@ -53,36 +54,61 @@ def test_live_pins_are_unique_even_when_the_space_is_nearly_full() -> None:
     assert len(pins) == 3000
 
 
-def test_failures_are_bounded_per_client_and_age_out() -> None:
-    book = PinBook(KEY, PinRules(attempts=3, window=100))
-    issued = book.issue("s1", NOW, NOW + 7200)
+def test_the_book_round_trips_through_its_text_and_holds_no_pin() -> None:
+    book = PinBook(KEY)
+    issued = [book.issue(f"s{i}", NOW, NOW + 7200) for i in range(3)]
+    text = book.dump()
+    assert text is not None and not any(i.pin in text for i in issued)
+    again = PinBook.load(KEY, PinRules(), text)
+    assert again.take(issued[1].pin, NOW) == "s1"
+    again.drop("s2")
+    assert again.take(issued[2].pin, NOW) is None and again.take(issued[0].pin, NOW) == "s0"
+    assert again.dump() is None
+    assert PinBook.load(KEY, PinRules(), "not a book").dump() is None
+
+
+def test_failures_age_out_and_only_the_last_attempts_count() -> None:
+    rules = PinRules(attempts=3, window=100)
+    held = None
+    for at in (NOW, NOW + 10, NOW + 20):
+        assert failure_wait(held, at, rules) == 0
+        held = failed(held, at, rules)
+    assert failure_wait(held, NOW + 20, rules) == 80  # until the first of the three ages out
+    assert failure_wait(held, NOW + 100, rules) == 0
+    assert len(failed(failed(held, NOW + 21, rules), NOW + 22, rules).split()) == 3
+    assert failure_wait("garbage", NOW, rules) == 0
+
+
+async def test_failures_are_bounded_per_client_and_age_out() -> None:
+    desk = Pins(MemoryShared(), KEY, PinRules(attempts=3, window=100))
+    issued = await desk.issue("s1", NOW, NOW + 7200)
     wrong = "000000" if issued.pin != "000000" else "111111"
     for _ in range(3):
-        refused = book.redeem(wrong, "2001:db8::1", NOW)
+        refused = await desk.redeem(wrong, "2001:db8::1", NOW)
         assert isinstance(refused, PinRefused) and refused.status == 403
     # Another address of the same /64 is the same client: even the right PIN is refused now.
-    blocked = book.redeem(issued.pin, "2001:db8::2", NOW + 1)
+    blocked = await desk.redeem(issued.pin, "2001:db8::2", NOW + 1)
     assert isinstance(blocked, PinRefused) and blocked.status == 429 and 0 < blocked.retry_after <= 100
-    assert book.redeem(issued.pin, "2001:db8:0:1::1", NOW + 1) == "s1"  # another /64 is another client
-    again = book.issue("s1", NOW, NOW + 7200)
-    assert book.redeem(again.pin, "2001:db8::3", NOW + 101) == "s1"  # the failures aged out
+    assert await desk.redeem(issued.pin, "2001:db8:0:1::1", NOW + 1) == "s1"  # another /64 is another client
+    again = await desk.issue("s1", NOW, NOW + 7200)
+    assert await desk.redeem(again.pin, "2001:db8::3", NOW + 101) == "s1"  # the failures aged out
 
 
-def test_malformed_pins_are_refused_as_such_and_not_counted() -> None:
-    book = PinBook(KEY, PinRules(attempts=1))
+async def test_malformed_pins_are_refused_as_such_and_not_counted() -> None:
+    desk = Pins(MemoryShared(), KEY, PinRules(attempts=1))
     for typed in ("12345", "1234567", "abcdef", "١٢٣٤٥٦"):
-        refused = book.redeem(typed, "10.0.0.9", NOW)
+        refused = await desk.redeem(typed, "10.0.0.9", NOW)
         assert isinstance(refused, PinRefused) and refused.status == 400
-    issued = book.issue("s1", NOW, NOW + 7200)
-    assert book.redeem(f"{issued.pin[:3]} {issued.pin[3:]}", "10.0.0.9", NOW) == "s1"
+    issued = await desk.issue("s1", NOW, NOW + 7200)
+    assert await desk.redeem(f"{issued.pin[:3]} {issued.pin[3:]}", "10.0.0.9", NOW) == "s1"
 
 
-@given(st.text(max_size=40), st.text(max_size=60))
-def test_redeem_never_crashes_on_any_input(typed: str, client: str) -> None:
+@given(st.text(max_size=40))
+def test_reading_a_typed_pin_never_crashes_on_any_input(typed: str) -> None:
     book = PinBook(KEY)
     book.issue("s1", NOW, NOW + 7200)
-    got = book.redeem(typed, client, NOW)
-    assert got == "s1" or isinstance(got, PinRefused)
+    got = typed_pin(typed)
+    assert isinstance(got, PinRefused) or book.take(got, NOW) in ("s1", None)
 
 
 def test_client_keys_group_ipv6_by_64_and_keep_ipv4_as_is() -> None:

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from test_join_pin import new_pin, post_pin
 from world.harness import API_KEY, Cobrowse, StartCobrowse
+from world.sync_client import TARGET
 
 from proxy.redis_store import RedisStore
+from sessions.pins import PinRules
 
 SLOW = 0.01  # tokens a second: no refill during a test
 SECRET = b"s" * 32
@@ -63,3 +66,25 @@ async def test_failed_authentications_are_counted_across_processes(start_two: St
     assert (await two.b.api("GET", "/api/v1/sessions/x", key="guess")).status == 401
     assert (await two.a.api("GET", "/api/v1/sessions/x", key=API_KEY)).status == 429
     assert (await two.b.api("GET", "/api/v1/sessions/x", key=API_KEY)).status == 429
+
+
+async def test_a_pin_issued_through_one_process_opens_its_session_through_the_other_once(
+        start_two: StartTwo) -> None:
+    two = await start_two()
+    created = await two.a.create_session(TARGET)
+    issued = await new_pin(two.a, created["id"])
+    opened = await post_pin(two.b, issued["pin"])
+    assert opened.status == 303 and (opened.header("Location") or "").startswith(f"/join/{created['id']}?link=")
+    assert (await post_pin(two.a, issued["pin"])).status == 403
+    assert (await post_pin(two.b, issued["pin"])).status == 403
+
+
+async def test_wrong_pins_are_counted_across_processes(start_two: StartTwo) -> None:
+    two = await start_two()
+    created = await two.a.create_session(TARGET)
+    issued = await new_pin(two.b, created["id"])
+    wrong = "000000" if issued["pin"] != "000000" else "111111"
+    for turn in range(PinRules().attempts):
+        assert (await post_pin((two.a, two.b)[turn % 2], wrong)).status == 403
+    assert (await post_pin(two.a, issued["pin"])).status == 429
+    assert (await post_pin(two.b, issued["pin"])).status == 429
