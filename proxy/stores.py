@@ -13,9 +13,12 @@ message naming the URL, never its password (``proxy.redis_store.redacted``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from proxy.redis_shared import TIMEOUT, RedisShared
@@ -24,7 +27,20 @@ from sessions.shared import MemoryShared, Shared
 from sessions.store import MemoryStore, SessionStore
 
 MEMORY: Final = "memory"
-CONNECT_TIMEOUT: Final = 5.0
+# A Redis that stops answering must cost a request about a second, not the client's defaults (5 s
+# per try, 10 tries): the request is then answered 503 (proxy.store_down). A refused or reset
+# connection (a pooled one that outlived a Redis restart) is tried once more at once; a timeout is not.
+CONNECT_TIMEOUT: Final = 1.0
+OPERATION_TIMEOUT: Final = 1.0
+CLIENT_OPTIONS: Final[dict[str, Any]] = {
+    "socket_connect_timeout": CONNECT_TIMEOUT,
+    "socket_timeout": OPERATION_TIMEOUT,
+}
+
+
+def client_options() -> dict[str, Any]:
+    """Options for every Redis client of a server (a retry policy is state: a fresh one each)."""
+    return {**CLIENT_OPTIONS, "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))}
 
 
 class StoreUnavailable(Exception):
@@ -32,7 +48,7 @@ class StoreUnavailable(Exception):
 
 
 def _redis(url: str) -> SessionStore:
-    return RedisStore.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+    return RedisStore.from_url(url, **client_options())
 
 
 # A store URL's scheme -> the backend it opens.
