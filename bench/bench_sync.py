@@ -30,22 +30,18 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from bench_proxy import free_port, wait_port
+from cobrowse_process import running
 from playwright.async_api import Browser, async_playwright
 from sync_latency import KINDS, latency_run
 from sync_parties import (
-    API_KEY,
     CHROMIUM,
     CHROMIUM_ARGS,
     TARGET,
@@ -56,9 +52,6 @@ from sync_parties import (
     start_session,
 )
 from sync_site import RIDS, Hits, build_site
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 # -- 2 and 3. the scripted visit ------------------------------------------------------------------
 
@@ -290,19 +283,8 @@ def main() -> None:
     args = parser.parse_args()
 
     target_port, proxy_port = free_port(), free_port()
-    env = {**os.environ, "COBROWSE_API_KEY": API_KEY}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "proxy.cli", "serve", "--port", str(proxy_port), "--resolve",
-         f"shop.bench:80=127.0.0.1:{target_port}", "--log-level", args.server_log],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    try:
+    with running(proxy_port, "--resolve", f"shop.bench:80=127.0.0.1:{target_port}", "--log-level", args.server_log):
         asyncio.run(measure(args, target_port, proxy_port))
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 if __name__ == "__main__":

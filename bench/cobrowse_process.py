@@ -1,0 +1,33 @@
+"""The cobrowse server under benchmark, in its own process as deployed (``python -m proxy.cli serve``).
+
+``running(port, *flags)`` starts it with the benchmarks' API key and stops it (SIGINT, then a
+kill after 5 s) when the block exits, whatever happened inside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-key"
+
+
+@contextlib.contextmanager
+def running(port: int, *flags: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "COBROWSE_API_KEY": API_KEY}
+    server = subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), *flags],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        yield server
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
