@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy.problems import problem
+from proxy.store_down import STORE_DOWN
 
 API_PREFIX = "/api/"
 log = logging.getLogger("cobrowse.api")
@@ -42,6 +43,8 @@ async def api_problems(request: web.Request, handler: Handler) -> web.StreamResp
             raise
         kept = {name: exc.headers[name] for name in KEPT_HEADERS if name in exc.headers}
         return problem(exc.status, DETAILS.get(exc.status, exc.reason), headers=kept)
+    except STORE_DOWN:
+        raise  # proxy.store_down answers 503: a store that cannot be reached is not this server's bug
     except Exception:
         if _started(request):
             raise
