@@ -187,7 +187,7 @@ async def _create(request: web.Request, who: Caller, data: Any) -> web.Response:
     except StoreFull as exc:
         return json_error(503, str(exc))
     session = created.session
-    request.app[EXPIRIES].watch(session.id, session.expires_at, life.idle_timeout_of(options))
+    await request.app[EXPIRIES].watch(session.id, session.expires_at, life.idle_timeout_of(options))
     if not seed.empty:
         await plant(request.app, session, seed, now)
     log.info("session.created session=%s agent=%s", session.id, agent_id or "-")

@@ -27,7 +27,7 @@ from proxy import (
 from proxy.api_errors import api_problems
 from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
-from proxy.ending import EXPIRIES, Expiries
+from proxy.ending import EXPIRIES, Expiries, expiries_ctx
 from proxy.handler import host_dispatch
 from proxy.health import install_ops
 from proxy.integrations import install as install_integrations
@@ -35,7 +35,6 @@ from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, SHAR
 from proxy.presence import PRESENCE, Presence
 from proxy.purge import purge_ctx
 from proxy.runtime_asset import RuntimeAsset
-from proxy.store_down import store_down
 from proxy.stores import shared_for
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
@@ -62,9 +61,7 @@ def upstream_settings(config: Config) -> UpstreamSettings:
 
 
 def build_app(config: Config, store: SessionStore | None = None) -> web.Application:
-    # store_down first: the proxy's hosts and the control plane both pass through it.
-    app = web.Application(middlewares=[store_down, host_dispatch, api_problems],
-                          client_max_size=config.max_request_body)
+    app = web.Application(middlewares=[host_dispatch, api_problems], client_max_size=config.max_request_body)
     app[CONFIG] = config
     app[STORE] = store if store is not None else MemoryStore()
     app[SHARED] = shared_for(app[STORE])
@@ -94,6 +91,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
+    app.cleanup_ctx.append(expiries_ctx)  # timers of every process's sessions (proxy.ending), on the shared state
     app.cleanup_ctx.append(purge_ctx)  # ended sessions forgotten after their retention (proxy.purge)
     install_integrations(app)  # after the upstream client: its deliverer copies the client's settings
     app.on_shutdown.append(_close_sync_sockets)

@@ -157,7 +157,7 @@ async def start_for_visitor(app: web.Application, visitor: Visitor, url: str, se
     await app[STORE].update(session.id, hand_control)
     await plant(app, session, seed, now)
     ticket = await service.issue_ticket(session.id, pid, url, now)
-    app[EXPIRIES].watch(session.id, session.expires_at)
+    await app[EXPIRIES].watch(session.id, session.expires_at)
     audit.event(app, session.id, session.leader_id, "created", url=url, agent=agent.id)
     registry.attach(visitor, session.id)
     app[VISITORS].notify(visitor.short_id)

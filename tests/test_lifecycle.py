@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from world.harness import Cobrowse, StartCobrowse
-from world.sync_client import connect, hello, send, start_session
+from world.sync_client import ScriptedParty, connect, hello, send, start_session
 from world.targets import serve_app
 from world.until import until
 
@@ -49,6 +50,15 @@ async def ended(server: Cobrowse, sid: str) -> dict[str, Any]:
     return await until(check, f"session {sid} ended")
 
 
+async def keep_busy(ws: aiohttp.ClientWebSocketResponse, party: ScriptedParty, stop: asyncio.Event) -> None:
+    """Sync messages only (no proxied request after the socket opened), ten a second, until ``stop``."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        await send(ws, party, "scroll", x=0, y=n)
+        await asyncio.sleep(0.1)
+
+
 async def test_a_session_past_its_lifetime_ends_by_itself_as_expired(start_server: StartCobrowse) -> None:
     async def page(request: web.Request) -> web.Response:
         return web.Response(text="<p>hello</p>", content_type="text/html")
@@ -77,15 +87,7 @@ async def test_a_quiet_session_idles_out_while_a_busy_one_lives_on(start_server:
     await hello(ws, leader, "page-l")
     quiet = await server.create_session(URL)
     stop = asyncio.Event()
-
-    async def keep_busy() -> None:  # sync messages only: no proxied request after the socket opened
-        n = 0
-        while not stop.is_set():
-            n += 1
-            await send(ws, leader, "scroll", x=0, y=n)
-            await asyncio.sleep(0.1)
-
-    beat = asyncio.create_task(keep_busy())
+    beat = asyncio.create_task(keep_busy(ws, leader, stop))
     try:
         body = await ended(server, quiet["id"])
         assert body["ended_reason"] == "idle"

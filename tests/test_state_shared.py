@@ -13,6 +13,7 @@ would be. Each test drives one property through both:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from typing import Any
 
 import pytest
 from test_join_pin import new_pin, post_pin
-from world.harness import API_KEY, Cobrowse, StartCobrowse
-from world.sync_client import TARGET
+from test_lifecycle import described, ended, keep_busy
+from world.harness import API_KEY, Cobrowse, StartCobrowse, stop_cobrowse
+from world.sync_client import TARGET, connect, hello, start_session
 
 from proxy.redis_store import RedisStore
 from sessions.pins import PinRules
@@ -88,3 +90,45 @@ async def test_wrong_pins_are_counted_across_processes(start_two: StartTwo) -> N
         assert (await post_pin((two.a, two.b)[turn % 2], wrong)).status == 403
     assert (await post_pin(two.a, issued["pin"])).status == 429
     assert (await post_pin(two.b, issued["pin"])).status == 429
+
+
+async def test_a_session_whose_process_stopped_is_ended_by_the_other_when_it_expires(
+        start_two: StartTwo) -> None:
+    two = await start_two(session_lifetime=1.0, idle_timeout=0)
+    created = await two.a.create_session(TARGET)
+    await stop_cobrowse(two.a)
+    body = await ended(two.b, created["id"])
+    assert body["ended_reason"] == "expired"
+
+
+async def test_activity_on_either_process_keeps_a_session_alive_and_one_process_ends_it(
+        start_two: StartTwo) -> None:
+    two = await start_two(idle_timeout=1.0)
+    busy, leader = await start_session(two.a)  # created (and timed) on a, used only through b
+    ws = await connect(two.b, busy, leader)
+    await hello(ws, leader, "page-l")
+    quiet = await two.a.create_session(TARGET)
+    stop = asyncio.Event()
+    beat = asyncio.create_task(keep_busy(ws, leader, stop))
+    try:
+        assert (await ended(two.b, quiet["id"]))["ended_reason"] == "idle"
+        # The busy session is older than the quiet one: had b's activity not counted on a, it
+        # would have idled out first.
+        assert (await described(two.a, busy["id"]))["status"] == "live"
+    finally:
+        stop.set()
+        await beat
+    assert (await ended(two.a, busy["id"]))["ended_reason"] == "idle"
+    await ws.close()
+    assert await ended_events(two) == 2  # quiet and busy, each ended once, by one of the two
+
+
+async def ended_events(two: Two) -> int:
+    """How many sessions the two processes have ended, together (their metrics)."""
+    total = 0.0
+    for server in (two.a, two.b):
+        reply = await server.request("GET", f"{server.control}/metrics", cookies={})
+        assert reply.status == 200, reply.text
+        total += sum(float(line.split()[-1]) for line in reply.text.splitlines()
+                     if line.startswith("cobrowse_sessions_ended_total "))
+    return int(total)
