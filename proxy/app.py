@@ -35,6 +35,7 @@ from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, SHAR
 from proxy.presence import PRESENCE, Presence
 from proxy.purge import purge_ctx
 from proxy.runtime_asset import RuntimeAsset
+from proxy.store_down import store_down
 from proxy.stores import shared_for
 from proxy.synchub import SyncHub
 from proxy.targets import server_policy
@@ -61,7 +62,9 @@ def upstream_settings(config: Config) -> UpstreamSettings:
 
 
 def build_app(config: Config, store: SessionStore | None = None) -> web.Application:
-    app = web.Application(middlewares=[host_dispatch, api_problems], client_max_size=config.max_request_body)
+    # store_down first: the proxy's hosts and the control plane both pass through it.
+    app = web.Application(middlewares=[store_down, host_dispatch, api_problems],
+                          client_max_size=config.max_request_body)
     app[CONFIG] = config
     app[STORE] = store if store is not None else MemoryStore()
     app[SHARED] = shared_for(app[STORE])
