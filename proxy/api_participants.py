@@ -134,12 +134,10 @@ async def remove_participant(request: web.Request) -> web.Response:
         return done
     session, participant, changed = done
     if changed and session.is_live(time.time()):  # an ended session has no room or presence left
-        hub = request.app[SYNC]
-        room = hub.room_for(session, session.target_url, time.time())
-        outcome = room.relay.remove(participant.id, time.monotonic())
-        hub.dispatch(room, outcome)
+        outcome, relay = await request.app[SYNC].apply(session, lambda r: r.remove(participant.id, time.time()))
         request.app[PRESENCE].removed(session.id, participant.id)
-        await carry_out(request, room, outcome, session.leader_id)
+        if relay is not None:
+            await carry_out(request, relay, outcome, session.leader_id)
     if changed:
         audit.event(request.app, session.id, participant.id, "removed", by="api",
                     reason="declined" if participant.waiting else "removed")
@@ -175,15 +173,16 @@ async def give_control(request: web.Request) -> web.Response:
     if refusal:
         return problem(409, refusal)
     hub = request.app[SYNC]
-    room = hub.room_for(session, session.target_url, time.time())
-    if target.role != "leader" and not room.relay.connected(target.id):
+    relay = await hub.rooms.read(session.id)
+    if target.role != "leader" and (relay is None or not relay.connected(target.id)):
         # A driver with no page would hold every other page's loads waiting for its requests.
         return problem(409, "this participant has no page open in the session: control goes only to someone "
                             "connected (ask them to open their link, then try again)")
-    outcome = room.relay.give(Member(target.id, target.role, target.name), time.monotonic())
-    hub.dispatch(room, outcome)
-    await carry_out(request, room, outcome, session.leader_id)
-    return web.json_response({"controller": room.relay.controller, "action": outcome.control_action})
+    outcome, after = await hub.apply(session, lambda r: r.give(Member(target.id, target.role, target.name),
+                                                               time.time()))
+    assert after is not None
+    await carry_out(request, after, outcome, session.leader_id)
+    return web.json_response({"controller": after.controller, "action": outcome.control_action})
 
 
 def _control_refusal(session: Session, target: Participant, now: float) -> str:

@@ -230,7 +230,7 @@ async def get_session(request: web.Request) -> web.Response:
     if isinstance(session, web.Response):
         return session
     body = describe(request.app, session, time.time())
-    body["sync"] = request.app[SYNC].counters(session.id)  # relayed/dropped counters, null before any socket
+    body["sync"] = await request.app[SYNC].counters(session.id)  # relayed/dropped counters, null before any socket
     return web.json_response(body)
 
 

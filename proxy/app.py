@@ -22,6 +22,7 @@ from proxy import (
     openapi,
     pin,
     security_headers,
+    syncws,
     timeline_api,
 )
 from proxy.api_errors import api_problems
@@ -34,6 +35,7 @@ from proxy.integrations import install as install_integrations
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, SHARED, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.presence import PRESENCE, Presence
 from proxy.purge import purge_ctx
+from proxy.relay_rooms import RelayRooms
 from proxy.runtime_asset import RuntimeAsset
 from proxy.store_down import store_down
 from proxy.stores import shared_for
@@ -75,7 +77,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[SCRIPTS] = ScriptCache()
     app[TARGETS] = server_policy(config)
     app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
-    app[SYNC] = SyncHub()
+    app[SYNC] = SyncHub(RelayRooms(app[SHARED]))
     app[AUDIT] = audit_sink(config)
     install_ops(app)  # /metrics (fed by the trail's records and events), /livez, /readyz
     app.add_routes(control.routes)
@@ -94,6 +96,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.on_response_prepare.append(security_headers.preparer(config))
     app.cleanup_ctx.append(audit_ctx)  # first in, last out: every other cleanup may still note events
     app.cleanup_ctx.append(_upstream_ctx)
+    app.cleanup_ctx.append(syncws.heartbeat_ctx)  # after the shared state's opening, before its closing
     app.cleanup_ctx.append(expiries_ctx)  # timers of every process's sessions (proxy.ending), on the shared state
     app.cleanup_ctx.append(purge_ctx)  # ended sessions forgotten after their retention (proxy.purge)
     install_integrations(app)  # after the upstream client: its deliverer copies the client's settings

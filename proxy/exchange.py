@@ -250,7 +250,7 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
                             page=top_level)
     if top_level and commits(head) and not _carries_runtime(plan):
         # No runtime in that page will say where the driver went: the server tells followers.
-        request.app[SYNC].announce(visit.session, visit.real_url, time.time(), time.monotonic())
+        await request.app[SYNC].announce(visit.session, visit.real_url)
     if plan.no_body:
         responses.finish(entry)
         return await _send_empty(request, plan.response)
@@ -281,7 +281,7 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
                  key: RequestKey, trace: Trace) -> web.StreamResponse:
     """A follower's copy, from the driver's recorded response: nothing goes upstream."""
     navigation = _is_navigation(request)
-    spa_route = navigation and request.app[SYNC].current_url(visit.session.id) == visit.real_url
+    spa_route = navigation and await request.app[SYNC].current_url(visit.session.id) == visit.real_url
     entry = await responses.match(visit.participant.id, key, request.app[CONFIG].follower_wait,
                                   navigation=navigation, spa_route=spa_route)
     if entry is None:

@@ -57,8 +57,8 @@ def _door(values: Mapping[str, object]) -> Door:
 
 async def _landing(request: web.Request, session: Session, participant: Participant) -> str:
     """Where a follower lands: the driver's current page, in the follower's view of the session."""
-    return await landing_url(request.app, session, request.app[SYNC].current_url(session.id) or session.target_url,
-                             participant.view)
+    here = await request.app[SYNC].current_url(session.id) or session.target_url
+    return await landing_url(request.app, session, here, participant.view)
 
 
 def _see_other(location: str) -> web.Response:

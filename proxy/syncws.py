@@ -11,9 +11,11 @@ cap (token bucket, close 1008), parse and check every field (``sessions.protocol
 and the relay decides what to send. Sending happens only in the socket's writer task (see
 ``proxy.synchub``), which keeps every socket's frames in relay order.
 
-The relay's decisions with effects outside it are carried out here: a control change is
-persisted in the session (``Session.controller``: the fetch-once path reads the driver from
-it) and the leader's ``end`` ends the session like ``DELETE /api/v1/sessions/{id}``.
+Every relay event goes through ``proxy.synchub.SyncHub`` (the relay lives in the shared state);
+if that state cannot be reached, the socket closes with 1013 (try again): the runtime shows that
+it is reconnecting, and reconnects. The relay's decisions with effects outside it are carried
+out here: a control change is persisted in the session (``Session.controller``: the fetch-once
+path reads the driver from it) and the leader's ``end`` ends the session like ``DELETE /api/v1/sessions/{id}``.
 
 Logs carry session, participant and connection ids, never message contents.
 """
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,9 +37,10 @@ from proxy.ending import EXPIRIES, end_session
 from proxy.keys import CONFIG, STORE, SYNC
 from proxy.pages import error_page
 from proxy.presence import PRESENCE
-from proxy.synchub import SOCKETS_PER_PARTICIPANT, CloseFrame, Outbox, Room, SyncHub
+from proxy.synchub import SOCKETS_PER_PARTICIPANT, UNAVAILABLE, CloseFrame, Outbox
 from proxy.visit import Visit
 from rewriter.space import parse_proxy_host
+from sessions.model import Session
 from sessions.protocol import (
     CLOSE_POLICY,
     MAX_MESSAGE_BYTES,
@@ -46,7 +50,7 @@ from sessions.protocol import (
     in_space,
     parse,
 )
-from sessions.relay import Member, Outcome
+from sessions.relay import Member, Outcome, Relay
 
 log = logging.getLogger("cobrowse.sync")
 ACK_IDLE_SECONDS = 0.25
@@ -54,6 +58,8 @@ HEARTBEAT_SECONDS = 25.0
 WRITER_GRACE_SECONDS = 5.0
 # Binary frames are not part of the protocol.
 CLOSE_UNSUPPORTED = 1003
+# The shared state (``sessions.shared``) cannot be reached: the page reconnects.
+CLOSE_TRY_AGAIN = 1013
 
 
 def origin_allowed(request: web.Request, visit: Visit) -> bool:
@@ -84,8 +90,13 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
         log.warning("sync.refused session=%s participant=%s reason=origin", session.id, participant.id)
         return error_page(403, "Foreign origin", "The sync channel only accepts pages of this session.")
     hub = request.app[SYNC]
-    room = hub.room_for(session, session.target_url, time.time())
-    attached = hub.attach(room, participant.id)
+    roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if p.admitted]
+    member = Member(participant.id, participant.role, participant.name)
+    try:
+        attached = await hub.attach(session, member, str(visit.origin), roster)
+    except UNAVAILABLE:
+        log.warning("sync.refused session=%s participant=%s reason=store", session.id, participant.id)
+        return error_page(503, "Try again", "The session's shared state cannot be reached just now.")
     if attached is None:
         log.warning("sync.refused session=%s participant=%s reason=sockets", session.id, participant.id)
         return error_page(429, "Too many sync connections",
@@ -95,21 +106,20 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     try:
         await ws.prepare(request)
     except BaseException:
-        hub.detach(room, conn_id)
+        await hub.close(session, conn_id)
         raise
-    roster = [Member(p.id, p.role, p.name) for p in session.participants.values() if p.admitted]
-    hub.dispatch(room, room.relay.open(conn_id, Member(participant.id, participant.role, participant.name),
-                                       str(visit.origin), roster))
     log.info("sync.open session=%s participant=%s conn=%s", session.id, participant.id, conn_id)
     request.app[PRESENCE].opened(session.id, participant)
     writer = asyncio.ensure_future(_write(ws, outbox))
     try:
-        await _read(request, ws, hub, room, conn_id, outbox, in_space(visit.space))
+        await _read(request, ws, session, conn_id, outbox, in_space(visit.space))
+    except UNAVAILABLE:
+        log.warning("sync.unavailable session=%s conn=%s", session.id, conn_id)
+        outbox.put(CloseFrame(CLOSE_TRY_AGAIN, "shared state unavailable"))
     finally:
-        hub.dispatch(room, room.relay.close(conn_id, time.monotonic()))
-        hub.detach(room, conn_id)
-        request.app[PRESENCE].closed(session.id, participant.id, still_open=any(
-            o.participant == participant.id for o in room.outboxes.values()))
+        relay = await hub.close(session, conn_id)
+        still_open = relay.conns_of(participant.id) > 0 if relay is not None else hub.holds(session.id, participant.id)
+        request.app[PRESENCE].closed(session.id, participant.id, still_open=still_open)
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(writer, WRITER_GRACE_SECONDS)
         writer.cancel()
@@ -119,14 +129,17 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     return ws
 
 
-async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, room: Room, conn_id: str,
+async def _read(request: web.Request, ws: web.WebSocketResponse, session: Session, conn_id: str,
                 outbox: Outbox, url_ok: UrlCheck) -> None:
+    hub = request.app[SYNC]
     bucket = TokenBucket()
+    pending = False  # received since the last idle ack
     while not outbox.closing:
         try:
             frame = await ws.receive(timeout=ACK_IDLE_SECONDS)
         except TimeoutError:
-            hub.dispatch(room, room.relay.idle(conn_id))
+            await hub.idle(session, conn_id, pending)
+            pending = False
             continue
         if frame.type == aiohttp.WSMsgType.BINARY:
             outbox.put(CloseFrame(CLOSE_UNSUPPORTED, "text frames only"))
@@ -134,40 +147,39 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, hub: SyncHub, r
         if frame.type != aiohttp.WSMsgType.TEXT:
             outbox.put(CloseFrame(0, ""))  # already closed (or closing): only stop the writer
             return
-        now = time.monotonic()
-        if not bucket.allow(now):
-            _refuse(room, conn_id, outbox, CLOSE_POLICY, "rate limit")
+        if not bucket.allow(time.monotonic()):
+            _refuse(session.id, conn_id, outbox, CLOSE_POLICY, "rate limit")
             return
         try:
             message = parse(frame.data, url_ok)
         except ProtocolError as exc:
-            _refuse(room, conn_id, outbox, exc.code, exc.reason)
+            _refuse(session.id, conn_id, outbox, exc.code, exc.reason)
             return
-        hub.received()
-        request.app[EXPIRIES].touch(room.relay.session_id)  # activity: the session is not idle
-        outcome = room.relay.receive(conn_id, message, now)
-        hub.dispatch(room, outcome)
-        await carry_out(request, room, outcome, outbox.participant)
+        request.app[EXPIRIES].touch(session.id)  # activity: the session is not idle
+        outcome, relay = await hub.receive(session, conn_id, message)
+        pending = True
+        if relay is not None:
+            await carry_out(request, relay, outcome, outbox.participant)
 
 
-def _refuse(room: Room, conn_id: str, outbox: Outbox, code: int, reason: str) -> None:
-    log.warning("sync.violation session=%s conn=%s code=%d reason=%s", room.relay.session_id, conn_id, code, reason)
+def _refuse(session_id: str, conn_id: str, outbox: Outbox, code: int, reason: str) -> None:
+    log.warning("sync.violation session=%s conn=%s code=%d reason=%s", session_id, conn_id, code, reason)
     outbox.put(CloseFrame(code, reason))
 
 
-async def carry_out(request: web.Request, room: Room, outcome: Outcome, sender: str) -> None:
+async def carry_out(request: web.Request, relay: Relay, outcome: Outcome, sender: str) -> None:
     """The relay's decisions that reach beyond the sockets: persist control, end the session
-    (also for the outcomes of the REST API's ``give`` and ``remove``, ``proxy.api_participants``)."""
-    sid = room.relay.session_id
+    (also for the outcomes of the REST API's ``give`` and ``remove``, ``proxy.api_participants``).
+    ``relay``: the relay just after the event."""
+    sid = relay.session_id
     if outcome.controller is not None:
-        relay = room.relay
         # Persist the relay's current value, not the outcome's: two changes in a row stay in order.
         await request.app[STORE].update(sid, lambda s: setattr(s, "controller", relay.controller))
         log.info("sync.control session=%s controller=%s", sid, relay.controller)
         audit.event(request.app, sid, relay.controller, "control", controller=relay.controller,
                     action=outcome.control_action, by=outcome.control_by)
     elif outcome.control_action:  # asked or declined: control stays where it is
-        audit.event(request.app, sid, outcome.control_by, "control", controller=room.relay.controller,
+        audit.event(request.app, sid, outcome.control_by, "control", controller=relay.controller,
                     action=outcome.control_action, by=outcome.control_by)
     if outcome.masked:
         hub = request.app[SYNC]
@@ -175,6 +187,13 @@ async def carry_out(request: web.Request, room: Room, outcome: Outcome, sender: 
             audit.event(request.app, sid, sender, "privacy", names=",".join(sorted(hub.masked_names(sid))))
     if outcome.end:
         await end_session(request.app, sid, time.time(), by="leader")
+
+
+async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
+    """This process's heartbeat in the shared state (``proxy.relay_rooms``), while it serves."""
+    await app[SYNC].rooms.start()
+    yield
+    await app[SYNC].rooms.stop()
 
 
 async def _write(ws: web.WebSocketResponse, outbox: Outbox) -> None:

@@ -141,7 +141,7 @@ async def _leader_entry(request: web.Request, secret: str) -> str | None:
         return None
     if watch.agent != Agent():
         await request.app[STORE].update(session.id, lambda s: _name_placeholder(s, watch.agent))
-    here = request.app[SYNC].current_url(session.id) or session.target_url
+    here = await request.app[SYNC].current_url(session.id) or session.target_url
     try:
         ticket = await request.app[SERVICE].issue_ticket(session.id, session.leader_id, here, now)
     except AdmissionError:

@@ -221,9 +221,9 @@ class Relay:
         """The open connections (greeted or not)."""
         return tuple(self._conns)
 
-    def holds(self, participant_id: str) -> bool:
-        """Whether the participant has any connection open (greeted or not)."""
-        return any(c.member.id == participant_id for c in self._conns.values())
+    def conns_of(self, participant_id: str) -> int:
+        """How many connections the participant has open (greeted or not)."""
+        return sum(1 for c in self._conns.values() if c.member.id == participant_id)
 
     def counters(self) -> dict[str, Any]:
         return {"relayed": self.relayed, "duplicates": self.duplicates, "drift": self.drifts,

@@ -192,5 +192,5 @@ def test_drop_closes_connections_of_a_dead_process_and_tells_the_others() -> Non
     out = script.relay.drop(["cG", "unknown"], script.now)
     [listed] = [m["participants"] for s in out.sends if "cL" in s.to for m in [s.message]]
     assert {p["id"]: p["connected"] for p in listed}[OTHER.id] is False
-    assert "cG" not in script.relay.conn_ids() and not script.relay.holds(OTHER.id)
-    assert script.relay.holds(Member(FOLLOWER.id, "follower", "").id)
+    assert "cG" not in script.relay.conn_ids() and script.relay.conns_of(OTHER.id) == 0
+    assert script.relay.conns_of(FOLLOWER.id) == 1

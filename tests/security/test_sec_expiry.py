@@ -27,11 +27,13 @@ from world.hits import hit_middleware
 from world.sync_client import ScriptedParty as Party
 from world.sync_client import connect, hello, host_of, join, until_closed
 
+from proxy.relay_rooms import RelayRooms, channel, encode
 from proxy.synchub import OUTBOX_LIMIT, CloseFrame, SyncHub
 from sessions.credentials import Signer
 from sessions.protocol import CLOSE_TOO_SLOW
-from sessions.relay import Outcome, Send
+from sessions.relay import Member, Outcome, Send
 from sessions.service import SessionService
+from sessions.shared import MemoryShared
 from sessions.store import MemoryStore
 
 TARGET = "http://keep.test/"
@@ -202,14 +204,15 @@ async def test_after_the_end_the_next_visit_clears_the_origins_storage_caches_an
 async def test_a_participant_that_stops_reading_is_cut_off_at_the_outbox_limit_not_buffered() -> None:
     service = SessionService(MemoryStore(), Signer(b"k" * 32))
     session = (await service.create(TARGET, "a1", "Ann", time.time())).session
-    hub = SyncHub()
-    room = hub.room_for(session, TARGET, time.time())
-    slow_conn, fast_conn = hub.attach(room, "p-slow"), hub.attach(room, "p-fast")
+    shared = MemoryShared()
+    hub = SyncHub(RelayRooms(shared))
+    slow_conn = await hub.attach(session, Member("p-slow", "follower", ""), TARGET, ())
+    fast_conn = await hub.attach(session, Member("p-fast", "follower", ""), TARGET, ())
     assert slow_conn is not None and fast_conn is not None
     (slow_id, slow), (fast_id, fast) = slow_conn, fast_conn
-    event = Outcome(sends=(Send((slow_id, fast_id), {"type": "scroll", "n": 1, "y": 10}),))
+    event = encode(Outcome(sends=(Send((slow_id, fast_id), {"type": "scroll", "n": 1, "y": 10}),)))
     for _ in range(OUTBOX_LIMIT + 500):
-        hub.dispatch(room, event)
+        await shared.publish(channel(session.id), event)  # as a relay event's transaction publishes
         assert isinstance(await fast.get(), str)  # a reader keeps up and is never cut off
     assert slow.closing and not fast.closing
     queued = [await slow.get() for _ in range(OUTBOX_LIMIT + 1)]

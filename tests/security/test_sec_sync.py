@@ -51,6 +51,7 @@ from sessions.protocol import (
     parse,
     proxy_url,
 )
+from sessions.relay import Outcome, Relay
 
 
 @pytest.fixture
@@ -124,8 +125,7 @@ async def test_forged_urls_close_the_forging_socket_1007_and_never_reach_a_follo
     assert first_nav["url"] == "http://example.com/fence"
     first_window = await expect(fws, "window")
     assert first_window["url"] == "http://example.com/popup"
-    state = server.runner.app[SYNC]
-    assert state.current_url(created["id"]) == "http://example.com/fence"
+    assert await server.runner.app[SYNC].current_url(created["id"]) == "http://example.com/fence"
 
 
 async def test_fields_the_protocol_does_not_name_are_not_relayed(server: Cobrowse) -> None:
@@ -215,8 +215,14 @@ async def test_a_landing_url_outside_the_space_falls_back_to_the_start_url(serve
     created, leader = await start_session(server)
     lws = await connect(server, created, leader)
     await hello(lws, leader, "page-l")
-    room = server.runner.app[SYNC]._rooms[created["id"]]
-    room.relay._state.set_window_url("main", _spell(planted, server, await _other_session_host(server)))
+    spelled = _spell(planted, server, await _other_session_host(server))
+    session = await server.runner.app[STORE].get(created["id"])
+    assert session is not None
+
+    def plant(relay: Relay) -> Outcome:
+        relay._state.set_window_url("main", spelled)
+        return Outcome()
+    await server.runner.app[SYNC].apply(session, plant)
     reply = await post_join(server, created)
     assert reply.status == 303
     landing = reply.headers["Location"]
