@@ -134,8 +134,8 @@ async def _forward(request: web.Request, visit: Visit, trace: Trace) -> web.Stre
             # The target's host is named, never the path or query (they may carry secrets).
             log.warning("upstream.blocked session=%s participant=%s host=%s", visit.session.id,
                         visit.participant.id, visit.origin.host)
-        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
-                         page=_is_navigation(request))
+        await responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
+                               page=_is_navigation(request))
         return refusal
     try:
         return await respond(request, visit, ctx, upstream, responses, key, trace)
@@ -220,7 +220,8 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     script = script_kind(request.headers.get("Sec-Fetch-Dest"))
     plan = _plan(request, visit, ctx, head, document=document, script=script)
     if isinstance(plan, web.Response):
-        responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan), page=_is_navigation(request))
+        await responses.failed(visit.participant.id, key, visit.real_url, _failure_of(plan),
+                               page=_is_navigation(request))
         return plan
     prefix = b""
     if plan.response.get(UNTYPED) and document and not plan.no_body and not head.header("Content-Encoding"):
@@ -230,8 +231,8 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
             refusal = refusal_for(exc)
             if refusal is None:
                 raise
-            responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
-                             page=_is_navigation(request))
+            await responses.failed(visit.participant.id, key, visit.real_url, _failure_of(refusal),
+                                   page=_is_navigation(request))
             return refusal
         sniffed = sniff(prefix)
         if sniffed is not None:
@@ -246,13 +247,13 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
             jar, visit.real_url, cookies, now, context, top_level))
     raw = plan.rewriter is None and not plan.no_body
     top_level = _is_navigation(request)
-    entry = responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head),
-                            page=top_level)
+    entry = await responses.begin(visit.participant.id, key, head, raw=raw, document=_is_document(request, head),
+                                  page=top_level)
     if top_level and commits(head) and not _carries_runtime(plan):
         # No runtime in that page will say where the driver went: the server tells followers.
         await request.app[SYNC].announce(visit.session, visit.real_url)
     if plan.no_body:
-        responses.finish(entry)
+        await responses.finish(entry)
         return await _send_empty(request, plan.response)
     if plan.rewriter is None:
         return await stream_through(request, plan.response, upstream, responses, entry, prefix, trace.body_out)
@@ -260,19 +261,19 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         decoded = prefix + await upstream.read_decoded(config.max_rewrite_body - len(prefix))
     except BodyTooLarge as exc:
         page = error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
-        responses.fail(entry, _failure_of(page))
+        await responses.fail(entry, _failure_of(page))
         return page
     except Exception as exc:
         refusal = refusal_for(exc)
-        responses.fail(entry, _failure_of(refusal or error_page(502, "Broken", "")))
+        await responses.fail(entry, _failure_of(refusal or error_page(502, "Broken", "")))
         if refusal is None:
             raise
         return refusal
     except BaseException:  # cancelled (the driver went away): followers must not wait forever
-        responses.fail(entry, _BROKEN)
+        await responses.fail(entry, _BROKEN)
         raise
-    responses.append(entry, decoded)
-    responses.finish(entry)
+    await responses.append(entry, decoded)
+    await responses.finish(entry)
     trace.body_out(decoded, decoded=True)
     return await _send_rewritten(request, visit, plan, head, decoded)
 
@@ -456,11 +457,11 @@ async def stream_through(request: web.Request, response: web.StreamResponse, ups
     try:
         await response.prepare(request)
         if prefix:
-            responses.append(entry, prefix)
+            await responses.append(entry, prefix)
             audit(prefix)
             await response.write(prefix)
         async for chunk in upstream.iter_raw(STREAM_CHUNK, until_deadline=False):
-            responses.append(entry, chunk)
+            await responses.append(entry, chunk)
             audit(chunk)
             await response.write(chunk)
     except Exception as exc:
@@ -472,10 +473,10 @@ async def stream_through(request: web.Request, response: web.StreamResponse, ups
             request.transport.close()
         return response
     else:
-        responses.finish(entry)
+        await responses.finish(entry)
     finally:
         if not entry.complete:
-            responses.fail(entry, _BROKEN)
+            await responses.fail(entry, _BROKEN)
     await response.write_eof()
     return response
 

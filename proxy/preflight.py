@@ -59,7 +59,7 @@ async def _answer(request: web.Request, place: Place, trace: PreflightTrace) -> 
                         request.headers.get("Access-Control-Request-Headers", ""))
     cache = request.app[RESPONSES].for_session(place.session.id).preflights
     now = time.time()
-    cached = cache.get(key, now)
+    cached = await cache.get(key, now)
     if cached is not None:
         trace.path = "store"
     else:
@@ -85,7 +85,7 @@ async def _answer(request: web.Request, place: Place, trace: PreflightTrace) -> 
         rewritten = rewrite_response_headers(list(upstream.headers), ctx, str(asking))
         kept = tuple((k, v) for k, v in rewritten.headers
                      if k.lower() not in ("content-length", "content-encoding", "transfer-encoding"))
-        cached = cache.put(key, upstream.status, upstream.reason, kept, now)
+        cached = await cache.put(key, upstream.status, upstream.reason, kept, now)
     response = web.Response(status=cached.status, reason=cached.reason)
     for name, value in cached.headers:
         response.headers.add(name, value)

@@ -6,7 +6,8 @@ both before it dials). Messages are relayed both ways unchanged,
 each capped at ``Config.max_ws_message``; either side closing closes the other.
 
 Fetch once: only the driver's socket is real. What the target sends on it is also published
-on a fan-out channel in the session's response store; a follower's socket to the same URL
+on a fan-out channel in the session's response store, shared by every server process
+(``sessions.response_sockets``); a follower's socket to the same URL
 (matched by the same key as HTTP, ``sessions.matching``) subscribes to the latest open one,
 gets a bounded backlog of what was sent before it came, then every new message. What a
 follower sends never goes upstream (the target acts once). A follower that connects first waits
@@ -23,7 +24,7 @@ not sent its twin of yet is held, in order, up to ``Config.follower_wait``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -69,17 +70,19 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
                                     max_msg_size=config.max_ws_message, autoping=True)
     await browser.prepare(request)
     request.app[OPEN_SOCKETS].add(browser)  # closed if the server stops
-    channel = responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
+    channel = await responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
     trace = SocketTrace.opened(request, visit, "upstream")
     try:
         await _pump_both(browser, upstream, channel, trace)
     finally:
-        responses.close_channel(channel)
         try:
-            await upstream.close()
-            await browser.close()
+            await responses.close_channel(channel)
         finally:
-            trace.closed(browser.close_code)
+            try:
+                await upstream.close()
+                await browser.close()
+            finally:
+                trace.closed(browser.close_code)
     return browser
 
 
@@ -97,10 +100,10 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
     try:
         await browser.prepare(request)
     except BaseException:
-        subscription.cancel()
+        await subscription.cancel()
         raise
     request.app[OPEN_SOCKETS].add(browser)  # closed if the server stops
-    pairing = Pairing(subscription.channel.sent, config.follower_wait)
+    pairing = Pairing(subscription.sent, config.follower_wait)
     trace = SocketTrace.opened(request, visit, "store")
     clock = asyncio.get_running_loop().time
     turn = asyncio.Lock()  # a batch of released frames goes out whole, before the next batch
@@ -151,7 +154,7 @@ async def follow(request: web.Request, visit: Visit, responses: ResponseStore) -
         for task in (out, inbound):
             task.cancel()
         await asyncio.gather(out, inbound, return_exceptions=True)
-        subscription.cancel()
+        await subscription.cancel()
         try:
             await browser.close()
         finally:
@@ -165,8 +168,8 @@ def _offered(request: web.Request) -> list[str]:
 
 async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
                      channel: Channel, trace: SocketTrace) -> None:
-    to_target = asyncio.ensure_future(_pump(browser, upstream, trace.counting(channel.sent.record, trace.up)))
-    to_browser = asyncio.ensure_future(_pump(upstream, browser, trace.counting(channel.publish, trace.down)))
+    to_target = asyncio.ensure_future(_pump(browser, upstream, channel.record, trace.up))
+    to_browser = asyncio.ensure_future(_pump(upstream, browser, channel.publish, trace.down))
     try:
         await asyncio.wait({to_target, to_browser}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -177,14 +180,18 @@ async def _pump_both(browser: web.WebSocketResponse, upstream: aiohttp.ClientWeb
 
 async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
                 sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                tap: Callable[[bool, str | bytes], None]) -> None:
-    """Relay ``source`` to ``sink``; ``tap`` sees each message first (the fan-out, or the driver's sent log)."""
+                tap: Callable[[bool, str | bytes], Awaitable[None]],
+                count: Callable[[bool, str | bytes], None]) -> None:
+    """Relay ``source`` to ``sink``; ``count`` (the audit) and ``tap`` (the fan-out, or the driver's sent log)
+    see each message first."""
     async for message in source:
         if message.type == aiohttp.WSMsgType.TEXT:
-            tap(True, message.data)
+            count(True, message.data)
+            await tap(True, message.data)
             await sink.send_str(message.data)
         elif message.type == aiohttp.WSMsgType.BINARY:
-            tap(False, message.data)
+            count(False, message.data)
+            await tap(False, message.data)
             await sink.send_bytes(message.data)
         else:
             break

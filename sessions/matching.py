@@ -309,3 +309,39 @@ class Ledger:
     def latest_loose(self, key: RequestKey) -> int | None:
         ids = self.by_loose.get(key.loose)
         return ids[-1] if ids else None
+
+
+# -- the JSON form (the response store's shared state holds the ledger as text) ---------------
+
+def _key_json(key: RequestKey) -> list[str]:
+    return [key.method, key.url, key.body, key.range]
+
+
+def _key_of(data: list[str]) -> RequestKey:
+    return RequestKey(*data)
+
+
+def ledger_json(ledger: Ledger) -> dict[str, Any]:
+    """The ledger as JSON-able data (``by_loose`` and ``last_id`` follow from the rest)."""
+    return {
+        "keys": [[_key_json(key), ids] for key, ids in ledger.by_key.items()],
+        "pages": ledger.pages,
+        "documents": ledger.documents,
+        "drove": ledger.drove_until,
+        "followers": {name: [f.page, f.seen, f.floor, [[_key_json(k), n] for k, n in f.consumed.items()]]
+                      for name, f in ledger.followers.items()},
+    }
+
+
+def ledger_of(data: dict[str, Any]) -> Ledger:
+    """The ledger ``ledger_json`` gave ``data`` for (equal in every field)."""
+    by_key = {_key_of(key): list(ids) for key, ids in data["keys"]}
+    by_loose: dict[tuple[str, str], list[int]] = {}
+    for key, ids in by_key.items():
+        by_loose.setdefault(key.loose, []).extend(ids)
+    for ids in by_loose.values():
+        ids.sort()
+    followers = {name: _Follower(page, seen, {_key_of(k): n for k, n in consumed}, floor)
+                 for name, (page, seen, floor, consumed) in data["followers"].items()}
+    return Ledger(by_key, by_loose, list(data["pages"]), dict(data["documents"]), dict(data["drove"]),
+                  followers, max((ids[-1] for ids in by_key.values() if ids), default=0))

@@ -8,13 +8,17 @@ Chromium's default of 5 s when absent, capped at Chromium's 2 hours). Every part
 browser would have cached the answer for that long too, so the target sees as many preflights
 as it would from the leader alone.
 
-Bounded: at most ``max_entries`` answers per session, the oldest dropped first.
+Bounded: at most ``max_entries`` answers per session, the oldest dropped first. The answers are
+shared by every server process (``PreflightCache`` keeps them in ``sessions.shared``); their
+expiry is wall-clock time (``time.time()``), the one clock processes share.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+import json
+from dataclasses import astuple, dataclass
+
+from sessions.shared import Shared, Write
 
 DEFAULT_MAX_AGE = 5.0
 LONGEST_MAX_AGE = 7200.0
@@ -54,24 +58,41 @@ def max_age(headers: Headers) -> float:
 
 
 class PreflightCache:
-    def __init__(self, max_entries: int = 1000) -> None:
-        self._answers: OrderedDict[PreflightKey, PreflightAnswer] = OrderedDict()
+    """One session's answers, as one value in the state every process shares
+    (``sessions.shared``): a JSON list, oldest first, kept as long as its latest answer lasts."""
+
+    def __init__(self, shared: Shared, key: str, max_entries: int = 1000) -> None:
+        self._shared = shared
+        self.key = key
         self._max_entries = max_entries
 
-    def get(self, key: PreflightKey, now: float) -> PreflightAnswer | None:
-        answer = self._answers.get(key)
-        if answer is None or answer.expires_at <= now:
-            self._answers.pop(key, None)
-            return None
-        return answer
+    async def get(self, key: PreflightKey, now: float) -> PreflightAnswer | None:
+        return next((a for k, a in _answers(await self._shared.get(self.key), now) if k == key), None)
 
-    def put(self, key: PreflightKey, status: int, reason: str, headers: Headers, now: float) -> PreflightAnswer:
+    async def put(self, key: PreflightKey, status: int, reason: str, headers: Headers,
+                  now: float) -> PreflightAnswer:
         answer = PreflightAnswer(status, reason, headers, now + max_age(headers))
-        self._answers[key] = answer
-        self._answers.move_to_end(key)
-        while len(self._answers) > self._max_entries:
-            self._answers.popitem(last=False)
+
+        def change(old: str | None) -> tuple[Write, None]:
+            kept = [(k, a) for k, a in _answers(old, now) if k != key]
+            kept = [*kept, (key, answer)][-self._max_entries:]
+            last = max(a.expires_at for _, a in kept)
+            return Write(value=json.dumps([[list(astuple(k)), a.status, a.reason, [list(h) for h in a.headers],
+                                            a.expires_at] for k, a in kept]),
+                         ttl=max(last - now, 0.001)), None
+
+        await self._shared.transact(self.key, change)
         return answer
 
-    def __len__(self) -> int:
-        return len(self._answers)
+    async def count(self, now: float) -> int:
+        return len(_answers(await self._shared.get(self.key), now))
+
+
+def _answers(text: str | None, now: float) -> list[tuple[PreflightKey, PreflightAnswer]]:
+    """The answers ``text`` holds that are still fresh at ``now``, oldest first."""
+    found = []
+    for key, status, reason, headers, expires_at in json.loads(text) if text else ():
+        if expires_at > now:
+            found.append((PreflightKey(*key), PreflightAnswer(status, reason, tuple((k, v) for k, v in headers),
+                                                              expires_at)))
+    return found

@@ -1,48 +1,83 @@
-"""The driver's response store: fetch once, serve every participant (the waiting room).
+"""The driver's response store: fetch once, serve every participant (the waiting room), in the
+state every server process shares (``sessions.shared``).
 
-One ``ResponseStore`` per session (``ResponseRegistry`` creates them lazily and drops them
-when the session ends). The driver's exchanges are recorded as ``Entry``s: the target's
-status, reason and headers as received (before any rewriting) and the body, either
-*decoded* (types the proxy rewrites: rewritten again for each participant, whose runtime tag
-differs) or *raw* (everything else, teed as the driver streams it). Followers are paired with
-entries by ``sessions.matching`` (key and order) and wait here, bounded, for an entry that
-is not recorded yet.
+A ``ResponseStore`` is one process's handle on one session's responses (``ResponseRegistry``
+makes them lazily and drops them when the session ends). The driver's exchanges are recorded as
+entries: the target's status, reason and headers as received (before any rewriting) and the
+body, either *decoded* (types the proxy rewrites: rewritten again for each participant, whose
+runtime tag differs) or *raw* (everything else, teed as the driver streams it). Followers are
+paired with entries by ``sessions.matching`` (key and order) and wait here, bounded, for an
+entry that is not recorded yet. The driver's request and its follower's twin may reach
+different processes: everything they must agree on is shared.
+
+What is shared, per session (names under ``resp:<session>``): one value, the ledger and every
+entry's metadata, changed only by ``Shared.transact`` (``sessions.response_state``: each change
+is a pure step, so claims, eviction and the budget are decided atomically across processes);
+per entry an immutable record (key, head, raw) written before the entry is recorded, and its
+body as a byte string that grows; the session's channel, on which every change is announced.
+Each process subscribes to that channel once per session; a waiter or a body streamer wakes on
+it and also looks again every ``RECHECK`` seconds, so a lost announcement costs latency, not
+correctness.
 
 Invariants and limits:
 - An entry is recorded (and matchable) as soon as the driver has the response headers; a
-  follower may start reading a raw body while the driver's copy is still arriving.
-- One body is held up to ``max_response`` bytes. Past that the entry is marked
-  ``too_large``: the driver's own transfer goes on, but followers get a 502 ("too large to
-  share") instead of a body.
-- All bodies of a session together stay within ``budget`` bytes: the oldest complete
-  entries lose their bodies first; the latest document and bodies still arriving are never
-  evicted. An evicted entry is still matched (order is kept) but can no longer be served.
-- A follower waits at most the time it is given, and at most ``max_waiters`` wait at once.
-- Target WebSockets: the driver's socket publishes what the target sends on a ``Channel``;
-  followers subscribe (and get a bounded backlog first). A subscriber that falls more than
-  ``ws_queue`` messages behind is dropped rather than buffered without bound.
-
-No I/O here: asyncio is used only for its waiting primitives.
+  follower may read a raw body while the driver's copy is still arriving (the bytes are
+  appended before the change announcing them).
+- One body is held up to ``max_response`` bytes. Past that the entry is marked ``too_large``:
+  the driver's own transfer goes on, but followers get a 502 ("too large to share").
+- All bodies of a session together stay within ``budget`` bytes (oldest complete ones evicted
+  first; never the latest document or a body still arriving); at most ``max_entries`` entries.
+  An evicted entry is still matched (order is kept) but can no longer be served.
+- A follower waits at most the time it is given, and at most ``max_waiters`` wait at once in one
+  process; a body that stops growing for ``stall`` seconds (its driver's process died) ends as
+  broken.
+- Target WebSockets: ``sessions.response_sockets`` (the driver's socket, fanned out through the
+  shared state to followers on any process).
+- Ending (``end``) deletes the session's keys, leaves a closed tombstone for a while (so a
+  request still in flight cannot start the state again) and wakes every waiter on every process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import functools
+import json
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import Any, Final, TypeVar
 
+from sessions import response_state as rs
 from sessions.matching import Ledger, RequestKey
 from sessions.preflight import PreflightCache
-from sessions.wspairing import SentLog
+from sessions.response_sockets import Channel, Subscription, attach_to, open_on
+from sessions.response_state import Failure, Meta, State
+from sessions.shared import Shared, Write
 
+__all__ = ["CATCH_UP_WAIT", "Channel", "Entry", "Failure", "Head", "ResponseLimits", "ResponseRegistry",
+           "ResponseStore", "Subscription", "browser_would_reuse", "commits"]
+
+T = TypeVar("T")
 Headers = tuple[tuple[str, str], ...]
-
 
 # How long a follower's navigation waits for a new driver copy before catching up on the latest.
 CATCH_UP_WAIT = 1.5
+RECHECK: Final = 0.25  # seconds a waiter sleeps at most before it looks at the shared state again
+STREAM_SLICE: Final = 256 * 1024  # bytes of a body read from the shared state at once
+TOMBSTONE_TTL: Final = 3600.0  # seconds an ended session's closed marker is kept
+RECORDS_CACHED: Final = 1024  # immutable entry records a process keeps per session
+CHANGED, ENDED = "c", "x"  # what the session's channel carries
+
+
+class _Ended(Enum):
+    ENDED = "ended"
+
+
+GONE: Final = _Ended.ENDED  # what a change to an ended session's state comes to
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +85,10 @@ class ResponseLimits:
     max_response: int = 16 * 1024 * 1024
     budget: int = 128 * 1024 * 1024
     max_waiters: int = 256
-    max_entries: int = 50_000
+    max_entries: int = 5_000
     ws_backlog: int = 1000
     ws_queue: int = 1000
+    stall: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +105,18 @@ class Head:
         return next((v for k, v in self.headers if k.lower() == wanted), None)
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """The driver's exchange failed: followers get the same clear page at once."""
-
-    status: int
-    title: str
-    message: str
-
-
 @dataclass(slots=True, eq=False)
 class Entry:
+    """The caller's own copy of one entry: its record and its metadata when last looked at
+    (the store's methods refresh it in place)."""
+
     id: int
     key: RequestKey
     head: Head
     raw: bool  # body as received (streamed) rather than decoded for rewriting
     document: bool
     cacheable: bool  # the driver's browser would not ask again for a while
-    chunks: list[bytes] = field(default_factory=list)
+    token: str = ""  # names its record and body in the shared state
     size: int = 0
     complete: bool = False
     too_large: bool = False
@@ -96,6 +126,14 @@ class Entry:
     @property
     def servable(self) -> bool:
         return self.failure is None and not self.too_large and not self.evicted
+
+    def refresh(self, meta: Meta | None) -> None:
+        """Take the shared metadata in (None: the entry is forgotten, or the session ended)."""
+        if meta is None:
+            self.evicted = True
+            return
+        self.size, self.complete, self.failure = meta.size, meta.complete, meta.failure
+        self.too_large, self.evicted = meta.too_large, meta.evicted
 
 
 _NO_CACHE = ("no-store", "no-cache", "max-age=0")
@@ -129,152 +167,101 @@ def browser_would_reuse(head: Head) -> bool:
     return head.header("Last-Modified") is not None
 
 
-@dataclass(slots=True, eq=False)
-class Subscription:
-    """One follower socket's view of a driver's target socket."""
-
-    queue: asyncio.Queue[tuple[bool, str | bytes] | None]
-    channel: Channel
-    dropped: bool = False
-
-    @property
-    def protocol(self) -> str:
-        """The sub-protocol the driver's socket agreed with the target."""
-        return self.channel.protocol
-
-    def cancel(self) -> None:
-        self.channel.unsubscribe(self)
-
-    async def messages(self) -> AsyncIterator[tuple[bool, str | bytes]]:
-        """(is_text, data) pairs until the driver's socket closes or this one falls behind."""
-        while not (self.dropped and self.queue.empty()):
-            item = await self.queue.get()
-            if item is None:
-                return
-            yield item
+def _record_json(key: RequestKey, head: Head, raw: bool) -> str:
+    return json.dumps([[key.method, key.url, key.body, key.range],
+                       [head.status, head.reason, [list(h) for h in head.headers], head.url], raw])
 
 
-@dataclass(slots=True, eq=False)
-class Channel:
-    """What the target sends on the driver's socket, fanned out to followers; ``sent`` logs what the
-    driver sends on it (``sessions.wspairing`` pairs followers' sends with it)."""
-
-    key: RequestKey
-    limits: ResponseLimits
-    protocol: str = ""
-    sent: SentLog = field(default_factory=SentLog)
-    backlog: deque[tuple[bool, str | bytes]] = field(default_factory=deque)
-    subscribers: list[Subscription] = field(default_factory=list)
-    closed: bool = False
-
-    def publish(self, is_text: bool, data: str | bytes) -> None:
-        self.backlog.append((is_text, data))
-        while len(self.backlog) > self.limits.ws_backlog:
-            self.backlog.popleft()
-        for sub in self.subscribers:
-            try:
-                sub.queue.put_nowait((is_text, data))
-            except asyncio.QueueFull:
-                sub.dropped = True
-        self.subscribers = [s for s in self.subscribers if not s.dropped]
-
-    def subscribe(self) -> Subscription:
-        sub = Subscription(asyncio.Queue(self.limits.ws_queue + self.limits.ws_backlog + 1), self)
-        for item in self.backlog:
-            sub.queue.put_nowait(item)
-        if self.closed:
-            sub.queue.put_nowait(None)
-        else:
-            self.subscribers.append(sub)
-        return sub
-
-    def unsubscribe(self, sub: Subscription) -> None:
-        with contextlib.suppress(ValueError):
-            self.subscribers.remove(sub)
-
-    def close(self) -> None:
-        self.closed = True
-        for sub in self.subscribers:
-            with contextlib.suppress(asyncio.QueueFull):
-                sub.queue.put_nowait(None)
-            sub.dropped = True  # a full queue ends when drained
-        self.subscribers = []
+def _record_of(text: str) -> tuple[RequestKey, Head, bool]:
+    key, (status, reason, headers, url), raw = json.loads(text)
+    return RequestKey(*key), Head(status, reason, tuple((k, v) for k, v in headers), url), raw
 
 
 class ResponseStore:
-    """One session's recorded driver responses and the followers waiting for them."""
+    """One session's recorded driver responses and the followers waiting for them, as this
+    process sees them (see the module's docstring)."""
 
-    def __init__(self, limits: ResponseLimits | None = None) -> None:
+    def __init__(self, shared: Shared, session_id: str, limits: ResponseLimits | None = None) -> None:
         self.limits = limits or ResponseLimits()
-        self.ledger = Ledger()
-        self._entries: dict[int, Entry] = {}
-        self._holding: dict[int, Entry] = {}  # entries whose bodies count in ``_held``, oldest first
-        self._next_id = 1
-        self._held = 0
+        self._shared = shared
+        self._name = f"resp:{session_id}"
+        self._state_limits = rs.Limits(self.limits.max_response, self.limits.budget, self.limits.max_entries)
+        self._records: OrderedDict[str, tuple[RequestKey, Head, bool]] = OrderedDict()
         self._waiters = 0
-        # Swapped for a fresh one on every change: a waiter checks its condition, then waits on
-        # the event current at that moment (no await in between, so no wake-up is lost).
+        # Swapped for a fresh one on every change heard: a waiter takes the event current before
+        # it looks at the state, so a change made after that look wakes it.
         self._changed = asyncio.Event()
-        self._channels: dict[RequestKey, list[Channel]] = {}
-        self.preflights = PreflightCache()  # CORS preflights carry no credential: shared answers
+        self._subscription: Any = None
+        self._listening = asyncio.Lock()
+        self.preflights = PreflightCache(shared, f"{self._name}:preflight")  # shared answers (no credential)
         self.closed = False
 
-    @property
-    def held_bytes(self) -> int:
-        return self._held
+    # -- names in the shared state -------------------------------------------------------------
 
-    def entries(self) -> list[Entry]:
-        """Every entry still known, oldest first (for inspection: what the store holds)."""
-        return [self._entries[k] for k in sorted(self._entries)]
+    def _record_key(self, token: str) -> str:
+        return f"{self._name}:r:{token}"
+
+    def _body_key(self, token: str) -> str:
+        return f"{self._name}:b:{token}"
 
     # -- the driver's side -------------------------------------------------------------------
 
-    def begin(self, driver: str, key: RequestKey, head: Head, *, raw: bool, document: bool = False,
-              page: bool = False) -> Entry:
+    async def begin(self, driver: str, key: RequestKey, head: Head, *, raw: bool, document: bool = False,
+                    page: bool = False, failure: Failure | None = None) -> Entry:
         """Record the driver's response (headers in, body to follow); followers may match it now.
 
         ``page``: a top-level document of the driver's window (not a frame); when it commits
         (``commits``), the driver's later entries belong to it."""
-        entry = Entry(self._next_id, key, head, raw, document, browser_would_reuse(head))
-        self._next_id += 1
-        self._entries[entry.id] = entry
-        self.ledger.record(driver, key, entry.id, navigation=page, page=page and commits(head))
-        while len(self._entries) > self.limits.max_entries:
-            self._forget(next(iter(self._entries.values())))
-        self._notify()
+        token = secrets.token_hex(8)
+        await self._shared.put(self._record_key(token), _record_json(key, head, raw))
+        self._remember(token, (key, head, raw))
+        meta = Meta(token, document, browser_would_reuse(head), commits(head))
+        done = await self._change(lambda s: rs.begin(s, self._state_limits, driver, key, meta, navigation=page,
+                                                     failure=failure))
+        entry = Entry(0, key, head, raw, document, meta.cacheable, token)
+        if done is GONE:  # the session ended: nothing is shared any more
+            entry.evicted = True
+            await self._shared.delete(self._record_key(token))
+            return entry
+        entry.id, dropped = done
+        if failure is not None:
+            entry.failure, entry.complete = failure, True
+        await self._let_go(dropped)
         return entry
 
-    def failed(self, driver: str, key: RequestKey, url: str, failure: Failure, *, page: bool = False) -> Entry:
+    async def failed(self, driver: str, key: RequestKey, url: str, failure: Failure, *, page: bool = False) -> Entry:
         """Record that the driver's exchange failed before any response came."""
-        entry = self.begin(driver, key, Head(failure.status, failure.title, (), url), raw=False, page=page)
-        entry.failure = failure
-        entry.complete = True
-        return entry
+        return await self.begin(driver, key, Head(failure.status, failure.title, (), url), raw=False, page=page,
+                                failure=failure)
 
-    def append(self, entry: Entry, chunk: bytes) -> None:
-        if entry.too_large or entry.complete or entry.evicted or not chunk:
+    async def append(self, entry: Entry, chunk: bytes) -> None:
+        if entry.too_large or entry.complete or entry.evicted or not chunk or not entry.id:
             return
-        if entry.size + len(chunk) > self.limits.max_response:
-            self._release(entry)
-            entry.too_large = True
-        else:
-            entry.chunks.append(chunk)
-            entry.size += len(chunk)
-            self._held += len(chunk)
-            self._holding[entry.id] = entry
-            self._evict_over_budget()
-        self._notify()
+        length = await self._shared.append(self._body_key(entry.token), chunk)
+        await self._step(entry, lambda s: rs.grow(s, self._state_limits, entry.id, length))
 
-    def finish(self, entry: Entry) -> None:
+    async def finish(self, entry: Entry) -> None:
+        if entry.id:
+            await self._step(entry, lambda s: rs.finish(s, self._state_limits, entry.id))
         entry.complete = True
-        self._evict_over_budget()
-        self._notify()
 
-    def fail(self, entry: Entry, failure: Failure) -> None:
+    async def fail(self, entry: Entry, failure: Failure) -> None:
         """The driver's body broke off: readers stop, later followers get ``failure``."""
-        self._release(entry)
+        if entry.id:
+            await self._step(entry, lambda s: rs.fail(s, entry.id, failure))
         entry.failure, entry.complete = failure, True
-        self._notify()
+
+    async def _step(self, entry: Entry, step: Callable[[State], tuple[Meta | None, rs.Dropped]]) -> None:
+        done = await self._change(step)
+        meta, dropped = (None, rs.Dropped()) if done is GONE else done
+        entry.refresh(meta)
+        await self._let_go(dropped)
+
+    async def _let_go(self, dropped: rs.Dropped) -> None:
+        keys = [self._body_key(t) for t in (*dropped.bodies, *dropped.records)]
+        keys += [self._record_key(t) for t in dropped.records]
+        if keys:
+            await self._shared.delete(*keys)
 
     # -- the followers' side -----------------------------------------------------------------
 
@@ -295,185 +282,288 @@ class ResponseStore:
         the follower's page (``Ledger.claim``). When that page has none left: the latest copy
         the driver had, at once if the driver has left that page or its browser would reuse
         that copy, else after the wait (for a non-GET whose body matched nothing, the latest
-        for its method and URL). None: nothing to serve.
+        for its method and URL). None: nothing to serve. Every decision is taken inside one
+        transaction on the shared state (``sessions.response_state``).
         """
+        await self._listen()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
         if navigation:
-            return await self._land(participant, key, wait, spa_route)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
+            catch_up_at = loop.time() + min(wait, CATCH_UP_WAIT)
+            while not self.closed:
+                changed, catch_up = self._changed, loop.time() >= catch_up_at
+                landing = await self._change(functools.partial(rs.land, participant=participant, key=key,
+                                                               spa_route=spa_route, catch_up=catch_up))
+                if landing is GONE:
+                    break
+                if landing is not None:
+                    return await self._entry(landing)
+                if not await self._wait(changed, catch_up_at if not catch_up else deadline):
+                    break
+            return None
         while not self.closed:
-            entry_id = self.ledger.claim(participant, key)
-            if entry_id is not None:
-                return self._entries.get(entry_id) or self._latest(key)
-            fallback_id, page_left = self.ledger.fallback(participant, key)
-            fallback = self._by_id(fallback_id)
-            if fallback is not None and (page_left or fallback.cacheable):
-                return fallback
-            if not await self._wait_until(loop, deadline):
+            changed = self._changed
+            decided = await self._change(lambda s: rs.claim(s, participant, key))
+            if decided is GONE:
                 break
-        if key.method in ("GET", "HEAD"):
-            return self._latest(key)
-        return self._latest(key) or self._by_id(self.ledger.latest_loose(key))
-
-    async def _land(self, participant: str, key: RequestKey, wait: float, spa_route: bool) -> Entry | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        catch_up_at = loop.time() + min(wait, CATCH_UP_WAIT)
-        ledger = self.ledger
-        while not self.closed:
-            document = ledger.latest_document(key.url)
-            # A route the driver reached by pushState, never loaded as a document: its page.
-            route_page = ledger.current_page if spa_route and document is None else 0
-            fresh = max(document or 0, route_page)
-            landing = None
-            if fresh > ledger.page_of(participant) or loop.time() >= catch_up_at:
-                landing = self._by_id(fresh or None)
-            if landing is not None:
-                if commits(landing.head):
-                    ledger.enter(participant, landing.id)
-                return landing
-            if not await self._wait_until(loop, catch_up_at if loop.time() < catch_up_at else deadline):
+            if decided[0]:
+                return await self._entry(decided[1])
+            if not await self._wait(changed, deadline):
                 break
-        return None
+        return await self._entry(await self._look(lambda s: rs.given_up(s, key)))
 
-    async def _wait_until(self, loop: asyncio.AbstractEventLoop, until: float) -> bool:
+    async def _wait(self, changed: asyncio.Event, until: float) -> bool:
         """Wait for the next change (or ``until``); False when the time is up or too many wait."""
-        remaining = until - loop.time()
+        remaining = until - asyncio.get_running_loop().time()
         if remaining <= 0 or self._waiters >= self.limits.max_waiters:
             return False
         self._waiters += 1
         try:
-            await self._next_change(remaining)
+            await _woken(changed, min(remaining, RECHECK))
         finally:
             self._waiters -= 1
         return True
 
     async def body(self, entry: Entry) -> bytes:
-        """A decoded body, once the driver has all of it."""
-        while not (entry.complete or entry.too_large or self.closed):
-            await self._next_change(None)
-        return b"".join(entry.chunks)
+        """A decoded body, once the driver has all of it (b"" when it cannot be served)."""
+        await self._listen()
+        quiet = _Stall(self.limits.stall)
+        while True:
+            changed = self._changed
+            await self.refresh(entry)
+            if entry.complete or not entry.servable or self.closed:
+                break
+            if quiet.over(entry.size):
+                entry.failure = _STALLED
+                break
+            await _woken(changed, RECHECK)
+        return await self._shared.read(self._body_key(entry.token)) if entry.servable else b""
 
     async def stream(self, entry: Entry) -> AsyncIterator[bytes]:
-        """A raw body's chunks as they arrive. Ends early (``entry.servable`` turns False) when the
-        driver's copy breaks off, grows too large to share, or the session's store closes."""
-        sent = 0
-        chunks = entry.chunks
+        """A raw body's bytes as they arrive. Ends early (``entry.servable`` turns False) when the
+        driver's copy breaks off, grows too large to share, stalls, or the session ends."""
+        await self._listen()
+        sent, quiet = 0, _Stall(self.limits.stall)
+        key = self._body_key(entry.token)
         while True:
-            while sent < len(chunks):
-                yield chunks[sent]
-                sent += 1
+            changed = self._changed
+            data = await self._shared.read(key, sent, sent + STREAM_SLICE - 1)
+            if data:
+                sent += len(data)
+                yield data
+                continue
+            await self.refresh(entry)
+            if entry.complete and entry.servable:  # every byte was appended before it was complete
+                while data := await self._shared.read(key, sent, sent + STREAM_SLICE - 1):
+                    sent += len(data)
+                    yield data
+                return
             if entry.complete or not entry.servable or self.closed:
                 return
-            if len(entry.chunks) <= sent:
-                await self._next_change(None)
-            chunks = entry.chunks
+            if quiet.over(sent):
+                entry.failure = _STALLED
+                return
+            await _woken(changed, RECHECK)
 
     def has_waiters(self) -> bool:
         return self._waiters > 0
 
+    # -- reading the shared state ----------------------------------------------------------------
+
+    async def state(self) -> State:
+        """The session's shared state as it is now (a copy: for inspection)."""
+        state = rs.state_of(await self._shared.get(self._name))
+        if state.closed:
+            self.closed = True
+        return state
+
+    async def ledger(self) -> Ledger:
+        return (await self.state()).ledger
+
+    async def held_bytes(self) -> int:
+        return (await self.state()).held
+
+    async def entries(self) -> list[Entry]:
+        """Every entry still known, oldest first (for inspection: what the store holds)."""
+        state = await self.state()
+        found = [await self._entry((i, m)) for i, m in state.entries.items()]
+        return [e for e in found if e is not None]
+
+    async def body_of(self, entry: Entry) -> bytes:
+        """What the store holds of an entry's body now (for inspection)."""
+        return await self._shared.read(self._body_key(entry.token))
+
+    async def refresh(self, entry: Entry) -> None:
+        state = await self.state()
+        entry.refresh(state.entries.get(entry.id))
+
+    async def _look(self, decide: Callable[[State], T]) -> T:
+        return decide(await self.state())
+
+    async def _entry(self, found: rs.Found) -> Entry | None:
+        if found is None:
+            return None
+        entry_id, meta = found
+        record = self._records.get(meta.token)
+        if record is None:
+            text = await self._shared.get(self._record_key(meta.token))
+            if text is None:  # forgotten meanwhile
+                return None
+            record = _record_of(text)
+            self._remember(meta.token, record)
+        key, head, raw = record
+        entry = Entry(entry_id, key, head, raw, meta.document, meta.cacheable, meta.token)
+        entry.refresh(meta)
+        return entry
+
+    def _remember(self, token: str, record: tuple[RequestKey, Head, bool]) -> None:
+        self._records[token] = record
+        while len(self._records) > RECORDS_CACHED:
+            self._records.popitem(last=False)
+
+    # -- changing the shared state ---------------------------------------------------------------
+
+    async def _change(self, step: Callable[[State], T]) -> T | _Ended:
+        """Run ``step`` on the shared state in one transaction and announce the change; ``GONE``
+        when the session has ended (nothing changes any more)."""
+        channel = self._name
+
+        def change(old: str | None) -> tuple[Write | None, T | _Ended]:
+            state = rs.state_of(old)
+            if state.closed:
+                return None, GONE
+            result = step(state)
+            text = rs.state_json(state)
+            if text == old:
+                return None, result
+            return Write(value=text, publish=((channel, CHANGED),)), result
+
+        result = await self._shared.transact(self._name, change)
+        if result is GONE:
+            self.closed = True
+        return result
+
     # -- target WebSockets -------------------------------------------------------------------
 
-    def open_channel(self, key: RequestKey, protocol: str = "") -> Channel:
-        channel = Channel(key, self.limits, protocol)
-        self._channels.setdefault(key, []).append(channel)
-        self._notify()
+    async def open_channel(self, key: RequestKey, protocol: str = "") -> Channel:
+        """The driver's socket for ``key`` is open: followers on any process may attach."""
+        channel = open_on(self._shared, self._name, key, protocol, self.limits)
+        await self._change(lambda s: rs.open_socket(s, rs.Socket(key, channel.id, protocol)))
         return channel
 
-    def close_channel(self, channel: Channel) -> None:
-        channel.close()
-        open_ones = [c for c in self._channels.get(channel.key, []) if c is not channel]
-        if open_ones:
-            self._channels[channel.key] = open_ones
-        else:
-            self._channels.pop(channel.key, None)
+    async def close_channel(self, channel: Channel) -> None:
+        await channel.close()
+        let_go = await self._change(lambda s: rs.close_socket(s, self._state_limits, channel.id))
+        for socket_id in () if let_go is GONE else let_go:
+            await self._shared.delete(*Channel.names(self._name, socket_id))
 
     async def attach(self, key: RequestKey, wait: float) -> Subscription | None:
         """Subscribe to the latest open driver socket for ``key``, waiting up to ``wait`` for one."""
+        await self._listen()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while not (self._channels.get(key) or self.closed):
+        while not self.closed:
+            changed = self._changed
+            socket = await self._look(lambda s: rs.socket_for(s, key))
+            if socket is not None:
+                return await attach_to(self._shared, self._name, socket.id, socket.protocol, self.limits)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
-            await self._next_change(remaining)
-        channels = self._channels.get(key)
-        return channels[-1].subscribe() if channels else None
+            await _woken(changed, min(remaining, RECHECK))
+        return None
 
-    # -- housekeeping --------------------------------------------------------------------------
+    # -- hearing changes, and the end ------------------------------------------------------------
 
-    def close(self) -> None:
-        """The session ended: wake every waiter, close every fan-out, drop the bodies."""
-        self.closed = True
-        for channels in list(self._channels.values()):
-            for channel in channels:
-                channel.close()
-        self._channels.clear()
-        for entry in list(self._holding.values()):
-            self._release(entry)
-            entry.evicted = True
-        self._notify()
+    async def _listen(self) -> None:
+        """Subscribe this process to the session's channel (once)."""
+        if self._subscription is not None or self.closed:
+            return
+        async with self._listening:
+            if self._subscription is None:
+                self._subscription = await self._shared.subscribe(self._name, self._heard)
 
-    def _latest(self, key: RequestKey) -> Entry | None:
-        return self._by_id(self.ledger.latest(key))
+    def _heard(self, message: str) -> None:
+        if message == ENDED:
+            self.closed = True
+        self._wake()
 
-    def _by_id(self, entry_id: int | None) -> Entry | None:
-        return None if entry_id is None else self._entries.get(entry_id)
-
-    def _notify(self) -> None:
+    def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _next_change(self, within: float | None) -> None:
-        """Wait for the next change to this store (or ``within`` seconds)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                await self._changed.wait()
+    async def end(self) -> None:
+        """The session ended: drop every shared key of its responses and wake every waiter on
+        every process (the tombstone keeps in-flight requests from starting it again)."""
+        state = await self._shared.transact(self._name, lambda old: (
+            Write(value=rs.CLOSED, ttl=TOMBSTONE_TTL, publish=((self._name, ENDED),)), rs.state_of(old)))
+        for socket in state.sockets:
+            await Channel.end(self._shared, self._name, socket.id, self.limits.ws_backlog)
+        keys = [k for m in state.entries.values() for k in (self._record_key(m.token), self._body_key(m.token))]
+        keys += [k for s in (*(s.id for s in state.sockets), *state.gone) for k in Channel.names(self._name, s)]
+        await self._shared.delete(*keys, self.preflights.key)
+        await self.close()
 
-    def _release(self, entry: Entry) -> None:
-        """Drop a body from memory (readers already streaming it keep their own reference)."""
-        self._held -= entry.size
-        entry.chunks, entry.size = [], 0
-        self._holding.pop(entry.id, None)
+    async def close(self) -> None:
+        """This process lets go of the session (its subscription); waiters here wake with nothing."""
+        self.closed = True
+        self._wake()
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            await subscription.close()
 
-    def _evict_over_budget(self) -> None:
-        if self._held <= self.limits.budget:
-            return
-        latest_document = max((e.id for e in self._holding.values() if e.document), default=0)
-        for entry in list(self._holding.values()):
-            if self._held <= self.limits.budget:
-                return
-            if entry.complete and entry.id != latest_document:
-                self._release(entry)
-                entry.evicted = True
 
-    def _forget(self, entry: Entry) -> None:
-        self._release(entry)
-        entry.evicted = True
-        del self._entries[entry.id]
+_STALLED = Failure(502, "Transfer stalled", "The leader's copy of this response stopped arriving.")
+
+
+class _Stall:
+    """Whether a body has not grown for ``limit`` seconds."""
+
+    def __init__(self, limit: float) -> None:
+        self._limit, self._size = limit, -1
+        self._since = asyncio.get_running_loop().time()
+
+    def over(self, size: int) -> bool:
+        now = asyncio.get_running_loop().time()
+        if size != self._size:
+            self._size, self._since = size, now
+        return now - self._since > self._limit
+
+
+async def _woken(changed: asyncio.Event, within: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            await changed.wait()
 
 
 class ResponseRegistry:
-    """The app's response stores, one per session id, created on first use."""
+    """This process's handles on the response stores, one per session id, made on first use."""
 
-    def __init__(self, limits: ResponseLimits | None = None) -> None:
+    def __init__(self, shared: Shared, limits: ResponseLimits | None = None) -> None:
         self.limits = limits or ResponseLimits()
+        self._shared = shared
         self._stores: dict[str, ResponseStore] = {}
 
     def for_session(self, session_id: str) -> ResponseStore:
         store = self._stores.get(session_id)
         if store is None:
-            store = self._stores[session_id] = ResponseStore(self.limits)
+            store = self._stores[session_id] = ResponseStore(self._shared, session_id, self.limits)
         return store
 
     def session_ids(self) -> list[str]:
         return list(self._stores)
 
-    def drop(self, session_id: str) -> None:
+    async def end(self, session_id: str) -> None:
+        """The session ended: its responses are dropped everywhere (``ResponseStore.end``)."""
+        await self.for_session(session_id).end()
+        self._stores.pop(session_id, None)
+
+    async def drop(self, session_id: str) -> None:
+        """This process forgets the session (what is shared stays: ``end`` drops that)."""
         store = self._stores.pop(session_id, None)
         if store is not None:
-            store.close()
+            await store.close()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for session_id in list(self._stores):
-            self.drop(session_id)
+            await self.drop(session_id)

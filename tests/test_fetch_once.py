@@ -26,10 +26,11 @@ from sessions.ids import new_participant_id
 from sessions.matching import key_for
 from sessions.model import Participant, Session
 from sessions.responses import Head, ResponseLimits, ResponseStore
+from sessions.shared import MemoryShared
 
 TARGET = "target.test"
 BIG = bytes(range(256)) * (4 * 1024 * 4)  # 4 MiB
-_TAG = re.compile(rb'<script src="/__cb/runtime\.js[^>]*></script>')
+_TAG = re.compile(rb'<script src="[^"]*/__cb/runtime\.js[^>]*></script>')
 
 
 @dataclass(slots=True)
@@ -378,85 +379,97 @@ async def test_ended_session_drops_its_response_store(party: Party) -> None:
     assert party.sid not in app[RESPONSES].session_ids()
 
 
-# -- the response store on its own ----------------------------------------------------------------
+# -- the response store on its own (its contract on both backends: tests/test_responses_shared.py) --------
 
 def _head(content_type: str = "image/png", **extra: str) -> Head:
     return Head(200, "OK", (("Content-Type", content_type), *extra.items()), "http://a.test/")
 
 
+def _store(limits: ResponseLimits | None = None) -> ResponseStore:
+    return ResponseStore(MemoryShared(), "s", limits)
+
+
 async def test_store_evicts_oldest_bodies_over_budget_but_never_the_latest_document() -> None:
-    store = ResponseStore(ResponseLimits(max_response=100, budget=250))
-    document = store.begin("d", key_for("GET", "http://a.test/"), _head("text/html"), raw=False, document=True)
-    store.append(document, b"d" * 100)
-    store.finish(document)
-    older = store.begin("d", key_for("GET", "http://a.test/1"), _head(), raw=True)
-    store.append(older, b"1" * 100)
-    store.finish(older)
-    newer = store.begin("d", key_for("GET", "http://a.test/2"), _head(), raw=True)
-    store.append(newer, b"2" * 100)
-    store.finish(newer)
-    assert store.held_bytes <= 250
+    store = _store(ResponseLimits(max_response=100, budget=250))
+    document = await store.begin("d", key_for("GET", "http://a.test/"), _head("text/html"), raw=False, document=True)
+    await store.append(document, b"d" * 100)
+    await store.finish(document)
+    older = await store.begin("d", key_for("GET", "http://a.test/1"), _head(), raw=True)
+    await store.append(older, b"1" * 100)
+    await store.finish(older)
+    newer = await store.begin("d", key_for("GET", "http://a.test/2"), _head(), raw=True)
+    await store.append(newer, b"2" * 100)
+    await store.finish(newer)
+    assert await store.held_bytes() <= 250
+    for entry in (older, document, newer):
+        await store.refresh(entry)
     assert older.evicted and not older.servable
     assert document.servable and newer.servable
 
 
 async def test_store_marks_body_over_cap_too_large_and_holds_none_of_it() -> None:
-    store = ResponseStore(ResponseLimits(max_response=10, budget=100))
-    entry = store.begin("d", key_for("GET", "http://a.test/big"), _head(), raw=True)
-    store.append(entry, b"x" * 8)
-    store.append(entry, b"x" * 8)
-    store.finish(entry)
+    store = _store(ResponseLimits(max_response=10, budget=100))
+    entry = await store.begin("d", key_for("GET", "http://a.test/big"), _head(), raw=True)
+    await store.append(entry, b"x" * 8)
+    await store.append(entry, b"x" * 8)
+    await store.finish(entry)
     assert entry.too_large and not entry.servable
-    assert store.held_bytes == 0
+    assert await store.held_bytes() == 0 and await store.body_of(entry) == b""
 
 
 async def test_store_serves_used_up_cacheable_response_at_once() -> None:
-    store = ResponseStore()
+    store = _store()
     key = key_for("GET", "http://a.test/logo.png")
     assert await store.match("f", key, 0) is None  # f follows from here on
-    entry = store.begin("d", key, _head(**{"Cache-Control": "max-age=3600"}), raw=True)
-    store.finish(entry)
-    assert await store.match("f", key, 0) is entry
+    entry = await store.begin("d", key, _head(**{"Cache-Control": "max-age=3600"}), raw=True)
+    await store.finish(entry)
+    first = await store.match("f", key, 0)
+    assert first is not None and first.id == entry.id
     # Used up, but the driver's browser would reuse its copy: no wait (a huge wait would hang here).
-    assert await asyncio.wait_for(store.match("f", key, 3600), 5) is entry
+    again = await asyncio.wait_for(store.match("f", key, 3600), 5)
+    assert again is not None and again.id == entry.id
 
 
 async def test_store_follower_reads_raw_body_while_driver_copy_arrives() -> None:
-    store = ResponseStore()
+    store = _store()
     key = key_for("GET", "http://a.test/file")
-    entry = store.begin("d", key, _head(), raw=True)
-    store.append(entry, b"one ")
+    entry = await store.begin("d", key, _head(), raw=True)
+    await store.append(entry, b"one ")
     matched = await store.match("f", key, 1)
-    assert matched is entry
+    assert matched is not None and matched.id == entry.id
     got: list[bytes] = []
+    first = asyncio.Event()
 
     async def read() -> None:
-        async for chunk in store.stream(entry):
+        async for chunk in store.stream(matched):
             got.append(chunk)
+            first.set()
 
     reader = asyncio.ensure_future(read())
-    await asyncio.sleep(0)
-    store.append(entry, b"two")
-    store.finish(entry)
+    await asyncio.wait_for(first.wait(), 5)  # the follower has the first bytes before the rest exists
+    assert got == [b"one "]
+    await store.append(entry, b"two")
+    await store.finish(entry)
     await asyncio.wait_for(reader, 5)
-    assert b"".join(got) == b"one two"
+    assert b"".join(got) == b"one two" and matched.complete
 
 
 async def test_closing_store_wakes_waiting_followers_with_nothing() -> None:
-    store = ResponseStore()
+    store = _store()
     waiting = asyncio.ensure_future(store.match("f", key_for("GET", "http://a.test/never"), 3600))
     await asyncio.sleep(0)
-    store.close()
+    await store.end()
     assert await asyncio.wait_for(waiting, 5) is None
 
 
 async def test_store_bounds_the_number_of_waiting_followers() -> None:
-    store = ResponseStore(ResponseLimits(max_waiters=1))
+    store = _store(ResponseLimits(max_waiters=1))
     key = key_for("GET", "http://a.test/never")
     first = asyncio.ensure_future(store.match("f", key, 3600))
-    await asyncio.sleep(0)
+    while not store.has_waiters():
+        await asyncio.sleep(0)
     assert await asyncio.wait_for(store.match("g", key, 3600), 5) is None  # refused, not queued
-    store.close()
+    await store.end()
     await first
 
 

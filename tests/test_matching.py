@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessions.matching import Ledger, RequestKey, key_for, normalise_body, normalise_url, volatile_placeholder
-from sessions.responses import Entry, Head, ResponseStore
+from sessions.responses import Head, ResponseStore
+from sessions.shared import MemoryShared
 
 VALUES = [
     ("1712345678901", "{time}"),  # Date.now()
@@ -286,72 +287,80 @@ def _doc(status: int = 200, content_type: str = "text/html", **extra: str) -> He
     return Head(status, "OK", (("Content-Type", content_type), *extra.items()), "http://a.test/")
 
 
-def _record(store: ResponseStore, key: RequestKey, head: Head | None = None, *, page: bool = False) -> Entry:
-    entry = store.begin("d", key, head or _doc(content_type="text/css"), raw=False, document=page, page=page)
-    store.append(entry, b"x")
-    store.finish(entry)
-    return entry
+async def _record(store: ResponseStore, key: RequestKey, head: Head | None = None, *, page: bool = False) -> int:
+    entry = await store.begin("d", key, head or _doc(content_type="text/css"), raw=False, document=page, page=page)
+    await store.append(entry, b"x")
+    await store.finish(entry)
+    return entry.id
+
+
+async def _match(store: ResponseStore, participant: str, key: RequestKey, **how: bool) -> int | None:
+    entry = await asyncio.wait_for(store.match(participant, key, LONG, **how), 5)
+    return None if entry is None else entry.id
+
+
+def _store() -> ResponseStore:
+    return ResponseStore(MemoryShared(), "s")
 
 
 async def test_follower_get_lands_at_once_on_the_page_the_driver_got_by_posting() -> None:
-    store = ResponseStore()
-    _record(store, P1, _doc(), page=True)
+    store = _store()
+    await _record(store, P1, _doc(), page=True)
     posted = key_for("POST", P2.url, "application/x-www-form-urlencoded", b"name=ann&password=secret")
-    answer = _record(store, posted, _doc(), page=True)  # POST answered 200, no redirect
-    got = await asyncio.wait_for(store.match("f", P2, LONG, navigation=True), 5)
-    assert got is answer
+    answer = await _record(store, posted, _doc(), page=True)  # POST answered 200, no redirect
+    assert await _match(store, "f", P2, navigation=True) == answer
 
 
 async def test_follower_lands_on_the_final_page_of_a_post_and_redirect() -> None:
-    store = ResponseStore()
-    _record(store, key_for("POST", "http://a.test/login", "text/plain", b"pw"), _doc(302, Location="/home"),
-            page=True)
-    home = _record(store, key_for("GET", "http://a.test/home"), _doc(), page=True)
-    assert await asyncio.wait_for(store.match("f", key_for("GET", "http://a.test/home"), LONG, navigation=True),
-                                  5) is home
-    assert store.ledger.page_of("f") == home.id
+    store = _store()
+    await _record(store, key_for("POST", "http://a.test/login", "text/plain", b"pw"), _doc(302, Location="/home"),
+                  page=True)
+    home = await _record(store, key_for("GET", "http://a.test/home"), _doc(), page=True)
+    assert await _match(store, "f", key_for("GET", "http://a.test/home"), navigation=True) == home
+    assert (await store.ledger()).page_of("f") == home
 
 
 async def test_follower_back_on_a_page_gets_its_stylesheet_copy_not_the_other_pages() -> None:
-    store = ResponseStore()
-    _record(store, P1, _doc(), page=True)
-    _record(store, CSS)
-    _record(store, P2, _doc(), page=True)
-    css_two = _record(store, CSS)
-    again = _record(store, P1, _doc(), page=True)
-    assert await store.match("f", P1, LONG, navigation=True) is again
+    store = _store()
+    await _record(store, P1, _doc(), page=True)
+    await _record(store, CSS)
+    await _record(store, P2, _doc(), page=True)
+    css_two = await _record(store, CSS)
+    again = await _record(store, P1, _doc(), page=True)
+    assert await _match(store, "f", P1, navigation=True) == again
     # Not page two's copy (no-cache, so the driver fetches it again for this page): it waits for that.
-    waiting = asyncio.ensure_future(store.match("f", CSS, LONG))
-    await asyncio.sleep(0)
-    css_again = _record(store, CSS)
-    assert await asyncio.wait_for(waiting, 5) is css_again
-    assert css_again is not css_two
+    waiting = asyncio.ensure_future(_match(store, "f", CSS))
+    while not store.has_waiters():
+        await asyncio.sleep(0)
+    css_again = await _record(store, CSS)
+    assert await waiting == css_again
+    assert css_again != css_two
 
 
 async def test_follower_on_a_page_the_driver_left_is_not_kept_waiting() -> None:
-    store = ResponseStore()
-    first = _record(store, P1, _doc(), page=True)
-    css_one = _record(store, CSS)
-    assert await store.match("f", P1, LONG, navigation=True) is first
-    assert await store.match("f", CSS, LONG) is css_one
-    _record(store, P2, _doc(), page=True)
-    _record(store, CSS)
+    store = _store()
+    first = await _record(store, P1, _doc(), page=True)
+    css_one = await _record(store, CSS)
+    assert await _match(store, "f", P1, navigation=True) == first
+    assert await _match(store, "f", CSS) == css_one
+    await _record(store, P2, _doc(), page=True)
+    await _record(store, CSS)
     # The follower's page asks once more; the driver's copy of that page asked once and left.
-    assert await asyncio.wait_for(store.match("f", CSS, LONG), 5) is css_one
+    assert await _match(store, "f", CSS) == css_one
 
 
 async def test_route_the_driver_reached_by_pushstate_is_served_its_page_at_once() -> None:
-    store = ResponseStore()
-    spa = _record(store, page("http://a.test/spa"), _doc(), page=True)
+    store = _store()
+    spa = await _record(store, page("http://a.test/spa"), _doc(), page=True)
     route = page("http://a.test/spa/one")
-    assert await asyncio.wait_for(store.match("f", route, LONG, navigation=True, spa_route=True), 5) is spa
+    assert await _match(store, "f", route, navigation=True, spa_route=True) == spa
 
 
 async def test_late_joiner_lands_on_the_page_the_driver_went_back_to() -> None:
-    store = ResponseStore()
-    first = _record(store, P1, _doc(), page=True)
-    _record(store, P2, _doc(), page=True)  # then back to P1 from the browser's cache: no request
-    assert await asyncio.wait_for(store.match("late", P1, LONG, navigation=True, spa_route=True), 5) is first
+    store = _store()
+    first = await _record(store, P1, _doc(), page=True)
+    await _record(store, P2, _doc(), page=True)  # then back to P1 from the browser's cache: no request
+    assert await _match(store, "late", P1, navigation=True, spa_route=True) == first
 
 
 def test_latest_and_latest_loose_name_the_fallbacks() -> None:

@@ -10,6 +10,7 @@ from world.harness import Cobrowse, StartCobrowse
 from world.targets import serve_app
 
 from sessions.preflight import PreflightCache, max_age, preflight_key
+from sessions.shared import MemoryShared
 
 
 def _api(hits: Counter[str], cookies_seen: list[str]) -> web.Application:
@@ -107,14 +108,14 @@ async def test_preflight_for_a_page_no_participant_has_opened_is_refused_until_o
         await runner.cleanup()
 
 
-def test_preflight_answers_expire_with_max_age_and_stay_bounded() -> None:
-    cache = PreflightCache(max_entries=3)
+async def test_preflight_answers_expire_with_max_age_and_stay_bounded() -> None:
+    cache = PreflightCache(MemoryShared(clock=lambda: 100.0), "resp:s:preflight", max_entries=3)
     key = preflight_key("https://api.test/x", "https://page.test", "post", "X-B, content-type")
     assert key == preflight_key("https://api.test/x", "https://page.test", "POST", "Content-Type,x-b")
-    cache.put(key, 204, "No Content", (("Access-Control-Max-Age", "10"),), now=100.0)
-    assert cache.get(key, 109.0) is not None and cache.get(key, 110.5) is None
+    await cache.put(key, 204, "No Content", (("Access-Control-Max-Age", "10"),), now=100.0)
+    assert await cache.get(key, 109.0) is not None and await cache.get(key, 110.5) is None
     assert max_age(()) == 5.0 and max_age((("access-control-max-age", "99999"),)) == 7200.0
     assert max_age((("Access-Control-Max-Age", "soon"),)) == 5.0
     for i in range(10):
-        cache.put(preflight_key(f"https://api.test/{i}", "o", "GET", ""), 204, "", (), now=0.0)
-    assert len(cache) == 3
+        await cache.put(preflight_key(f"https://api.test/{i}", "o", "GET", ""), 204, "", (), now=100.0)
+    assert await cache.count(100.0) == 3

@@ -171,7 +171,7 @@ async def typed_secrets_stay_in_the_browser(
     await follower.context.close()
 
     store = server.runner.app[RESPONSES].for_session(created["id"])
-    dumped = b"\n".join(repr((e.key, e.head)).encode() + b"".join(e.chunks) for e in store.entries())
+    dumped = b"\n".join([repr((e.key, e.head)).encode() + await store.body_of(e) for e in await store.entries()])
     export = tmp_path / "export.jsonl"
     assert main(["audit", "export", created["id"], "--format", "jsonl", "-o", str(export),
                  "--data-dir", str(tmp_path)]) == 0
