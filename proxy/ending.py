@@ -61,7 +61,7 @@ async def end_session(app: web.Application, session_id: str, now: float, by: str
 
         ended = await app[STORE].update(session_id, give_reason)
     await app[STORE].drop_jar(session_id)
-    app[RESPONSES].drop(session_id)
+    await app[RESPONSES].end(session_id)
     await app[SYNC].end(session_id)
     if EXPIRIES in app:
         await app[EXPIRIES].forget(session_id)

@@ -106,7 +106,7 @@ async def drop_ended_responses(app: web.Application, now: float | None = None) -
     for sid in app[RESPONSES].session_ids():
         session = await app[STORE].get(sid)
         if session is None or not session.is_live(now):
-            app[RESPONSES].drop(sid)
+            await app[RESPONSES].end(sid)
 
 
 async def purge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -124,7 +124,7 @@ async def purge_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    app[RESPONSES].close()
+    await app[RESPONSES].close()
 
 
 def parse_duration(text: str) -> float:
