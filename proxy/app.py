@@ -76,7 +76,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[RUNTIME] = RuntimeAsset.load()
     app[SCRIPTS] = ScriptCache()
     app[TARGETS] = server_policy(config)
-    app[RESPONSES] = ResponseRegistry(ResponseLimits(config.share_max_response, config.share_budget))
+    app[RESPONSES] = ResponseRegistry(app[SHARED], ResponseLimits(config.share_max_response, config.share_budget))
     app[SYNC] = SyncHub(RelayRooms(app[SHARED]))
     app[AUDIT] = audit_sink(config)
     install_ops(app)  # /metrics (fed by the trail's records and events), /livez, /readyz
