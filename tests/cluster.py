@@ -32,7 +32,7 @@ import signal
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,6 +241,19 @@ class Balancer:
                                     match["method"], match["path"]))
         return found
 
+    async def logged(self, match: Callable[[Served], bool], count: int, within: float = 10.0) -> list[Served]:
+        """The logged requests ``match`` accepts, once there are ``count`` (HAProxy writes a line as a
+        request ends, which may be just after its client has read the answer)."""
+        found: list[Served] = []
+
+        async def enough() -> bool:
+            nonlocal found
+            found = [s for s in self.served() if match(s)]
+            return len(found) >= count
+
+        await _until(enough, f"{count} matching lines in the balancer's log", within)
+        return found
+
     def per_server(self, view: str) -> Counter[str]:
         """How many of the requests on proxy hosts of participant ``view`` each process served."""
         return Counter(s.server for s in self.served() if s.view == view)
@@ -276,14 +289,14 @@ class Cluster:
 
 
 def _argv(port: int, public_port: int, store: str, data_dir: Path,
-          overrides: Mapping[str, tuple[str, int]]) -> list[str]:
+          overrides: Mapping[str, tuple[str, int]], extra: Sequence[str]) -> list[str]:
     argv = [sys.executable, "-m", "proxy.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--domain", DOMAIN, "--public-url", f"http://{DOMAIN}:{public_port}", "--store", store,
             "--data-dir", str(data_dir), "--allow-private", "--log-format", "json", "--log-level", "info",
             "--shutdown-grace", "2"]
     for name, (ip, target_port) in overrides.items():
         argv += ["--resolve", f"{name}={ip}:{target_port}"]
-    return argv
+    return [*argv, *extra]
 
 
 def _env() -> dict[str, str]:
@@ -293,8 +306,10 @@ def _env() -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(overrides: Mapping[str, tuple[str, int]], nodes: int = 2) -> AsyncIterator[Cluster]:
-    """Redis, ``nodes`` cobrowse processes reaching ``overrides``' targets, HAProxy in front."""
+async def running_cluster(overrides: Mapping[str, tuple[str, int]], nodes: int = 2,
+                          extra: Sequence[str] = ()) -> AsyncIterator[Cluster]:
+    """Redis, ``nodes`` cobrowse processes reaching ``overrides``' targets (``extra``: more
+    ``serve`` flags for each), HAProxy in front."""
     with tempfile.TemporaryDirectory(prefix="cobrowse-cluster-") as tmp:
         workdir = Path(tmp)
         (workdir / "redis").mkdir()
@@ -309,9 +324,9 @@ async def running_cluster(overrides: Mapping[str, tuple[str, int]], nodes: int =
             for name, port in ports.items():
                 data_dir = workdir / name
                 data_dir.mkdir()
-                node = Node(name, port, data_dir, _argv(port, balancer.port, redis.url, data_dir, overrides), _env())
-                started.append(node)
-                await node.start(client)
+                started.append(Node(name, port, data_dir,
+                                    _argv(port, balancer.port, redis.url, data_dir, overrides, extra), _env()))
+            await asyncio.gather(*(node.start(client) for node in started))
             await balancer.start()
             cluster = Cluster(redis, started, balancer, front, client)
             await cluster.front_reaches_every_node()
