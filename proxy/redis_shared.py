@@ -222,15 +222,18 @@ class RedisShared:
                 return
             try:
                 message = await pubsub.get_message(timeout=self._timeout)
-                failures = 0
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:  # RuntimeError: no connection after a failed resubscribe
                 failures += 1
-                log.warning("store.pubsub_lost where=%s error=%s", self._where, type(exc).__name__)
+                if failures == 1:
+                    log.warning("store.pubsub_lost where=%s error=%s", self._where, type(exc).__name__)
                 await asyncio.sleep(self._jitter.uniform(0, min(RECONNECT_CAP, RECONNECT_FIRST * 2 ** failures)))
                 await self._resubscribe()
                 continue
+            if failures:
+                log.info("store.pubsub_back where=%s after=%d", self._where, failures)
+                failures = 0
             if message is not None:
                 self._hand_out(message)
 
