@@ -1,0 +1,140 @@
+"""The sync relay shared by two processes on one Redis (``proxy.relay_rooms``): a leader's socket on
+one and a follower's on the other co-browse exactly as on one process.
+
+Two servers are built (``proxy.app.build_app``) on stores of one Redis namespace, with the same
+secret and domain and different ports, as two ``cobrowse serve`` processes behind a load balancer
+would be; scripted sync clients (``world.sync_client``) play the browsers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from world.harness import Cobrowse, StartCobrowse
+from world.sync_client import ScriptedParty, connect, expect, hello, join, receive, send, start_session
+
+from proxy.keys import SHARED, STORE, SYNC
+from proxy.redis_store import RedisStore
+
+SECRET = b"r" * 32
+URL = "http://example.com/start"
+
+
+@dataclass(frozen=True, slots=True)
+class Two:
+    a: Cobrowse
+    b: Cobrowse
+
+
+@pytest.fixture
+async def two(start_server: StartCobrowse, redis_url: str) -> Two:
+    namespace = f"cobrowse-test-{uuid.uuid4().hex}:"
+    a = await start_server(store=RedisStore.from_url(redis_url, namespace, forget_on_close=True), secret_key=SECRET)
+    b = await start_server(store=RedisStore.from_url(redis_url, namespace), secret_key=SECRET)
+    return Two(a, b)
+
+
+async def _pair(two: Two) -> tuple[dict[str, Any], ScriptedParty, ScriptedParty, Any, Any, dict[str, Any]]:
+    """A session made on ``a``: its leader's socket on ``a``, a follower's on ``b``, both welcomed
+    (the follower's welcome returned), and the leader told that the follower joined."""
+    created, leader = await start_session(two.a)
+    follower = await join(two.b, created)
+    lws = await connect(two.a, created, leader)
+    await hello(lws, leader, "page-l")
+    fws = await connect(two.b, created, follower)
+    welcome = await hello(fws, follower, "page-f")
+    await expect(lws, "participants")
+    return created, leader, follower, lws, fws, welcome
+
+
+async def _numbered(ws: Any, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` numbered messages (pointer and acks skipped)."""
+    seen: list[dict[str, Any]] = []
+    while len(seen) < count:
+        message = await receive(ws)
+        assert message is not None, f"socket closed ({ws.close_code}) after {seen}"
+        if "n" in message:
+            seen.append(message)
+    return seen
+
+
+async def test_input_from_a_leader_on_one_process_reaches_a_follower_on_the_other_in_order(two: Two) -> None:
+    _, leader, _, lws, fws, welcome = await _pair(two)
+    for i in range(30):
+        await send(lws, leader, "input", target=["#q"], value=f"v{i}")
+    got = await _numbered(fws, 30)
+    assert [m["n"] for m in got] == list(range(welcome["n"] + 1, welcome["n"] + 31))
+    assert [m["value"] for m in got] == [f"v{i}" for i in range(30)]
+    assert {m["from"] for m in got} == {leader.id}
+
+
+async def test_control_goes_through_the_shared_relay_and_is_persisted_in_the_shared_store(two: Two) -> None:
+    created, leader, follower, lws, fws, _ = await _pair(two)
+    await send(fws, follower, "control", action="request")
+    asked = await expect(lws, "control")
+    assert asked["requested_by"] == follower.id
+    await send(lws, leader, "control", action="grant", to=follower.id)
+    assert (await expect(fws, "control", controller=follower.id))["from"] == leader.id
+    await send(lws, leader, "input", target=["#q"], value="not in control")  # dropped by the relay
+    await send(lws, leader, "pointer", x=1, y=2)  # relayed from anyone: the fence
+    after = await receive(fws)
+    while after is not None and after["type"] == "ack":
+        after = await receive(fws)
+    assert after is not None and after["type"] == "pointer"
+    # The leader's socket handles its messages in turn: the grant was persisted before the pointer.
+    session = await two.b.runner.app[STORE].get(created["id"])
+    assert session is not None and session.controller == follower.id
+    await send(fws, follower, "scroll", x=0, y=99)
+    assert (await expect(lws, "scroll"))["y"] == 99
+
+
+async def test_a_late_joiner_on_the_other_process_catches_up_from_the_shared_state(two: Two) -> None:
+    created, leader = await start_session(two.a)
+    lws = await connect(two.a, created, leader)
+    await hello(lws, leader, "page-l")
+    await send(lws, leader, "nav", url="http://example.com/next", kind="load")
+    await send(lws, leader, "input", target=["#q"], value="typed")
+    await send(lws, leader, "control", action="take")  # acked at once: the fence that both were applied
+    await expect(lws, "ack", seq=leader.seq)
+    follower = await join(two.b, created)
+    fws = await connect(two.b, created, follower)
+    welcome = await hello(fws, follower, "page-f")
+    assert welcome["state"]["url"] == "http://example.com/next"
+    assert welcome["state"]["forms"] == {'["#q"]': {"value": "typed"}}
+    assert welcome["controller"] == leader.id and welcome["n"] >= 1
+
+
+async def test_a_follower_reconnecting_to_the_other_process_gets_exactly_the_missed_messages(two: Two) -> None:
+    created, leader, follower, lws, fws, _ = await _pair(two)
+    await send(lws, leader, "input", target=["#q"], value="seen")
+    [seen] = await _numbered(fws, 1)
+    await fws.close()
+    await expect(lws, "participants")  # the follower's socket is gone from the relay
+    for i in range(3):
+        await send(lws, leader, "input", target=["#q"], value=f"missed-{i}")
+    await expect(lws, "ack", seq=leader.seq)  # the relay took all three (acked when the socket idles)
+    again = await connect(two.a, created, follower)
+    welcome = await hello(again, follower, "page-f", last=seen["n"])
+    assert welcome["state"] is None
+    replayed = await _numbered(again, 3)
+    assert [m.get("value") for m in replayed if m["type"] == "input"] == ["missed-0", "missed-1", "missed-2"]
+    assert [m["n"] for m in replayed] == list(range(seen["n"] + 2, seen["n"] + 5))  # after the participants
+    await send(lws, leader, "input", target=["#q"], value="after")
+    [after] = await _numbered(again, 1)
+    assert after["value"] == "after" and after["n"] == welcome["n"] + 1
+
+
+async def test_connections_of_a_process_whose_heartbeat_is_gone_are_dropped(two: Two) -> None:
+    created, _, follower, lws, fws, _ = await _pair(two)
+    rooms = two.b.runner.app[SYNC].rooms
+    await rooms.stop()  # b stops beating and its heartbeat key is gone, as if it had died
+    listed = await expect(lws, "participants")  # a's idle check found b dead: the list says so
+    assert {p["id"]: p["connected"] for p in listed["participants"]}[follower.id] is False
+    relay = await two.a.runner.app[SYNC].rooms.read(created["id"])
+    assert relay is not None and all(conn.startswith(two.a.runner.app[SYNC].rooms.process + ".")
+                                     for conn in relay.conn_ids())
+    assert await two.a.runner.app[SHARED].get(f"relay-process:{rooms.process}") is None
+    assert not fws.closed  # b's socket itself is still open: only the relay's record of it was dropped
