@@ -188,6 +188,7 @@ class ResponseStore:
         self._state_limits = rs.Limits(self.limits.max_response, self.limits.budget, self.limits.max_entries)
         self._records: OrderedDict[str, tuple[RequestKey, Head, bool]] = OrderedDict()
         self._waiters = 0
+        self._someone_waits = asyncio.Event()  # set while a follower waits here
         # Swapped for a fresh one on every change heard: a waiter takes the event current before
         # it looks at the state, so a change made after that look wakes it.
         self._changed = asyncio.Event()
@@ -318,10 +319,13 @@ class ResponseStore:
         if remaining <= 0 or self._waiters >= self.limits.max_waiters:
             return False
         self._waiters += 1
+        self._someone_waits.set()
         try:
             await _woken(changed, min(remaining, RECHECK))
         finally:
             self._waiters -= 1
+            if not self._waiters:
+                self._someone_waits.clear()
         return True
 
     async def body(self, entry: Entry) -> bytes:
@@ -367,6 +371,10 @@ class ResponseStore:
 
     def has_waiters(self) -> bool:
         return self._waiters > 0
+
+    async def until_waiting(self) -> None:
+        """Until a follower waits here (a fence: what comes next finds it waiting)."""
+        await self._someone_waits.wait()
 
     # -- reading the shared state ----------------------------------------------------------------
 

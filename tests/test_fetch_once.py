@@ -466,8 +466,7 @@ async def test_store_bounds_the_number_of_waiting_followers() -> None:
     store = _store(ResponseLimits(max_waiters=1))
     key = key_for("GET", "http://a.test/never")
     first = asyncio.ensure_future(store.match("f", key, 3600))
-    while not store.has_waiters():
-        await asyncio.sleep(0)
+    await asyncio.wait_for(store.until_waiting(), 5)
     assert await asyncio.wait_for(store.match("g", key, 3600), 5) is None  # refused, not queued
     await store.end()
     await first

@@ -330,8 +330,7 @@ async def test_follower_back_on_a_page_gets_its_stylesheet_copy_not_the_other_pa
     assert await _match(store, "f", P1, navigation=True) == again
     # Not page two's copy (no-cache, so the driver fetches it again for this page): it waits for that.
     waiting = asyncio.ensure_future(_match(store, "f", CSS))
-    while not store.has_waiters():
-        await asyncio.sleep(0)
+    await asyncio.wait_for(store.until_waiting(), 5)
     css_again = await _record(store, CSS)
     assert await waiting == css_again
     assert css_again != css_two
