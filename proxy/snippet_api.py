@@ -107,11 +107,11 @@ async def snippet_action(request: web.Request) -> web.Response:
     if handler is None:
         return _cors(problem(404, f"no snippet action {action[:40]!r}"), caller.origin)
     visitors, now = request.app[VISITORS], time.time()
-    visitor = visitors.registry.by_token(str(caller.body.get("token", "")), now)
+    visitor = await visitors.registry.by_token(str(caller.body.get("token", "")), now)
     if visitor is None or visitor.site_key_id != caller.key.key_id or visitor.origin != caller.origin:
         return _cors(problem(404, "no such visitor (it expired): register again"), caller.origin)
-    visitors.registry.seen(visitor, now)
-    return await handler(request, caller, visitor)
+    seen = await visitors.registry.seen(visitor, now)
+    return await handler(request, caller, seen or visitor)
 
 
 async def _register(request: web.Request, caller: Caller) -> web.Response:
@@ -119,7 +119,7 @@ async def _register(request: web.Request, caller: Caller) -> web.Response:
     if not _page_of(url, caller.origin):
         return _cors(problem(400, '"url" must be the page\'s own URL'), caller.origin)
     now = time.time()
-    visitor, token = request.app[VISITORS].registry.register(
+    visitor, token = await request.app[VISITORS].registry.register(
         caller.key.key_id, caller.origin, url, now, str(caller.body.get("token", "")),
         ask_consent=caller.body.get("consent") is not False)
     live = await live_session(request.app, visitor, now)
@@ -128,31 +128,33 @@ async def _register(request: web.Request, caller: Caller) -> web.Response:
 
 async def _poll(request: web.Request, caller: Caller, visitor: Visitor) -> web.Response:
     visitors = request.app[VISITORS]
-    pending = visitors.registry.pending(visitor, time.time())
+    changed = visitors.expect(visitor.short_id)
+    pending = await visitors.registry.pending(visitor, time.time())
     if pending is None:  # held until anything changes for the visitor (a request, a session, a stop)
-        await visitors.wait(visitor.short_id, visitors.poll_seconds)
-        pending = visitors.registry.pending(visitor, time.time())
+        await visitors.wait(visitor.short_id, visitors.poll_seconds, changed)
+        visitor = await visitors.registry.get(visitor.short_id, time.time()) or visitor
+        pending = await visitors.registry.pending(visitor, time.time())
     asked = None if pending is None else {"agent": pending.agent.name}
     live = await live_session(request.app, visitor, time.time())
     return _answer(caller.origin, {"request": asked, "session": live is not None})
 
 
 async def _decline(request: web.Request, caller: Caller, visitor: Visitor) -> web.Response:
-    request.app[VISITORS].registry.decline(visitor)
-    request.app[VISITORS].notify(visitor.short_id)
+    await request.app[VISITORS].registry.decline(visitor)
+    await request.app[VISITORS].notify(visitor.short_id)
     return _answer(caller.origin, {"declined": True})
 
 
 async def _stop(request: web.Request, caller: Caller, visitor: Visitor) -> web.Response:
     if await live_session(request.app, visitor, time.time()) is not None:
         await end_session(request.app, visitor.session_id, time.time(), by="visitor")
-    request.app[VISITORS].registry.leave(visitor)
-    request.app[VISITORS].notify(visitor.short_id)
+    await request.app[VISITORS].registry.leave(visitor)
+    await request.app[VISITORS].notify(visitor.short_id)
     return _answer(caller.origin, {"session": False})
 
 
 async def _watch_link(request: web.Request, caller: Caller, visitor: Visitor) -> web.Response:
-    url, expires = watch_link(request.app, visitor, Agent(), Branding())
+    url, expires = await watch_link(request.app, visitor, Agent(), Branding())
     return _answer(caller.origin, {"watch_url": url, "expires_at": expires})
 
 

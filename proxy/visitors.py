@@ -17,8 +17,9 @@ what both share, and the REST API for integrators:
 waiting for the visitor is its leader (a placeholder "Agent" otherwise, whom a later watch link
 enters as), the visitor is a follower **in control** (it drives; the agent watches and may ask
 for control), and the visitor's state seeds it (``proxy.seeding``).
-The registry lives in this process (``Visitors``): see docs/snippet.md for what that means for
-several server processes.
+The registry is in the shared state (``proxy.visitor_book``): a visitor registered through one
+server process is watched through any other, and a change announced by one wakes the long polls
+held by all.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -43,31 +44,49 @@ from proxy.openapi_parts import answer, json_body, operation, path_param
 from proxy.problems import problem
 from proxy.seeding import SessionSeed, plant
 from proxy.targets import judge_origin, policy_with
+from proxy.visitor_book import VisitorBook
 from rewriter.origins import Origin
 from sessions.branding import Branding, parse_branding
 from sessions.model import Session
 from sessions.seed import parse_cookies
 from sessions.service import AdmissionError, Door
+from sessions.shared import Shared, Subscription
 from sessions.store import StoreFull
-from sessions.visitors import Agent, Visitor, VisitorRegistry
+from sessions.visitors import Agent, Visitor
 
 MAX_API_BODY = 64 * 1024
+CHANNEL = "visitors"  # short ids of visitors something changed for
 log = logging.getLogger("cobrowse.visitors")
 routes = web.RouteTableDef()
 
 
-@dataclass(slots=True)
 class Visitors:
-    """The process's visitor registry and the waiters of its long polls."""
+    """The visitor registry every process shares (``proxy.visitor_book``) and this process's
+    held long polls, woken by a change any process announces on the channel ``visitors``."""
 
-    registry: VisitorRegistry = field(default_factory=VisitorRegistry)
-    poll_seconds: float = 25.0  # how long a long poll is held while nothing changes
-    _changed: dict[str, asyncio.Event] = field(default_factory=dict)
-    _closed: bool = False
-    _waiting: int = 0
+    def __init__(self, shared: Shared, poll_seconds: float = 25.0) -> None:
+        self.registry = VisitorBook(shared)
+        self.poll_seconds = poll_seconds  # how long a long poll is held while nothing changes
+        self._shared = shared
+        self._changed: dict[str, asyncio.Event] = {}
+        self._closed = False
+        self._waiting = 0
+        self._heard: Subscription | None = None
 
-    def notify(self, short_id: str) -> None:
-        """Something changed for ``short_id``: wake its long polls (the snippet's and the agents')."""
+    async def start(self) -> None:
+        self._heard = await self._shared.subscribe(CHANNEL, self._wake)
+
+    async def stop(self) -> None:
+        if self._heard is not None:
+            await self._heard.close()
+            self._heard = None
+
+    async def notify(self, short_id: str) -> None:
+        """Something changed for ``short_id``: wake its long polls (the snippet's and the agents'),
+        on every process."""
+        await self._shared.publish(CHANNEL, short_id)
+
+    def _wake(self, short_id: str) -> None:
         event = self._changed.pop(short_id, None)
         if event is not None:
             event.set()
@@ -81,14 +100,20 @@ class Visitors:
         they must not hold it up)."""
         self._closed = True
         for short_id in list(self._changed):
-            self.notify(short_id)
+            self._wake(short_id)
 
-    async def wait(self, short_id: str, seconds: float) -> bool:
-        """Until ``notify(short_id)`` or ``seconds`` pass, whichever comes first; False once the
-        server is stopping (a poll then answers at once instead of waiting again)."""
+    def expect(self, short_id: str) -> asyncio.Event:
+        """What a change for ``short_id`` sets: taken before the state is read, so that a change
+        made while it is read is not missed."""
+        return self._changed.setdefault(short_id, asyncio.Event())
+
+    async def wait(self, short_id: str, seconds: float, event: asyncio.Event | None = None) -> bool:
+        """Until a change for ``short_id`` (since ``event`` was taken with ``expect``, else from
+        now) or ``seconds`` pass, whichever comes first; False once the server is stopping (a
+        poll then answers at once instead of waiting again)."""
         if self._closed:
             return False
-        event = self._changed.setdefault(short_id, asyncio.Event())
+        event = event if event is not None else self.expect(short_id)
         self._waiting += 1
         try:
             await asyncio.wait_for(event.wait(), max(0.0, seconds))
@@ -107,11 +132,11 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def watch_link(app: web.Application, visitor: Visitor, agent: Agent, branding: Branding,
-               api_key_id: str = "") -> tuple[str, str]:
+async def watch_link(app: web.Application, visitor: Visitor, agent: Agent, branding: Branding,
+                     api_key_id: str = "") -> tuple[str, str]:
     """A fresh watch link for ``visitor``: its URL on the control plane and when it expires; the
     session it starts belongs to ``api_key_id`` (its events go to that key's webhooks)."""
-    token, link = app[VISITORS].registry.issue_link(visitor, agent, branding, time.time(), api_key_id)
+    token, link = await app[VISITORS].registry.issue_link(visitor, agent, branding, time.time(), api_key_id)
     return f"{app[CONFIG].control_origin}/watch/{quote(token)}", iso(link.expires_at)
 
 
@@ -120,7 +145,7 @@ async def live_session(app: web.Application, visitor: Visitor, now: float) -> Se
     session = await app[STORE].get(visitor.session_id) if visitor.session_id else None
     if session is not None and session.is_live(now):
         return session
-    app[VISITORS].registry.leave(visitor)
+    await app[VISITORS].registry.leave(visitor)
     return None
 
 
@@ -130,7 +155,7 @@ async def start_for_visitor(app: web.Application, visitor: Visitor, url: str, se
     (a fresh single-use ticket), or the refusal."""
     registry = app[VISITORS].registry
     config = app[CONFIG]
-    pending = registry.pending(visitor, now)
+    pending = await registry.pending(visitor, now)
     agent = pending.agent if pending is not None else Agent()
     # The visitor drives: nobody approves it in (require_approval is for visitors an agent lets in).
     options = replace(config.session_defaults, require_approval=False,
@@ -159,8 +184,8 @@ async def start_for_visitor(app: web.Application, visitor: Visitor, url: str, se
     ticket = await service.issue_ticket(session.id, pid, url, now)
     await app[EXPIRIES].watch(session.id, session.expires_at)
     audit.event(app, session.id, session.leader_id, "created", url=url, agent=agent.id)
-    registry.attach(visitor, session.id)
-    app[VISITORS].notify(visitor.short_id)
+    await registry.attach(visitor, session.id, now)
+    await app[VISITORS].notify(visitor.short_id)
     log.info("visitor.started session=%s visitor=%s", session.id, visitor.short_id)
     return enter_url(config, session.id, ticket)
 
@@ -196,11 +221,11 @@ async def api_watch_url(request: web.Request) -> web.Response:
         agent, branding = _agent(data.get("agent")), parse_branding("branding", data.get("branding"))
     except ValueError as exc:
         return problem(400, str(exc))
-    visitor = request.app[VISITORS].registry.get(request.match_info["short_id"], time.time())
+    visitor = await request.app[VISITORS].registry.get(request.match_info["short_id"], time.time())
     if visitor is None:
         return problem(404, "no visitor with this id is on the site now: ask the visitor to read the id "
                             "shown by the site again (it changes after hours away)")
-    url, expires = watch_link(request.app, visitor, agent, branding, who.key_id)
+    url, expires = await watch_link(request.app, visitor, agent, branding, who.key_id)
     return web.json_response({"watch_url": url, "expires_at": expires}, status=201,
                              headers={"Cache-Control": "no-store"})
 
@@ -217,10 +242,10 @@ async def api_continuation(request: web.Request) -> web.Response:
     except ValueError as exc:
         return problem(400, str(exc))
     token = data.get("visitor_token")
-    visitor = request.app[VISITORS].registry.by_token(token, now) if isinstance(token, str) else None
+    visitor = await request.app[VISITORS].registry.by_token(token, now) if isinstance(token, str) else None
     if visitor is None:
         return problem(404, 'no such visitor: pass the "visitor_token" the snippet sent your endpoint')
-    request.app[VISITORS].registry.hand_off(visitor, cookies)
+    await request.app[VISITORS].registry.hand_off(visitor, cookies)
     return web.json_response({"cookies": len(cookies)}, headers={"Cache-Control": "no-store"})
 
 

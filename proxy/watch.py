@@ -1,6 +1,6 @@
 """The agent's side of a watch link, on the control plane.
 
-- ``GET /watch/{token}`` opens the link (``sessions.visitors.VisitorRegistry.open_link``: once,
+- ``GET /watch/{token}`` opens the link (``proxy.visitor_book.VisitorBook.open_link``: once,
   before it expires). The browser that opened it gets the watch's secret in an HttpOnly cookie
   (``WATCH_COOKIE``, path ``/watch``) and goes on to ``/watch``. A link expired or used sends
   the agent to its ``branding.retry_url`` when it has one, else to a page saying so.
@@ -42,13 +42,13 @@ _REFUSALS = {
 async def open_watch(request: web.Request) -> web.StreamResponse:
     visitors = request.app[VISITORS]
     try:
-        watch, secret = visitors.registry.open_link(request.match_info["token"], time.time())
+        watch, secret = await visitors.registry.open_link(request.match_info["token"], time.time())
     except LinkRefused as refused:
         if refused.branding.retry_url and refused.reason != "unknown":
             return web.Response(status=303, headers={**_NO_STORE, "Location": refused.branding.retry_url})
         title, message = _REFUSALS[refused.reason]
         return error_page(410 if refused.reason != "unknown" else 404, title, message)
-    visitors.notify(watch.short_id)  # the snippet's long poll asks the visitor now
+    await visitors.notify(watch.short_id)  # the snippet's long poll asks the visitor now
     response = web.Response(status=303, headers={**_NO_STORE, "Location": "/watch"})
     config = request.app[CONFIG]
     response.set_cookie(WATCH_COOKIE, secret, path="/watch", max_age=int(LINK_LIFETIME), httponly=True,
@@ -91,7 +91,7 @@ h1{font-size:1.4rem}</style></head>
 
 @routes.get("/watch")
 async def waiting_page(request: web.Request) -> web.Response:
-    if request.app[VISITORS].registry.watch(request.cookies.get(WATCH_COOKIE, ""), time.time()) is None:
+    if await request.app[VISITORS].registry.watch(request.cookies.get(WATCH_COOKIE, ""), time.time()) is None:
         return error_page(404, "No watch here", "This browser has not opened a watch link (or it expired). "
                                                 "Open the link you were given.")
     return web.Response(text=_PAGE, content_type="text/html",
@@ -103,12 +103,14 @@ async def watch_state(request: web.Request) -> web.Response:
     visitors = request.app[VISITORS]
     secret = request.cookies.get(WATCH_COOKIE, "")
     deadline = time.monotonic() + visitors.poll_seconds
-    state = _state(request, secret)
-    while state == "waiting" and time.monotonic() < deadline:
-        watch = visitors.registry.watch(secret, time.time())
-        if watch is None or not await visitors.wait(watch.short_id, deadline - time.monotonic()):
+    while True:
+        watch = await visitors.registry.watch(secret, time.time())
+        changed = visitors.expect(watch.short_id) if watch is not None else None  # before the state is read
+        state = await _state(request, secret)
+        if state != "waiting" or watch is None or time.monotonic() >= deadline:
             break
-        state = _state(request, secret)
+        if not await visitors.wait(watch.short_id, deadline - time.monotonic(), changed):
+            break
     body: dict[str, str] = {"state": state}
     if state == "ready":
         entered = await _leader_entry(request, secret)
@@ -116,11 +118,11 @@ async def watch_state(request: web.Request) -> web.Response:
     return web.json_response(body, headers=_NO_STORE)
 
 
-def _state(request: web.Request, secret: str) -> str:
+async def _state(request: web.Request, secret: str) -> str:
     registry = request.app[VISITORS].registry
     now = time.time()
-    watch = registry.watch(secret, now)
-    visitor = registry.get(watch.short_id, now) if watch is not None else None
+    watch = await registry.watch(secret, now)
+    visitor = await registry.get(watch.short_id, now) if watch is not None else None
     if watch is None or visitor is None:
         return "gone"
     if watch.session_id:
@@ -134,8 +136,8 @@ async def _leader_entry(request: web.Request, secret: str) -> str | None:
     """A fresh leader ticket's URL for the watched session, landing where the visitor is."""
     now = time.time()
     registry = request.app[VISITORS].registry
-    watch = registry.watch(secret, now)
-    visitor = registry.get(watch.short_id, now) if watch is not None else None
+    watch = await registry.watch(secret, now)
+    visitor = await registry.get(watch.short_id, now) if watch is not None else None
     session = await live_session(request.app, visitor, now) if visitor is not None else None
     if watch is None or session is None or session.id != watch.session_id:
         return None

@@ -14,21 +14,21 @@ A visitor already in a live session is joined at once.
 
 Invariants:
 - secrets (visitor tokens, link tokens, watch secrets) are kept only as digests;
-- short ids are unique among the visitors held; the registry holds at most ``limits.visitors``
-  visitors (the least recently seen go first) and ``limits.links`` links and watches, and
-  forgets a visitor ``limits.visitor_idle`` seconds after it was last seen, a watch or a link
-  ``limits.keep_expired`` seconds after it expired (so an expired link still finds its
-  ``retry_url``);
+- short ids are unique among the visitors held; a visitor is forgotten ``limits.visitor_idle``
+  seconds after it was last seen, a watch or a link ``limits.keep_expired`` seconds after it
+  expired (so an expired link still finds its ``retry_url``);
 - a link opens once; after its ``expires_at`` it opens never.
-Pure: no I/O; the caller passes ``now``. One registry per server process (see ``docs/snippet.md``).
+Pure: no I/O; the caller passes ``now``. Visitors and watches are values kept as text
+(``visitor_text``/``watch_text``): ``proxy.visitor_book`` keeps them in the shared state, so
+every server process sees every visitor and watch.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
 
 from sessions.branding import Branding
 from sessions.ids import digest, new_secret
@@ -42,8 +42,6 @@ MAX_HANDOFF_COOKIES: Final = 180
 
 @dataclass(frozen=True, slots=True)
 class VisitorLimits:
-    visitors: int = 100_000
-    links: int = 10_000
     visitor_idle: float = 4 * 3600.0
     keep_expired: float = 24 * 3600.0
 
@@ -102,140 +100,77 @@ def normal_short_id(typed: str) -> str:
     return "".join(c for c in typed.upper() if c not in " -")
 
 
-class VisitorRegistry:
-    def __init__(self, limits: VisitorLimits | None = None) -> None:
-        self.limits = limits or VisitorLimits()
-        self._visitors: OrderedDict[str, Visitor] = OrderedDict()  # short id -> visitor, least recently seen first
-        self._by_token: dict[str, str] = {}  # token digest -> short id
-        self._watches: OrderedDict[str, Watch] = OrderedDict()  # link or watch digest -> watch, oldest first
+def _cookie(raw: dict[str, Any]) -> SeedCookie:
+    return SeedCookie(str(raw["name"]), str(raw["value"]), str(raw.get("domain", "")), str(raw.get("path", "/")),
+                      bool(raw.get("secure")), bool(raw.get("http_only")),
+                      None if raw.get("expires") is None else float(raw["expires"]), str(raw.get("same_site", "")))
 
-    def __len__(self) -> int:
-        return len(self._visitors)
 
-    # -- visitors ---------------------------------------------------------------------------
+def visitor_text(visitor: Visitor) -> str:
+    """A visitor as the shared state keeps it (``visitor_from``'s input)."""
+    return json.dumps({**{k: getattr(visitor, k) for k in _VISITOR_FIELDS},
+                       "handoff": [asdict(c) for c in visitor.handoff]}, separators=(",", ":"))
 
-    def register(self, site_key_id: str, origin: str, url: str, now: float, token: str = "",
-                 ask_consent: bool = True) -> tuple[Visitor, str]:
-        """Resume the visitor ``token`` names (same site key and origin), else make a new one;
-        the visitor and the token its browser keeps (the same one when resumed)."""
-        self.purge(now)
-        found = self.by_token(token, now) if token else None
-        if found is not None and found.site_key_id == site_key_id and found.origin == origin:
-            found.url, found.seen_at, found.ask_consent = url, now, ask_consent
-            self._visitors.move_to_end(found.short_id)
-            return found, token
-        token = new_secret()
-        short = new_short_id()
-        while short in self._visitors:
-            short = new_short_id()
-        visitor = Visitor(short, site_key_id, origin, digest(token), url, now, now, ask_consent)
-        self._visitors[short] = visitor
-        self._by_token[visitor.token_digest] = short
-        while len(self._visitors) > self.limits.visitors:
-            self._forget(next(iter(self._visitors)))
-        return visitor, token
 
-    def get(self, short_id: str, now: float) -> Visitor | None:
-        visitor = self._visitors.get(normal_short_id(short_id))
-        if visitor is None or now - visitor.seen_at > self.limits.visitor_idle:
-            return None
-        return visitor
-
-    def by_token(self, token: str, now: float) -> Visitor | None:
-        short = self._by_token.get(digest(token)) if token else None
-        return self.get(short, now) if short else None
-
-    def seen(self, visitor: Visitor, now: float) -> None:
-        visitor.seen_at = now
-        self._visitors.move_to_end(visitor.short_id)
-
-    def hand_off(self, visitor: Visitor, cookies: tuple[SeedCookie, ...]) -> None:
-        """Keep the site's HttpOnly cookies for the visitor's next session (replacing earlier ones)."""
-        visitor.handoff = cookies[:MAX_HANDOFF_COOKIES]
-
-    def _forget(self, short_id: str) -> None:
-        visitor = self._visitors.pop(short_id, None)
-        if visitor is not None:
-            self._by_token.pop(visitor.token_digest, None)
-
-    # -- watch links and watches ------------------------------------------------------------
-
-    def issue_link(self, visitor: Visitor, agent: Agent, branding: Branding, now: float,
-                   api_key_id: str = "") -> tuple[str, Watch]:
-        """A single-use watch link's token for ``visitor``, and the link as kept."""
-        self.purge(now)
-        token = new_secret()
-        link = Watch(digest(token), visitor.short_id, agent, branding, now + LINK_LIFETIME, api_key_id=api_key_id)
-        self._keep(link)
-        return token, link
-
-    def open_link(self, token: str, now: float) -> tuple[Watch, str]:
-        """Open a watch link: the watch the agent's browser now holds and its secret, or
-        ``LinkRefused``. The visitor is asked (``asked_by``) unless already in a session."""
-        link = self._watches.get(digest(token)) if token else None
-        if link is None:
-            raise LinkRefused("unknown", None)
-        if link.opened:
-            raise LinkRefused("used", link.branding)
-        if link.expires_at <= now:
-            raise LinkRefused("expired", link.branding)
-        visitor = self.get(link.short_id, now)
-        if visitor is None:
-            raise LinkRefused("expired", link.branding)
-        link.opened = True
-        secret = new_secret()
-        watch = Watch(digest(secret), link.short_id, link.agent, link.branding, now + LINK_LIFETIME,
-                      opened=True, session_id=visitor.session_id, api_key_id=link.api_key_id)
-        self._keep(watch)
-        if not watch.session_id:
-            visitor.asked_by.append(watch.id)
-            visitor.declined = False
-        return watch, secret
-
-    def watch(self, secret: str, now: float) -> Watch | None:
-        found = self._watches.get(digest(secret)) if secret else None
-        if found is None or not found.opened or (found.expires_at <= now and not found.session_id):
-            return None
-        return found
-
-    def pending(self, visitor: Visitor, now: float) -> Watch | None:
-        """The first watch still waiting for the visitor's answer, if any."""
-        for watch_id in visitor.asked_by:
-            watch = self._watches.get(watch_id)
-            if watch is not None and watch.expires_at > now and not watch.session_id:
-                return watch
+def visitor_from(held: str | None) -> Visitor | None:
+    """What ``visitor_text`` wrote (None for None)."""
+    if held is None:
         return None
+    raw = json.loads(held)
+    return Visitor(**{k: raw[k] for k in _VISITOR_FIELDS},
+                   handoff=tuple(_cookie(c) for c in raw.get("handoff", ())))
 
-    def attach(self, visitor: Visitor, session_id: str) -> list[Watch]:
-        """The visitor moved into ``session_id``: every watch waiting for it goes there too."""
-        visitor.session_id = session_id
-        waiting = [self._watches[w] for w in visitor.asked_by if w in self._watches]
-        for watch in waiting:
-            watch.session_id = session_id
-        visitor.asked_by.clear()
-        visitor.handoff = ()
-        return waiting
 
-    def decline(self, visitor: Visitor) -> None:
-        visitor.declined = True
-        visitor.asked_by.clear()
+def watch_text(watch: Watch) -> str:
+    """A watch link or watch as the shared state keeps it (``watch_from``'s input)."""
+    return json.dumps({**{k: getattr(watch, k) for k in _WATCH_FIELDS}, "agent": [watch.agent.id, watch.agent.name],
+                       "branding": watch.branding.to_json()}, separators=(",", ":"))
 
-    def leave(self, visitor: Visitor) -> None:
-        """The visitor's session is over for it: the next watch link asks again."""
-        visitor.session_id = ""
 
-    def _keep(self, watch: Watch) -> None:
-        self._watches[watch.id] = watch
-        while len(self._watches) > self.limits.links:
-            self._watches.popitem(last=False)
+def watch_from(held: str | None) -> Watch | None:
+    """What ``watch_text`` wrote (None for None)."""
+    if held is None:
+        return None
+    raw = json.loads(held)
+    return Watch(**{k: raw[k] for k in _WATCH_FIELDS}, agent=Agent(*raw["agent"]),
+                 branding=Branding.from_json(raw["branding"]))
 
-    def purge(self, now: float) -> None:
-        """Forget idle visitors and long-expired links and watches."""
-        while self._visitors:
-            oldest = next(iter(self._visitors.values()))
-            if now - oldest.seen_at <= self.limits.visitor_idle:
-                break
-            self._forget(oldest.short_id)
-        stale = [k for k, w in self._watches.items() if w.expires_at + self.limits.keep_expired <= now]
-        for key in stale:
-            del self._watches[key]
+
+_VISITOR_FIELDS = ("short_id", "site_key_id", "origin", "token_digest", "url", "created_at", "seen_at",
+                   "ask_consent", "session_id", "asked_by", "declined")
+_WATCH_FIELDS = ("id", "short_id", "expires_at", "opened", "session_id", "api_key_id")
+
+
+def new_link(visitor: Visitor, agent: Agent, branding: Branding, now: float,
+             api_key_id: str = "") -> tuple[str, Watch]:
+    """A single-use watch link's token for ``visitor``, and the link as kept."""
+    token = new_secret()
+    return token, Watch(digest(token), visitor.short_id, agent, branding, now + LINK_LIFETIME, api_key_id=api_key_id)
+
+
+def refusal(link: Watch | None, now: float) -> LinkRefused | None:
+    """Why a watch link does not open now (None: it opens)."""
+    if link is None:
+        return LinkRefused("unknown", None)
+    if link.opened:
+        return LinkRefused("used", link.branding)
+    if link.expires_at <= now:
+        return LinkRefused("expired", link.branding)
+    return None
+
+
+def watch_of(link: Watch, visitor: Visitor, now: float) -> tuple[Watch, str]:
+    """The watch an opened link gives the agent's browser, and its secret."""
+    secret = new_secret()
+    return Watch(digest(secret), link.short_id, link.agent, link.branding, now + LINK_LIFETIME,
+                 opened=True, session_id=visitor.session_id, api_key_id=link.api_key_id), secret
+
+
+def holds(watch: Watch | None, now: float) -> bool:
+    """Whether a browser holding ``watch`` still has a watch (opened, and live or in a session)."""
+    return watch is not None and watch.opened and (watch.expires_at > now or bool(watch.session_id))
+
+
+def waiting(watch: Watch | None, now: float) -> bool:
+    """Whether ``watch`` still waits for the visitor's answer."""
+    return watch is not None and watch.expires_at > now and not watch.session_id

@@ -8,24 +8,33 @@ would be. Each test drives one property through both:
 - a PIN issued through one process is redeemed through the other, once;
 - a session's expiry and idle timers end it on whichever process is alive, and activity seen by
   either process keeps it alive;
-- a visitor registered through one process is watched through the other.
+- a visitor registered through one process is watched through the other, and a long poll held
+  by one is woken by news from the other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_join_pin import new_pin, post_pin
 from test_lifecycle import described, ended, keep_busy
-from world.harness import API_KEY, Cobrowse, StartCobrowse, stop_cobrowse
+from test_visitors import SHOP, _snippet
+from world.apikeys import create_key
+from world.harness import API_KEY, Cobrowse, StartCobrowse, cookies_from, stop_cobrowse
 from world.sync_client import TARGET, connect, hello, start_session
+from world.until import until
 
+from proxy.api_keyfile import KEY_FILE
 from proxy.redis_store import RedisStore
+from proxy.visitors import VISITORS
 from sessions.pins import PinRules
 
 SLOW = 0.01  # tokens a second: no refill during a test
@@ -45,11 +54,13 @@ StartTwo = Callable[..., Awaitable[Two]]
 
 @pytest.fixture
 def start_two(start_server: StartCobrowse, redis_url: str) -> StartTwo:
-    async def start(**config_fields: Any) -> Two:
+    async def start(data_dirs: tuple[Path, Path] | list[Path] = (), **config_fields: Any) -> Two:
+        """``data_dirs``: each process's own (as two hosts have), else none."""
         namespace = f"cobrowse-test-{uuid.uuid4().hex}:"
         fields = {"secret_key": SECRET, **config_fields}
-        a = await start_server(store=RedisStore.from_url(redis_url, namespace), **fields)
-        b = await start_server(store=RedisStore.from_url(redis_url, namespace), **fields)
+        a, b = [await start_server(store=RedisStore.from_url(redis_url, namespace), **fields,
+                                   **({"data_dir": str(data_dirs[i])} if data_dirs else {}))
+                for i in range(2)]
         return Two(a, b)
     return start
 
@@ -120,15 +131,49 @@ async def test_activity_on_either_process_keeps_a_session_alive_and_one_process_
         await beat
     assert (await ended(two.a, busy["id"]))["ended_reason"] == "idle"
     await ws.close()
-    assert await ended_events(two) == 2  # quiet and busy, each ended once, by one of the two
+    # Quiet and busy, each ended once, by one of the two (the counters follow the events' dispatch).
+    assert await until(lambda: ended_events(two), "both sessions counted as ended") == 2
 
 
 async def ended_events(two: Two) -> int:
-    """How many sessions the two processes have ended, together (their metrics)."""
+    """How many sessions the two processes have ended, together (their metrics); 0 until 2."""
     total = 0.0
     for server in (two.a, two.b):
         reply = await server.request("GET", f"{server.control}/metrics", cookies={})
         assert reply.status == 200, reply.text
         total += sum(float(line.split()[-1]) for line in reply.text.splitlines()
                      if line.startswith("cobrowse_sessions_ended_total "))
-    return int(total)
+    return int(total) if total >= 2 else 0
+
+
+async def test_a_visitor_registered_through_one_process_is_watched_through_the_other(
+        start_two: StartTwo, tmp_path: Path) -> None:
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for folder in dirs:
+        folder.mkdir()
+    key = create_key(dirs[0], "shop", "--site", "--origin", SHOP)
+    shutil.copy(dirs[0] / KEY_FILE, dirs[1] / KEY_FILE)  # the one configuration every process reads
+    two = await start_two(data_dirs=dirs)
+    visitor = json.loads((await _snippet(two.a, "visitor", {"key": key, "url": SHOP + "/"})).body)
+    made = await two.b.api("POST", f"/api/v1/visitors/{visitor['short_id']}/watch_url",
+                           {"agent": {"id": "a1", "name": "Ann"}})
+    assert made.status == 201, made.text
+    watch_url = json.loads(made.body)["watch_url"]
+    opened = await two.a.request("GET", watch_url, cookies={})
+    assert opened.status == 303
+    assert (await two.b.request("GET", watch_url, cookies={})).status == 410  # once, wherever it is opened
+    agent = cookies_from(opened.headers)
+    polled = json.loads((await _snippet(two.b, "poll", {"key": key, "token": visitor["token"]})).body)
+    assert polled["request"] == {"agent": "Ann"}
+    # The agent's browser waits on a; the visitor says yes on b; a's poll is woken by b's news.
+    two.a.runner.app[VISITORS].poll_seconds = 3600.0
+    waiting = asyncio.create_task(two.a.request("GET", f"{two.a.control}/watch/state", cookies=agent))
+
+    async def held() -> bool:
+        return two.a.runner.app[VISITORS].held() == 1
+
+    await until(held, "the agent's poll held on a")
+    started = await _snippet(two.b, "start", {"key": key, "token": visitor["token"], "url": SHOP + "/"})
+    assert started.status == 200, started.text
+    state = json.loads((await asyncio.wait_for(waiting, 30)).body)
+    assert state["state"] == "ready" and (await two.a.request("GET", state["enter_url"], cookies={})).status == 302

@@ -14,98 +14,128 @@ from world.harness import API_KEY, Cobrowse, Reply, StartCobrowse, cookies_from
 from world.until import until
 
 from proxy.keys import STORE
+from proxy.visitor_book import VisitorBook
 from proxy.visitors import VISITORS
 from sessions.branding import Branding
+from sessions.seed import SeedCookie
+from sessions.shared import MemoryShared
 from sessions.visitors import (
     ALPHABET,
     LINK_LIFETIME,
     SHORT_ID_LENGTH,
     Agent,
     LinkRefused,
+    Visitor,
     VisitorLimits,
-    VisitorRegistry,
+    Watch,
     normal_short_id,
+    visitor_from,
+    visitor_text,
+    watch_from,
+    watch_text,
 )
 
 NOW = 1_700_000_000.0
 SITE = "https://shop.example"
 
 
-def test_short_ids_are_readable_aloud_and_typed_loosely() -> None:
-    registry = VisitorRegistry()
-    visitor, _ = registry.register("pk1", SITE, SITE + "/", NOW)
+def book(limits: VisitorLimits | None = None) -> VisitorBook:
+    clock = NOW  # the shared state's own clock (times to live) starts with the tests' NOW
+    return VisitorBook(MemoryShared(clock=lambda: clock), limits)
+
+
+async def test_short_ids_are_readable_aloud_and_typed_loosely() -> None:
+    registry = book()
+    visitor, _ = await registry.register("pk1", SITE, SITE + "/", NOW)
     assert len(visitor.short_id) == SHORT_ID_LENGTH
     assert set(visitor.short_id) <= set(ALPHABET)
     assert not set("01OILUV") & set(ALPHABET)
     spoken = "-".join([visitor.short_id[:3].lower(), visitor.short_id[3:]])
     assert normal_short_id(spoken) == visitor.short_id
-    assert registry.get(spoken, NOW) is visitor
+    assert await registry.get(spoken, NOW) == visitor
 
 
-def test_a_page_load_with_the_token_resumes_the_same_visitor() -> None:
-    registry = VisitorRegistry()
-    first, token = registry.register("pk1", SITE, SITE + "/", NOW)
-    again, same = registry.register("pk1", SITE, SITE + "/cart", NOW + 10, token)
-    assert again is first and same == token and again.url == SITE + "/cart"
+async def test_a_page_load_with_the_token_resumes_the_same_visitor() -> None:
+    registry = book()
+    first, token = await registry.register("pk1", SITE, SITE + "/", NOW)
+    again, same = await registry.register("pk1", SITE, SITE + "/cart", NOW + 10, token)
+    assert again.short_id == first.short_id and same == token and again.url == SITE + "/cart"
+    assert (await registry.get(first.short_id, NOW + 10)) == again  # kept, not only handed out
     # Another site key (or origin) never resumes it: a new visitor.
-    other, other_token = registry.register("pk2", SITE, SITE + "/", NOW + 10, token)
+    other, other_token = await registry.register("pk2", SITE, SITE + "/", NOW + 10, token)
     assert other.short_id != first.short_id and other_token != token
 
 
-def test_the_registry_is_bounded_and_forgets_idle_visitors() -> None:
-    registry = VisitorRegistry(VisitorLimits(visitors=3, visitor_idle=100))
-    made = [registry.register("pk", SITE, SITE, NOW + i)[0] for i in range(4)]
-    assert len(registry) == 3 and registry.get(made[0].short_id, NOW + 4) is None
-    assert registry.get(made[3].short_id, NOW + 4) is made[3]
-    assert registry.get(made[3].short_id, NOW + 200) is None
-    registry.register("pk", SITE, SITE, NOW + 200)
-    assert len(registry) == 1
+async def test_the_registry_forgets_idle_visitors() -> None:
+    clock = [NOW]
+    registry = VisitorBook(MemoryShared(clock=lambda: clock[0]), VisitorLimits(visitor_idle=100))
+    made, token = await registry.register("pk", SITE, SITE, NOW)
+    clock[0] = NOW + 60
+    assert await registry.seen(made, NOW + 60) is not None  # seen: idle from now on
+    clock[0] = NOW + 150
+    assert await registry.by_token(token, NOW + 150) is not None
+    clock[0] = NOW + 300
+    assert await registry.get(made.short_id, NOW + 300) is None and await registry.by_token(token, NOW + 300) is None
 
 
-def test_a_watch_link_opens_once_and_asks_the_visitor() -> None:
-    registry = VisitorRegistry()
-    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
-    token, _ = registry.issue_link(visitor, Agent("a1", "Ann"), Branding(), NOW)
-    watch, secret = registry.open_link(token, NOW + 1)
-    assert registry.pending(visitor, NOW + 2) is watch and watch.agent.name == "Ann"
-    assert registry.watch(secret, NOW + 2) is watch
+def test_visitors_and_watches_round_trip_through_their_text() -> None:
+    cookie = SeedCookie("sid", "s3", http_only=True, expires=NOW + 60, same_site="lax")
+    visitor = Visitor("ABC234", "pk", SITE, "d", SITE, NOW, NOW, asked_by=["w1"], handoff=(cookie,))
+    assert visitor_from(visitor_text(visitor)) == visitor
+    watch = Watch("w1", "ABC234", Agent("a1", "Ann"), Branding(retry_url="https://help.example/"), NOW, True, "s1")
+    assert watch_from(watch_text(watch)) == watch
+
+
+async def test_a_watch_link_opens_once_and_asks_the_visitor() -> None:
+    registry = book()
+    visitor, _ = await registry.register("pk1", SITE, SITE, NOW)
+    token, _ = await registry.issue_link(visitor, Agent("a1", "Ann"), Branding(), NOW)
+    watch, secret = await registry.open_link(token, NOW + 1)
+    visitor = await registry.get(visitor.short_id, NOW + 2) or visitor
+    assert await registry.pending(visitor, NOW + 2) == watch and watch.agent.name == "Ann"
+    assert await registry.watch(secret, NOW + 2) == watch
     with pytest.raises(LinkRefused) as used:
-        registry.open_link(token, NOW + 2)
+        await registry.open_link(token, NOW + 2)
     assert used.value.reason == "used"
     # The visitor accepts: the watch learns the session.
-    assert registry.attach(visitor, "sess1") == [watch]
-    assert watch.session_id == "sess1" and registry.pending(visitor, NOW + 3) is None
+    moved = await registry.attach(visitor, "sess1", NOW + 3)
+    assert [w.id for w in moved] == [watch.id] and moved[0].session_id == "sess1"
+    assert (await registry.watch(secret, NOW + 3) or watch).session_id == "sess1"
+    visitor = await registry.get(visitor.short_id, NOW + 3) or visitor
+    assert await registry.pending(visitor, NOW + 3) is None
 
 
-def test_an_expired_link_is_refused_with_its_retry_url() -> None:
-    registry = VisitorRegistry()
-    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
-    token, link = registry.issue_link(visitor, Agent(), Branding(retry_url="https://help.example/retry"), NOW)
+async def test_an_expired_link_is_refused_with_its_retry_url() -> None:
+    registry = book()
+    visitor, _ = await registry.register("pk1", SITE, SITE, NOW)
+    token, link = await registry.issue_link(visitor, Agent(), Branding(retry_url="https://help.example/retry"), NOW)
     assert link.expires_at == NOW + LINK_LIFETIME
     with pytest.raises(LinkRefused) as expired:
-        registry.open_link(token, NOW + LINK_LIFETIME)
+        await registry.open_link(token, NOW + LINK_LIFETIME)
     assert expired.value.reason == "expired" and expired.value.branding.retry_url == "https://help.example/retry"
     with pytest.raises(LinkRefused) as unknown:
-        registry.open_link("not-a-token", NOW)
+        await registry.open_link("not-a-token", NOW)
     assert unknown.value.reason == "unknown"
 
 
-def test_a_visitor_already_in_a_session_is_joined_without_asking() -> None:
-    registry = VisitorRegistry()
-    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
-    registry.attach(visitor, "sess1")
-    token, _ = registry.issue_link(visitor, Agent(), Branding(), NOW)
-    watch, _ = registry.open_link(token, NOW)
-    assert watch.session_id == "sess1" and registry.pending(visitor, NOW) is None
+async def test_a_visitor_already_in_a_session_is_joined_without_asking() -> None:
+    registry = book()
+    visitor, _ = await registry.register("pk1", SITE, SITE, NOW)
+    await registry.attach(visitor, "sess1", NOW)
+    token, _ = await registry.issue_link(visitor, Agent(), Branding(), NOW)
+    watch, _ = await registry.open_link(token, NOW)
+    visitor = await registry.get(visitor.short_id, NOW) or visitor
+    assert watch.session_id == "sess1" and await registry.pending(visitor, NOW) is None
 
 
-def test_declining_clears_the_question() -> None:
-    registry = VisitorRegistry()
-    visitor, _ = registry.register("pk1", SITE, SITE, NOW)
-    token, _ = registry.issue_link(visitor, Agent(), Branding(), NOW)
-    registry.open_link(token, NOW)
-    registry.decline(visitor)
-    assert visitor.declined and registry.pending(visitor, NOW) is None
+async def test_declining_clears_the_question() -> None:
+    registry = book()
+    visitor, _ = await registry.register("pk1", SITE, SITE, NOW)
+    token, _ = await registry.issue_link(visitor, Agent(), Branding(), NOW)
+    await registry.open_link(token, NOW)
+    await registry.decline(visitor)
+    visitor = await registry.get(visitor.short_id, NOW) or visitor
+    assert visitor.declined and await registry.pending(visitor, NOW) is None
 
 
 # -- over HTTP: the snippet's endpoints (site key + Origin, CORS) and the API's watch links -------
