@@ -113,8 +113,8 @@ async def sync_socket(request: web.Request, visit: Visit) -> web.StreamResponse:
     writer = asyncio.ensure_future(_write(ws, outbox))
     try:
         await _read(request, ws, session, conn_id, outbox, in_space(visit.space))
-    except UNAVAILABLE:
-        log.warning("sync.unavailable session=%s conn=%s", session.id, conn_id)
+    except UNAVAILABLE as exc:
+        log.warning("sync.unavailable session=%s conn=%s error=%s", session.id, conn_id, exc)
         outbox.put(CloseFrame(CLOSE_TRY_AGAIN, "shared state unavailable"))
     finally:
         relay = await hub.close(session, conn_id)
