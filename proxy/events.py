@@ -17,26 +17,48 @@ resumes from an id older than what it holds is told of the gap); a stream holds 
 resumes with ``Last-Event-ID``). ``close_streams`` ends every stream (on shutdown, before the
 runner waits for handlers); ``close`` lets the dispatcher finish what is queued and stops it.
 
-Limit: the bus is one process's. With several nodes (issue 10) each publishes the events noted
-on it, so a stream sees only its own node's; the events must then travel through the shared
-backend (a Redis stream fits: its ids sort, and it keeps a bounded history to resume from).
+Several processes: each dispatches the events noted on it, and hands them to its sinks (so a
+webhook queues each event once, not once per process), and to the shared state
+(``sessions.shared``) in one transaction that appends the event to the replay list
+(``events:replay``, its newest ``BusLimits.replay``) and publishes it on the channel ``events``.
+Every process offers what it hears on that channel to its own streams, so a stream on any
+process sees every event, in the one order the shared state gave them (the replay list's). A
+stream that resumes first subscribes, then reads the list: an event both heard and read is
+sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from sessions.integration_events import Event, EventIds, Noted, owner_key, published, translate
+from sessions.shared import KEEP, Push, Shared, SharedUnavailable, Subscription, Write
 from sessions.store import SessionStore
 
 log = logging.getLogger("cobrowse.events")
 
 Sink = Callable[[str, Event], Awaitable[None]]  # (API key id, event)
+CHANNEL: Final = "events"
+REPLAY: Final = "events:replay"
+
+
+def event_text(key_id: str, event: Event) -> str:
+    """An event and the key it belongs to, as the shared state carries them."""
+    return json.dumps({"key": key_id, "id": event.id, "type": event.type, "at": event.created_at,
+                       "session": event.session_id, "data": dict(event.data)}, separators=(",", ":"))
+
+
+def event_from(text: str) -> tuple[str, Event]:
+    """What ``event_text`` wrote."""
+    raw = json.loads(text)
+    return raw["key"], Event(raw["id"], raw["type"], raw["at"], raw["session"], raw["data"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +74,13 @@ class Stream:
     def __init__(self, key_id: str, limit: int) -> None:
         self.key_id = key_id
         self.ended = ""  # why it ended: "shutdown", "overflow"
+        self.sent: set[str] = set()  # ids of the backlog: heard live too, sent once
         self._limit = limit
         self._items: deque[Event] = deque()
         self._wake = asyncio.Event()
 
     def offer(self, event: Event) -> None:
-        if self.ended:
+        if self.ended or event.id in self.sent:
             return
         if len(self._items) >= self._limit:
             self.end("overflow")
@@ -91,14 +114,15 @@ class Listening:
 
 
 class EventBus:
-    def __init__(self, store: SessionStore, limits: BusLimits | None = None, ids: EventIds | None = None) -> None:
+    def __init__(self, store: SessionStore, shared: Shared, limits: BusLimits | None = None,
+                 ids: EventIds | None = None) -> None:
         self._store = store
+        self._shared = shared
+        self._heard: Subscription | None = None
         self.limits = limits or BusLimits()
         self._ids = ids or EventIds()
         self._pending: deque[Noted] = deque()
         self._wake = asyncio.Event()
-        self._replay: deque[tuple[str, Event]] = deque()
-        self._evicted = ""  # the newest id that left the replay buffer
         self._sinks: list[Sink] = []
         self._streams: set[Stream] = set()
         self._task: asyncio.Task[None] | None = None
@@ -120,15 +144,30 @@ class EventBus:
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 
-    def listen(self, key_id: str, after: str = "") -> Listening:
+    async def listen(self, key_id: str, after: str = "") -> Listening:
         """A new stream for ``key_id``'s events, with the buffered ones after the id ``after``
-        (none when empty). Taken in one step, so nothing falls between backlog and stream."""
+        (none when empty). The stream hears before the buffer is read, so nothing falls between
+        backlog and stream; what is in both is sent once."""
         stream = Stream(key_id, self.limits.stream)
         self._streams.add(stream)
         if self._closing:
             stream.end("shutdown")
-        backlog = [e for k, e in self._replay if k == key_id and e.id > after] if after else []
-        return Listening(stream, backlog, bool(after) and self._evicted > after)
+        if not after:
+            return Listening(stream, [], False)
+        try:
+            replay = [event_from(text) for text in await self._shared.items(REPLAY)]
+        except BaseException:
+            self._streams.discard(stream)
+            raise
+        ids = [e.id for _, e in replay]
+        if after in ids:
+            newer, gap = replay[ids.index(after) + 1:], False
+        else:  # older than the buffer (a gap when something after it has left), or not one of ours
+            newer = [(k, e) for k, e in replay if e.id > after]
+            gap = bool(replay) and replay[0][1].id > after
+        backlog = [e for k, e in newer if k == key_id]
+        stream.sent.update(e.id for e in backlog)
+        return Listening(stream, backlog, gap)
 
     def unlisten(self, stream: Stream) -> None:
         self._streams.discard(stream)
@@ -137,8 +176,16 @@ class EventBus:
         return {"published": self.published, "dropped": self.dropped, "pending": len(self._pending),
                 "streams": len(self._streams)}
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Hear the events of every process, and start dispatching this one's."""
+        self._heard = await self._shared.subscribe(CHANNEL, self._hear)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="events.dispatch")
+
+    def _hear(self, text: str) -> None:
+        key, event = event_from(text)
+        for stream in self._streams:
+            if stream.key_id == key:
+                stream.offer(event)
 
     def close_streams(self) -> None:
         for stream in self._streams:
@@ -153,6 +200,9 @@ class EventBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._heard is not None:
+            await self._heard.close()
+            self._heard = None
 
     async def _run(self) -> None:
         while True:
@@ -174,12 +224,12 @@ class EventBus:
             return
         key = owner_key(session)
         self.published += 1
-        if len(self._replay) >= self.limits.replay:
-            self._evicted = self._replay.popleft()[1].id
-        self._replay.append((key, event))
-        for stream in self._streams:
-            if stream.key_id == key:
-                stream.offer(event)
+        text = event_text(key, event)
+        try:
+            await self._shared.transact(CHANNEL, lambda _: (Write(
+                value=KEEP, push=(Push(REPLAY, (text,), self.limits.replay),), publish=((CHANNEL, text),)), None))
+        except SharedUnavailable as exc:
+            log.warning("events.not_shared session=%s event=%s error=%s", noted.session_id, event.id, exc)
         for sink in self._sinks:
             try:
                 await sink(key, event)

@@ -50,7 +50,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         return problem(400, "Last-Event-ID must be the id of an event this server sent (evt_ and 26 hex digits)")
     follows = "text/event-stream" in request.headers.get("Accept", "")
     bus = request.app[EVENTS]
-    listening = bus.listen(who.key_id, after)
+    listening = await bus.listen(who.key_id, after)
     try:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                                "Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from proxy import events_api, webhook_delivery, webhooks
 from proxy.events import EventBus
-from proxy.keys import EVENTS, HOOKS, STORE, UPSTREAM
+from proxy.keys import EVENTS, HOOKS, SHARED, STORE, UPSTREAM
 from proxy.upstream import UpstreamClient
 from proxy.webhook_delivery import Deliverer
 from sessions.webhook_state import MemoryWebhookStore
@@ -28,7 +28,7 @@ DELIVERY_POOL = 20  # connections to receivers at once (one worker per webhook s
 
 
 def install(app: web.Application) -> None:
-    app[EVENTS] = EventBus(app[STORE])
+    app[EVENTS] = EventBus(app[STORE], app[SHARED])
     app[HOOKS] = MemoryWebhookStore()
     app.add_routes(webhooks.routes)
     app.add_routes(events_api.routes)
@@ -46,7 +46,7 @@ async def _ctx(app: web.Application) -> AsyncIterator[None]:
     deliverer = Deliverer(app[HOOKS], client, settings)
     bus = app[EVENTS]
     bus.add_sink(deliverer.offer)
-    bus.start()
+    await bus.start()
     yield
     await bus.close()
     await deliverer.close()

@@ -9,7 +9,8 @@ would be. Each test drives one property through both:
 - a session's expiry and idle timers end it on whichever process is alive, and activity seen by
   either process keeps it alive;
 - a visitor registered through one process is watched through the other, and a long poll held
-  by one is woken by news from the other.
+  by one is woken by news from the other;
+- an event stream on either process sees every event, in one order, and resumes on the other.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_events_sse import stream
 from test_join_pin import new_pin, post_pin
 from test_lifecycle import described, ended, keep_busy
 from test_visitors import SHOP, _snippet
 from world.apikeys import create_key
 from world.harness import API_KEY, Cobrowse, StartCobrowse, cookies_from, stop_cobrowse
-from world.sync_client import TARGET, connect, hello, start_session
+from world.sync_client import TARGET, connect, hello, lead, start_session
 from world.until import until
 
 from proxy.api_keyfile import KEY_FILE
@@ -177,3 +179,21 @@ async def test_a_visitor_registered_through_one_process_is_watched_through_the_o
     assert started.status == 200, started.text
     state = json.loads((await asyncio.wait_for(waiting, 30)).body)
     assert state["state"] == "ready" and (await two.a.request("GET", state["enter_url"], cookies={})).status == 302
+
+
+async def test_an_event_stream_on_either_process_sees_every_event_once_in_one_order(start_two: StartTwo) -> None:
+    two = await start_two()
+    async with stream(two.a) as on_a, stream(two.b) as on_b:
+        created = await two.a.create_session(TARGET)
+        await lead(two.b, created)
+        assert (await two.a.api("DELETE", f"/api/v1/sessions/{created['id']}")).status == 200
+        seen_a = [await on_a.event() for _ in range(3)]
+        seen_b = [await on_b.event() for _ in range(3)]
+    assert [m.event for m in seen_b] == ["session.created", "participant.joined", "session.ended"]
+    assert [m.id for m in seen_a] == [m.id for m in seen_b]
+    # A client that resumes on the other process gets what followed its last event, once.
+    async with stream(two.b, last=seen_a[0].id) as resumed:
+        assert [(await resumed.event()).id for _ in range(2)] == [m.id for m in seen_a[1:]]
+        later = await two.b.create_session(TARGET)
+        live = await resumed.event()
+    assert live.event == "session.created" and live.json["session_id"] == later["id"]
