@@ -330,25 +330,49 @@ class ResponseStore:
 
     async def body(self, entry: Entry) -> bytes:
         """A decoded body, once the driver has all of it (b"" when it cannot be served)."""
+        if not entry.complete:
+            await self._until_complete(entry)
+        if not entry.servable:
+            return b""
+        data = await self._shared.read(self._body_key(entry.token))
+        if len(data) != entry.size:  # let go of since the entry was looked at (evicted)
+            await self.refresh(entry)
+            return data if entry.servable and len(data) == entry.size else b""
+        return data
+
+    async def _until_complete(self, entry: Entry) -> None:
         await self._listen()
         quiet = _Stall(self.limits.stall)
         while True:
             changed = self._changed
             await self.refresh(entry)
             if entry.complete or not entry.servable or self.closed:
-                break
+                return
             if quiet.over(entry.size):
                 entry.failure = _STALLED
-                break
+                return
             await _woken(changed, RECHECK)
-        return await self._shared.read(self._body_key(entry.token)) if entry.servable else b""
 
     async def stream(self, entry: Entry) -> AsyncIterator[bytes]:
         """A raw body's bytes as they arrive. Ends early (``entry.servable`` turns False) when the
         driver's copy breaks off, grows too large to share, stalls, or the session ends."""
+        key = self._body_key(entry.token)
+        if entry.complete:  # every byte is there already (appended before it was complete)
+            sent = 0
+            while sent < entry.size and entry.servable:
+                data = await self._shared.read(key, sent, min(sent + STREAM_SLICE, entry.size) - 1)
+                if not data:  # let go of since the entry was looked at
+                    await self.refresh(entry)
+                    return
+                sent += len(data)
+                yield data
+            return
+        async for data in self._arriving(entry, key):
+            yield data
+
+    async def _arriving(self, entry: Entry, key: str) -> AsyncIterator[bytes]:
         await self._listen()
         sent, quiet = 0, _Stall(self.limits.stall)
-        key = self._body_key(entry.token)
         while True:
             changed = self._changed
             data = await self._shared.read(key, sent, sent + STREAM_SLICE - 1)
