@@ -164,7 +164,8 @@ class SyncHub:
         if relay is None or conn_id not in relay.conn_ids():
             await self._leave(session.id, conn_id)
             return None
-        await self._drop_dead(session, relay, local)
+        with contextlib.suppress(*UNAVAILABLE):  # best effort: the socket's idle checks again
+            await self._drop_dead(session, relay, local)
         return conn_id, outbox
 
     async def receive(self, session: Session, conn_id: str, message: Inbound) -> tuple[Outcome, Relay | None]:

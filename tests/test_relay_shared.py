@@ -12,12 +12,24 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 from world.harness import Cobrowse, StartCobrowse
-from world.sync_client import ScriptedParty, connect, expect, hello, join, receive, send, start_session
+from world.sync_client import (
+    ScriptedParty,
+    connect,
+    expect,
+    hello,
+    join,
+    receive,
+    send,
+    start_session,
+    until_closed,
+)
 
 from proxy.keys import SHARED, STORE, SYNC
 from proxy.redis_store import RedisStore
+from sessions.shared import SharedUnavailable
 
 SECRET = b"r" * 32
 URL = "http://example.com/start"
@@ -138,3 +150,45 @@ async def test_connections_of_a_process_whose_heartbeat_is_gone_are_dropped(two:
                                      for conn in relay.conn_ids())
     assert await two.a.runner.app[SHARED].get(f"relay-process:{rooms.process}") is None
     assert not fws.closed  # b's socket itself is still open: only the relay's record of it was dropped
+
+
+class Unreachable:
+    """The app's ``Shared`` (a declared seam) as it behaves while its server is down: once ``down``
+    is set, every relay transaction raises ``SharedUnavailable``."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.down = inner, False
+
+    async def transact(self, key: str, change: Any) -> Any:
+        if self.down:
+            raise SharedUnavailable("the shared state cannot be reached (test)")
+        return await self.inner.transact(key, change)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_sync_sockets_close_with_1013_when_the_shared_state_is_unreachable(start_server: StartCobrowse) -> None:
+    server = await start_server()
+    rooms = server.runner.app[SYNC].rooms
+    shared = rooms.shared = Unreachable(rooms.shared)
+    created, leader = await start_session(server)
+    lws = await connect(server, created, leader)
+    await hello(lws, leader, "page-l")
+    shared.down = True
+    await send(lws, leader, "scroll", x=0, y=1)
+    assert await until_closed(lws) == [] and lws.close_code == 1013
+    refused = await connect_refused(server, created, leader)
+    assert refused == 503
+    shared.down = False
+    again = await connect(server, created, leader)
+    assert (await hello(again, leader, "page-l", last=1))["you"]["id"] == leader.id
+
+
+async def connect_refused(server: Cobrowse, created: dict[str, Any], party: ScriptedParty) -> int:
+    """The status a sync handshake is refused with."""
+    try:
+        await connect(server, created, party)
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+    raise AssertionError("the handshake was accepted")
