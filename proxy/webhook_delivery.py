@@ -20,6 +20,13 @@ Invariants:
   co-browse); the bad-ports rule does.
 - Nothing here blocks the proxy: ``offer`` only queues, and workers are tasks the deliverer
   references until they finish; ``close`` cancels them (what is queued stays in the store).
+- Several processes share the queues (``sessions.webhook_state.SharedWebhookStore``); one at a
+  time sends a webhook's queue: its worker holds the webhook's lease (``webhook-lease:<id>`` in
+  the shared state, this process's tag, renewed at every step, for ``LEASE`` seconds past the
+  step's wait). A worker that finds the lease taken stops (the holder sends what was queued);
+  the holder lets go when the queue is empty and looks once more, so nothing queued meanwhile
+  is left behind. Every ``SWEEP`` seconds, and at start, each process kicks every webhook with
+  something pending: a queue whose holder died is taken over once its lease runs out.
 """
 
 from __future__ import annotations
@@ -29,19 +36,25 @@ import contextlib
 import json
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from proxy.upstream import UpstreamClient, UpstreamError, UpstreamResponse
 from sessions.integration_events import Event
 from sessions.policy import BASELINE
+from sessions.shared import Shared, SharedUnavailable, Write
 from sessions.webhook_sign import HEADER, sign
 from sessions.webhook_state import Attempt, Pending, Webhook, WebhookStore
 
 log = logging.getLogger("cobrowse.webhooks")
 USER_AGENT = "cobrowse-webhooks/1"
 MAX_ANSWER = 64 * 1024  # of a receiver's answer body read (and thrown away) to keep its connection
+LEASE_KEY: Final = "webhook-lease:"
+LEASE: Final = 30.0  # seconds a worker's lease outlives the step it took it for
+SWEEP: Final = 15.0  # seconds between looks for queues nobody sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +95,12 @@ def body_of(event: Event) -> bytes:
 
 
 class Deliverer:
-    def __init__(self, hooks: WebhookStore, client: UpstreamClient, settings: DeliverySettings | None = None,
-                 rand: Callable[[], float] = random.random) -> None:
+    def __init__(self, hooks: WebhookStore, shared: Shared, client: UpstreamClient,
+                 settings: DeliverySettings | None = None, rand: Callable[[], float] = random.random) -> None:
         self._hooks = hooks
+        self._shared = shared
+        self._tag = secrets.token_hex(8)  # this process, as a lease names it
+        self._sweeper: asyncio.Task[None] | None = None
         self._client = client
         self.settings = settings or DEFAULTS
         self._rand = rand
@@ -109,28 +125,68 @@ class Deliverer:
             self._workers[hook_id] = asyncio.get_running_loop().create_task(self._work(hook_id),
                                                                             name=f"webhook.{hook_id}")
 
+    def start(self) -> None:
+        """Resume the queues found (now and every ``SWEEP`` seconds)."""
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="webhook.sweep")
+
     async def close(self) -> None:
         self._stopping = True
-        workers = list(self._workers.values())
-        for task in workers:
-            task.cancel()
-        for task in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        workers = list(self._workers.items())
+        for task in [self._sweeper, *(task for _, task in workers)]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._workers.clear()
+        for hook_id, _ in workers:  # another process takes the queues over at once
+            with contextlib.suppress(SharedUnavailable):
+                await self._release(hook_id)
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                for hook in await self._hooks.all():
+                    if await self._hooks.head(hook.id) is not None:
+                        self.kick(hook.id)
+            except SharedUnavailable as exc:
+                log.warning("webhook.sweep_failed error=%s", exc)
+            await asyncio.sleep(SWEEP)
+
+    async def _lease(self, hook_id: str, seconds: float) -> bool:
+        """Take or keep the webhook's lease for ``seconds``; False: another process holds it."""
+        tag = self._tag
+        return await self._shared.transact(LEASE_KEY + hook_id, lambda held: (
+            (Write(value=tag, ttl=seconds), True) if held in (None, tag) else (None, False)))
+
+    async def _release(self, hook_id: str) -> None:
+        tag = self._tag
+        await self._shared.transact(LEASE_KEY + hook_id, lambda held: (
+            (Write(value=None), None) if held == tag else (None, None)))
 
     async def _work(self, hook_id: str) -> None:
+        try:
+            await self._send_queue(hook_id)
+        except SharedUnavailable as exc:  # the lease runs out; a sweep resumes the queue
+            log.warning("webhook.worker_stopped webhook=%s error=%s", hook_id, exc)
+        finally:
+            if self._workers.get(hook_id) is asyncio.current_task():
+                del self._workers[hook_id]
+
+    async def _send_queue(self, hook_id: str) -> None:
         while not self._stopping:
+            if not await self._lease(hook_id, LEASE):
+                return  # another process sends this queue
             self._kicked.discard(hook_id)
             hook = await self._hooks.get(hook_id)
             pending = await self._hooks.head(hook_id) if hook is not None else None
             if hook is None or pending is None:
-                if hook is not None and hook_id in self._kicked:
-                    continue  # something was queued while we looked
-                self._workers.pop(hook_id, None)
+                await self._release(hook_id)
+                if hook is not None and (hook_id in self._kicked or await self._hooks.head(hook_id) is not None):
+                    continue  # something was queued while we looked or let go
                 return
             wait = pending.next_at - time.time()
             if wait > 0:
+                await self._lease(hook_id, wait + LEASE)
                 await asyncio.sleep(wait)
                 continue  # look again: the webhook may be gone
             attempt = await self._attempt(hook, pending)

@@ -10,7 +10,9 @@ would be. Each test drives one property through both:
   either process keeps it alive;
 - a visitor registered through one process is watched through the other, and a long poll held
   by one is woken by news from the other;
-- an event stream on either process sees every event, in one order, and resumes on the other.
+- an event stream on either process sees every event, in one order, and resumes on the other;
+- a webhook gets each event once and in order, whichever process noted it, and a queue is taken
+  over by the other process when the one sending it stops.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from test_events_sse import stream
 from test_join_pin import new_pin, post_pin
 from test_lifecycle import described, ended, keep_busy
 from test_visitors import SHOP, _snippet
+from test_webhooks import add_webhook, fast_retries  # noqa: F401 (a fixture)
 from world.apikeys import create_key
 from world.harness import API_KEY, Cobrowse, StartCobrowse, cookies_from, stop_cobrowse
-from world.sync_client import TARGET, connect, hello, lead, start_session
+from world.sync_client import TARGET, connect, hello, lead, post_join, start_session
 from world.until import until
+from world.webhook_receiver import start_receiver
 
 from proxy.api_keyfile import KEY_FILE
 from proxy.redis_store import RedisStore
@@ -197,3 +201,43 @@ async def test_an_event_stream_on_either_process_sees_every_event_once_in_one_or
         later = await two.b.create_session(TARGET)
         live = await resumed.event()
     assert live.event == "session.created" and live.json["session_id"] == later["id"]
+
+
+@pytest.mark.usefixtures("fast_retries")
+async def test_a_webhook_gets_each_event_once_in_order_whichever_process_noted_it(start_two: StartTwo) -> None:
+    two = await start_two()
+    receiver = await start_receiver(fail_first=1)  # the first try fails: the retry is one process's too
+    try:
+        await add_webhook(two.a, receiver)
+        created = await two.b.create_session(TARGET)  # noted on b
+        await lead(two.a, created)  # joined: noted on a
+        await post_join(two.b, created, "Vic")  # noted on b
+        assert (await two.a.api("DELETE", f"/api/v1/sessions/{created['id']}")).status == 200  # on a
+        await receiver.wait_for(lambda e: e["type"] == "session.ended", "the session's end")
+    finally:
+        await receiver.close()
+    assert [e["type"] for e in receiver.accepted] == [
+        "session.created", "participant.joined", "participant.joined", "session.ended"]
+    assert len(receiver.requests) == len(receiver.accepted) + 1  # each sent once, the failed one twice
+
+
+@pytest.mark.usefixtures("fast_retries")
+async def test_a_webhook_queue_is_taken_over_when_the_process_sending_it_stops(start_two: StartTwo) -> None:
+    two = await start_two()
+    receiver = await start_receiver(fail_first=2)
+    try:
+        hook = await add_webhook(two.a, receiver)
+        created = await two.a.create_session(TARGET)
+
+        async def retried() -> bool:
+            return len(receiver.requests) >= 1
+
+        await until(retried, "a first, failed, delivery")
+        await stop_cobrowse(two.a)  # a held the queue: b sends the rest
+        assert (await two.b.api("DELETE", f"/api/v1/sessions/{created['id']}")).status == 200
+        await receiver.wait_for(lambda e: e["type"] == "session.ended", "the session's end", seconds=60)
+        listed = json.loads((await two.b.api("GET", f"/api/v1/webhooks/{hook['id']}/deliveries")).body)
+    finally:
+        await receiver.close()
+    assert [e["type"] for e in receiver.accepted] == ["session.created", "session.ended"]
+    assert listed["counters"] == {"pending": 0, "delivered": 2, "failed": 0, "dropped": 0}

@@ -30,7 +30,8 @@ from proxy import presence, webhook_delivery
 from proxy.keys import HOOKS
 from proxy.upstream import UpstreamClient, UpstreamSettings
 from sessions.integration_events import Event
-from sessions.webhook_state import Attempt, Limits, MemoryWebhookStore, Webhook
+from sessions.shared import MemoryShared
+from sessions.webhook_state import Attempt, Limits, SharedWebhookStore, Webhook
 
 FAST = dataclasses.replace(webhook_delivery.DEFAULTS, first_delay=0.05, max_delay=0.2)
 
@@ -201,7 +202,7 @@ async def test_webhooks_need_the_webhooks_scope(tmp_path: Path) -> None:
 async def test_a_full_queue_drops_the_newest_and_counts_it_in_the_deliveries(fast_retries: None) -> None:
     server = await start_cobrowse()
     server.runner.app[HOOKS].limits = Limits(queue=1)
-    assert isinstance(server.runner.app[HOOKS], MemoryWebhookStore)
+    assert isinstance(server.runner.app[HOOKS], SharedWebhookStore)
     receiver = await start_receiver(fail_first=10**6)  # never takes anything: the first event stays queued
     try:
         hook = await add_webhook(server, receiver)
@@ -282,8 +283,9 @@ async def test_an_address_the_guard_refuses_is_refused_again_at_delivery_and_nev
     client = UpstreamClient(UpstreamSettings(allow_private=False,
                                              resolve_overrides={"hooks.example.com:80": canary.address}))
     await client.start()
-    hooks = MemoryWebhookStore()
-    deliverer = webhook_delivery.Deliverer(hooks, client, dataclasses.replace(FAST, attempts=1))
+    shared = MemoryShared()
+    hooks = SharedWebhookStore(shared)
+    deliverer = webhook_delivery.Deliverer(hooks, shared, client, dataclasses.replace(FAST, attempts=1))
     try:
         await hooks.add(Webhook("wh_1", "default", "http://hooks.example.com/in", "whsec_x", 0.0))
         await deliverer.offer("default", Event("evt_1", "session.created", 0.0, "s1", {}))
