@@ -37,6 +37,7 @@ from proxy.presence import PRESENCE, Presence
 from proxy.purge import purge_ctx
 from proxy.relay_rooms import RelayRooms
 from proxy.runtime_asset import RuntimeAsset
+from proxy.runtime_serve import routes as runtime_routes
 from proxy.store_down import store_down
 from proxy.stores import shared_for
 from proxy.synchub import SyncHub
@@ -73,7 +74,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[SERVICE] = SessionService(app[STORE], Signer(config.secret_key),
                                   Lifetimes(config.session_lifetime, config.ticket_lifetime),
                                   max_followers=config.max_followers)
-    app[RUNTIME] = RuntimeAsset.load()
+    app[RUNTIME] = RuntimeAsset.load(config.control_origin)
     app[SCRIPTS] = ScriptCache()
     app[TARGETS] = server_policy(config)
     app[RESPONSES] = ResponseRegistry(app[SHARED], ResponseLimits(config.share_max_response, config.share_budget))
@@ -81,6 +82,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app[AUDIT] = audit_sink(config)
     install_ops(app)  # /metrics (fed by the trail's records and events), /livez, /readyz
     app.add_routes(control.routes)
+    app.add_routes(runtime_routes)  # the injected runtime, one cached URL for every proxied page
     app.add_routes(api_sessions.routes)
     app.add_routes(join.routes)
     app.add_routes(api_participants.routes)

@@ -1,6 +1,6 @@
 """Endpoints the proxy answers itself on every proxied host, under ``/__cb/``.
 
-- ``GET  /__cb/runtime.js``            the injected runtime (cacheable, ETag)
+- ``GET  /__cb/runtime.js``            the injected runtime (``proxy.runtime_serve``; pages load the control plane's)
 - ``GET  /__cb/cookie?url=<real url>`` ``document.cookie`` for a document of this origin
 - ``POST /__cb/cookie``                 ``{"url", "cookie"}``: a ``document.cookie`` write
 - ``GET  /__cb/alias?origin=<origin>`` the proxy origin for a real origin (long hosts)
@@ -26,8 +26,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from proxy import jsendpoint, syncws
-from proxy.keys import RUNTIME, STORE, TARGETS
+from proxy import jsendpoint, runtime_serve, syncws
+from proxy.keys import STORE, TARGETS
 from proxy.targets import judge_origin, policy_for, refusal_page
 from proxy.visit import Visit, store_aliases
 from rewriter.origins import Origin
@@ -39,11 +39,7 @@ MAX_COOKIE_WRITE = 8192
 
 
 async def runtime_js(request: web.Request, visit: Visit) -> web.StreamResponse:
-    asset = request.app[RUNTIME]
-    if request.headers.get("If-None-Match") == asset.etag:
-        return web.Response(status=304, headers={"ETag": asset.etag})
-    return web.Response(body=asset.body, content_type="application/javascript", charset="utf-8",
-                        headers={"ETag": asset.etag, "Cache-Control": "private, max-age=3600"})
+    return runtime_serve.answer(request)
 
 
 def _document_url(visit: Visit, url: str | None) -> str | web.Response:

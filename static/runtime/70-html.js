@@ -44,7 +44,8 @@ function cbChildConfig() {
 /** An iframe srcdoc document: its URLs mapped, and this runtime loaded first inside it too. */
 function cbSrcdoc(html) {
   if (typeof html !== 'string') return html;
-  const tag = '<script src="' + cbEscapeAttr(CB.prefix + 'runtime.js') + '" data-cb="'
+  const src = typeof CB.runtime === 'string' && CB.runtime ? CB.runtime : CB.prefix + 'runtime.js';
+  const tag = '<script src="' + cbEscapeAttr(src) + '" crossorigin="anonymous" data-cb="'
     + cbEscapeAttr(JSON.stringify(cbChildConfig())) + '"></' + 'script>';
   return tag + cbRewriteHtml(html);
 }
