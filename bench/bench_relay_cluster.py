@@ -10,6 +10,10 @@ followers. On memory all three sockets are on the one process; on Redis the lead
 one process and both followers' on the other (alternating per session), so every message crosses
 processes through Redis.
 
+First, in this process: the cost of one relayed ``input`` (3 greeted sockets) for a relay kept
+alive as an object against one rebuilt from its text through ``MemoryShared`` (``proxy.relay_rooms``:
+what every message costs on the in-memory store), median of rounds.
+
 Each leader sends ``input`` messages at ``--rate`` per second for ``--seconds``; the time from
 the leader's send to each follower's receipt is taken on this process's clock (loopback, so it is
 the server's receive-relay-deliver time plus the clients' own scheduling). Relayed messages per
@@ -68,13 +72,26 @@ async def connect(client: aiohttp.ClientSession, port: int, cookie: str,
         "Host": urlsplit(origin).netloc, "Origin": origin, "Cookie": cookie})
     await ws.send_json({"type": "hello", "page": secrets.token_hex(8), "window": "main",
                         "url": "http://shop.bench" + PAGE, "last": 0, "vw": 1200, "vh": 800})
-    while (await ws.receive_json()).get("type") != "welcome":
-        pass
-    return ws
+    while True:
+        frame = await ws.receive()
+        if frame.type != aiohttp.WSMsgType.TEXT:
+            raise RuntimeError(f"the sync socket closed before its welcome ({ws.close_code})")
+        if json.loads(frame.data).get("type") == "welcome":
+            return ws
 
 
 async def one_session(client: aiohttp.ClientSession, lead_port: int, follow_port: int, rate: float,
                       seconds: float, ready: asyncio.Event, start: asyncio.Event) -> dict[str, Any]:
+    """One session's run; a session that could not be set up is counted as failed (``error``)."""
+    try:
+        return await _session(client, lead_port, follow_port, rate, seconds, ready, start)
+    except (RuntimeError, aiohttp.ClientError) as exc:
+        ready.set()
+        return {"error": str(exc)}
+
+
+async def _session(client: aiohttp.ClientSession, lead_port: int, follow_port: int, rate: float,
+                   seconds: float, ready: asyncio.Event, start: asyncio.Event) -> dict[str, Any]:
     created = await create_session(lead_port, PAGE)
     lead_cookie, origin = await participant_cookie(client, lead_port, created["leader_url"], join=False)
     joined = [await participant_cookie(client, follow_port, created["follower_url"], join=True) for _ in range(2)]
@@ -117,13 +134,57 @@ async def run(ports: tuple[int, int], sessions: int, rate: float, seconds: float
         set_up = asyncio.gather(*(event.wait() for event in ready))
         await asyncio.wait([set_up, *tasks], return_when=asyncio.FIRST_COMPLETED)  # all set up, or one failed
         start.set()
-        results = await asyncio.gather(*tasks)
+        outcomes = await asyncio.gather(*tasks)
+    results = [r for r in outcomes if "error" not in r]
+    if not results:
+        raise RuntimeError(f"no session could be set up: {outcomes[0]['error']}")
     latencies = [ms for r in results for ms in r["latencies"]]
     window = max(r["window"] for r in results)
     return {"sessions": sessions, "delivered_per_s": len(latencies) / window,
             "p50": pct(latencies, 0.5) if latencies else 0.0, "p99": pct(latencies, 0.99) if latencies else 0.0,
             "missing": sum(r["missing"] for r in results),
-            "closed_early": sum(1 for r in results if r["closed_early"])}
+            "closed_early": sum(1 for r in results if r["closed_early"]), "failed": len(outcomes) - len(results)}
+
+
+async def cost_per_message(messages: int = 2000, rounds: int = 5) -> tuple[float, float]:
+    """µs per relayed input: (relay kept alive, relay rebuilt through MemoryShared)."""
+    from proxy.relay_rooms import RelayRooms
+    from sessions.credentials import Signer
+    from sessions.protocol import Inbound
+    from sessions.relay import Member, Relay
+    from sessions.service import SessionService
+    from sessions.shared import MemoryShared
+    from sessions.store import MemoryStore
+
+    session = (await SessionService(MemoryStore(), Signer(b"k" * 32)).create(
+        "http://example.com/", "a1", "Ann", time.time())).session
+    members = [Member(session.leader_id, "leader", "A"), Member("pF", "follower", "B"), Member("pG", "follower", "C")]
+    rooms = RelayRooms(MemoryShared())
+    alive = Relay(session.id, session.leader_id, session.leader_id, session.target_url)
+
+    def greet(relay: Relay, i: int) -> Any:
+        relay.open(f"c{i}", members[i], "http://example.com", members)
+        return relay.receive(f"c{i}", Inbound("hello", 0, {"page": f"p{i}", "window": "main",
+                                                           "url": session.target_url, "last": 0}), time.time())
+    for i in range(3):
+        greet(alive, i)
+        await rooms.apply(session.id, lambda r, i=i: greet(r, i), expires_at=session.expires_at, fresh=session)
+
+    def message(k: int) -> Inbound:
+        return Inbound("input", k, {"target": ["#f", "input:1"], "value": str(k), "sel": [1, 1]})
+    kept, rebuilt, seq = [], [], 0
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for k in range(seq + 1, seq + messages + 1):
+            alive.receive("c0", message(k), time.time())
+        kept.append((time.perf_counter() - began) / messages * 1e6)
+        began = time.perf_counter()
+        for k in range(seq + 1, seq + messages + 1):
+            await rooms.apply(session.id, lambda r, k=k: r.receive("c0", message(k), time.time()),
+                              expires_at=session.expires_at)
+        rebuilt.append((time.perf_counter() - began) / messages * 1e6)
+        seq += messages
+    return pct(kept, 0.5), pct(rebuilt, 0.5)
 
 
 async def wait_port(port: int, within: float = 90.0) -> None:
@@ -165,14 +226,18 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["COBROWSE_SECRET_KEY"] = secrets.token_urlsafe(32)  # the same in every process
     load = os.getloadavg()[0]
+    kept, rebuilt = asyncio.run(cost_per_message())
     rows = asyncio.run(measure([int(n) for n in args.sessions.split(",")], args.rate, args.seconds))
     print(f"\nload average (1 min) at start {load:.2f}, at end {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
+    print(f"one relayed input, in process: relay kept alive {kept:.1f} µs, rebuilt through MemoryShared "
+          f"{rebuilt:.1f} µs\n")
     print(f"each leader {args.rate:g} input/s for {args.seconds:g} s; 2 followers per session\n")
-    print("| setup | sessions | delivered msgs/s | p50 ms | p99 ms | missing | sessions with a socket closed |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| setup | sessions | delivered msgs/s | p50 ms | p99 ms | missing | sessions with a socket closed "
+          "| sessions not set up |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
         print(f"| {name} | {r['sessions']} | {r['delivered_per_s']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} "
-              f"| {r['missing']} | {r['closed_early']} |")
+              f"| {r['missing']} | {r['closed_early']} | {r['failed']} |")
 
 
 if __name__ == "__main__":
