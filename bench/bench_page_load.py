@@ -2,6 +2,11 @@
 
 Run from the repository root:
     .venv/bin/python bench/bench_page_load.py [--rounds 9] [--corpus ../shared/corpus/html] [--corpus-pages 6]
+        [--proxy before=/path/to/old/worktree --proxy after=.]
+
+``--proxy NAME=DIR`` (repeatable) times the cobrowse of each checkout in the same run, one server
+each, every round in a rotating order (default: this checkout alone), so a change is measured
+beside its baseline under the same machine load.
 
 Processes: the cobrowse server (``python -m proxy.cli serve``, its own process as deployed,
 resolving ``pages.bench`` to the target and allowing only that domain, so the corpus pages'
@@ -14,7 +19,9 @@ A round loads every page once each way, alternating which side goes first, each 
 browser context (empty HTTP cache: a first visit, the case the runtime's caching cannot help
 within a page except across its origins). Figures, from the page's own Navigation Timing
 entry, in ms from the document's fetch: ``ttfb`` (``responseStart``) and ``load``
-(``loadEventEnd``); ratio = median of the per-round proxy/direct ratios. Where the proxy's
+(``loadEventEnd``); ratio = median of the per-round proxy/direct ratios; ``again``: the load event
+when the same page is loaded once more in that context (the browser's cache warm, as on a
+session's next page). Where the proxy's
 time goes: the runtime's downloads in every frame of the page (Resource Timing: how many
 fetches, bytes on the wire), and the page's main-thread script time (CDP
 ``Performance.getMetrics`` ``ScriptDuration``, all frames of the page's process), which is
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -48,7 +56,7 @@ from world.targets import free_port, listen, serve
 
 DOMAIN = "cobrowse.localhost"
 TIMEOUT_MS = 60_000
-SIDES = ("direct", "proxy")
+DIRECT = "direct"
 FIXTURES = ("/small", "/medium", "/frames")
 
 # Navigation Timing of the top document, and the runtime's fetches in this frame.
@@ -75,6 +83,7 @@ class Load:
     runtime_cached: int = 0  # from the HTTP cache (transferSize 0, body known)
     runtime_wire: int = 0  # bytes on the wire for the runtime, all frames
     runtime_ms: float = 0.0  # the slowest runtime fetch of the page
+    again: float = 0.0  # the load event of the same page loaded once more in the same context
 
 
 @dataclass(slots=True)
@@ -129,17 +138,22 @@ async def timed_load(browser: Browser, url: str, cookies: list[Any]) -> Load:
                     load.runtime_cached += 1
                 load.runtime_wire += int(entry["wire"])
                 load.runtime_ms = max(load.runtime_ms, float(entry["ms"]))
+        await page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
+        load.again = (await page.evaluate(READ_TIMINGS))["load"]
         return load
     finally:
         await context.close()
 
 
-async def measure(args: argparse.Namespace, sock: socket.socket, proxy_port: int) -> tuple[Results, list[str], str]:
+async def measure(args: argparse.Namespace, sock: socket.socket,
+                  servers: dict[str, int]) -> tuple[Results, list[str], str]:
+    """Every page, every round, directly and through each server (``name -> port``), in rotating order."""
     corpus = Path(args.corpus) if args.corpus else None
     names = corpus_sample(corpus, args.corpus_pages) if corpus is not None and corpus.is_dir() else []
     paths = [*FIXTURES, *(f"/corpus/{name}" for name in names)]
     served = await serve(make_app(corpus), sock=sock)
-    await wait_port(proxy_port)
+    for port in servers.values():
+        await wait_port(port)
     results = Results()
     try:
         rules = f"MAP {HOST} 127.0.0.1:{served.port},MAP *.{HOST} 127.0.0.1:{served.port},MAP * ~NOTFOUND"
@@ -148,14 +162,19 @@ async def measure(args: argparse.Namespace, sock: socket.socket, proxy_port: int
                         "proxy": await launch(playwright)}
             try:
                 version = str(browsers["proxy"].version)
-                created = await create_session(proxy_port, f"http://{HOST}/small")
-                proxy_origin, cookies = await enter_as_leader(browsers["proxy"], created["leader_url"])
-                bases = {"direct": (f"http://{HOST}", []), "proxy": (proxy_origin, cookies)}
+                bases: dict[str, tuple[Browser, str, list[Any]]] = {
+                    DIRECT: (browsers["direct"], f"http://{HOST}", [])}
+                for name, port in servers.items():
+                    created = await create_session(port, f"http://{HOST}/small")
+                    origin, cookies = await enter_as_leader(browsers["proxy"], created["leader_url"])
+                    bases[name] = (browsers["proxy"], origin, cookies)
+                sides = list(bases)
                 for n in range(args.rounds + 1):
+                    order = sides[n % len(sides):] + sides[:n % len(sides)]
                     for path in paths:
-                        for side in (SIDES if n % 2 == 0 else SIDES[::-1]):
-                            base, with_cookies = bases[side]
-                            load = await timed_load(browsers[side], base + path, with_cookies)
+                        for side in order:
+                            browser, base, with_cookies = bases[side]
+                            load = await timed_load(browser, base + path, with_cookies)
                             if n > 0:
                                 results.loads.setdefault((side, path), []).append(load)
                     print(f"round {n} done (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
@@ -172,31 +191,34 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} ({deciles[0]:.0f}..{deciles[-1]:.0f})"
 
 
-def ratios(results: Results, path: str, metric: str) -> list[float]:
-    pairs = zip(results.loads[("proxy", path)], results.loads[("direct", path)], strict=True)
+def ratios(results: Results, side: str, path: str, metric: str) -> list[float]:
+    pairs = zip(results.loads[(side, path)], results.loads[(DIRECT, path)], strict=True)
     return [getattr(p, metric) / max(getattr(d, metric), 0.1) for p, d in pairs]
 
 
-def report(results: Results, paths: list[str], rounds: int, version: str, load: tuple[float, float]) -> None:
-    print(f"Chromium {version}; {rounds} rounds after a warm-up; ms from the document's fetch, median (p10..p90); "
-          f"ratio: median of the per-round proxy/direct ratios; load average {load[0]:.1f} -> {load[1]:.1f}\n")
+def report(results: Results, side: str, paths: list[str]) -> None:
+    print(f"\nThrough **{side}**:\n")
     print("| page | ttfb direct | ttfb proxy | ttfb ratio | load direct | load proxy | **load ratio** "
-          "| script ms direct / proxy | runtime fetches / cached, KB on wire, ms |")
-    print("| --- |" + " ---: |" * 8)
+          "| again: direct / proxy, ratio | script ms direct / proxy | runtime fetches / cached, KB on wire, ms |")
+    print("| --- |" + " ---: |" * 9)
     groups: dict[str, list[float]] = {"fixture": [], "corpus": [], "all": []}
+    again: list[float] = []
     for path in paths:
-        direct, proxy = results.loads[("direct", path)], results.loads[("proxy", path)]
-        load_ratio = statistics.median(ratios(results, path, "load"))
+        direct, proxy = results.loads[(DIRECT, path)], results.loads[(side, path)]
+        load_ratio = statistics.median(ratios(results, side, path, "load"))
         groups["corpus" if path.startswith("/corpus/") else "fixture"].append(load_ratio)
         groups["all"].append(load_ratio)
+        again.append(statistics.median(ratios(results, side, path, "again")))
         fetched = statistics.median(p.runtime_fetches for p in proxy)
         cached = statistics.median(p.runtime_cached for p in proxy)
         wire = statistics.median(p.runtime_wire for p in proxy) / 1024
         runtime_ms = statistics.median(p.runtime_ms for p in proxy)
         name = path.removeprefix("/corpus/")
         print(f"| `{name}` | {spread([d.ttfb for d in direct])} | {spread([p.ttfb for p in proxy])} "
-              f"| {statistics.median(ratios(results, path, 'ttfb')):.2f}x "
+              f"| {statistics.median(ratios(results, side, path, 'ttfb')):.2f}x "
               f"| {spread([d.load for d in direct])} | {spread([p.load for p in proxy])} | **{load_ratio:.2f}x** "
+              f"| {statistics.median(d.again for d in direct):.0f} / {statistics.median(p.again for p in proxy):.0f}, "
+              f"{statistics.median(ratios(results, side, path, 'again')):.2f}x "
               f"| {statistics.median(d.script_ms for d in direct):.0f} / "
               f"{statistics.median(p.script_ms for p in proxy):.0f} "
               f"| {fetched:.0f} / {cached:.0f}, {wire:.0f}, {runtime_ms:.0f} |")
@@ -205,6 +227,9 @@ def report(results: Results, paths: list[str], rounds: int, version: str, load: 
         if values:
             print(f"- {group} pages: median of the per-page load ratios **{statistics.median(values):.2f}x** "
                   f"(min {min(values):.2f}x, max {max(values):.2f}x, {len(values)} pages)")
+    if again:
+        print(f"- again (the same page once more, browser cache warm): median of the per-page ratios "
+              f"**{statistics.median(again):.2f}x** (min {min(again):.2f}x, max {max(again):.2f}x)")
 
 
 def main() -> None:
@@ -214,15 +239,25 @@ def main() -> None:
                         help="folder of corpus pages ('' for fixture pages only)")
     parser.add_argument("--corpus-pages", type=int, default=6, help="corpus pages, spread over the sizes")
     parser.add_argument("--server-log", default="error", help="the cobrowse server's --log-level")
+    parser.add_argument("--proxy", action="append", metavar="NAME=DIR",
+                        help="time the cobrowse of this checkout too (repeatable; default: this one, as 'cobrowse')")
     args = parser.parse_args()
-    proxy_port = free_port()
+    checkouts = dict(item.split("=", 1) for item in args.proxy) if args.proxy else {"cobrowse": str(ROOT)}
     sock = listen()
     target = f"127.0.0.1:{sock.getsockname()[1]}"
     resolve = [arg for host in (HOST, f"a.{HOST}", f"b.{HOST}") for arg in ("--resolve", f"{host}:80={target}")]
-    with running(proxy_port, *resolve, "--allow-domain", HOST, "--log-level", args.server_log):
+    servers = {name: free_port() for name in checkouts}
+    with contextlib.ExitStack() as stack:
+        for name, folder in checkouts.items():
+            stack.enter_context(running(servers[name], *resolve, "--allow-domain", HOST, "--log-level",
+                                        args.server_log, cwd=Path(folder)))
         before = os.getloadavg()[0]
-        results, paths, version = asyncio.run(measure(args, sock, proxy_port))
-        report(results, paths, args.rounds, version, (before, os.getloadavg()[0]))
+        results, paths, version = asyncio.run(measure(args, sock, servers))
+    print(f"Chromium {version}; {args.rounds} rounds after a warm-up; ms from the document's fetch, median (p10..p90); "
+          f"ratio: median of the per-round proxy/direct ratios; load average {before:.1f} -> {os.getloadavg()[0]:.1f}; "
+          f"checkouts: {checkouts}")
+    for name in checkouts:
+        report(results, name, paths)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The cobrowse server under benchmark, in its own process as deployed (``python -m proxy.cli serve``).
 
 ``running(port, *flags)`` starts it with the benchmarks' API key and stops it (SIGINT, then a
-kill after 5 s) when the block exits, whatever happened inside.
+kill after 5 s) when the block exits, whatever happened inside; ``cwd``: the checkout whose code
+runs (another worktree, to time two versions in one run).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ API_KEY = "bench-key"
 
 
 @contextlib.contextmanager
-def running(port: int, *flags: str) -> Iterator[subprocess.Popen[bytes]]:
+def running(port: int, *flags: str, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "COBROWSE_API_KEY": API_KEY}
     server = subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), *flags],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+                              cwd=cwd, env=env, stdout=subprocess.DEVNULL)
     try:
         yield server
     finally:
