@@ -1,10 +1,12 @@
 """Host dispatch: requests to a session's proxy host never reach the control-plane routes.
 
-A middleware looks at the Host header first: ``<label>--<session>-<view>.<domain>`` goes to the
-proxy (admission, then the reserved ``/__cb/`` endpoints, a WebSocket relay for a page of
-the same session, or an HTTP exchange); anything else falls through to the control plane's
-own routes. A request line in absolute form is refused first, on every host (400: cobrowse
-is not a forward proxy).
+A middleware looks at the Host header first (as ``proxy.door`` read it, once for the whole
+request): ``<label>--<session>-<view>.<domain>`` goes to the proxy (admission, then the reserved
+``/__cb/`` endpoints, a WebSocket relay for a page of the same session, or an HTTP exchange);
+anything else falls through to the control plane's own routes. A request line in absolute form
+is refused first, on every host (400: cobrowse is not a forward proxy). ``install`` gives the
+router a route for proxy hosts (``door.ProxyHosts``), so that aiohttp need not build a 404 and
+the middleware chain again for each of their requests.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy import exchange, logs, preflight, reserved, wsproxy
+from proxy.door import ProxyHosts, proxy_host
 from proxy.ending import EXPIRIES
 from proxy.keys import CONFIG
 from proxy.pages import error_page
 from proxy.syncws import origin_allowed
-from proxy.visit import Visit, admit, cookie_name_for, is_proxy_host, locate, no_pass
+from proxy.visit import Visit, admit, locate, no_pass
+from rewriter.space import ProxyHost
+from sessions.credentials import cookie_name
 
 
-async def proxy_request(request: web.Request) -> web.StreamResponse:
-    if preflight.is_preflight(request) and cookie_name_for(request) not in request.cookies:
-        place = await locate(request)
+async def proxy_request(request: web.Request, host: ProxyHost) -> web.StreamResponse:
+    if preflight.is_preflight(request) and cookie_name(host.session_id) not in request.cookies:
+        place = await locate(request, host)
         return place if isinstance(place, web.Response) else await preflight.answer(request, place)
-    visit = await admit(request)
+    visit = await admit(request, host)
     if not isinstance(visit, Visit):
         return visit
     logs.bind(session=visit.session.id, participant=visit.participant.id)  # for this request's log lines
@@ -64,6 +69,20 @@ async def host_dispatch(request: web.Request, handler: Handler) -> web.StreamRes
                           "This request names a full URL where a path was expected (absolute-form request "
                           "line). cobrowse is not a forward proxy: open the co-browsing link in a browser "
                           "without a proxy setting that points here.")
-    if is_proxy_host(request, request.app[CONFIG]):
-        return await proxy_request(request)
+    host = proxy_host(request, request.app[CONFIG].domain)
+    if host is not None:
+        return await proxy_request(request, host)
     return await handler(request)
+
+
+def install(app: web.Application) -> None:
+    """Give the router a route for every proxy host (``door.ProxyHosts``), so that aiohttp keeps
+    their middleware chain built; ``host_dispatch`` must be among the app's middlewares."""
+    app.router.register_resource(ProxyHosts(app[CONFIG].domain, _routed))
+
+
+async def _routed(request: web.Request) -> web.StreamResponse:
+    # Reached only if ``host_dispatch`` were not installed: it answers every proxy host first.
+    host = proxy_host(request, request.app[CONFIG].domain)
+    assert host is not None  # ProxyHosts resolves proxy hosts only
+    return await proxy_request(request, host)

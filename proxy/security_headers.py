@@ -58,7 +58,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from proxy.config import Config
-from rewriter.space import parse_proxy_host
+from proxy.door import proxy_host
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 # Set on a response that must leave without Content-Type (and so without nosniff).
@@ -143,7 +143,7 @@ def preparer(config: Config) -> Callable[[web.Request, web.StreamResponse], Awai
             response.headers.popall("Content-Type", None)
         else:
             response.headers.setdefault(*NOSNIFF)
-        if parse_proxy_host(request.host, config.domain) is None:
+        if proxy_host(request, config.domain) is None:
             return
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["Referrer-Policy"] = referrer_policy(response.headers.getall("Referrer-Policy", []))

@@ -1,8 +1,9 @@
 """Admission on a proxied host: which session, which participant, which real origin.
 
-Every request to ``<label>--<session>-<view>.<domain>`` passes here first. The answer is either
+Every request to ``<label>--<session>-<view>.<domain>`` passes here first, with the host as the
+door read it (``proxy.door``: parsed once per request). The answer is either
 a ``Visit`` (everything the rest of the request needs) or an error response:
-404 (not a host of ours / unknown session / unknown origin label), 410 (session ended or
+404 (unknown session / unknown origin label), 410 (session ended or
 expired), 403 (no valid participant credential for this session; a participant the agent removed
 is told so: ``removed_page``).
 
@@ -24,11 +25,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from proxy.config import Config
+from proxy.door import proxy_host
 from proxy.keys import CONFIG, SERVICE, STORE
 from proxy.pages import error_page
 from proxy.security_headers import CLEAR_SITE_DATA
 from rewriter.origins import Origin
-from rewriter.space import ProxySpace, parse_proxy_host
+from rewriter.space import ProxyHost, ProxySpace, parse_proxy_host
 from sessions.credentials import cookie_name
 from sessions.model import MAX_ALIASES, Participant, Session
 from sessions.protocol import proxy_url
@@ -91,14 +93,9 @@ async def store_aliases(app: web.Application, session: Session, space: ProxySpac
     return refused
 
 
-def cookie_name_for(request: web.Request) -> str:
-    """The participant cookie's name for the session a proxy host names ("" if none)."""
-    parsed = parse_proxy_host(request.host, request.app[CONFIG].domain)
-    return cookie_name(parsed.session_id) if parsed else ""
-
-
 def is_proxy_host(request: web.Request, config: Config) -> bool:
-    return parse_proxy_host(request.host, config.domain) is not None
+    """Whether the request is for a session's proxy host (read once per request: ``proxy.door``)."""
+    return proxy_host(request, config.domain) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,26 +111,25 @@ class Place:
         return str(self.origin) + request.raw_path
 
 
-async def locate(request: web.Request) -> Place | web.Response:
-    """The live session and real origin of a proxy host, or the page saying why there is none."""
+async def locate(request: web.Request, host: ProxyHost) -> Place | web.Response:
+    """The live session and real origin of the proxy ``host`` the request came to (``proxy.door``),
+    or the page saying why there is none."""
     config = request.app[CONFIG]
-    parsed = parse_proxy_host(request.host, config.domain)
-    if parsed is None:
-        return error_page(404, "Not a cobrowse address", "This host name does not belong to a session.")
-    session = await request.app[STORE].get(parsed.session_id)
+    session = await request.app[STORE].get(host.session_id)
     if session is None:
         return error_page(404, "No such session", "This co-browsing session does not exist (or is long gone).")
+    space = space_for(config, session, host.view)
     if not session.is_live(time.time()):
-        return ended_page(session, space_for(config, session, parsed.view))
-    space = space_for(config, session, parsed.view)
-    origin = space.origin_for_host(request.host)
+        return ended_page(session, space)
+    origin = space.origin_of(host)
     if origin is None:
         return error_page(404, "Unknown site", "This address does not name a site of this session.")
-    return Place(session, space, origin, parsed.view)
+    return Place(session, space, origin, host.view)
 
 
-async def admit(request: web.Request) -> Visit | web.Response:
-    place = await locate(request)
+async def admit(request: web.Request, host: ProxyHost) -> Visit | web.Response:
+    """The visit of a request to the proxy ``host`` (``proxy.door``), or the page refusing it."""
+    place = await locate(request, host)
     if isinstance(place, web.Response):
         return place
     token = request.cookies.get(cookie_name(place.session.id))
@@ -190,7 +186,7 @@ def _initiator(request: web.Request, place: Place) -> Origin | None:
     parsed = parse_proxy_host(netloc, request.app[CONFIG].domain) if netloc else None
     if parsed is None or parsed.view != place.view:
         return None
-    return place.space.origin_for_host(netloc)
+    return place.space.origin_of(parsed)
 
 
 def no_pass() -> web.Response:

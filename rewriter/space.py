@@ -71,12 +71,15 @@ class ProxySpace:
     def origin_for_host(self, host: str) -> Origin | None:
         """The real origin a proxy host (with or without port) names in this session."""
         parsed = parse_proxy_host(host, self.domain)
-        if parsed is None or parsed.session_id != self.session_id:
+        return self.origin_of(parsed) if parsed is not None else None
+
+    def origin_of(self, host: ProxyHost) -> Origin | None:
+        """The real origin an already parsed proxy host names in this session."""
+        if host.session_id != self.session_id:
             return None
-        label = parsed.label
-        if is_alias(label):
-            return self.aliases.get(label)
-        return decode_label(label)
+        if is_alias(host.label):
+            return self.aliases.get(host.label)
+        return decode_label(host.label)
 
     # -- URLs -------------------------------------------------------------------------
 
