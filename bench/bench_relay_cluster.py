@@ -201,13 +201,17 @@ async def wait_port(port: int, within: float = 90.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def measure(counts: list[int], rate: float, seconds: float) -> list[tuple[str, dict[str, Any]]]:
+async def measure(counts: list[int], rate: float, seconds: float,
+                  setups: list[str]) -> list[tuple[str, dict[str, Any]]]:
     rows: list[tuple[str, dict[str, Any]]] = []
     port = free_port()
-    with running(port, "--log-level", "warning"):
-        await wait_port(port)
-        for n in counts:
-            rows.append(("1 process, memory", await run((port, port), n, rate, seconds)))
+    if "memory" in setups:
+        with running(port, "--log-level", "warning"):
+            await wait_port(port)
+            for n in counts:
+                rows.append(("1 process, memory", await run((port, port), n, rate, seconds)))
+    if "redis" not in setups:
+        return rows
     with running_redis() as url:
         a, b = free_port(), free_port()
         with running(a, "--store", url, "--log-level", "warning"), running(b, "--store", url, "--log-level", "warning"):
@@ -223,11 +227,13 @@ def main() -> None:
     parser.add_argument("--sessions", default="4,16")
     parser.add_argument("--rate", type=float, default=20.0, help="leader messages per second per session")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--setups", default="memory,redis", help="memory (one process), redis (two processes)")
     args = parser.parse_args()
     os.environ["COBROWSE_SECRET_KEY"] = secrets.token_urlsafe(32)  # the same in every process
     load = os.getloadavg()[0]
-    kept, rebuilt = asyncio.run(cost_per_message())
-    rows = asyncio.run(measure([int(n) for n in args.sessions.split(",")], args.rate, args.seconds))
+    setups = args.setups.split(",")
+    kept, rebuilt = asyncio.run(cost_per_message()) if "redis" in setups else (0.0, 0.0)
+    rows = asyncio.run(measure([int(n) for n in args.sessions.split(",")], args.rate, args.seconds, setups))
     print(f"\nload average (1 min) at start {load:.2f}, at end {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
     print(f"one relayed input, in process: relay kept alive {kept:.1f} µs, rebuilt through MemoryShared "
           f"{rebuilt:.1f} µs\n")
