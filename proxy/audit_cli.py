@@ -12,7 +12,15 @@
   (``proxy.audit_keys``).
 
 The trail and the key file are read from ``--data-dir`` (default as for ``serve``); keys from
-``$COBROWSE_AUDIT_KEYS`` when it is set. A progress bar is drawn on a terminal for long runs,
+``$COBROWSE_AUDIT_KEYS`` when it is set.
+
+Several server processes (docs/scale-out.md): each writes the records of the exchanges and
+events it served into its own data dir, as one *segment* of the session's trail with a chain of
+its own (two writers appending to one chain would fork it). The trail is the set of segments:
+give each process's data dir (``--data-dir A --data-dir B``, a copy of each collected as logs
+are). ``verify`` checks every segment's chain and names the segment of a break; ``export``
+writes the segments one after another (each a whole chain, the one whose first record is
+oldest first), each opened with the keys of its own data dir. A progress bar is drawn on a terminal for long runs,
 never into the records (``proxy.progress``). Exports do not add an ``exported`` event to the
 trail: a running server may be appending to it (the API's export does, through the writer).
 """
@@ -22,7 +30,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from proxy.audit_export import FORMATS, Export
@@ -43,8 +53,10 @@ def add_parser(commands: Any) -> None:
                                             "`cobrowse serve` writes into its data directory.")
     verbs = audit.add_subparsers(dest="audit_command", required=True)
     data_dir = argparse.ArgumentParser(add_help=False)
-    data_dir.add_argument("--data-dir", default="", help="the server's data directory (default: as for serve: "
-                                                         "$COBROWSE_DATA_DIR, else ~/.local/share/cobrowse)")
+    data_dir.add_argument("--data-dir", action="append", default=[],
+                          help="the server's data directory (default: as for serve: $COBROWSE_DATA_DIR, else "
+                               "~/.local/share/cobrowse); give it once per server process to read a trail "
+                               "written by several")
     verify = verbs.add_parser("verify", parents=[data_dir], help="check a session's trail; name the first broken "
                                                                  "record")
     verify.add_argument("session", help="the session id")
@@ -62,38 +74,70 @@ def add_parser(commands: Any) -> None:
     key_verbs.add_parser("rotate", parents=[data_dir], help="add a new current key; old records still open")
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The part of a session's trail one server process wrote: its file and the reader of its chain."""
+
+    data_dir: str
+    path: Path
+    reader: ChainReader
+
+
 def run(args: argparse.Namespace) -> int:
-    data_dir = args.data_dir or default_data_dir()
+    data_dirs = args.data_dir or [default_data_dir()]
     if args.audit_command == "keys":
-        return _rotate(data_dir)
+        return _rotate(data_dirs[0])
     if not is_session_id(args.session):
         print(f"cobrowse audit: {args.session!r} is not a session id", file=sys.stderr)
         return 2
-    store = DirectoryStore(data_dir)
-    if not store.path(args.session).exists():
-        print(f"cobrowse audit: no audit trail for session {args.session} in {store.directory}", file=sys.stderr)
-        return 2
     try:
-        keyring = load_keyring(data_dir, env_audit_keys(), create=False)
+        segments = _segments(data_dirs, args.session)
     except (KeySourceError, KeyringError, OSError) as exc:
         print(f"cobrowse audit: cannot read the audit keys: {exc}", file=sys.stderr)
         return 2
-    reader = ChainReader(keyring, args.session)
+    if not segments:
+        where = ", ".join(str(DirectoryStore(d).directory) for d in data_dirs)
+        print(f"cobrowse audit: no audit trail for session {args.session} in {where}", file=sys.stderr)
+        return 2
     if args.audit_command == "verify":
-        return _verify(store, reader)
+        return max(_verify(segment, len(segments) > 1) for segment in segments)
     if args.output == "-":
-        return _export(store, reader, args.format, sys.stdout.buffer, show_progress=False)
+        return _export(segments, args.format, sys.stdout.buffer, show_progress=False)
     with open(args.output, "wb") as out:
-        return _export(store, reader, args.format, out, show_progress=True)
+        return _export(segments, args.format, out, show_progress=True)
 
 
-def _walk(store: DirectoryStore, reader: ChainReader, label: str, show: bool,
-                each: Callable[[Opened], None]) -> tuple[int, Broken | None, bool]:
+def _segments(data_dirs: list[str], session_id: str) -> list[Segment]:
+    """The session's segments in the data dirs, the one whose first record is oldest first."""
+    found = []
+    for data_dir in dict.fromkeys(data_dirs):
+        path = DirectoryStore(data_dir).path(session_id)
+        if path.exists():
+            keyring = load_keyring(data_dir, env_audit_keys(), create=False)
+            found.append(Segment(data_dir, path, ChainReader(keyring, session_id)))
+    return sorted(found, key=_first_time)
+
+
+def _first_time(segment: Segment) -> float:
+    """When the segment's first record was made (a segment that does not open goes last: its
+    export stops at its break anyway)."""
+    with open(segment.path, "rb") as lines:
+        first = next(iter(lines), b"")
+    try:
+        opened = next(ChainReader(segment.reader.keyring, segment.reader.session_id).read([first]))
+        return decode(opened.plaintext).time
+    except (Broken, StopIteration):
+        return float("inf")
+
+
+def _walk(segment: Segment, label: str, show: bool,
+          each: Callable[[Opened], None]) -> tuple[int, Broken | None, bool]:
     """Open every record, calling ``each``; (records, the break if any, whether the last was ``ended``)."""
-    progress = Progress(sys.stdout, store.path(reader.session_id).stat().st_size, label, enabled=show)
+    reader = segment.reader
+    progress = Progress(sys.stdout, segment.path.stat().st_size, label, enabled=show)
     count, done, ended = 0, 0, False
     try:
-        with open(store.path(reader.session_id), "rb") as lines:
+        with open(segment.path, "rb") as lines:
             for opened in reader.read(lines):
                 count += 1
                 done += len(opened.link.line())
@@ -108,9 +152,10 @@ def _walk(store: DirectoryStore, reader: ChainReader, label: str, show: bool,
     return count, None, ended
 
 
-def _verify(store: DirectoryStore, reader: ChainReader) -> int:
-    sid = reader.session_id
-    count, broken, ended = _walk(store, reader, "verifying", True, lambda _: None)
+def _verify(segment: Segment, named: bool) -> int:
+    reader = segment.reader
+    sid = reader.session_id + (f" (the segment in {segment.data_dir})" if named else "")
+    count, broken, ended = _walk(segment, "verifying", True, lambda _: None)
     if broken is not None:
         print(f"session {sid}: BROKEN at {broken}")
         print(f"  records 1-{reader.head.seq} verify" if reader.head.seq else "  no record before it verifies")
@@ -123,25 +168,27 @@ def _verify(store: DirectoryStore, reader: ChainReader) -> int:
     return 0
 
 
-def _export(store: DirectoryStore, reader: ChainReader, fmt: str, out: BinaryIO, *, show_progress: bool) -> int:
-    path = store.path(reader.session_id)
-    export = Export.of(reader, fmt)
-    progress = Progress(sys.stdout, path.stat().st_size, "exporting", enabled=show_progress)
+def _export(segments: list[Segment], fmt: str, out: BinaryIO, *, show_progress: bool) -> int:
+    export = Export.of(segments[0].reader, fmt)
+    progress = Progress(sys.stdout, sum(s.path.stat().st_size for s in segments), "exporting",
+                        enabled=show_progress)
     done = 0
     out.write(export.start())
     try:
-        with open(path, "rb") as lines:
-            while batch := list(islice(lines, BATCH)):
-                chunks: list[bytes] = []
-                try:
-                    export.feed(batch, chunks)
-                finally:
-                    out.writelines(chunks)
-                done += sum(map(len, batch))
-                progress.update(done, export.records)
+        for segment in segments:
+            with open(segment.path, "rb") as lines:
+                while batch := list(islice(lines, BATCH)):
+                    chunks: list[bytes] = []
+                    try:
+                        export.feed(batch, chunks, segment.reader)
+                    finally:
+                        out.writelines(chunks)
+                    done += sum(map(len, batch))
+                    progress.update(done, export.records)
     except Broken as broken:
         out.write(export.finish())
-        print(f"cobrowse audit: the trail is broken at {broken}; the records before it were exported",
+        where = f" (the segment in {segment.data_dir})" if len(segments) > 1 else ""
+        print(f"cobrowse audit: the trail is broken at {broken}{where}; the records before it were exported",
               file=sys.stderr)
         return 1
     finally:

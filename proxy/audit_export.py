@@ -14,7 +14,9 @@ to the encoder; lines may come in batches (the CLI reads a file, the API the sto
 reader), so memory is bounded by a batch and what the encoder holds, never the whole trail. At
 the first broken record the walk stops: what was exported before it has been handed out, and
 ``Broken`` names the record. Both the API and the CLI go through here, so they give the same
-bytes for the same trail.
+bytes for the same trail. A trail written by several server processes is several segments,
+each its own chain (``proxy.audit_cli``): one export feeds them one after another, each opened
+by its own reader.
 """
 
 from __future__ import annotations
@@ -107,10 +109,11 @@ class Export:
     def start(self) -> bytes:
         return self.encoder.start()
 
-    def feed(self, lines: Iterable[bytes], out: list[bytes]) -> None:
-        """Open the next lines of the trail, appending their export to ``out``; raises ``Broken``
-        at a broken record, after appending everything before it."""
-        for opened in self.reader.read(lines):
+    def feed(self, lines: Iterable[bytes], out: list[bytes], reader: ChainReader | None = None) -> None:
+        """Open the next lines of the trail (of another segment's chain with its ``reader``),
+        appending their export to ``out``; raises ``Broken`` at a broken record, after appending
+        everything before it."""
+        for opened in (reader or self.reader).read(lines):
             record = decode(opened.plaintext)
             self.records += 1
             self.ended = isinstance(record, Event) and record.name == "ended"

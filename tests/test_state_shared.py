@@ -12,7 +12,9 @@ would be. Each test drives one property through both:
   by one is woken by news from the other;
 - an event stream on either process sees every event, in one order, and resumes on the other;
 - a webhook gets each event once and in order, whichever process noted it, and a queue is taken
-  over by the other process when the one sending it stops.
+  over by the other process when the one sending it stops;
+- the audit trail of a session served by both is two segments, one per process's data dir, each
+  its own chain: ``cobrowse audit`` verifies and exports them together.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from world.until import until
 from world.webhook_receiver import start_receiver
 
 from proxy.api_keyfile import KEY_FILE
+from proxy.cli import main
 from proxy.redis_store import RedisStore
 from proxy.visitors import VISITORS
 from sessions.pins import PinRules
@@ -241,3 +244,28 @@ async def test_a_webhook_queue_is_taken_over_when_the_process_sending_it_stops(s
         await receiver.close()
     assert [e["type"] for e in receiver.accepted] == ["session.created", "session.ended"]
     assert listed["counters"] == {"pending": 0, "delivered": 2, "failed": 0, "dropped": 0}
+
+
+async def test_a_trail_written_by_two_processes_is_verified_and_exported_from_both_segments(
+        start_two: StartTwo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dirs = [tmp_path / "a", tmp_path / "b"]  # each process its own data dir, its own audit keys
+    two = await start_two(data_dirs=dirs)
+    created = await two.a.create_session(TARGET)  # 'created' is written by a
+    await lead(two.b, created)  # 'joined' by b
+    assert (await two.b.api("DELETE", f"/api/v1/sessions/{created['id']}")).status == 200  # 'ended' by b
+    await stop_cobrowse(two.a)  # a clean stop drains and syncs each trail
+    await stop_cobrowse(two.b)
+    sid = created["id"]
+    both = [arg for d in dirs for arg in ("--data-dir", str(d))]
+    capsys.readouterr()
+    assert main(["audit", "verify", sid, *both]) == 0
+    said = capsys.readouterr().out
+    assert all(f"the segment in {d}" in said for d in dirs) and said.count("chain intact") == 2
+    out = tmp_path / "trail.jsonl"
+    assert main(["audit", "export", sid, "--format", "jsonl", "-o", str(out), *both]) == 0
+    rows = [json.loads(line) for line in out.read_bytes().splitlines()]
+    events = [r["record"]["name"] for r in rows if r["record"]["kind"] == "event"]
+    assert events[0] == "created" and "joined" in events and events[-1] == "ended"
+    assert [r["seq"] for r in rows].count(1) == 2  # two chains, each from its first record
+    # One segment alone is a whole chain too (what a reader with one process's copy can check).
+    assert main(["audit", "verify", sid, "--data-dir", str(dirs[0])]) == 0
