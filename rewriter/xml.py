@@ -6,7 +6,7 @@ or the ``xml:base`` in scope, as base), and the tree is serialised again. Unlike
 one parse a browser and lxml agree on, so parse and serialise loses no meaning (quote style,
 attribute spacing and blank lines in the prolog may change; under an XHTML 1.x DOCTYPE libxml2
 writes its XHTML compatibility form: ``<br />`` and a ``<meta http-equiv="Content-Type">``).
-Where a URL is mapped, the HTML rewriter's micro-syntax is reused (``html._PLAIN_URL``: each
+Where a URL is mapped, the HTML rewriter's micro-syntax is reused (``html_values.PLAIN_URL``: each
 origin mapped once per document), never a copy of it.
 
 Safe parsing (``_parser``): no entity is expanded (references stay references, and the internal
@@ -46,10 +46,9 @@ from lxml import etree
 
 from rewriter.charset import REPLACEMENT, decode_text, lookup
 from rewriter.css import rewrite_css
-from rewriter.html import _PLAIN_URL as PLAIN_URL
 from rewriter.html import PageContext, rewrite_html, rewrite_html_text
-from rewriter.html import _is_relative as is_relative
 from rewriter.html_tables import DROPPED_HTTP_EQUIV, Kind, rules_for
+from rewriter.html_values import PLAIN_URL, is_relative
 from rewriter.refresh import rewrite_refresh
 from rewriter.space import REFUSED
 from rewriter.srcset import rewrite_srcset

@@ -269,7 +269,8 @@ EVIL_HTTP = "http://h-evil-example--abcdefghij.cobrowse.localhost:8080"
     [
         ('<img src="http:evil.example/x.png">', f'<img src="{EVIL_HTTP}/x.png">'),
         ('<a href=" \thttp:\\\\evil.example\\a">', f'<a href="{EVIL_HTTP}/a">'),
-        ("<a href='ht&#9;tp:evil.example'>", f"<a href='{EVIL_HTTP}'>"),
+        # A changed value is written in double quotes (the tag is written again: rewriter/html_lol.py).
+        ("<a href='ht&#9;tp:evil.example'>", f'<a href="{EVIL_HTTP}">'),
         ('<img srcset="http:evil.example/1.png 1x, http:evil.example/2.png 2x">',
          f'<img srcset="{EVIL_HTTP}/1.png 1x, {EVIL_HTTP}/2.png 2x">'),
         ('<div style="background:url(http:evil.example/b.png)">', f'<div style="background:url({EVIL_HTTP}/b.png)">'),

@@ -375,7 +375,9 @@ def test_event_handler_attributes_are_rewritten_as_function_bodies() -> None:
     out = rewrite_html_text(page, html_ctx())
     assert out == (
         '<button onclick="' + P.replace('"', "&quot;") + '__cb$loc(location).href = \'/x\'; return false">a</button>'
-        "<body ONLOAD='" + P + "__cb$loc(top.location).hash'><p onclick=\"go()\" data-location=\"location.x\">"
+        # A changed value is written in double quotes (the tag is written again: rewriter/html_lol.py).
+        '<body ONLOAD="' + P.replace('"', "&quot;") + "__cb$loc(top.location).hash\"><p onclick=\"go()\" "
+        'data-location="location.x">'
         '<a onmouseover="' + P.replace('"', "&quot;") + '__cb$loc(location).reload()">b</a>'
     )
 
@@ -391,7 +393,7 @@ def test_javascript_urls_have_their_code_rewritten_and_percent_encoded_again() -
     q = P.replace('"', "&quot;")
     assert out == (
         f'<a href="javascript:{q}__cb$loc(location).href=\'/y\'">a</a>'
-        f"<iframe src=' JavaScript:{P}__cb$loc(parent.location).hostname'></iframe>"
+        f'<iframe src=" JavaScript:{q}__cb$loc(parent.location).hostname"></iframe>'
         '<a href="javascript:void(0)">b</a><a href="javascript:alert(%22100%25 location%22)">c</a>'
         f'<form action="javascript:{q}{js.EVAL_PROLOGUE.decode().replace(chr(34), "&quot;")}eval(__cb$rw(code))">'
         "</form>"
