@@ -1,6 +1,7 @@
 """Several real ``cobrowse serve`` processes on one real Redis behind a real HAProxy (issue 10).
 
-``running_cluster(overrides, nodes=2)`` starts, in order:
+``running_cluster(apps, nodes=2)`` serves the target sites ``apps`` (``Cluster.world``, with its hit
+log) and starts, in order:
 - ``ClusterRedis``: Debian's ``redis-server`` on a loopback port of its own, with an append-only
   file (fsync on every write) in its own directory, so that ``stop()`` and ``start()`` again on the
   same port keep every key, as a production Redis with persistence would;
@@ -41,6 +42,7 @@ import aiohttp
 from redis.asyncio import Redis
 from redis_server import free_port
 from world.harness import API_KEY, DOMAIN, Cobrowse
+from world.targets import AppFactory, World, open_world
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
@@ -271,19 +273,22 @@ class Cluster:
     balancer: Balancer
     front: Cobrowse
     client: aiohttp.ClientSession
+    world: World
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
     async def front_reaches_every_node(self) -> None:
-        """Requests through the balancer until its log shows each node serving (health checks passed)."""
+        """Requests through the balancer until its log shows each node serving one (its health
+        checks passed): after the start, and after a node was started again."""
         names = {n.name for n in self.nodes}
+        before = len(self.balancer.served())
 
         async def all_seen() -> bool:
             if self.balancer.proc is None or self.balancer.proc.returncode is not None:
                 raise RuntimeError(f"haproxy exited: {self.balancer.log_path.read_text()[-2000:]}")
             await _answers(self.client, self.balancer.port)
-            return names <= {s.server for s in self.balancer.served() if s.path == "/livez"}
+            return names <= {s.server for s in self.balancer.served()[before:] if s.path == "/livez"}
 
         await _until(all_seen, "haproxy in front of " + ", ".join(sorted(names)))
 
@@ -306,10 +311,17 @@ def _env() -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(overrides: Mapping[str, tuple[str, int]], nodes: int = 2,
+async def running_cluster(apps: Mapping[str, AppFactory], nodes: int = 2,
                           extra: Sequence[str] = ()) -> AsyncIterator[Cluster]:
-    """Redis, ``nodes`` cobrowse processes reaching ``overrides``' targets (``extra``: more
-    ``serve`` flags for each), HAProxy in front."""
+    """The target sites ``apps`` (``Cluster.world``), Redis, ``nodes`` cobrowse processes reaching
+    those sites (``extra``: more ``serve`` flags for each), HAProxy in front."""
+    async with open_world(apps) as world, _cluster(world, nodes, extra) as cluster:
+        yield cluster
+
+
+@contextlib.asynccontextmanager
+async def _cluster(world: World, nodes: int, extra: Sequence[str]) -> AsyncIterator[Cluster]:
+    overrides = world.resolve_overrides()
     with tempfile.TemporaryDirectory(prefix="cobrowse-cluster-") as tmp:
         workdir = Path(tmp)
         (workdir / "redis").mkdir()
@@ -328,7 +340,7 @@ async def running_cluster(overrides: Mapping[str, tuple[str, int]], nodes: int =
                                     _argv(port, balancer.port, redis.url, data_dir, overrides, extra), _env()))
             await asyncio.gather(*(node.start(client) for node in started))
             await balancer.start()
-            cluster = Cluster(redis, started, balancer, front, client)
+            cluster = Cluster(redis, started, balancer, front, client, world)
             await cluster.front_reaches_every_node()
             yield cluster
         finally:

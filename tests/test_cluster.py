@@ -21,13 +21,13 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from cluster import Cluster, haproxy_missing, running_cluster
-from playwright.async_api import Browser, async_playwright
-from world.browser import CHROMIUM, launch
+from playwright.async_api import Browser
+from world.browser import module_chromium
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse, view_in
+from world.hits import HitLog
 from world.party import BrowserParty, bodies_equal, join, start_pair
 from world.sync_client import lead
 from world.sync_sites import SYNC_APPS
-from world.targets import World, open_world
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.skipif(bool(haproxy_missing()), reason=haproxy_missing() or "-")]
@@ -39,32 +39,20 @@ HitKey = tuple[str, str, str]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
-    async with async_playwright() as playwright:
-        launched = await launch(playwright)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with module_chromium() as launched:
+        yield launched
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sync_world() -> AsyncIterator[World]:
-    async with open_world(SYNC_APPS) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cluster(sync_world: World) -> AsyncIterator[Cluster]:
-    async with running_cluster(sync_world.resolve_overrides(), extra=("--follower-wait", FOLLOWER_WAIT)) as running:
+async def cluster() -> AsyncIterator[Cluster]:
+    async with running_cluster(SYNC_APPS, extra=("--follower-wait", FOLLOWER_WAIT)) as running:
         yield running
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def single(sync_world: World) -> AsyncIterator[Cobrowse]:
+async def single(cluster: Cluster) -> AsyncIterator[Cobrowse]:
     """One process (in this one, on the memory store): the reference for target hit counts."""
-    server = await start_cobrowse(resolve_overrides=sync_world.resolve_overrides(),
+    server = await start_cobrowse(resolve_overrides=cluster.world.resolve_overrides(),
                                   follower_wait=float(FOLLOWER_WAIT))
     try:
         yield server
@@ -130,19 +118,20 @@ async def cobrowse_flow(browser: Browser, server: Cobrowse) -> dict[str, str]:
             await party.context.close()
 
 
-def hit_counts(world: World) -> Counter[HitKey]:
-    return Counter((h.server, h.method, h.path) for h in world.log if h.path != "/favicon.ico")
+def hit_counts(log: HitLog) -> Counter[HitKey]:
+    return Counter((h.server, h.method, h.path) for h in log if h.path != "/favicon.ico")
 
 
 async def test_cobrowsing_through_the_balancer_is_served_by_both_processes_with_one_process_hits(
-        browser: Browser, cluster: Cluster, single: Cobrowse, sync_world: World) -> None:
-    sync_world.log.clear()
+        browser: Browser, cluster: Cluster, single: Cobrowse) -> None:
+    log = cluster.world.log
+    log.clear()
     await cobrowse_flow(browser, single)
-    on_one = hit_counts(sync_world)
+    on_one = hit_counts(log)
 
-    sync_world.log.clear()
+    log.clear()
     views = await cobrowse_flow(browser, cluster.front)
-    assert hit_counts(sync_world) == on_one
+    assert hit_counts(log) == on_one
 
     for name, view in views.items():
         per_process = cluster.balancer.per_server(view)
@@ -150,15 +139,16 @@ async def test_cobrowsing_through_the_balancer_is_served_by_both_processes_with_
 
 
 async def test_drifted_follower_is_repaired_from_the_shared_store_through_the_balancer(
-        browser: Browser, cluster: Cluster, sync_world: World) -> None:
-    sync_world.log.clear()
+        browser: Browser, cluster: Cluster) -> None:
+    log = cluster.world.log
+    log.clear()
     _, leader, follower = await start_pair(browser, cluster.front, A + "two")
     try:
         await follower.page.evaluate("() => { document.getElementById('title').textContent = 'tampered'; }")
         await follower.page.wait_for_event("load", timeout=30_000)
         await follower.wait_url(A + "two")
         await assert_same_document(leader, follower)
-        assert [h.path for h in sync_world.log if h.path != "/favicon.ico"] == ["/two"]
+        assert [h.path for h in log if h.path != "/favicon.ico"] == ["/two"]
     finally:
         for party in (leader, follower):
             await party.context.close()

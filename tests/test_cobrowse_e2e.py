@@ -32,10 +32,10 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 import pytest_asyncio
 from django_target.server import ADMIN_PASSWORD, ADMIN_USER, start_django
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
-from world.browser import CHROMIUM, launch
+from world.browser import module_chromium
 from world.e2e_sites import CHAT, RAND, SPA, Sites, start_sites
 from world.front import start_counting_front
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse
@@ -53,14 +53,8 @@ HitKey = tuple[str, str, str, str]
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
     """One Chromium for the module; it knows no fixture address (only ``*.localhost``)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
-    async with async_playwright() as playwright:
-        launched = await launch(playwright)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with module_chromium() as launched:
+        yield launched
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -8,11 +8,13 @@ returns every check's text, so an assertion failure names each broken feature an
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Frame, Page, Playwright, Request
+import pytest
+from playwright.async_api import Browser, BrowserContext, Frame, Page, Playwright, Request, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +35,24 @@ async def launch(playwright: Playwright, extra_args: tuple[str, ...] = ()) -> Br
     return await playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args]
     )
+
+
+def _chromium_missing() -> bool:
+    return not CHROMIUM.exists()
+
+
+@contextlib.asynccontextmanager
+async def module_chromium() -> AsyncIterator[Browser]:
+    """One Chromium for a module-scoped fixture (it knows no fixture address, only ``*.localhost``);
+    the test skips, naming why, when Chromium is not installed."""
+    if _chromium_missing():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (CI installs Debian's chromium package)")
+    async with async_playwright() as playwright:
+        launched = await launch(playwright)
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 async def wait_checks(
