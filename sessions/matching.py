@@ -317,31 +317,38 @@ def _key_json(key: RequestKey) -> list[str]:
     return [key.method, key.url, key.body, key.range]
 
 
-def _key_of(data: list[str]) -> RequestKey:
-    return RequestKey(*data)
+def key_row(key: RequestKey, ids: list[int]) -> list[Any]:
+    """One row of ``ledger_json``'s ``keys``: the key and the ids recorded for it."""
+    return [*_key_json(key), ids]
 
 
-def ledger_json(ledger: Ledger) -> dict[str, Any]:
-    """The ledger as JSON-able data (``by_loose`` and ``last_id`` follow from the rest)."""
+def ledger_json(ledger: Ledger, *, keys: bool = True, places: dict[RequestKey, int] | None = None) -> dict[str, Any]:
+    """The ledger as JSON-able data (``by_loose`` and ``last_id`` follow from the rest); each key
+    is written once (``key_row``; left out with ``keys=False`` for a caller that writes the rows
+    itself, in ``by_key``'s order), followers name keys by their place in ``keys`` (``places``:
+    those places, when the caller keeps them)."""
+    if places is None:
+        places = {key: n for n, key in enumerate(ledger.by_key)}
     return {
-        "keys": [[_key_json(key), ids] for key, ids in ledger.by_key.items()],
+        **({"keys": [key_row(key, ids) for key, ids in ledger.by_key.items()]} if keys else {}),
         "pages": ledger.pages,
         "documents": ledger.documents,
         "drove": ledger.drove_until,
-        "followers": {name: [f.page, f.seen, f.floor, [[_key_json(k), n] for k, n in f.consumed.items()]]
+        "followers": {name: [f.page, f.seen, f.floor, [[places[k], n] for k, n in f.consumed.items()]]
                       for name, f in ledger.followers.items()},
     }
 
 
 def ledger_of(data: dict[str, Any]) -> Ledger:
     """The ledger ``ledger_json`` gave ``data`` for (equal in every field)."""
-    by_key = {_key_of(key): list(ids) for key, ids in data["keys"]}
+    keys = [RequestKey(method, url, body, range_) for method, url, body, range_, _ in data["keys"]]
+    by_key = {key: list(row[4]) for key, row in zip(keys, data["keys"], strict=True)}
     by_loose: dict[tuple[str, str], list[int]] = {}
     for key, ids in by_key.items():
         by_loose.setdefault(key.loose, []).extend(ids)
     for ids in by_loose.values():
         ids.sort()
-    followers = {name: _Follower(page, seen, {_key_of(k): n for k, n in consumed}, floor)
+    followers = {name: _Follower(page, seen, {keys[k]: n for k, n in consumed}, floor)
                  for name, (page, seen, floor, consumed) in data["followers"].items()}
     return Ledger(by_key, by_loose, list(data["pages"]), dict(data["documents"]), dict(data["drove"]),
                   followers, max((ids[-1] for ids in by_key.values() if ids), default=0))

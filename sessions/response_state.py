@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
-from sessions.matching import Ledger, RequestKey, ledger_json, ledger_of
+from sessions.matching import Ledger, RequestKey, key_row, ledger_json, ledger_of
 
 _READS = ("GET", "HEAD")
 
@@ -53,10 +54,6 @@ class Meta:
     failure: Failure | None = None
 
 
-# Meta's flags as bits of one number in the JSON form.
-_FLAGS = ("document", "cacheable", "commits", "complete", "too_large", "evicted")
-
-
 @dataclass(frozen=True, slots=True)
 class Socket:
     """A driver's open target WebSocket: followers attach to the latest for their key."""
@@ -75,6 +72,8 @@ class State:
     sockets: list[Socket] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # closed sockets whose backlogs are still kept
     closed: bool = False
+    changed: bool = False  # a step changed it (not part of the JSON form): it is to be written
+    rows: Rows = field(default_factory=lambda: Rows())  # its rows as text, kept between writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,26 +87,31 @@ class Limits:
 # -- the JSON form ------------------------------------------------------------------------------
 
 def _meta_json(entry_id: int, meta: Meta) -> list[Any]:
-    flags = sum(1 << bit for bit, name in enumerate(_FLAGS) if getattr(meta, name))
     failure = None if meta.failure is None else [meta.failure.status, meta.failure.title, meta.failure.message]
-    return [entry_id, meta.token, flags, meta.size, failure]
+    return [entry_id, meta.token, meta.document, meta.cacheable, meta.commits, meta.size, meta.complete,
+            meta.too_large, meta.evicted, failure]
 
 
 def _meta_of(data: list[Any]) -> tuple[int, Meta]:
-    entry_id, token, flags, size, failure = data
-    bits = {name: bool(flags & (1 << bit)) for bit, name in enumerate(_FLAGS)}
-    return entry_id, Meta(token, size=size, failure=None if failure is None else Failure(*failure), **bits)
+    entry_id, token, document, cacheable, commits, size, complete, too_large, evicted, failure = data
+    return entry_id, Meta(token, document, cacheable, commits, size, complete, too_large, evicted,
+                          None if failure is None else Failure(*failure))
 
 
 def state_json(state: State) -> str:
+    """The JSON form: ``[rest, [key rows], [entry rows]]``. Rows are kept as text between
+    writes (``State.rows``), so writing a state that grew by one entry does not encode every
+    other entry again."""
     if state.closed:
         return CLOSED
-    return json.dumps({
-        "next": state.next_id, "held": state.held, "ledger": ledger_json(state.ledger),
-        "entries": [_meta_json(i, m) for i, m in state.entries.items()],
+    keys = state.rows.keys(state.ledger.by_key)
+    rest = json.dumps({
+        "next": state.next_id, "held": state.held,
+        "ledger": ledger_json(state.ledger, keys=False, places=state.rows.places),
         "sockets": [[[s.key.method, s.key.url, s.key.body, s.key.range], s.id, s.protocol] for s in state.sockets],
         "gone": state.gone,
-    }, separators=(",", ":"))
+    }, separators=_COMPACT)
+    return f"[{rest},[{keys}],[{state.rows.entries(state.entries)}]]"
 
 
 def state_of(text: str | None) -> State:
@@ -115,10 +119,52 @@ def state_of(text: str | None) -> State:
     if text is None:
         return State()
     data = json.loads(text)
-    if data.get("closed"):
+    if isinstance(data, dict):  # CLOSED
         return State(closed=True)
-    return State(ledger_of(data["ledger"]), dict(_meta_of(m) for m in data["entries"]), data["next"],
-                 data["held"], [Socket(RequestKey(*k), i, p) for k, i, p in data["sockets"]], list(data["gone"]))
+    rest, keys, entries = data
+    return State(ledger_of({**rest["ledger"], "keys": keys}), dict(_meta_of(m) for m in entries), rest["next"],
+                 rest["held"], [Socket(RequestKey(*k), i, p) for k, i, p in rest["sockets"]], list(rest["gone"]))
+
+
+_COMPACT = (",", ":")
+
+
+class Rows:
+    """Key and entry rows as JSON text, kept between writes: a key's row while its ids have not
+    grown (``by_key`` only ever grows, in order), an entry's until a step changes its metadata
+    (``touch``); and each key's place in ``by_key``."""
+
+    def __init__(self) -> None:
+        self._keys: list[tuple[int, str]] = []
+        self._entries: dict[int, str] = {}
+        self._touched: set[int] = set()
+        self.places: dict[RequestKey, int] = {}
+
+    def touch(self, entry_id: int) -> None:
+        self._touched.add(entry_id)
+
+    def keys(self, by_key: dict[RequestKey, list[int]]) -> str:
+        for key in islice(by_key, len(self.places), None):
+            self.places[key] = len(self.places)
+        rows = self._keys
+        for place, (key, ids) in enumerate(by_key.items()):
+            if place == len(rows):
+                rows.append((-1, ""))
+            if rows[place][0] != len(ids):
+                rows[place] = (len(ids), json.dumps(key_row(key, ids), separators=_COMPACT))
+        return ",".join(row for _, row in rows)
+
+    def entries(self, entries: dict[int, Meta]) -> str:
+        kept, touched = self._entries, self._touched
+        for entry_id in touched:
+            kept.pop(entry_id, None)
+        touched.clear()
+        if len(kept) > 2 * len(entries) + 64:  # rows of forgotten entries
+            self._entries = kept = {i: row for i, row in kept.items() if i in entries}
+        for entry_id, meta in entries.items():
+            if entry_id not in kept:
+                kept[entry_id] = json.dumps(_meta_json(entry_id, meta), separators=_COMPACT)
+        return ",".join(kept[i] for i in entries)
 
 
 CLOSED = json.dumps({"closed": True})
@@ -140,6 +186,7 @@ def begin(state: State, limits: Limits, driver: str, key: RequestKey, meta: Meta
     """Record the driver's entry (its record is written already); its id and what was forgotten."""
     entry_id = state.next_id
     state.next_id += 1
+    state.changed = True
     if failure is not None:
         meta = replace(meta, failure=failure, complete=True)
     state.entries[entry_id] = meta
@@ -158,6 +205,8 @@ def grow(state: State, limits: Limits, entry_id: int, length: int) -> tuple[Meta
     meta = state.entries.get(entry_id)
     if meta is None or meta.too_large or meta.complete or meta.evicted:
         return meta, Dropped()
+    state.changed = True
+    state.rows.touch(entry_id)
     if length > limits.max_response:
         dropped = _release(state, meta)
         meta.too_large = True
@@ -171,7 +220,8 @@ def finish(state: State, limits: Limits, entry_id: int) -> tuple[Meta | None, Dr
     meta = state.entries.get(entry_id)
     if meta is None:
         return None, Dropped()
-    meta.complete = True
+    meta.complete = state.changed = True
+    state.rows.touch(entry_id)
     return meta, _evict_over_budget(state, limits)
 
 
@@ -181,7 +231,8 @@ def fail(state: State, entry_id: int, failure: Failure) -> tuple[Meta | None, Dr
     if meta is None:
         return None, Dropped()
     dropped = _release(state, meta)
-    meta.failure, meta.complete = failure, True
+    meta.failure, meta.complete, state.changed = failure, True, True
+    state.rows.touch(entry_id)
     return meta, Dropped(bodies=(dropped,))
 
 
@@ -203,6 +254,7 @@ def _evict_over_budget(state: State, limits: Limits) -> Dropped:
         if meta.size and meta.complete and entry_id != latest_document:
             evicted.append(_release(state, meta))
             meta.evicted = True
+            state.rows.touch(entry_id)
     return Dropped(bodies=tuple(evicted))
 
 
@@ -221,7 +273,9 @@ def claim(state: State, participant: str, key: RequestKey) -> tuple[bool, Found]
     had, when it left that page or would reuse the copy. (decided, entry): not decided yet
     while the follower should wait for the driver's next entry."""
     ledger = state.ledger
+    before = _follower_record(ledger, participant, key)
     entry_id = ledger.claim(participant, key)
+    state.changed = state.changed or _follower_record(ledger, participant, key) != before
     if entry_id is not None:
         return True, _found(state, entry_id) or _found(state, ledger.latest(key))
     fallback_id, page_left = ledger.fallback(participant, key)
@@ -252,19 +306,30 @@ def land(state: State, participant: str, key: RequestKey, *, spa_route: bool, ca
     landing = _found(state, fresh or None)
     if landing is not None and landing[1].commits:
         ledger.enter(participant, landing[0])
+        state.changed = True
     return landing
+
+
+def _follower_record(ledger: Ledger, participant: str, key: RequestKey) -> tuple[int, int, int, int] | None:
+    """What a claim for ``key`` may change of a follower's record (None: no record yet)."""
+    follower = ledger.followers.get(participant)
+    if follower is None:
+        return None
+    return follower.page, follower.seen, follower.floor, follower.consumed.get(key, 0)
 
 
 # -- target WebSockets ----------------------------------------------------------------------------
 
 def open_socket(state: State, socket: Socket) -> None:
     state.sockets.append(socket)
+    state.changed = True
 
 
 def close_socket(state: State, limits: Limits, socket_id: str) -> tuple[str, ...]:
     """The socket closed; the ids whose backlogs are now let go of (beyond ``kept_sockets``)."""
     state.sockets = [s for s in state.sockets if s.id != socket_id]
     state.gone.append(socket_id)
+    state.changed = True
     over = len(state.gone) - limits.kept_sockets
     if over <= 0:
         return ()

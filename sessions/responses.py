@@ -187,6 +187,7 @@ class ResponseStore:
         self._name = f"resp:{session_id}"
         self._state_limits = rs.Limits(self.limits.max_response, self.limits.budget, self.limits.max_entries)
         self._records: OrderedDict[str, tuple[RequestKey, Head, bool]] = OrderedDict()
+        self._last: tuple[str | None, State] | None = None  # the state as this process last left it
         self._waiters = 0
         self._someone_waits = asyncio.Event()  # set while a follower waits here
         # Swapped for a fresh one on every change heard: a waiter takes the event current before
@@ -409,6 +410,13 @@ class ResponseStore:
             self.closed = True
         return state
 
+    async def _peek(self) -> State:
+        """The state as it is now, for reading only (it may be the one this process keeps)."""
+        state = self._parsed(await self._shared.get(self._name), take=False)
+        if state.closed:
+            self.closed = True
+        return state
+
     async def ledger(self) -> Ledger:
         return (await self.state()).ledger
 
@@ -426,11 +434,12 @@ class ResponseStore:
         return await self._shared.read(self._body_key(entry.token))
 
     async def refresh(self, entry: Entry) -> None:
-        state = await self.state()
+        """Take the entry's shared metadata in, as it is now."""
+        state = await self._peek()
         entry.refresh(state.entries.get(entry.id))
 
     async def _look(self, decide: Callable[[State], T]) -> T:
-        return decide(await self.state())
+        return decide(await self._peek())
 
     async def _entry(self, found: rs.Found) -> Entry | None:
         if found is None:
@@ -460,20 +469,37 @@ class ResponseStore:
         when the session has ended (nothing changes any more)."""
         channel = self._name
 
+        after: list[tuple[str | None, State]] = []  # what the run that committed left
+
         def change(old: str | None) -> tuple[Write | None, T | _Ended]:
-            state = rs.state_of(old)
+            state = self._parsed(old, take=True)
             if state.closed:
                 return None, GONE
+            state.changed = False
             result = step(state)
-            text = rs.state_json(state)
-            if text == old:
+            if not state.changed:
+                after[:] = [(old, state)]
                 return None, result
+            text = rs.state_json(state)
+            after[:] = [(text, state)]
             return Write(value=text, publish=((channel, CHANGED),)), result
 
         result = await self._shared.transact(self._name, change)
         if result is GONE:
             self.closed = True
+        elif after:
+            self._last = after[0]
         return result
+
+    def _parsed(self, text: str | None, *, take: bool) -> State:
+        """The state ``text`` holds: the one this process last left when it is that text (given
+        away when ``take``: the caller changes it), else parsed afresh."""
+        last = self._last
+        if last is not None and last[0] == text:
+            if take:
+                self._last = None
+            return last[1]
+        return rs.state_of(text)
 
     # -- target WebSockets -------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from world.targets import serve_app
 from proxy.keys import RESPONSES
 from proxy.redis_shared import RedisShared
 from proxy.redis_store import RedisStore
+from sessions import response_state as rs
 from sessions.matching import RequestKey, key_for
 from sessions.preflight import PreflightKey, preflight_key
 from sessions.response_state import Failure
@@ -346,3 +347,22 @@ async def test_ending_through_one_process_ends_a_follower_waiting_on_the_other(t
     status, _ = await asyncio.wait_for(waiting, 5)  # at once, not after the 5 s wait
     assert status == 504
     assert "GET /never-asked" not in two.target.hits
+
+
+def test_the_shared_state_round_trips_through_its_json_form_and_kept_rows_match_a_fresh_encoding() -> None:
+    limits = rs.Limits(max_response=100, budget=250, max_entries=6)
+    state = rs.State()
+    for n in range(9):  # past max_entries and the budget: forgotten and evicted entries on the way
+        key = key_for("POST" if n % 3 else "GET", f"http://a.test/{n % 4}", "text/plain", b"%d" % (n % 2))
+        entry_id, _ = rs.begin(state, limits, "d", key, rs.Meta(f"t{n}", n % 2 == 0, True, True),
+                               navigation=n % 4 == 0)
+        rs.grow(state, limits, entry_id, 60 + n)
+        if n != 7:
+            rs.finish(state, limits, entry_id)
+        rs.claim(state, "f", key)
+        written = rs.state_json(state)  # rows kept from the writes before
+        again = rs.state_of(written)
+        assert rs.state_json(again) == written  # a fresh encoding of the parsed state is the same text
+        assert again.entries == state.entries and again.ledger == state.ledger
+    assert len(state.entries) == 6 and state.held <= 250
+    assert any(meta.evicted for meta in state.entries.values())
