@@ -15,7 +15,12 @@ Connection ids are ``<process>.<n>``: unique across processes, and they name the
 the socket. Each process keeps a heartbeat key alive (``HEARTBEAT_TTL``); ``dead_conns`` names
 the connections of processes whose heartbeat is gone, which the hub drops from the relay.
 
-Invariants: a transaction's change has no effect outside its result (it may run again);
+Each process keeps the relay it last wrote per session, parsed, beside its text, and uses it again
+while the shared text is still that text (no other process wrote since): a session driven from
+one process is not rebuilt for every message. Every other time the relay is rebuilt from its text.
+
+Invariants: a transaction's change has no effect outside its result but that kept relay (it may
+run again; a kept relay whose write did not commit is never used, its text not being the shared one);
 a relay that ended keeps its text for ``ENDED_TTL`` (so nothing re-creates it), its replay list is
 deleted; the relay key lives ``LINGER`` seconds past the session's expiry.
 """
@@ -27,10 +32,11 @@ import contextlib
 import json
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from sessions.model import Session
 from sessions.relay import NOTHING, ControlRules, Limits, Outcome, Relay
@@ -41,6 +47,7 @@ BEAT_EVERY: Final = HEARTBEAT_TTL / 3
 ENDED_TTL: Final = 600.0
 LINGER: Final = 3600.0
 READ_AGAIN: Final = 3
+KEPT: Final = 1000  # relays kept parsed per process (the most recently used sessions)
 Op = Callable[[Relay], Outcome]
 
 
@@ -53,11 +60,13 @@ def process_of(conn_id: str) -> str:
 
 
 def encode(outcome: Outcome) -> str:
-    """An outcome's sends and closes as the channel carries them (each message serialised once)."""
-    return json.dumps({"s": [[list(s.to), json.dumps(s.message, separators=(",", ":"), ensure_ascii=False)]
-                             for s in outcome.sends],
-                       "c": [[c.conn, c.code, c.reason] for c in outcome.closes]},
+    """An outcome's sends and closes as the channel carries them: a line of addressing
+    (``[[to, ...], [[conn, code, reason], ...]]``), then each message's text on a line of its own
+    (JSON text never holds a raw newline), so each message is serialised once and delivered as is."""
+    head = json.dumps([[list(s.to) for s in outcome.sends], [[c.conn, c.code, c.reason] for c in outcome.closes]],
                       separators=(",", ":"), ensure_ascii=False)
+    return "\n".join([head, *(json.dumps(s.message, separators=(",", ":"), ensure_ascii=False)
+                              for s in outcome.sends)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +78,10 @@ class Delivery:
 
     @classmethod
     def decode(cls, text: str) -> Delivery:
-        tree = json.loads(text)
-        return cls(tuple((tuple(to), message) for to, message in tree["s"]),
-                   tuple((conn, code, reason) for conn, code, reason in tree["c"]))
+        head, *messages = text.split("\n")
+        to, closes = json.loads(head)
+        return cls(tuple(zip((tuple(t) for t in to), messages, strict=True)),
+                   tuple((conn, code, reason) for conn, code, reason in closes))
 
 
 def fresh_relay(session: Session, initial_url: str, limits: Limits) -> Relay:
@@ -88,6 +98,9 @@ class RelayRooms:
         self.limits = limits or Limits()
         self.process = process or secrets.token_hex(4)
         self._beat: asyncio.Task[None] | None = None
+        # Per session, the relay this process last wrote and its text: used again, instead of
+        # being rebuilt, while the shared text is still that one (no other process wrote since).
+        self._kept: OrderedDict[str, tuple[str, Relay]] = OrderedDict()
 
     @staticmethod
     def _key(session_id: str) -> str:
@@ -122,18 +135,24 @@ class RelayRooms:
                 lives: float, stale_ok: bool) -> tuple[Write | None, tuple[Outcome, Relay | None] | None]:
         if old is None and fresh is None:
             return None, (NOTHING, None)
-        tree: dict[str, Any] | None = json.loads(old) if old is not None else None
-        if tree is not None and items and not stale_ok and _last_n(items) < tree["n"]:
-            return None, None
-        relay = (Relay.from_json(tree, items, self.limits) if tree is not None
-                 else fresh_relay(fresh, fresh.target_url, self.limits) if fresh is not None else None)
-        assert relay is not None
+        kept = self._kept.pop(sid, None)
+        if old is not None and kept is not None and kept[0] == old and items is None:
+            relay = kept[1]
+        elif old is not None:
+            tree = json.loads(old)
+            if items and not stale_ok and _last_n(items) < tree["n"]:
+                return None, None
+            relay = Relay.from_json(tree, items, self.limits)
+        else:
+            assert fresh is not None
+            relay = fresh_relay(fresh, fresh.target_url, self.limits)
         outcome = op(relay)
         text = json.dumps(relay.to_json(), separators=(",", ":"), ensure_ascii=False)
+        numbered = relay.new_buffered()
+        self._keep(sid, text, relay)
         publish = ((channel(sid), encode(outcome)),) if outcome.sends or outcome.closes else ()
         if text == old and not publish:
             return None, (outcome, relay)
-        numbered = relay.new_buffered()
         if relay.ended:
             pushes: tuple[Push, ...] = (Push(self._buffer_key(sid), (), 0),)
             ttl = ENDED_TTL
@@ -142,9 +161,20 @@ class RelayRooms:
             ttl = max(lives, 0.0) + LINGER
         return Write(value=text, push=pushes, publish=publish, ttl=ttl), (outcome, relay)
 
+    def _keep(self, sid: str, text: str, relay: Relay) -> None:
+        """Keep ``relay`` as the one for ``text``; its numbered messages are then no longer new.
+        (Harmless if the transaction does not commit: the shared text will not be ``text``.)"""
+        relay.settled()
+        self._kept[sid] = (text, relay)
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
+
     async def read(self, session_id: str) -> Relay | None:
         """The session's relay as it is now (without its replay buffer), None if it has none."""
         text = await self.shared.get(self._key(session_id))
+        kept = self._kept.get(session_id)
+        if text is not None and kept is not None and kept[0] == text:
+            return kept[1]
         return None if text is None else Relay.from_json(json.loads(text), None, self.limits)
 
     # ---- processes

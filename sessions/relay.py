@@ -36,6 +36,7 @@ Invariants:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
@@ -198,8 +199,14 @@ class Relay:
 
     def new_buffered(self) -> tuple[str, ...]:
         """The replay buffer's items numbered since the relay was built, as texts for ``from_json``."""
+        fresh = list(itertools.takewhile(lambda b: b.n > self._loaded_n, reversed(self._buffer)))
         return tuple(json.dumps([b.n, b.at, b.exclude, b.window, b.message], separators=(",", ":"),
-                                ensure_ascii=False) for b in self._buffer if b.n > self._loaded_n)
+                                ensure_ascii=False) for b in reversed(fresh))
+
+    def settled(self) -> None:
+        """Its text (and ``new_buffered``) were written: only what it numbers from now on is new
+        (a relay kept beside its text, used again while the text is unchanged)."""
+        self._loaded_n = self.n
 
     @staticmethod
     def needs_buffer(message: Inbound) -> bool:

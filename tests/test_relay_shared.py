@@ -8,7 +8,10 @@ would be; scripted sync clients (``world.sync_client``) play the browsers.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +32,12 @@ from world.sync_client import (
 
 from proxy.keys import SHARED, STORE, SYNC
 from proxy.redis_store import RedisStore
-from sessions.shared import SharedUnavailable
+from proxy.relay_rooms import RelayRooms
+from sessions.credentials import Signer
+from sessions.relay import Member, Outcome, Relay
+from sessions.service import SessionService
+from sessions.shared import MemoryShared, SharedUnavailable
+from sessions.store import MemoryStore
 
 SECRET = b"r" * 32
 URL = "http://example.com/start"
@@ -192,3 +200,19 @@ async def connect_refused(server: Cobrowse, created: dict[str, Any], party: Scri
     except aiohttp.WSServerHandshakeError as exc:
         return exc.status
     raise AssertionError("the handshake was accepted")
+
+
+async def test_a_relay_kept_parsed_by_one_process_is_rebuilt_once_another_process_wrote() -> None:
+    session = (await SessionService(MemoryStore(), Signer(b"k" * 32)).create(URL, "a1", "Ann", time.time())).session
+    shared = MemoryShared()
+    one, other = RelayRooms(shared, process="one"), RelayRooms(shared, process="other")
+    leader = Member(session.leader_id, "leader", "Ann")
+
+    def announce(url: str) -> Callable[[Relay], Outcome]:
+        return lambda relay: relay.announce(url, time.time())
+    await one.apply(session.id, announce(URL + "?1"), expires_at=session.expires_at, fresh=session)
+    await other.apply(session.id, announce(URL + "?2"), expires_at=session.expires_at)
+    _, relay = await one.apply(session.id, lambda r: r.open("one.1", leader, URL), expires_at=session.expires_at)
+    assert relay is not None and relay.current_url == URL + "?2" and relay.n == 2
+    assert (await other.read(session.id)) is not None
+    assert [json.loads(item)[0] for item in await shared.items(f"relay-buffer:{session.id}")] == [1, 2]
