@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac
@@ -38,9 +38,20 @@ def cookie_name(session_id: str) -> str:
     return COOKIE_PREFIX + session_id
 
 
+# Tokens a Signer remembers as verified (the oldest forgotten first): enough for every
+# participant of every live session of a busy process.
+VERIFIED_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     key: bytes
+    # Tokens whose signature and form checked out, with what they carry. Every proxied request
+    # presents its participant's token, and the MAC is the costly part of admitting it; what a
+    # token says never changes, so it is checked once. Its expiry is judged at each use, and
+    # whether the participant is still in the session is the caller's check, on the session
+    # as it is now. Forged tokens are never kept.
+    _verified: dict[str, Credential] = field(default_factory=dict, compare=False, repr=False)
 
     def _mac(self, payload: bytes) -> hmac.HMAC:
         mac = hmac.HMAC(self.key, hashes.SHA256())
@@ -54,6 +65,18 @@ class Signer:
 
     def verify(self, token: str, now: float) -> Credential | None:
         """The credential a token carries, or None if forged, malformed or expired."""
+        cred = self._verified.get(token)
+        if cred is None:
+            cred = self._check(token)
+            if cred is None:
+                return None
+            if len(self._verified) >= VERIFIED_KEPT:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = cred
+        return cred if cred.expires > now else None
+
+    def _check(self, token: str) -> Credential | None:
+        """What a token carries if its signature and form are good (its expiry aside)."""
         if len(token) > 512 or not token.isascii():
             return None
         payload, _, sig_text = token.rpartition(".")
@@ -66,6 +89,4 @@ class Signer:
         if len(parts) != 5 or parts[0] != "v1" or parts[3] not in ROLES or not parts[4].isdigit():
             return None
         cred = Credential(parts[1], parts[2], parts[3], int(parts[4]))
-        if not is_session_id(cred.session_id) or cred.expires <= now:
-            return None
-        return cred
+        return cred if is_session_id(cred.session_id) else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.credentials import Credential, Signer
+from sessions.credentials import VERIFIED_KEPT, Credential, Signer
 from sessions.ids import is_session_id, new_session_id
 from sessions.service import AdmissionError, SessionService
 from sessions.store import MemoryStore
@@ -32,6 +32,19 @@ def test_signed_credential_round_trips_and_rejects_tampering() -> None:
     assert signer.verify(token, NOW + 61) is None
     for garbage in ["", ".", "v1....", "x" * 2000, "v1.a.b.c.d.e", "ü"]:
         assert signer.verify(garbage, NOW) is None
+
+
+def test_verified_tokens_are_remembered_within_a_bound_and_still_expire() -> None:
+    signer = Signer(b"secret" * 6)
+    tokens = [signer.sign(Credential("abcdefghij", f"p{i}", "leader", int(NOW) + 60))
+              for i in range(VERIFIED_KEPT + 10)]
+    for token in tokens:
+        assert signer.verify(token, NOW) is not None
+    assert len(signer._verified) == VERIFIED_KEPT
+    assert signer.verify(tokens[0], NOW) == Credential("abcdefghij", "p0", "leader", int(NOW) + 60)  # re-checked
+    assert signer.verify(tokens[-1], NOW + 61) is None  # remembered, and expired all the same
+    forged = tokens[-1][:-2] + ("AA" if tokens[-1][-2:] != "AA" else "BB")
+    assert signer.verify(forged, NOW) is None and forged not in signer._verified
 
 
 async def test_leader_ticket_is_single_use() -> None:
