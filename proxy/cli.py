@@ -23,7 +23,7 @@ from typing import Any
 from proxy import audit_cli, keys_cli, logs, purge, settings, stores
 from proxy.app import build_app
 from proxy.config import ENV_API_KEY, Config
-from proxy.serving import serve_until_stopped
+from proxy.serving import loop_factory, serve_until_stopped
 
 log = logging.getLogger("cobrowse")
 
@@ -158,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("settings.unknown_environment names=%s: no setting reads these variables (see serve --help)",
                     ",".join(unknown).replace(" ", "_"))
     try:
-        asyncio.run(serve(config, args.demo))
+        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+            runner.run(serve(config, args.demo))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

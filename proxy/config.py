@@ -29,6 +29,8 @@ DEFAULT_DOMAIN = "cobrowse.localhost"
 ENV_API_KEY = "COBROWSE_API_KEY"
 ENV_AUDIT_KEYS = "COBROWSE_AUDIT_KEYS"
 ENV_DATA_DIR = "COBROWSE_DATA_DIR"
+# Event loops ``cobrowse serve`` may run on (``Config.loop``): "auto" is uvloop when it is installed.
+LOOPS = ("auto", "asyncio", "uvloop")
 # The sessions layer declares the defaults of what it owns; Config reads them (declared once).
 _LIFECYCLE = Lifecycle()
 _OPTION_LIMITS = OptionLimits()
@@ -100,6 +102,8 @@ class Config:
     shutdown_grace: float = 10.0
     # Where sessions live: "memory" (one process) or a Redis URL shared by several (proxy.stores).
     store: str = "memory"
+    # The event loop (one of LOOPS; proxy.serving.loop_factory): auto is uvloop when installed.
+    loop: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.api_key:

@@ -1,5 +1,5 @@
 """Running the app: an ``AppRunner`` whose connection handler never echoes what it was sent,
-and the graceful stop (``serve_until_stopped``).
+the graceful stop (``serve_until_stopped``), and the event loop it runs on (``loop_factory``).
 
 aiohttp answers a request it cannot parse (a bad header line, a control character in the
 target, an over-long line) before any middleware runs, with a 400 whose body quotes the
@@ -114,6 +114,22 @@ class QuietAppRunner(web.AppRunner):
 def make_runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
     """The runner every entry point (CLI, tests) uses: ``web.AppRunner`` keyword arguments."""
     return QuietAppRunner(app, **kwargs)
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop for ``Config.loop`` (None: asyncio's own). uvloop (libuv) runs aiohttp's
+    per-request path with less overhead (bench/RESULTS.md, Issue 11); "uvloop" asked for and not
+    installed is an error, "auto" falls back to asyncio's loop."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if name == "uvloop":
+            raise SystemExit("cobrowse serve: --loop uvloop needs the uvloop package") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 async def serve_until_stopped(app: web.Application, config: Config, listening: Callable[[], None],

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy.config import Config, config_default, xdg_data_dir
+from proxy.config import LOOPS, Config, config_default, xdg_data_dir
 from sessions.audit_bodies import BodyRules
 from sessions.options import SessionOptions, parse_options
 
@@ -187,6 +187,8 @@ SETTINGS: tuple[Setting, ...] = (
       "--log-format", choices=LOG_FORMATS),
     S("store", "str", "where sessions live: memory (this process only) or redis://[:PASSWORD@]HOST:PORT/DB "
       "(rediss:// for TLS), shared by every process given the same URL", "--store", "URL"),
+    S("loop", "str", "the event loop: uvloop (faster per request), asyncio's own, or auto (uvloop when it is "
+      "installed)", "--loop", choices=LOOPS),
     S("shutdown_grace", "float", "seconds a stopping server (SIGTERM, SIGINT) lets requests in flight finish",
       "--shutdown-grace", "SECONDS"),
 )
