@@ -284,6 +284,13 @@ class BoundedDecoder:
             self.limit.encoded += len(part)
             self._head.write(bytes(part))
 
+    def take(self) -> bytes:
+        """What was decoded since the last ``take`` (streaming: the pieces are not kept, and
+        ``finish`` then returns only what closing the decoders gives)."""
+        data = b"".join(self.limit.pieces)
+        self.limit.pieces.clear()
+        return data
+
     def finish(self) -> bytes:
         if self.limit.encoded == 0:
             return b""  # an empty body is empty in every encoding (HEAD, 204, 304 carry the header)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import sys
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace, TracebackType
@@ -167,9 +168,35 @@ class UpstreamResponse:
     async def read_decoded(self, limit: int | None = None) -> bytes:
         """The whole body with its Content-Encoding undone, refused past ``limit`` decoded bytes
         (default ``max_rewrite_body``) or at an absurd compression ratio (BodyTooLarge)."""
+        decoder = self._decoder(self._settings.max_rewrite_body if limit is None else limit)
+        try:
+            async for chunk in self.iter_raw():
+                decoder.feed(chunk)
+            return decoder.finish()
+        except DecodeError as exc:
+            raise self._undecodable(exc) from exc
+
+    async def iter_decoded(self) -> AsyncIterator[bytes]:
+        """The body with its Content-Encoding undone, piece by piece as it arrives: nothing is
+        kept, so any size passes; an absurd compression ratio is still refused (BodyTooLarge)."""
+        decoder = self._decoder(None)
+        try:
+            async for chunk in self.iter_raw():
+                decoder.feed(chunk)
+                piece = decoder.take()
+                if piece:
+                    yield piece
+            tail = decoder.finish()
+        except DecodeError as exc:
+            raise self._undecodable(exc) from exc
+        if tail:
+            yield tail
+
+    def _decoder(self, limit: int | None) -> BoundedDecoder:
+        """A decoder for this body's encodings; ``limit``: on what it holds (None: unlimited)."""
         s = self._settings
         limits = DecodeLimits(
-            limit=s.max_rewrite_body if limit is None else limit,
+            limit=sys.maxsize if limit is None else limit,
             max_ratio=s.max_decoded_ratio,
             ratio_floor=s.ratio_floor,
         )
@@ -181,13 +208,11 @@ class UpstreamResponse:
             raise BodyTooLarge(
                 "declared body larger than the limit", limit=limits.limit, decoded=declared, encoded=0, peak=0
             )
-        decoder = BoundedDecoder(encodings, limits)
-        try:
-            async for chunk in self.iter_raw():
-                decoder.feed(chunk)
-            return decoder.finish()
-        except DecodeError as exc:
-            raise BadUpstreamResponse(f"the site's body is not valid {', '.join(encodings)}: {exc}") from exc
+        return BoundedDecoder(encodings, limits)
+
+    def _undecodable(self, exc: DecodeError) -> BadUpstreamResponse:
+        encodings = parse_encodings(self.header("Content-Encoding"))
+        return BadUpstreamResponse(f"the site's body is not valid {', '.join(encodings)}: {exc}")
 
     def release(self) -> None:
         """Give the connection back (reused only if the body was read to its end)."""
