@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -49,6 +49,7 @@ from proxy.audit_trace import Trace
 from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
+from proxy.rewrite_stream import Broken, send_streamed
 from proxy.security_headers import UNTYPED
 from proxy.seeding import page_seed
 from proxy.targets import policy_for
@@ -65,7 +66,7 @@ from rewriter.headers import (
     rewrite_request_headers,
     rewrite_response_headers,
 )
-from rewriter.html import PageContext
+from rewriter.html import BufferLimit, PageContext
 from rewriter.textview import shown_as_text, text_view
 from sessions.branding import chrome
 from sessions.cookie_rules import FetchMetadata, SameSiteContext, same_site_context
@@ -257,18 +258,12 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
         return await _send_empty(request, plan.response)
     if plan.rewriter is None:
         return await stream_through(request, plan.response, upstream, responses, entry, prefix, trace.body_out)
+    if plan.rewriter.stream is not None and head.status < 400:
+        return await _stream_rewritten(request, visit, plan, head, upstream, prefix, responses, entry, trace)
     try:
         decoded = prefix + await upstream.read_decoded(config.max_rewrite_body - len(prefix))
-    except BodyTooLarge as exc:
-        page = error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
-        await responses.fail(entry, _failure_of(page))
-        return page
     except Exception as exc:
-        refusal = refusal_for(exc)
-        await responses.fail(entry, _failure_of(refusal or error_page(502, "Broken", "")))
-        if refusal is None:
-            raise
-        return refusal
+        return await _body_failed(responses, entry, exc)
     except BaseException:  # cancelled (the driver went away): followers must not wait forever
         await responses.fail(entry, _BROKEN)
         raise
@@ -276,6 +271,52 @@ async def respond(request: web.Request, visit: Visit, ctx: RequestContext, upstr
     await responses.finish(entry)
     trace.body_out(decoded, decoded=True)
     return await _send_rewritten(request, visit, plan, head, decoded)
+
+
+async def _stream_rewritten(request: web.Request, visit: Visit, plan: _Plan, head: Head, upstream: UpstreamResponse,
+                            prefix: bytes, responses: ResponseStore, entry: Entry, trace: Trace) -> web.StreamResponse:
+    """The driver's copy of a body whose rewriter streams (``proxy.rewrite_stream``): recorded
+    decoded for followers piece by piece, rewritten and sent as it arrives."""
+    assert plan.rewriter is not None
+
+    async def pieces() -> AsyncIterator[bytes]:
+        if prefix:
+            yield prefix
+        async for piece in upstream.iter_decoded():
+            yield piece
+
+    async def tee(piece: bytes) -> None:
+        await responses.append(entry, piece)
+        trace.body_out(piece, decoded=True)
+
+    try:
+        response = await send_streamed(
+            request, visit, plan.response, plan.rewriter, await _page_context(request, visit, plan),
+            charset_of(head.header("Content-Type")), request.app[CONFIG].max_rewrite_body, pieces(), tee)
+    except Broken:
+        await responses.fail(entry, _BROKEN)
+        return plan.response
+    except Exception as exc:
+        return await _body_failed(responses, entry, exc)
+    except BaseException:  # cancelled (the driver went away): followers must not wait forever
+        await responses.fail(entry, _BROKEN)
+        raise
+    await responses.finish(entry)
+    return response
+
+
+async def _body_failed(responses: ResponseStore, entry: Entry, exc: Exception) -> web.Response:
+    """The driver's answer when its body could not be read or rewritten before anything was
+    sent (followers get the same failure); an error that is no refusal is raised again."""
+    if isinstance(exc, (BodyTooLarge, BufferLimit)):
+        page = error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
+        await responses.fail(entry, _failure_of(page))
+        return page
+    refusal = refusal_for(exc)
+    await responses.fail(entry, _failure_of(refusal or error_page(502, "Broken", "")))
+    if refusal is None:
+        raise exc
+    return refusal
 
 
 async def replay(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,
@@ -411,9 +452,7 @@ async def _send_empty(request: web.Request, response: web.StreamResponse) -> web
 async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head: Head,
                           decoded: bytes) -> web.StreamResponse:
     assert plan.rewriter is not None
-    inject = worker_prelude(request.app[CONFIG], visit) if plan.rewriter.worker else await _runtime_tag(request, visit)
-    page = PageContext(url=visit.real_url, space=visit.space, inject=inject,
-                       js=request.app[SCRIPTS].rewrite_text, js_body=request.app[SCRIPTS].rewrite_body_text)
+    page = await _page_context(request, visit, plan)
     charset = charset_of(head.header("Content-Type"))
     if head.status >= 400 and not decoded.strip():
         # An empty error body: Chromium shows its own error page for it, as it would directly; an
@@ -434,6 +473,14 @@ async def _send_rewritten(request: web.Request, visit: Visit, plan: _Plan, head:
     await response.write(body)
     await response.write_eof()
     return response
+
+
+async def _page_context(request: web.Request, visit: Visit, plan: _Plan) -> PageContext:
+    """What this participant's copy is rewritten for (its runtime tag names the participant)."""
+    assert plan.rewriter is not None
+    inject = worker_prelude(request.app[CONFIG], visit) if plan.rewriter.worker else await _runtime_tag(request, visit)
+    return PageContext(url=visit.real_url, space=visit.space, inject=inject,
+                       js=request.app[SCRIPTS].rewrite_text, js_body=request.app[SCRIPTS].rewrite_body_text)
 
 
 _SCRIPT_IN_THREAD = 64 * 1024  # scripts larger than this are rewritten off the event loop

@@ -9,6 +9,8 @@ runtime, which ``PageContext.inject`` then carries (proxy/worker_runtime.py), as
 statement: after the script's directive prologue, so a ``"use strict"`` script stays strict.
 Scripts loaded by worklets, which get no runtime, stream untouched.
 JSON is never rewritten: it is data a script reads, and a script must read the real URLs.
+HTML is rewritten as it streams (``BodyRewriter.stream``, ``rewriter.html.HtmlStream``): the same
+bytes as the whole-body rewrite, sent as they are ready; the other types are rewritten whole.
 
 XML types are rewritten only when the browser loads them as a document (a navigation, a frame,
 an ``<object>``/``<embed>``): that is where the browser itself follows their URLs (renders
@@ -29,11 +31,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from rewriter.charset import decode_text, lookup
 from rewriter.css import rewrite_css_bytes
-from rewriter.html import PageContext, rewrite_html
+from rewriter.html import HtmlStream, PageContext, rewrite_html
 from rewriter.js import may_rewrite, may_rewrite_text
 from rewriter.js_tables import JS_MIME_TYPES
 from rewriter.xml import rewrite_xml
@@ -106,6 +108,22 @@ class BodyRewriter:
     # worklets do not get the runtime whose functions rewritten scripts call.
     scripts_only: bool = False
     worker: bool = False  # a worker's own script: ``PageContext.inject`` is the worker runtime
+    # Rewrites the body as it arrives (same bytes as ``rewrite``): (context, charset, bound on
+    # what it holds) -> a stream; None: the body is rewritten whole.
+    stream: Callable[[PageContext, str | None, int], BodyStream] | None = None
+
+
+class BodyStream(Protocol):
+    """A body rewritten as it streams: ``feed`` each piece, then ``close``; each returns the
+    output ready so far."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def close(self) -> bytes: ...
+
+
+def _html_stream(ctx: PageContext, charset: str | None, max_buffered: int) -> BodyStream:
+    return HtmlStream(ctx, charset, max_buffered=max_buffered)
 
 
 # The Sec-Fetch-Dest values of a worker's own script (its module graph's too).
@@ -118,7 +136,7 @@ def _xml_type(mime: str) -> BodyRewriter:
 
 
 BY_MIME: dict[str, BodyRewriter] = {
-    "text/html": BodyRewriter(_html, "text/html; charset=utf-8"),
+    "text/html": BodyRewriter(_html, "text/html; charset=utf-8", stream=_html_stream),
     "text/css": BodyRewriter(_css, "text/css; charset=utf-8"),
     **{mime: _xml_type(mime) for mime in (
         "application/xhtml+xml", "image/svg+xml", "application/rss+xml", "application/atom+xml",
