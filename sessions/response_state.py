@@ -53,6 +53,10 @@ class Meta:
     evicted: bool = False
     failure: Failure | None = None
 
+    @property
+    def servable(self) -> bool:
+        return self.failure is None and not self.too_large and not self.evicted
+
 
 @dataclass(frozen=True, slots=True)
 class Socket:
@@ -216,10 +220,14 @@ def grow(state: State, limits: Limits, entry_id: int, length: int) -> tuple[Meta
     return meta, _evict_over_budget(state, limits)
 
 
-def finish(state: State, limits: Limits, entry_id: int) -> tuple[Meta | None, Dropped]:
+def finish(state: State, limits: Limits, entry_id: int, length: int) -> tuple[Meta | None, Dropped]:
+    """The driver has the whole body, ``length`` bytes (counted now if it is still held)."""
     meta = state.entries.get(entry_id)
     if meta is None:
         return None, Dropped()
+    if meta.servable and not meta.complete:
+        state.held += length - meta.size
+        meta.size = length
     meta.complete = state.changed = True
     state.rows.touch(entry_id)
     return meta, _evict_over_budget(state, limits)

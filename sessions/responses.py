@@ -26,7 +26,9 @@ Invariants and limits:
 - One body is held up to ``max_response`` bytes. Past that the entry is marked ``too_large``:
   the driver's own transfer goes on, but followers get a 502 ("too large to share").
 - All bodies of a session together stay within ``budget`` bytes (oldest complete ones evicted
-  first; never the latest document or a body still arriving); at most ``max_entries`` entries.
+  first; never the latest document or a body still arriving); a body still arriving counts
+  every ``ACCOUNT_EVERY`` bytes (so the budget may be passed by that much per such body) and
+  whole once complete; at most ``max_entries`` entries.
   An evicted entry is still matched (order is kept) but can no longer be served.
 - A follower waits at most the time it is given, and at most ``max_waiters`` wait at once in one
   process; a body that stops growing for ``stall`` seconds (its driver's process died) ends as
@@ -68,6 +70,7 @@ Headers = tuple[tuple[str, str], ...]
 CATCH_UP_WAIT = 1.5
 RECHECK: Final = 0.25  # seconds a waiter sleeps at most before it looks at the shared state again
 STREAM_SLICE: Final = 256 * 1024  # bytes of a body read from the shared state at once
+ACCOUNT_EVERY: Final = 1024 * 1024  # bytes a body still arriving may grow before its size is counted
 TOMBSTONE_TTL: Final = 3600.0  # seconds an ended session's closed marker is kept
 RECORDS_CACHED: Final = 1024  # immutable entry records a process keeps per session
 CHANGED, ENDED = "c", "x"  # what the session's channel carries
@@ -117,6 +120,7 @@ class Entry:
     document: bool
     cacheable: bool  # the driver's browser would not ask again for a while
     token: str = ""  # names its record and body in the shared state
+    written: int = 0  # the driver's side: bytes of the body appended so far
     size: int = 0
     complete: bool = False
     too_large: bool = False
@@ -237,14 +241,20 @@ class ResponseStore:
                                 failure=failure)
 
     async def append(self, entry: Entry, chunk: bytes) -> None:
+        """Add to the driver's body. The bytes are shared at once (readers are told); the size
+        counts in the shared state past ``max_response`` (too large), every ``ACCOUNT_EVERY``
+        bytes and when the body is complete, so a small body costs no transaction of its own."""
         if entry.too_large or entry.complete or entry.evicted or not chunk or not entry.id:
             return
-        length = await self._shared.append(self._body_key(entry.token), chunk)
-        await self._step(entry, lambda s: rs.grow(s, self._state_limits, entry.id, length))
+        entry.written = await self._shared.append(self._body_key(entry.token), chunk)
+        if entry.written > self.limits.max_response or entry.written - entry.size >= ACCOUNT_EVERY:
+            await self._step(entry, lambda s: rs.grow(s, self._state_limits, entry.id, entry.written))
+        else:
+            await self._shared.publish(self._name, CHANGED)
 
     async def finish(self, entry: Entry) -> None:
         if entry.id:
-            await self._step(entry, lambda s: rs.finish(s, self._state_limits, entry.id))
+            await self._step(entry, lambda s: rs.finish(s, self._state_limits, entry.id, entry.written))
         entry.complete = True
 
     async def fail(self, entry: Entry, failure: Failure) -> None:
