@@ -199,6 +199,7 @@ class ResponseStore:
         self._changed = asyncio.Event()
         self._subscription: Any = None
         self._listening = asyncio.Lock()
+        self._turn = asyncio.Lock()
         self.preflights = PreflightCache(shared, f"{self._name}:preflight")  # shared answers (no credential)
         self.closed = False
 
@@ -494,7 +495,8 @@ class ResponseStore:
             after[:] = [(text, state)]
             return Write(value=text, publish=((channel, CHANGED),)), result
 
-        result = await self._shared.transact(self._name, change)
+        async with self._turn:  # one change at a time from this process: they would only conflict
+            result = await self._shared.transact(self._name, change)
         if result is GONE:
             self.closed = True
         elif after:
