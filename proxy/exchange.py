@@ -338,9 +338,10 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
         return refusal
     if navigation and commits(entry.head) and shown_as_text(entry.head.header("Content-Type")):
         return await _send_text_view(request, visit, ctx, responses, entry)
-    # What the driver's copy was decides: a body it got rewritten is rewritten again.
-    decoded = None if entry.raw else await responses.body(entry)
+    # What the driver's copy was decides: a body it got rewritten is rewritten again (read as it
+    # arrives when it has a type: a type-less one is sniffed on the whole body first).
     untyped = not (entry.head.header("Content-Type") or "").strip()
+    decoded = None if entry.raw or not untyped else await responses.body(entry)
     sniffed = sniff(decoded) if decoded is not None and untyped else None
     script = None if entry.raw else script_kind(request.headers.get("Sec-Fetch-Dest")) or True
     plan = _plan(request, visit, ctx, entry.head, document=not entry.raw, sniffed=sniffed, script=script)
@@ -348,13 +349,47 @@ async def replay(request: web.Request, visit: Visit, ctx: RequestContext, respon
         return plan
     if plan.no_body:
         return await _send_empty(request, plan.response)
-    if decoded is None:
+    if entry.raw:
         return await _stream_entry(request, plan.response, responses, entry, trace.body_out)
+    if decoded is None and plan.rewriter is not None and plan.rewriter.stream is not None and entry.head.status < 400:
+        return await _replay_streamed(request, visit, plan, responses, entry, trace)
+    if decoded is None:
+        decoded = await responses.body(entry)
     refusal = _unservable(entry)
     if refusal is not None:
         return refusal
     trace.body_out(decoded, decoded=True)
     return await _send_rewritten(request, visit, plan, entry.head, decoded)
+
+
+class _Incomplete(Exception):
+    """The driver's copy ended without completing (broke off, too large, evicted, stalled)."""
+
+
+async def _replay_streamed(request: web.Request, visit: Visit, plan: _Plan, responses: ResponseStore, entry: Entry,
+                           trace: Trace) -> web.StreamResponse:
+    """A follower's copy of a body whose rewriter streams, rewritten as the driver's arrives."""
+    assert plan.rewriter is not None
+
+    async def pieces() -> AsyncIterator[bytes]:
+        async for piece in responses.stream(entry):
+            yield piece
+        if not entry.complete or not entry.servable:
+            raise _Incomplete
+
+    async def tee(piece: bytes) -> None:
+        trace.body_out(piece, decoded=True)
+
+    try:
+        return await send_streamed(
+            request, visit, plan.response, plan.rewriter, await _page_context(request, visit, plan),
+            charset_of(entry.head.header("Content-Type")), request.app[CONFIG].max_rewrite_body, pieces(), tee)
+    except Broken:
+        return plan.response
+    except _Incomplete:
+        return _unservable(entry) or error_page(_BROKEN.status, _BROKEN.title, _BROKEN.message)
+    except BufferLimit as exc:
+        return error_page(502, "Page too large", f"The site's response could not be processed safely: {exc}")
 
 
 async def _send_text_view(request: web.Request, visit: Visit, ctx: RequestContext, responses: ResponseStore,

@@ -1,9 +1,10 @@
 """Through the proxy, a page's rewritten start reaches the browser before the target has sent
-its end, and the follower's copy (rewritten from the driver's record) is the same page.
+its end: the driver's copy, and a follower's (rewritten from the driver's record as it grows).
 
-The target (``stream.test``) sends a large page's first part, then holds the rest until the
-test has read the rewritten start through the proxy: that read is the fence, so the test
-fails (times out) if the proxy waits for the whole page before sending anything.
+The target (``stream.test``) sends a large gzip page's first part, then holds the rest until
+the test has read the rewritten start through the proxy, as the driver and as a follower:
+those reads are the fence, so the test fails (times out) if either copy waits for the whole
+page before sending anything.
 """
 
 from __future__ import annotations
@@ -70,24 +71,31 @@ async def test_a_large_pages_rewritten_start_reaches_the_client_before_the_targe
     follower = await join(server, created)
     url = server.proxy_url(created["id"], HOST, "/big")
     proxied = f"--{created['id']}.{DOMAIN}:{server.port}".encode()
-    parts = url.split("/", 3)
-    headers = {"Host": parts[2], "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate",
-               "Accept-Encoding": "gzip", "Cookie": "; ".join(f"{k}={v}" for k, v in leader.cookies.items())}
-    async with aiohttp.ClientSession() as client, client.get(
-            f"http://127.0.0.1:{server.port}/{parts[3]}", headers=headers) as resp:
-        assert resp.status == 200 and resp.headers["Content-Type"] == "text/html; charset=utf-8"
-        start = await _read_until(resp, b'id="first"')
+    async with aiohttp.ClientSession() as client, _get(client, server.port, url, leader.cookies) as driver:
+        assert driver.status == 200 and driver.headers["Content-Type"] == "text/html; charset=utf-8"
+        start = await _read_until(driver, b'id="first"')
         assert not release.is_set()
         assert b"/__cb/runtime.js" in start and b'href="http://h-stream-test' + proxied + b'/first"' in start
-        release.set()
-        body = start + await resp.read()
-    assert body.endswith(b"</body></html>") and b'href="http://h-stream-test' + proxied + b'/last"' in body
-    assert body.count(b"filler \xc3\xa9 text") == 8000
+        # A follower asking now is served from the driver's record as it grows: its start too.
+        async with _get(client, server.port, url, follower.cookies) as copy:
+            assert copy.status == 200
+            copy_start = await _read_until(copy, b'id="first"')
+            assert not release.is_set()
+            release.set()
+            copy_body = copy_start + await copy.read()
+        body = start + await driver.read()
+    for page in (body, copy_body):
+        assert page.endswith(b"</body></html>") and b'href="http://h-stream-test' + proxied + b'/last"' in page
+        assert page.count(b"filler \xc3\xa9 text") == 8000
+    assert [h.path for h in site.log].count("/big") == 1  # the follower's came from the store
 
-    # The target sent it gzip-encoded: it was decoded piece by piece on the way.
-    # The follower's copy comes from the driver's record, rewritten for it: the same page.
-    copy = await server.request("GET", url, headers={"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"},
-                                cookies=follower.cookies, max_body=10 << 20)
-    assert copy.status == 200 and copy.body.endswith(b"</body></html>")
-    assert copy.body.count(b"filler \xc3\xa9 text") == 8000 and b"h-stream-test" + proxied + b"/last" in copy.body
-    assert [h.path for h in site.log].count("/big") == 1
+
+def _get(client: aiohttp.ClientSession, port: int, url: str, cookies: dict[str, str] | None
+         ) -> aiohttp.client._RequestContextManager:
+    """A navigation to proxy ``url`` with these participant cookies, sent to 127.0.0.1."""
+    parts = url.split("/", 3)
+    headers = {"Host": parts[2], "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate",
+               "Accept-Encoding": "gzip"}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return client.get(f"http://127.0.0.1:{port}/{parts[3]}", headers=headers, allow_redirects=False)
