@@ -121,6 +121,13 @@ async def serve(config: Config, demo: bool) -> None:
                                   lambda: print(banner(config, start_url), flush=True))
 
 
+# On a shared store a signing key made for this run is always a mistake: another process (or this
+# one restarted) refuses every participant it admitted.
+SHARED_STORE_NEEDS_KEY = ("  WARNING:  the store is shared but the signing key was made for this run: other processes, "
+                          "and this one\n            after a restart, will refuse its participants. Give every "
+                          "process the same\n            secret_key ($COBROWSE_SECRET_KEY; docs/scale-out.md)")
+
+
 def banner(config: Config, demo_url: str) -> str:
     """What ``serve`` prints once it listens. A key the operator supplied (flag or environment)
     is never printed; a generated one is printed here once, and nowhere else (not in logs)."""
@@ -143,6 +150,8 @@ def banner(config: Config, demo_url: str) -> str:
     ]
     if demo_url:
         lines.append(f"  demo site: start a session on {demo_url}")
+    if config.secret_key_generated and stores.scheme_of(config.store) != stores.MEMORY:
+        lines.append(SHARED_STORE_NEEDS_KEY)
     return "\n".join(lines)
 
 

@@ -77,6 +77,9 @@ class Config:
     share_budget: int = _RESPONSE_LIMITS.budget
     # True when no key was supplied and one was made here: only such a key is ever printed.
     api_key_generated: bool = False
+    # True when no signing key was supplied: participants' cookies then die with this process, and
+    # no other process on a shared store accepts them (cli.banner warns; docs/scale-out.md).
+    secret_key_generated: bool = False
     # Where cobrowse keeps state on disk: the audit trail (``audit/``) and its key file. "" keeps
     # nothing on disk, and so writes no audit trail; ``cobrowse serve`` supplies default_data_dir().
     data_dir: str = ""
@@ -111,6 +114,7 @@ class Config:
             object.__setattr__(self, "api_key_generated", True)
         if not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_bytes(32))
+            object.__setattr__(self, "secret_key_generated", True)
         if self.public_scheme not in ("http", "https"):
             raise ValueError("public scheme must be http or https")
         if "." not in self.domain.strip("."):

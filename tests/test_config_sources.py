@@ -28,6 +28,7 @@ NOT_A_SETTING = {
     "public_scheme": "public_url", "public_port": "public_url", "resolve_overrides": "resolve",
     "session_defaults": "mask_selectors, hide_selectors, view_only, consent",
     "api_key_generated": "made by Config itself",
+    "secret_key_generated": "made by Config itself",
 }
 
 
