@@ -5,7 +5,8 @@ Every relay event (open, receive, idle, close, give, remove, announce, drop, end
 ``transact`` on the session's relay key: the relay is rebuilt from its text
 (``sessions.relay.Relay.from_json``), the event applied, the relay written back, its newly
 numbered messages pushed onto the replay list beside it (trimmed to ``Limits.buffer_messages``),
-and the outcome's sends and closes published on the session's channel, all in one transaction.
+and the outcome's sends and closes published on the session's channel (with the relay's ``n``
+before and after, so a process that missed a publication can tell), all in one transaction.
 Successive transactions on one key publish in order, so every process hears a session's outcomes
 in relay order; each delivers what is addressed to its own connections (``proxy.synchub``). The
 replay list is read only for a page that reconnects with a ``last`` (``Relay.needs_buffer``).
@@ -59,29 +60,32 @@ def process_of(conn_id: str) -> str:
     return conn_id.partition(".")[0]
 
 
-def encode(outcome: Outcome) -> str:
-    """An outcome's sends and closes as the channel carries them: a line of addressing
-    (``[[to, ...], [[conn, code, reason], ...]]``), then each message's text on a line of its own
-    (JSON text never holds a raw newline), so each message is serialised once and delivered as is."""
-    head = json.dumps([[list(s.to) for s in outcome.sends], [[c.conn, c.code, c.reason] for c in outcome.closes]],
-                      separators=(",", ":"), ensure_ascii=False)
+def encode(outcome: Outcome, numbered: tuple[int, int] = (0, 0)) -> str:
+    """An outcome as the channel carries it: a line of addressing
+    (``[[to, ...], [[conn, code, reason], ...], n_before, n_after]``: the relay's ``n`` before and
+    after the event), then each message's text on a line of its own (JSON text never holds a raw
+    newline), so each message is serialised once and delivered as is."""
+    head = json.dumps([[list(s.to) for s in outcome.sends], [[c.conn, c.code, c.reason] for c in outcome.closes],
+                       *numbered], separators=(",", ":"), ensure_ascii=False)
     return "\n".join([head, *(json.dumps(s.message, separators=(",", ":"), ensure_ascii=False)
                               for s in outcome.sends)])
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A published outcome: message texts per connection, then closes."""
+    """A published outcome: message texts per connection, then closes, and the relay's ``n``
+    before and after the event (``numbered``)."""
 
     sends: tuple[tuple[tuple[str, ...], str], ...]
     closes: tuple[tuple[str, int, str], ...]
+    numbered: tuple[int, int]
 
     @classmethod
     def decode(cls, text: str) -> Delivery:
         head, *messages = text.split("\n")
-        to, closes = json.loads(head)
+        to, closes, before, after = json.loads(head)
         return cls(tuple(zip((tuple(t) for t in to), messages, strict=True)),
-                   tuple((conn, code, reason) for conn, code, reason in closes))
+                   tuple((conn, code, reason) for conn, code, reason in closes), (before, after))
 
 
 def fresh_relay(session: Session, initial_url: str, limits: Limits) -> Relay:
@@ -146,11 +150,15 @@ class RelayRooms:
         else:
             assert fresh is not None
             relay = fresh_relay(fresh, fresh.target_url, self.limits)
+        before = relay.n
         outcome = op(relay)
         text = json.dumps(relay.to_json(), separators=(",", ":"), ensure_ascii=False)
         numbered = relay.new_buffered()
         self._keep(sid, text, relay)
-        publish = ((channel(sid), encode(outcome)),) if outcome.sends or outcome.closes else ()
+        # Published whenever something was numbered, even for no one: a process that missed a
+        # publication sees the gap in ``n`` (``proxy.synchub``).
+        publish = ((channel(sid), encode(outcome, (before, relay.n))),) \
+            if outcome.sends or outcome.closes or relay.n != before else ()
         if text == old and not publish:
             return None, (outcome, relay)
         if relay.ended:

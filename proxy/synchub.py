@@ -20,7 +20,9 @@ refuses the one over the cap, so one browser cannot make the servers hold hundre
 
 The shared state may be unreachable (``SharedUnavailable``): the caller closes the socket with
 1013 and the page reconnects. A close that could not be written is written with the session's
-next event from this process.
+next event from this process. Publications missed while the pub/sub connection was broken
+show as a gap in the relay's ``n``: the sockets of that session here are closed with 1013, and
+their pages reconnect and replay what they missed from the replay list.
 
 Kept apart from ``proxy/syncws.py`` (the endpoint) so that ``proxy/keys.py`` can name the type
 without an import cycle.
@@ -53,6 +55,7 @@ CLOSE_SHUTDOWN = 1001
 MAX_MASKED_PER_SESSION = 512
 RESTARTING = '{"type":"restarting"}'  # a server message (no ``n``): the server is going away, reconnect
 DEAD_CHECK_SECONDS = 2.0
+CLOSE_MISSED = 1013  # this process missed publications of the session: the page reconnects (try again)
 # What a relay event may raise when the shared state cannot do it now: the socket closes with 1013.
 UNAVAILABLE = (SharedUnavailable, StoreConflict)
 
@@ -99,6 +102,7 @@ class _Local:
     outboxes: dict[str, Outbox] = field(default_factory=dict)
     users: int = 0  # sockets attached or attaching
     checked: float = 0.0  # when dead processes' connections were last looked for
+    n: int | None = None  # the relay's ``n`` after the last publication heard (None: none yet)
 
 
 class SyncHub:
@@ -242,6 +246,14 @@ class SyncHub:
         if local is None:
             return
         delivery = Delivery.decode(text)
+        before, local.n = local.n, delivery.numbered[1]
+        if before is not None and delivery.numbered[0] > before:
+            # Publications were lost (the pub/sub connection broke): this process's pages may have
+            # missed numbered messages. They reconnect, and replay from their ``last``.
+            log.warning("sync.missed session=%s from=%d to=%d", session_id, before, delivery.numbered[0])
+            for missed in local.outboxes.values():
+                missed.put(CloseFrame(CLOSE_MISSED, "messages missed: reconnect"))
+            return
         for to, message in delivery.sends:
             for conn_id in to:
                 outbox = local.outboxes.get(conn_id)

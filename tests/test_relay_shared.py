@@ -8,11 +8,12 @@ would be; scripted sync clients (``world.sync_client``) play the browsers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -216,3 +217,55 @@ async def test_a_relay_kept_parsed_by_one_process_is_rebuilt_once_another_proces
     assert relay is not None and relay.current_url == URL + "?2" and relay.n == 2
     assert (await other.read(session.id)) is not None
     assert [json.loads(item)[0] for item in await shared.items(f"relay-buffer:{session.id}")] == [1, 2]
+
+
+class Lossy:
+    """The app's ``Shared`` (a declared seam) losing the publications of the transactions made
+    while ``lose`` is set, as a broken pub/sub connection does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.lose = inner, False
+        self.lost: list[str] = []
+        self.lost_one = asyncio.Event()
+
+    async def transact(self, key: str, change: Any) -> Any:
+        def without_publish(old: str | None) -> Any:
+            write, result = change(old)
+            if write is None or not self.lose or not write.publish:
+                return write, result
+            self.lost.extend(text for _, text in write.publish)
+            self.lost_one.set()
+            return replace(write, publish=()), result
+        return await self.inner.transact(key, without_publish)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_process_that_missed_publications_has_its_pages_reconnect_and_replay(
+        start_server: StartCobrowse) -> None:
+    server = await start_server()
+    rooms = server.runner.app[SYNC].rooms
+    shared = rooms.shared = Lossy(rooms.shared)
+    created, leader = await start_session(server)
+    follower = await join(server, created)
+    lws = await connect(server, created, leader)
+    await hello(lws, leader, "page-l")
+    fws = await connect(server, created, follower)
+    await hello(fws, follower, "page-f")
+    await send(lws, leader, "input", target=["#q"], value="heard")
+    [heard] = await _numbered(fws, 1)
+    shared.lose = True
+    await send(lws, leader, "input", target=["#q"], value="lost")
+    while not any('"value":"lost"' in text for text in shared.lost):
+        shared.lost_one.clear()
+        await shared.lost_one.wait()  # until the relay took it (and its publication was lost)
+    shared.lose = False
+    await send(lws, leader, "input", target=["#q"], value="after")
+    assert [m for m in await until_closed(fws) if m.get("type") == "input"] == []
+    assert fws.close_code == 1013
+    again = await connect(server, created, follower)
+    welcome = await hello(again, follower, "page-f", last=heard["n"])
+    assert welcome["state"] is None
+    replayed = [m["value"] for m in await _numbered(again, 2)]
+    assert replayed == ["lost", "after"]
