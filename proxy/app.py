@@ -30,6 +30,7 @@ from proxy.audit import audit_ctx, audit_sink
 from proxy.config import Config
 from proxy.ending import EXPIRIES, Expiries, expiries_ctx
 from proxy.handler import host_dispatch
+from proxy.handler import install as install_proxy_route
 from proxy.health import install_ops
 from proxy.integrations import install as install_integrations
 from proxy.keys import AUDIT, CONFIG, RESPONSES, RUNTIME, SCRIPTS, SERVICE, SHARED, STORE, SYNC, TARGETS, UPSTREAM
@@ -92,6 +93,7 @@ def build_app(config: Config, store: SessionStore | None = None) -> web.Applicat
     app.add_routes(timeline_api.routes)
     app.add_routes(openapi.routes)
     install_visitors(app)  # the visitor snippet, its endpoints and watch links (proxy.visitor_app)
+    install_proxy_route(app)  # every proxy host resolves to a route: aiohttp keeps its middleware chain
     api_auth.install(app)  # API keys and rate limits
     app[EXPIRIES] = Expiries(app)
     app[PRESENCE] = Presence(app)
