@@ -127,8 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("total_deadline", "float", "total deadline in seconds for a target's answer", "--timeout", "SECONDS"),
     S("max_request_body", "int", "largest request body a browser may send through the proxy", "--max-request-body",
       "BYTES"),
-    S("max_rewrite_body", "int", "largest page, style sheet or script rewritten (larger ones are refused)",
-      "--max-rewrite-body", "BYTES"),
+    S("max_rewrite_body", "int", "largest style sheet or script rewritten, and most of an HTML page held at once "
+      "while it streams (larger ones are refused)", "--max-rewrite-body", "BYTES"),
     S("max_ws_message", "int", "largest WebSocket message relayed to or from a target", "--max-ws-message", "BYTES"),
     S("session_lifetime", "float", "seconds a session lives before it ends by itself", "--session-lifetime",
       "SECONDS"),
