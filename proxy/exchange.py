@@ -8,7 +8,8 @@ Steps, in order (each delegated to its authority):
    deadline, no redirects followed);
 3. response headers rewritten, ``Set-Cookie`` captured into the jar, unsafe redirects refused;
 4. HTML and CSS bodies, and XML ones loaded as documents (``rewriter.body``), decoded
-   (bounded), rewritten and sent as UTF-8; every other body streamed through untouched with
+   (bounded), rewritten and sent as UTF-8 (HTML as it arrives, for the driver and for followers:
+   ``proxy.rewrite_stream``); every other body streamed through untouched with
    bounded memory (``Range`` passes through for them). A body without ``Content-Type`` leaves
    without one (``security_headers.UNTYPED``), unless it is a document that sniffs as HTML or
    XML (``rewriter.body.sniff`` on its first bytes, when it is not content-encoded): that one
