@@ -43,7 +43,7 @@ from sessions.model import Session
 from sessions.relay import NOTHING, ControlRules, Limits, Outcome, Relay
 from sessions.shared import Push, Shared, SharedUnavailable, Write
 
-HEARTBEAT_TTL: Final = 5.0  # seconds a process counts as alive after its last beat
+HEARTBEAT_TTL: Final = 10.0  # seconds a process counts as alive after its last beat (a loaded one stalls)
 BEAT_EVERY: Final = HEARTBEAT_TTL / 3
 ENDED_TTL: Final = 600.0
 LINGER: Final = 3600.0

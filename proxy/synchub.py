@@ -22,7 +22,9 @@ The shared state may be unreachable (``SharedUnavailable``): the caller closes t
 1013 and the page reconnects. A close that could not be written is written with the session's
 next event from this process. Publications missed while the pub/sub connection was broken
 show as a gap in the relay's ``n``: the sockets of that session here are closed with 1013, and
-their pages reconnect and replay what they missed from the replay list.
+their pages reconnect and replay what they missed from the replay list. A socket of this process
+that the relay no longer holds (this process stalled past its heartbeat and another dropped its
+connections) is closed the same way, so its page reconnects instead of silently hearing nothing.
 
 Kept apart from ``proxy/syncws.py`` (the endpoint) so that ``proxy/keys.py`` can name the type
 without an import cycle.
@@ -55,7 +57,9 @@ CLOSE_SHUTDOWN = 1001
 MAX_MASKED_PER_SESSION = 512
 RESTARTING = '{"type":"restarting"}'  # a server message (no ``n``): the server is going away, reconnect
 DEAD_CHECK_SECONDS = 2.0
-CLOSE_MISSED = 1013  # this process missed publications of the session: the page reconnects (try again)
+# This process missed publications of the session, or its socket is no longer in the relay (it
+# was taken for dead): the page reconnects (1013: try again).
+CLOSE_MISSED = 1013
 # What a relay event may raise when the shared state cannot do it now: the socket closes with 1013.
 UNAVAILABLE = (SharedUnavailable, StoreConflict)
 
@@ -103,6 +107,8 @@ class _Local:
     users: int = 0  # sockets attached or attaching
     checked: float = 0.0  # when dead processes' connections were last looked for
     n: int | None = None  # the relay's ``n`` after the last publication heard (None: none yet)
+    opened: set[str] = field(default_factory=set)  # sockets whose open was written to the relay
+    missing: set[str] = field(default_factory=set)  # opened sockets the last check found gone from it
 
 
 class SyncHub:
@@ -168,6 +174,7 @@ class SyncHub:
         if relay is None or conn_id not in relay.conn_ids():
             await self._leave(session.id, conn_id)
             return None
+        local.opened.add(conn_id)
         with contextlib.suppress(*UNAVAILABLE):  # best effort: the socket's idle checks again
             await self._drop_dead(session, relay, local)
         return conn_id, outbox
@@ -175,8 +182,11 @@ class SyncHub:
     async def receive(self, session: Session, conn_id: str, message: Inbound) -> tuple[Outcome, Relay | None]:
         """A page's message that passed the protocol's checks."""
         self._messages["in"] += 1
-        return await self.apply(session, lambda r: r.receive(conn_id, message, time.time()),
-                                buffer=Relay.needs_buffer(message), create=False)
+        outcome, relay = await self.apply(session, lambda r: r.receive(conn_id, message, time.time()),
+                                          buffer=Relay.needs_buffer(message), create=False)
+        if relay is not None and not relay.ended and conn_id not in relay.conn_ids():
+            self._dropped(session.id, (conn_id,))
+        return outcome, relay
 
     async def idle(self, session: Session, conn_id: str, pending: bool) -> None:
         """The socket has been quiet: acknowledge what is ``pending``; look for dead processes."""
@@ -202,7 +212,12 @@ class SyncHub:
         return relay
 
     async def _drop_dead(self, session: Session, relay: Relay, local: _Local) -> None:
+        """Drop the connections of dead processes from the relay; and close this process's sockets
+        that two checks in a row found gone from it (another process took this one for dead)."""
         local.checked = time.time()
+        gone = {c for c in local.opened if c not in relay.conn_ids()} if not relay.ended else set()
+        self._dropped(session.id, gone & local.missing)
+        local.missing = gone
         dead = await self.rooms.dead_conns(relay)
         if dead:
             log.info("sync.dead session=%s conns=%d", session.id, len(dead))
@@ -239,6 +254,15 @@ class SyncHub:
         """Whether this process holds a socket of the participant in the session."""
         local = self._local.get(session_id)
         return local is not None and any(o.participant == participant for o in local.outboxes.values())
+
+    def _dropped(self, session_id: str, conns: Iterable[str]) -> None:
+        """Sockets here that the relay no longer holds: their pages reconnect (1013)."""
+        local = self._local.get(session_id)
+        for conn_id in conns:
+            outbox = local.outboxes.get(conn_id) if local is not None else None
+            if outbox is not None:
+                log.warning("sync.dropped session=%s conn=%s", session_id, conn_id)
+                outbox.put(CloseFrame(CLOSE_MISSED, "no longer in the relay: reconnect"))
 
     def _deliver(self, session_id: str, text: str) -> None:
         """A published outcome of the session: queue what is addressed to sockets here, in order."""
@@ -284,6 +308,7 @@ class SyncHub:
         if local is None:
             return
         local.outboxes.pop(conn_id, None)
+        local.opened.discard(conn_id)
         local.users -= 1
         if local.users > 0:
             return

@@ -148,7 +148,8 @@ async def test_a_follower_reconnecting_to_the_other_process_gets_exactly_the_mis
     assert after["value"] == "after" and after["n"] == welcome["n"] + 1
 
 
-async def test_connections_of_a_process_whose_heartbeat_is_gone_are_dropped(two: Two) -> None:
+async def test_connections_of_a_process_whose_heartbeat_is_gone_are_dropped_and_its_pages_reconnect(
+        two: Two) -> None:
     created, _, follower, lws, fws, _ = await _pair(two)
     rooms = two.b.runner.app[SYNC].rooms
     await rooms.stop()  # b stops beating and its heartbeat key is gone, as if it had died
@@ -158,7 +159,15 @@ async def test_connections_of_a_process_whose_heartbeat_is_gone_are_dropped(two:
     assert relay is not None and all(conn.startswith(two.a.runner.app[SYNC].rooms.process + ".")
                                      for conn in relay.conn_ids())
     assert await two.a.runner.app[SHARED].get(f"relay-process:{rooms.process}") is None
-    assert not fws.closed  # b's socket itself is still open: only the relay's record of it was dropped
+    # b is alive after all (it only stalled): its socket, no longer in the relay, is closed with 1013
+    # so that its page reconnects rather than hear nothing.
+    await until_closed(fws)
+    assert fws.close_code == 1013
+    await rooms.start()  # b beats again
+    again = await connect(two.b, created, follower)
+    await hello(again, follower, "page-f")
+    back = await expect(lws, "participants")
+    assert {p["id"]: p["connected"] for p in back["participants"]}[follower.id] is True
 
 
 class Unreachable:
