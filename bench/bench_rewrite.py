@@ -2,6 +2,12 @@
 
     python bench/bench_rewrite.py [--html DIR] [--css DIR] [--rounds 7] [--no-pywb] [--results FILE]
 
+HTML is timed three ways in the same run: the compiled rewriter (lol_html, ``rewriter.html``),
+the previous one (the regex tokenizer, ``rewriter.html_regex``) and pywb; each cobrowse row also
+with the server's script rewriter (``+js``: inline scripts and event handlers through
+``rewriter.js_cache.ScriptCache``, warmed by one round first, as a running server's is).
+MB/s is the median round; the spread is the slowest and fastest round.
+
 Times are CPU seconds of the timing process (``time.process_time``), for both rewriters, so
 other load on a shared machine skews the figures less than wall-clock time would.
 For each corpus: total MB/s (median of the rounds), p50/p99 per-page time (each page's median
@@ -29,8 +35,10 @@ sys.path.insert(0, str(ROOT))
 import lxml.html  # noqa: E402
 
 from rewriter.css import rewrite_css  # noqa: E402
-from rewriter.html import PageContext, rewrite_html  # noqa: E402
+from rewriter.html import HtmlStream, PageContext, rewrite_html  # noqa: E402
+from rewriter.html_regex import rewrite_html_regex  # noqa: E402
 from rewriter.html_tables import GLOBAL_ATTRS, TAG_RULES, Kind  # noqa: E402
+from rewriter.js_cache import ScriptCache  # noqa: E402
 from rewriter.space import ProxySpace  # noqa: E402
 
 VENV = ROOT / "bench" / ".venv-pywb"
@@ -83,6 +91,8 @@ def summary(result: dict[str, object], total_bytes: int) -> dict[str, float]:
     median_round = statistics.median(rounds)
     return {
         "mb_s": total_bytes / 1e6 / median_round,
+        "slowest": total_bytes / 1e6 / max(rounds),
+        "fastest": total_bytes / 1e6 / min(rounds),
         "p50_ms": 1000 * per_page[len(per_page) // 2],
         "p99_ms": 1000 * per_page[min(len(per_page) - 1, int(len(per_page) * 0.99))],
         "failed": float(result["failed"]),  # type: ignore[arg-type]
@@ -133,32 +143,44 @@ def main() -> None:
         text = body.decode("utf-8", "replace")
         return rewrite_css(text, lambda u: space.to_proxy(u, "https://example.com/a/b.css")).encode("utf-8")
 
+    scripts = ScriptCache()
+    with_js = PageContext(PAGE_URL, space, INJECT, js=scripts.rewrite_text, js_body=scripts.rewrite_body_text)
+    html_rewriters: list[tuple[str, Callable[[bytes], bytes]]] = [
+        ("cobrowse (lol_html)", lambda b: rewrite_html(b, ctx)),
+        ("cobrowse previous (regex)", lambda b: rewrite_html_regex(b, ctx)),
+        ("cobrowse (lol_html) +js", lambda b: rewrite_html(b, with_js)),
+        ("cobrowse previous (regex) +js", lambda b: rewrite_html_regex(b, with_js)),
+    ]
     lines: list[str] = []
-    for kind, folder, fn in (("HTML", args.html, lambda b: rewrite_html(b, ctx)), ("CSS", args.css, css)):
+    escaped = 0
+    for kind, folder, fns in (("HTML", args.html, html_rewriters), ("CSS", args.css, [("cobrowse", css)])):
         paths = sorted(p for p in folder.iterdir() if p.suffix in (".html", ".css"))
         bodies = [p.read_bytes() for p in paths]
         total = sum(map(len, bodies))
-        ours = summary(time_ours(bodies, fn, args.rounds), total)
-        row = f"| {kind} | {len(paths)} | {total / 1e6:.1f} | cobrowse | {ours['mb_s']:.1f} | "
-        row += f"{ours['p50_ms']:.2f} | {ours['p99_ms']:.2f} | {int(ours['failed'])} |"
-        rows = [row]
+        rows = []
+        first = 0.0
+        for name, fn in fns:
+            if name.endswith("+js"):
+                time_ours(bodies, fn, 1)  # the script cache warmed, as in a running server
+            ours = summary(time_ours(bodies, fn, args.rounds), total)
+            first = first or ours["mb_s"]
+            rows.append(_row(kind, len(paths), total, name, ours))
         if not args.no_pywb:
             theirs = summary(time_pywb(kind.lower(), paths, args.rounds), total)
-            rows.append(
-                f"| {kind} | {len(paths)} | {total / 1e6:.1f} | pywb 2.x | {theirs['mb_s']:.1f} | "
-                f"{theirs['p50_ms']:.2f} | {theirs['p99_ms']:.2f} | {int(theirs['failed'])} |"
-            )
-            rows.append(f"| {kind} | | | **ratio** | **{ours['mb_s'] / theirs['mb_s']:.1f}x** | | | |")
+            rows.append(_row(kind, len(paths), total, "pywb 2.x", theirs))
+            rows.append(f"| {kind} | | | **ratio** (first row / pywb) | **{first / theirs['mb_s']:.1f}x** | | | | |")
         lines.extend(rows)
         if kind == "HTML":
-            escapes = [u for b in bodies for u in escaped_urls(fn(b))]
+            print(first_output(bodies, ctx), flush=True)
+            escapes = [u for b in bodies for u in escaped_urls(html_rewriters[0][1](b))]
             print(f"HTML: absolute URLs outside the proxy space: {len(escapes)} {escapes[:5]}")
             escaped = len(escapes)
         print("\n".join(rows), flush=True)
 
     table = [
-        "| corpus | files | MB | rewriter | MB/s (median) | p50 ms/page | p99 ms/page | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| corpus | files | MB | rewriter | MB/s (median) | spread (slowest-fastest round) | p50 ms/page | "
+        "p99 ms/page | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *lines,
     ]
     section = "\n".join(
@@ -177,6 +199,32 @@ def main() -> None:
     print(section)
     if args.results:
         write_section(args.results, section)
+
+
+def first_output(bodies: list[bytes], ctx: PageContext, chunk: int = 16 * 1024) -> str:
+    """How soon the streamed rewrite has output, with each page fed in ``chunk``-byte pieces
+    (as a network delivers it): CPU ms to the first output bytes and to the whole page."""
+    first: list[float] = []
+    whole: list[float] = []
+    for body in bodies:
+        t0 = time.process_time()
+        stream = HtmlStream(ctx, "utf-8")
+        seen = None
+        for at in range(0, len(body), chunk):
+            if stream.feed(body[at:at + chunk]) and seen is None:
+                seen = time.process_time() - t0
+        stream.close()
+        whole.append(time.process_time() - t0)
+        first.append(whole[-1] if seen is None else seen)
+    return (f"HTML streamed in {chunk // 1024} KiB pieces: first output after {1000 * statistics.median(first):.2f} ms "
+            f"(median; p90 {1000 * sorted(first)[len(first) * 9 // 10]:.2f}), whole page "
+            f"{1000 * statistics.median(whole):.2f} ms (p90 {1000 * sorted(whole)[len(whole) * 9 // 10]:.2f})")
+
+
+def _row(kind: str, files: int, total: int, name: str, got: dict[str, float]) -> str:
+    return (f"| {kind} | {files} | {total / 1e6:.1f} | {name} | {got['mb_s']:.1f} | "
+            f"{got['slowest']:.1f}-{got['fastest']:.1f} | {got['p50_ms']:.2f} | {got['p99_ms']:.2f} | "
+            f"{int(got['failed'])} |")
 
 
 def write_section(path: Path, section: str) -> None:
