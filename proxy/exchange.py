@@ -48,6 +48,7 @@ from aiohttp import web
 
 from proxy.audit_trace import Trace
 from proxy.decoding import DecodeError, DecodeLimits, decode_all, parse_encodings
+from proxy.heads import response_for
 from proxy.keys import CONFIG, RESPONSES, RUNTIME, SCRIPTS, STORE, SYNC, TARGETS, UPSTREAM
 from proxy.pages import error_page
 from proxy.rewrite_stream import Broken, send_streamed
@@ -203,7 +204,8 @@ def _plan(request: web.Request, visit: Visit, ctx: RequestContext, head: Head, *
     no_body = request.method == "HEAD" or head.status in NO_BODY_STATUSES
     out_headers = [(k, v) for k, v in rewritten.headers if k.lower() not in _RESET_ON_REWRITE] \
         if body_rewriter and not no_body else rewritten.headers
-    response = web.StreamResponse(status=head.status, reason=head.reason)
+    response = response_for(head.status, head.reason, rewritten=body_rewriter is not None,
+                            length_known=no_body or head.header("Content-Length") is not None)
     for name, value in out_headers:
         response.headers.add(name, value)
     if content_type is None and body_rewriter is None:
