@@ -31,10 +31,11 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_proxy import free_port, open_session, stop, wait_port
+from bench_proxy import free_port, open_session, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,13 +109,13 @@ def run_wrk(url: str, headers: list[str], conc: int, seconds: float, server: int
     """One wrk run: requests/s and the p50/p99 latency (ms) it reports, and the CPU time the
     ``server`` process spent per request (µs; 0 without one); non-2xx answers fail the run."""
     cpu = _cpu_seconds(server)
-    argv = ["wrk", "-t2", f"-c{conc}", f"-d{seconds:g}s", "--latency"]
+    argv = ["wrk", "-t2", f"-c{conc}", f"-d{seconds:g}s", "--timeout", "10s", "--latency"]
     for header in headers:
         argv += ["-H", header]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
     cpu = _cpu_seconds(server) - cpu
     if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
+        raise RuntimeError(f"wrk saw errors (or 10 s without an answer) on {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     lat = {q: _ms(re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)) for q in ("50", "99")}
     count = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
@@ -165,10 +166,23 @@ def measure(args: argparse.Namespace, paths: dict[str, Way]) -> Runs:
 async def _sessions(paths: dict[str, Way]) -> None:
     """Wait for every server; open a session (as its leader) on each cobrowse."""
     for way in paths.values():
-        await wait_port(way.port)
+        await _listening(way)
     for way in paths.values():
         if way.cobrowse:
             way.host, way.cookie = await open_session(way.port)
+
+
+async def _listening(way: Way, seconds: float = 120) -> None:
+    """Wait for a server to listen (a loaded machine starts cobrowse slowly); fail if it exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and way.process.poll() is None:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", way.port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{way.process.args!r} is not listening on {way.port} (exit status {way.process.poll()})")
 
 
 def report(args: argparse.Namespace, runs: Runs) -> None:
