@@ -15,8 +15,10 @@ same run under the same machine state. Printed per pair: requests/s median and r
 rounds, p50 and p99 latency medians (wrk's own percentiles); then cobrowse's ratio to the
 pass-through, median and range of the per-round ratios. ``--json`` adds the raw figures.
 ``--cobrowse-arg`` passes a flag to ``cobrowse serve``; ``--baseline DIR`` measures the cobrowse of
-another tree beside this one (before/after in one run). The servers' logs are discarded: wrk cuts
-its connections with requests in flight when a run ends, and each such cut is logged.
+another tree beside this one (before/after in one run). Each run opens a new session (``--no-fresh``:
+one for all), so what the session's response store holds does not grow from run to run. The
+servers' logs are discarded: wrk cuts its connections with requests in flight when a run ends,
+and each such cut is logged.
 """
 
 from __future__ import annotations
@@ -157,6 +159,8 @@ def measure(args: argparse.Namespace, paths: dict[str, Way]) -> Runs:
     for _ in range(args.rounds):
         for resource, (url_path, extra) in RESOURCES.items():
             for name, way in paths.items():
+                if way.cobrowse and args.fresh:
+                    way.host, way.cookie = asyncio.run(open_session(way.port))
                 headers = [f"Host: {way.host}", *extra] + ([f"Cookie: {way.cookie}"] if way.cookie else [])
                 runs[resource][name].append(run_wrk(f"http://127.0.0.1:{way.port}{url_path}", headers, args.conc,
                                                     args.seconds, way.process.pid))
@@ -222,6 +226,9 @@ def main() -> None:
     parser.add_argument("--cobrowse-arg", action="append", default=[], help="a flag for cobrowse serve")
     parser.add_argument("--baseline", type=Path, help="also measure the cobrowse in this tree (e.g. an older "
                                                       "commit's `git archive`), as 'cobrowse before'")
+    parser.add_argument("--fresh", action=argparse.BooleanOptionalAction, default=True,
+                        help="a new session for each run, so each starts with an empty response store, as a "
+                             "visit does (--no-fresh: one session for the whole bench, its store ever fuller)")
     parser.add_argument("--json", action="store_true", help="also print every run's figures as JSON")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
