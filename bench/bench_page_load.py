@@ -48,6 +48,7 @@ from bench_proxy import wait_port
 from cobrowse_process import API_KEY, ROOT, running
 from page_site import HOST, corpus_sample, make_app
 from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -89,6 +90,7 @@ class Load:
 @dataclass(slots=True)
 class Results:
     loads: dict[tuple[str, str], list[Load]] = field(default_factory=dict)
+    dropped: int = 0  # (page, round) pairs left out because one of their loads failed
 
 
 async def create_session(port: int, url: str) -> dict[str, Any]:
@@ -172,10 +174,17 @@ async def measure(args: argparse.Namespace, sock: socket.socket,
                 for n in range(args.rounds + 1):
                     order = sides[n % len(sides):] + sides[:n % len(sides)]
                     for path in paths:
+                        got: dict[str, Load] = {}
                         for side in order:
                             browser, base, with_cookies = bases[side]
-                            load = await timed_load(browser, base + path, with_cookies)
-                            if n > 0:
+                            try:
+                                got[side] = await timed_load(browser, base + path, with_cookies)
+                            except PlaywrightError as exc:  # a load that timed out: this page's round is dropped
+                                print(f"round {n} {side} {path}: {str(exc)[:200]}", file=sys.stderr, flush=True)
+                                results.dropped += 1
+                                break
+                        if n > 0 and len(got) == len(order):
+                            for side, load in got.items():
                                 results.loads.setdefault((side, path), []).append(load)
                     print(f"round {n} done (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
             finally:
@@ -255,7 +264,7 @@ def main() -> None:
         results, paths, version = asyncio.run(measure(args, sock, servers))
     print(f"Chromium {version}; {args.rounds} rounds after a warm-up; ms from the document's fetch, median (p10..p90); "
           f"ratio: median of the per-round proxy/direct ratios; load average {before:.1f} -> {os.getloadavg()[0]:.1f}; "
-          f"checkouts: {checkouts}")
+          f"checkouts: {checkouts}; page rounds dropped (a load failed): {results.dropped}")
     for name in checkouts:
         report(results, name, paths)
 
