@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from proxy.masked_names import MaskedNames
 from proxy.redis_store import StoreConflict
 from proxy.relay_rooms import Delivery, Op, RelayRooms, channel
 from sessions.model import Session
@@ -54,7 +55,6 @@ log = logging.getLogger("cobrowse.sync")
 OUTBOX_LIMIT = 4000
 SOCKETS_PER_PARTICIPANT = 16
 CLOSE_SHUTDOWN = 1001
-MAX_MASKED_PER_SESSION = 512
 RESTARTING = '{"type":"restarting"}'  # a server message (no ``n``): the server is going away, reconnect
 DEAD_CHECK_SECONDS = 2.0
 # This process missed publications of the session, or its socket is no longer in the relay (it
@@ -119,20 +119,16 @@ class SyncHub:
         self._orphans: dict[str, set[str]] = {}  # closes not yet written (the shared state was down)
         # Per session: the names of the fields the controller's page masks (``privacy`` messages),
         # read by the audit trail's body redaction; forgotten when the session ends.
-        self._masked: dict[str, frozenset[str]] = {}
+        self.masked = MaskedNames(rooms.shared)
         self._messages = {"in": 0, "out": 0}  # for /metrics (proxy.metrics): received, and queued per socket
 
-    def note_masked(self, session_id: str, names: frozenset[str]) -> frozenset[str]:
-        """Add the masked-field names a page reported (at most ``MAX_MASKED_PER_SESSION`` kept);
-        returns the names that were new."""
-        known = self._masked.get(session_id, frozenset())
-        added = frozenset(sorted(names - known)[:max(0, MAX_MASKED_PER_SESSION - len(known))])
-        if added:
-            self._masked[session_id] = known | added
-        return added
+    async def note_masked(self, session_id: str, names: frozenset[str]) -> frozenset[str]:
+        """Add the masked-field names a page reported (at most ``MAX_MASKED_PER_SESSION`` kept,
+        every process told: ``proxy.masked_names``); returns the names that were new."""
+        return await self.masked.note(session_id, names)
 
     def masked_names(self, session_id: str) -> frozenset[str]:
-        return self._masked.get(session_id, frozenset())
+        return self.masked.names(session_id)
 
     # ---- relay events
 
@@ -238,7 +234,7 @@ class SyncHub:
 
     async def end(self, session_id: str) -> None:
         """The session ended (API or leader): notify and close every socket, on every process."""
-        self._masked.pop(session_id, None)
+        await self.masked.forget(session_id)
         self._orphans.pop(session_id, None)
         outcome, _ = await self.rooms.apply(session_id, lambda r: r.end(), expires_at=time.time())
         log.info("sync.end session=%s sockets=%d", session_id, len(outcome.closes))

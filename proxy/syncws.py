@@ -183,17 +183,21 @@ async def carry_out(request: web.Request, relay: Relay, outcome: Outcome, sender
                     action=outcome.control_action, by=outcome.control_by)
     if outcome.masked:
         hub = request.app[SYNC]
-        if hub.note_masked(sid, frozenset(outcome.masked)):
+        if await hub.note_masked(sid, frozenset(outcome.masked)):
             audit.event(request.app, sid, sender, "privacy", names=",".join(sorted(hub.masked_names(sid))))
     if outcome.end:
         await end_session(request.app, sid, time.time(), by="leader")
 
 
 async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
-    """This process's heartbeat in the shared state (``proxy.relay_rooms``), while it serves."""
-    await app[SYNC].rooms.start()
+    """This process's heartbeat in the shared state (``proxy.relay_rooms``), and its ear for the
+    sessions' masked-field names (``proxy.masked_names``), while it serves."""
+    hub = app[SYNC]
+    await hub.rooms.start()
+    await hub.masked.start()
     yield
-    await app[SYNC].rooms.stop()
+    await hub.masked.stop()
+    await hub.rooms.stop()
 
 
 async def _write(ws: web.WebSocketResponse, outbox: Outbox) -> None:

@@ -29,8 +29,9 @@ from world.sync_client import lead
 
 from proxy.audit_tee import BodyTee, kept
 from proxy.cli import main
+from proxy.masked_names import MAX_MASKED_PER_SESSION
 from proxy.relay_rooms import RelayRooms
-from proxy.synchub import MAX_MASKED_PER_SESSION, SyncHub
+from proxy.synchub import SyncHub
 from sessions.audit_bodies import BodyRules, parse_json_path
 from sessions.credentials import WIRE_PATTERN
 from sessions.protocol import Inbound, ProtocolError, parse
@@ -157,10 +158,10 @@ def test_the_relay_hands_masked_names_to_the_shell_and_sends_them_to_no_one() ->
 
 async def test_the_hub_keeps_new_masked_names_per_session_up_to_a_cap() -> None:
     hub = SyncHub(RelayRooms(MemoryShared()))
-    assert hub.note_masked("s1", frozenset({"card", "pin"})) == {"card", "pin"}
-    assert hub.note_masked("s1", frozenset({"card"})) == frozenset()
+    assert await hub.note_masked("s1", frozenset({"card", "pin"})) == {"card", "pin"}
+    assert await hub.note_masked("s1", frozenset({"card"})) == frozenset()
     assert hub.masked_names("s1") == {"card", "pin"} and hub.masked_names("s2") == frozenset()
-    hub.note_masked("s1", frozenset(f"f{i}" for i in range(MAX_MASKED_PER_SESSION * 2)))
+    await hub.note_masked("s1", frozenset(f"f{i}" for i in range(MAX_MASKED_PER_SESSION * 2)))
     assert len(hub.masked_names("s1")) == MAX_MASKED_PER_SESSION
     await hub.end("s1")
     assert hub.masked_names("s1") == frozenset()

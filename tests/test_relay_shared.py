@@ -278,3 +278,20 @@ async def test_a_process_that_missed_publications_has_its_pages_reconnect_and_re
     assert welcome["state"] is None
     replayed = [m["value"] for m in await _numbered(again, 2)]
     assert replayed == ["lost", "after"]
+
+
+async def test_masked_field_names_reported_on_one_process_are_known_to_the_other(two: Two) -> None:
+    created, _, follower, _, fws, _ = await _pair(two)
+    await two.b.runner.app[SYNC].note_masked(created["id"], frozenset({"card"}))
+    hub_a = two.a.runner.app[SYNC]
+    heard = asyncio.Event()
+    await hub_a.rooms.shared.subscribe("masked", lambda _: heard.set())
+    await two.b.runner.app[SYNC].note_masked(created["id"], frozenset({"pin"}))
+    await heard.wait()  # a heard the second note: it heard the first before it
+    assert hub_a.masked_names(created["id"]) == {"card", "pin"}
+    await two.b.runner.app[SYNC].end(created["id"])
+    await until_closed(fws)  # the end reached the sockets: its forget was published before
+    heard.clear()
+    await two.b.runner.app[SYNC].note_masked("other", frozenset({"x"}))
+    await heard.wait()
+    assert hub_a.masked_names(created["id"]) == frozenset() and follower.id
