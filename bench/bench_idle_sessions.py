@@ -28,23 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from bench_proxy import free_port, wait_port
-from cobrowse_process import ROOT, running
+from bench_proxy import free_port
+from cobrowse_process import ROOT, running, up
 from sync_parties import TARGET, create_session, participant_cookie
 
 Socket = aiohttp.ClientWebSocketResponse
 LOST_AFTER_S = 5.0  # a delivery not seen by then is counted lost (and the run goes on)
-
-
-async def up(port: int) -> None:
-    """Wait for the server to listen: up to a minute (it imports slowly on a loaded machine)."""
-    for attempt in range(6):
-        try:
-            await wait_port(port)
-            return
-        except RuntimeError:
-            if attempt == 5:
-                raise
 
 
 def rss_kib(pid: int) -> int:
@@ -141,7 +130,7 @@ def main() -> None:
         return await memory(port, pid, args.sessions), await relay_cpu(port, pid, args.followers, args.messages)
 
     with running(port, "--resolve", f"{urlsplit(TARGET).hostname}:80=127.0.0.1:9", "--log-level", "error",
-                 "--no-audit", cwd=Path(args.checkout)) as server:
+                 "--no-audit", "--api-rate", "10000", "--api-burst", "10000", cwd=Path(args.checkout)) as server:
         load = os.getloadavg()[0]
         mem, cpu = asyncio.run(run(server.pid))
         print("measured", file=sys.stderr)

@@ -44,8 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from bench_proxy import wait_port
-from cobrowse_process import API_KEY, ROOT, running
+from cobrowse_process import API_KEY, ROOT, running, up
 from page_site import HOST, corpus_sample, make_app
 from playwright.async_api import Browser, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -155,7 +154,7 @@ async def measure(args: argparse.Namespace, sock: socket.socket,
     paths = [*FIXTURES, *(f"/corpus/{name}" for name in names)]
     served = await serve(make_app(corpus), sock=sock)
     for port in servers.values():
-        await wait_port(port)
+        await up(port)
     results = Results()
     try:
         rules = f"MAP {HOST} 127.0.0.1:{served.port},MAP *.{HOST} 127.0.0.1:{served.port},MAP * ~NOTFOUND"

@@ -7,6 +7,7 @@ runs (another worktree, to time two versions in one run).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -32,3 +33,16 @@ def running(port: int, *flags: str, cwd: Path = ROOT) -> Iterator[subprocess.Pop
             server.wait(timeout=5)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+async def up(port: int) -> None:
+    """Wait for the server to listen: up to a minute (it imports slowly on a loaded machine)."""
+    for _ in range(1200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"nothing listening on {port} after a minute")
