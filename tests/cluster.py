@@ -16,6 +16,7 @@ log) and starts, in order:
   (``Balancer.served``): a proxy host carries the participant's view.
 
 Ready means every process answers ``/livez`` and the balancer has sent requests to each one.
+``module_fixtures(apps)`` gives a test module its ``browser`` and ``cluster`` fixtures.
 ``Cluster.front`` is a ``world.harness.Cobrowse`` client whose port is the balancer's: every
 helper written for one server (``create_session``, ``world.party.start_pair``, scripted parties)
 works through the balancer unchanged. ``haproxy_missing()`` says why the suite must skip.
@@ -39,8 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest_asyncio
+from playwright.async_api import Browser
 from redis.asyncio import Redis
 from redis_server import free_port
+from world.browser import module_chromium
 from world.harness import API_KEY, DOMAIN, Cobrowse
 from world.targets import AppFactory, World, open_world
 
@@ -349,3 +353,20 @@ async def _cluster(world: World, nodes: int, extra: Sequence[str]) -> AsyncItera
                 await node.stop()
             await redis.stop()
             await client.close()
+
+
+def module_fixtures(apps: Mapping[str, AppFactory], extra: Sequence[str] = ()) -> tuple[Any, Any]:
+    """A test module's ``browser`` (one Chromium) and ``cluster`` (``running_cluster(apps, extra=extra)``)
+    fixtures, both started once for the module: ``browser_fixture, cluster_fixture = module_fixtures(...)``."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="browser")
+    async def browser_fixture() -> AsyncIterator[Browser]:
+        async with module_chromium() as launched:
+            yield launched
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="cluster")
+    async def cluster_fixture() -> AsyncIterator[Cluster]:
+        async with running_cluster(apps, extra=extra) as running:
+            yield running
+
+    return browser_fixture, cluster_fixture

@@ -20,9 +20,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from cluster import Cluster, haproxy_missing, running_cluster
+from cluster import Cluster, haproxy_missing, module_fixtures
 from playwright.async_api import Browser
-from world.browser import module_chromium
 from world.harness import Cobrowse, start_cobrowse, stop_cobrowse, view_in
 from world.hits import HitLog
 from world.party import BrowserParty, bodies_equal, join, start_pair
@@ -37,16 +36,7 @@ FOLLOWER_WAIT = "1"  # seconds: a drifted follower's reload does not wait long f
 HitKey = tuple[str, str, str]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with module_chromium() as launched:
-        yield launched
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cluster() -> AsyncIterator[Cluster]:
-    async with running_cluster(SYNC_APPS, extra=("--follower-wait", FOLLOWER_WAIT)) as running:
-        yield running
+browser_fixture, cluster_fixture = module_fixtures(SYNC_APPS, extra=("--follower-wait", FOLLOWER_WAIT))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -18,14 +18,11 @@ Redis up) for the next.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from cluster import Cluster, Node, haproxy_missing, running_cluster
+from cluster import Cluster, Node, haproxy_missing, module_fixtures
 from playwright.async_api import Browser
 from playwright.async_api import TimeoutError as PlaywrightTimeout
-from world.browser import module_chromium
 from world.party import BrowserParty, bodies_equal, join, start_pair
 from world.sync_sites import SYNC_APPS
 
@@ -38,16 +35,7 @@ STORE_503_WITHIN = 1.0  # seconds: a new session meets a down store with a 503 t
 NEW_SESSION = {"url": A, "agent": {"id": "a1", "name": "Ann"}}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with module_chromium() as launched:
-        yield launched
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cluster() -> AsyncIterator[Cluster]:
-    async with running_cluster(SYNC_APPS) as running:
-        yield running
+browser_fixture, cluster_fixture = module_fixtures(SYNC_APPS)
 
 
 async def connected(party: BrowserParty, within_ms: int = BACK_WITHIN_MS) -> None:
