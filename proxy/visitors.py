@@ -145,7 +145,8 @@ async def live_session(app: web.Application, visitor: Visitor, now: float) -> Se
     session = await app[STORE].get(visitor.session_id) if visitor.session_id else None
     if session is not None and session.is_live(now):
         return session
-    await app[VISITORS].registry.leave(visitor)
+    if visitor.session_id:  # a shared write only when there is something to forget
+        await app[VISITORS].registry.leave(visitor)
     return None
 
 
