@@ -4,10 +4,11 @@
   the balancer to the other process) within 10 s, the follower shows what the leader did while
   it was away, and every relayed key press exactly once (the page counts them: nothing lost,
   nothing applied twice).
-- Redis stopped: creating a session is answered 503 within 1 s (the request's own deadline),
-  naming the cause; ``/readyz`` says not ready; the pages show their reconnecting state. Redis
-  started again (same port, its append-only file kept): the same pages reconnect by themselves,
-  co-browsing resumes and new sessions are created, with no process restarted.
+- Redis stopped: creating a session (problem+json) and a participant's page (a page) are answered
+  503 within 1 s (each request's own deadline), naming the cause; ``/readyz`` says not ready;
+  the pages show their reconnecting state. Redis started again (same port, its append-only file
+  kept): the same pages reconnect by themselves, co-browsing resumes and new sessions are created,
+  with no process restarted.
 - Each process restarted in turn on the same Redis (a rolling restart): nothing is lost; the
   session, its participants, control and the pages' state carry on.
 
@@ -98,6 +99,7 @@ async def test_sigkill_of_a_process_mid_session_loses_and_doubles_nothing(
 async def test_redis_down_answers_503_at_once_and_everything_recovers_when_it_returns(
         browser: Browser, cluster: Cluster) -> None:
     _, leader, follower = await start_pair(browser, cluster.front, A)
+    leader_cookies = {c["name"]: c["value"] for c in await leader.context.cookies()}
     try:
         await cluster.redis.stop()
         try:
@@ -108,6 +110,10 @@ async def test_redis_down_answers_503_at_once_and_everything_recovers_when_it_re
             assert (refused.header("Content-Type") or "").startswith("application/problem+json")
             assert refused.header("Retry-After")
             assert "session store cannot be reached" in json.loads(refused.body)["detail"]
+            page = await cluster.front.request("GET", leader.page.url, cookies=leader_cookies,
+                                               deadline=STORE_503_WITHIN)  # the leader's page, loaded again
+            assert page.status == 503 and (page.header("Content-Type") or "").startswith("text/html")
+            assert "session store cannot be reached" in page.text
             ready = await cluster.front.request("GET", f"{cluster.front.control}/readyz", cookies={})
             assert ready.status == 503 and "store" in " ".join(json.loads(ready.body)["reasons"])
             for party in (leader, follower):
