@@ -16,8 +16,8 @@ Steps, in order (each delegated to its authority):
    is rewritten and sent with the type the browser would have given it.
 
 Fetch once: only the session's *driver* (the participant in control, ``Session.controller``)
-reaches the target. Each of its exchanges is recorded in the session's response store
-(``sessions.responses``: status, reason and headers as received, the body decoded for
+reaches the target. Each of its exchanges is recorded in the session's response store, which
+every server process shares (``sessions.responses``: status, reason and headers as received, the body decoded for
 rewritten types and raw for the rest) under its match key (``sessions.matching``). Every
 other participant's request, whatever its method, is answered from the store: paired with
 the driver's, waiting up to ``Config.follower_wait`` for it, else a clear 504. Header and body

@@ -70,19 +70,19 @@ async def relay(request: web.Request, visit: Visit) -> web.StreamResponse:
                                     max_msg_size=config.max_ws_message, autoping=True)
     await browser.prepare(request)
     request.app[OPEN_SOCKETS].add(browser)  # closed if the server stops
-    channel = await responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
     trace = SocketTrace.opened(request, visit, "upstream")
     try:
-        await _pump_both(browser, upstream, channel, trace)
+        channel = await responses.open_channel(key_for("WEBSOCKET", visit.real_url), upstream.protocol or "")
+        try:
+            await _pump_both(browser, upstream, channel, trace)
+        finally:
+            await responses.close_channel(channel)
     finally:
         try:
-            await responses.close_channel(channel)
+            await upstream.close()
+            await browser.close()
         finally:
-            try:
-                await upstream.close()
-                await browser.close()
-            finally:
-                trace.closed(browser.close_code)
+            trace.closed(browser.close_code)
     return browser
 
 
