@@ -35,7 +35,9 @@ from sessions.shared import KEEP, Handler, SharedUnavailable, Subscription, Writ
 T = TypeVar("T")
 log = logging.getLogger("cobrowse.store")
 
-TIMEOUT: Final = 1.0  # seconds an operation may take before the store counts as unreachable
+TIMEOUT: Final = 2.0  # seconds an operation may take before the store counts as unreachable (a refused
+# connection is said at once; 2 s leaves room for a loaded machine's scheduling delays)
+CONNECT_TIMEOUT: Final = 1.0
 RECONNECT_FIRST: Final = 0.05
 RECONNECT_CAP: Final = 1.0
 
@@ -68,7 +70,7 @@ class RedisShared:
     @classmethod
     def from_url(cls, url: str, namespace: str = "cobrowse:", **options: Any) -> RedisShared:
         options.setdefault("socket_timeout", TIMEOUT)
-        options.setdefault("socket_connect_timeout", TIMEOUT)
+        options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
         return cls(Redis.from_url(url, decode_responses=False, **options), namespace, redacted(url))
 
     def _key(self, name: str) -> str:

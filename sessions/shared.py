@@ -17,7 +17,9 @@ remote backend keeps it, so what a caller reads is always its own copy. Names ar
 backend adds its namespace. Any operation may raise ``SharedUnavailable`` (the backing server
 cannot be reached in time): callers on a request path let it become a 503.
 
-``MemoryShared`` is the default backend: one process, dicts, nothing to set up. Its handlers run
+``MemoryShared`` is the default backend: one process, dicts, nothing to set up; an expired value
+goes when it is next read, or at the next sweep (at most every ``SWEEP_EVERY`` seconds, made by a
+write with a time to live), so values nobody reads again do not pile up. Its handlers run
 from the loop (``call_soon``), never inside ``publish``, as a remote backend's would.
 Wall-clock time (``time.time()``) only in values shared between processes: each has its own
 monotonic clock.
@@ -41,6 +43,7 @@ class _Keep(Enum):
 
 
 KEEP: Final = _Keep.KEEP  # ``Write.value``: leave the value as it is
+SWEEP_EVERY: Final = 10.0  # seconds between MemoryShared's sweeps of expired values
 
 
 class SharedUnavailable(Exception):
@@ -131,6 +134,7 @@ class MemoryShared:
         self._values: dict[str, _Held] = {}
         self._subscribers: dict[str, list[_MemorySubscription]] = {}
         self._clock = clock
+        self._next_sweep = 0.0
 
     def _live(self, key: str) -> _Held | None:
         held = self._values.get(key)
@@ -140,7 +144,13 @@ class MemoryShared:
         return held
 
     def _until(self, ttl: float | None) -> float | None:
-        return None if ttl is None else self._clock() + ttl
+        if ttl is None:
+            return None
+        now = self._clock()
+        if now >= self._next_sweep:  # keys nobody reads again go too: memory stays bounded by the ttls
+            self._next_sweep = now + SWEEP_EVERY
+            self._values = {k: v for k, v in self._values.items() if v.until is None or v.until > now}
+        return now + ttl
 
     def _text(self, key: str) -> str | None:
         held = self._live(key)
@@ -163,9 +173,13 @@ class MemoryShared:
             self._values[key] = _Held(write.value, self._until(write.ttl))
         for push in write.push:
             held = self._live(push.key)
-            items = list(held.value) if held is not None and isinstance(held.value, list) else []
-            items.extend(push.items)
-            self._values[push.key] = _Held(items[-push.keep:] if push.keep > 0 else [])
+            if held is None or not isinstance(held.value, list):
+                held = self._values[push.key] = _Held([])
+            items = held.value
+            assert isinstance(items, list)
+            items.extend(push.items)  # in place: a list of 2,000 items is not copied per message
+            if len(items) > max(push.keep, 0):
+                del items[:len(items) - max(push.keep, 0)]
         for channel, message in write.publish:
             self._deliver(channel, message)
 

@@ -144,3 +144,14 @@ async def test_an_unreachable_redis_is_said_within_a_second() -> None:
     with pytest.raises(SharedUnavailable):
         await shared.transact("x", _count)
     await shared.close()
+
+
+async def test_memory_values_nobody_reads_again_are_swept_once_expired() -> None:
+    now = [1000.0]
+    shared = MemoryShared(clock=lambda: now[0])
+    for i in range(100):
+        await shared.put(f"visitor:{i}", "x", ttl=5)
+    await shared.put("kept", "y")
+    now[0] += 60  # long past every time to live and the next sweep
+    await shared.put("fresh", "z", ttl=5)
+    assert sorted(shared._values) == ["fresh", "kept"]
