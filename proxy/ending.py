@@ -53,13 +53,7 @@ RETRY: Final = 1.0  # seconds before a timer that could not reach the shared sta
 
 async def end_session(app: web.Application, session_id: str, now: float, by: str) -> Session | None:
     """End the session for reason ``by`` (``sessions.lifecycle.END_REASONS``)."""
-    ended = await app[SERVICE].end(session_id, now)
-    if ended is not None:
-        def give_reason(session: Session) -> Session:
-            session.ended_reason = session.ended_reason or by
-            return session
-
-        ended = await app[STORE].update(session_id, give_reason)
+    ended = await app[SERVICE].end(session_id, now, by)
     await app[STORE].drop_jar(session_id)
     await app[RESPONSES].end(session_id)
     await app[SYNC].end(session_id)

@@ -303,10 +303,13 @@ class SessionService:
             return None
         return participant
 
-    async def end(self, session_id: str, now: float) -> Session | None:
+    async def end(self, session_id: str, now: float, reason: str = "") -> Session | None:
+        """End the session (its first end and first ``reason`` are kept), in one change, so no
+        reader sees it ended without its reason."""
         def stop(session: Session) -> Session:
             if session.ended_at is None:
                 session.ended_at = now
+            session.ended_reason = session.ended_reason or reason
             session.tickets.clear()
             session.invitation_digest = ""
             return session
