@@ -218,7 +218,7 @@ _id = _nonempty(MAX_ID_CHARS)
 FIELDS: Mapping[str, Mapping[str, Field]] = {
     "hello": {"page": _req(_id), "window": _opt(_id), "url": _url(required=False), "last": _opt(_count),
               "vw": _opt(_number), "vh": _opt(_number)},
-    "nav": {"url": _url(), "kind": _req(_one_of("load", "push", "replace", "pop", "hash", "reload"))},
+    "nav": {"url": _url(), "kind": _req(_one_of("load", "push", "replace", "pop", "hash", "reload", "here"))},
     "scroll": {"target": _opt(_path_or_null), "x": _req(_number), "y": _req(_number),
                "anchor": _opt(_scroll_anchor)},
     "pointer": {"x": _req(_number), "y": _req(_number), "target": _opt(_path_or_null),

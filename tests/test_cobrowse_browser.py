@@ -148,7 +148,7 @@ async def test_window_scroll_is_anchored_to_the_same_paragraph(browser: Browser,
 
 async def test_control_handed_to_follower_who_types_and_leader_sees_it(
         browser: Browser, server: Cobrowse) -> None:
-    _, leader, follower = await start_pair(browser, server, A)
+    created, leader, follower = await start_pair(browser, server, A)
     await follower.toolbar("button[data-action=request]").click()
     await leader.wait_js("(id) => window.__cbSync.status().controller !== id", arg=follower.id)  # unchanged
     await leader.toolbar(f"button[data-action=grant][data-to='{follower.id}']").click()
@@ -174,6 +174,11 @@ async def test_control_handed_to_follower_who_types_and_leader_sees_it(
     await follower.toolbar(f"button[data-action=grant][data-to='{leader.id}']").click()
     await follower.wait_js("(id) => window.__cbSync.status().controller === id", arg=leader.id)
     await leader.wait_js("(id) => window.__cbSync.status().controller === id", arg=leader.id)
+
+    # Control moving kept the page's state: a late joiner still gets what the visitor typed.
+    late = await join_follower(browser, created, name="Zoe")
+    await late.wait_url(A)
+    await late.wait_js("() => document.getElementById('name').value === 'typed by Vic'")
 
 
 async def test_late_joiner_lands_on_leaders_page_with_values_and_scroll(browser: Browser, server: Cobrowse) -> None:

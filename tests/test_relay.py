@@ -368,3 +368,13 @@ def test_parse_never_raises_anything_but_a_protocol_error(text: str) -> None:
 def test_parse_of_arbitrary_json_objects_never_crashes(data: dict[str, Any]) -> None:
     with contextlib.suppress(ProtocolError):
         parse(json.dumps(data))
+
+
+def test_form_state_survives_control_moving_and_the_new_controller_saying_where_it_is() -> None:
+    script = three()
+    script.say("cL", "input", target=["#q"], value="typed")
+    script.say("cL", "control", action="grant", to=FOLLOWER.id)
+    script.say("cF", "nav", url=URL, kind="here")
+    assert script.relay.snapshot()["forms"] == {path_key(["#q"]): {"value": "typed"}}
+    script.say("cF", "nav", url="http://example.com/b", kind="here")  # elsewhere: a new page's state
+    assert script.relay.snapshot()["forms"] == {}

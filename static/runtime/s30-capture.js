@@ -315,7 +315,7 @@ cbSyncOn('welcomed', () => {
 cbSyncOn('control', () => {
   if (!cbCapturing()) return;
   cbAnnounced = true;
-  cbSendNav('load');
+  cbSendNav('here');  // where the new controller is: no new document, so the page's state stays
   cbSendScroll('window', null);
 });
 
