@@ -114,7 +114,7 @@ class Shared(Protocol):
 
 @dataclass(slots=True)
 class _Held:
-    value: str | bytes | list[str] | int
+    value: str | bytearray | list[str] | int
     until: float | None = None
 
 
@@ -214,18 +214,21 @@ class MemoryShared:
 
     async def append(self, key: str, data: bytes) -> int:
         held = self._live(key)
-        before = held.value if held is not None and isinstance(held.value, bytes) else b""
-        self._values[key] = _Held(before + data, held.until if held is not None else None)
-        return len(before) + len(data)
+        if held is None or not isinstance(held.value, bytearray):
+            held = self._values[key] = _Held(bytearray(), held.until if held is not None else None)
+        body = held.value
+        assert isinstance(body, bytearray)
+        body += data  # in place: appending a large body piece by piece stays linear
+        return len(body)
 
     async def read(self, key: str, start: int = 0, end: int = -1) -> bytes:
         held = self._live(key)
-        data = held.value if held is not None and isinstance(held.value, bytes) else b""
-        return data[start:] if end == -1 else data[start:end + 1]
+        data = held.value if held is not None and isinstance(held.value, bytearray) else bytearray()
+        return bytes(data[start:] if end == -1 else data[start:end + 1])
 
     async def length(self, key: str) -> int:
         held = self._live(key)
-        return len(held.value) if held is not None and isinstance(held.value, bytes) else 0
+        return len(held.value) if held is not None and isinstance(held.value, bytearray) else 0
 
     async def publish(self, channel: str, message: str) -> None:
         self._deliver(channel, message)
