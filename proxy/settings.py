@@ -186,7 +186,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("log_format", "str", "log lines as JSON objects or text (auto: text on a terminal, JSON otherwise)",
       "--log-format", choices=LOG_FORMATS),
     S("store", "str", "where sessions live: memory (this process only) or redis://[:PASSWORD@]HOST:PORT/DB "
-      "(rediss:// for TLS), shared by every process given the same URL", "--store", "URL"),
+      "(rediss:// for TLS), shared by every process given the same URL (several processes behind a load "
+      "balancer: docs/scale-out.md)", "--store", "URL"),
     S("loop", "str", "the event loop: uvloop (faster per request), asyncio's own, or auto (uvloop when it is "
       "installed)", "--loop", choices=LOOPS),
     S("shutdown_grace", "float", "seconds a stopping server (SIGTERM, SIGINT) lets requests in flight finish",
