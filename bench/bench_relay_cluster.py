@@ -128,7 +128,8 @@ async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
 async def run(ports: tuple[int, int], sessions: int, rate: float, seconds: float) -> dict[str, Any]:
     start = asyncio.Event()
     ready = [asyncio.Event() for _ in range(sessions)]
-    async with aiohttp.ClientSession() as client:
+    # No pool limit: every session holds three sockets open for the whole run.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
         tasks = [asyncio.ensure_future(one_session(client, ports[i % 2], ports[(i + 1) % 2], rate, seconds,
                                                    ready[i], start)) for i in range(sessions)]
         set_up = asyncio.gather(*(event.wait() for event in ready))
